@@ -1,0 +1,263 @@
+/** Domain types shared by every part of keyturn. Plain data: JSON-serialisable, no key values. */
+
+export type KeySlot = "key1" | "key2";
+export type LeakedSlot = KeySlot | "unknown";
+export type Platform = "slack" | "teams" | "console";
+
+export const otherSlot = (slot: KeySlot): KeySlot => (slot === "key1" ? "key2" : "key1");
+/** Azure's name for a slot in `regenerateKey` bodies. */
+export const azureKeyName = (slot: KeySlot): "Key1" | "Key2" => (slot === "key1" ? "Key1" : "Key2");
+
+/**
+ * Someone acting through a chat platform or the console.
+ * `id` is unique across platforms (`slack:T1:U1`, `teams:<aadObjectId>`, `console:alice`).
+ * `identities` are the lower-cased names policy entries are matched against: e-mail / UPN,
+ * `slack:U…`, `slackgroup:S…`, `aad:<objectId>`, `console:<name>`, `group:<policy group>` is
+ * resolved by policy, not here.
+ */
+export interface Principal {
+  readonly platform: Platform;
+  readonly id: string;
+  readonly displayName: string;
+  readonly identities: readonly string[];
+}
+
+/** What is stored about a principal (events, approvals): no group memberships. */
+export interface PrincipalRef {
+  readonly platform: Platform;
+  readonly id: string;
+  readonly displayName: string;
+}
+
+export const toRef = (p: Principal): PrincipalRef => ({ platform: p.platform, id: p.id, displayName: p.displayName });
+
+/** A `Microsoft.CognitiveServices/accounts` resource. */
+export interface Account {
+  readonly id: string; // full ARM resource id
+  readonly subscriptionId: string;
+  readonly resourceGroup: string;
+  readonly name: string;
+  readonly kind: string;
+  readonly location: string;
+  readonly endpoint: string;
+  readonly disableLocalAuth: boolean;
+  readonly provisioningState: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface KeyFingerprints {
+  readonly key1: string;
+  readonly key2: string;
+}
+
+/** Where a Key Vault secret lives. `version` absent = the current version. */
+export interface SecretLocator {
+  readonly vaultUrl: string;
+  readonly name: string;
+  readonly version?: string;
+}
+
+export type ConsumerSource =
+  | "keyvault-secret" // a secret whose value matches a slot fingerprint
+  | "keyvault-tagged" // a secret tagged by keyturn for this account
+  | "app-setting-reference" // App Service / Functions Key Vault reference
+  | "app-setting-literal" // a literal copy of the key in an app setting
+  | "listkeys-caller" // Activity Log: someone called listKeys (an unmanaged copy may exist)
+  | "declared"; // declared by hand (`consumer add`)
+
+export type ReloadMode =
+  | "versionless" // reads the latest secret version by itself within a window
+  | "refreshable" // keyturn can force a refresh (App Service config references)
+  | "pinned" // pins a secret version: will not move until re-pinned
+  | "manual" // a person must act (owner is notified)
+  | "unknown";
+
+export interface Consumer {
+  readonly id: string; // stable within an account, e.g. "kv:contoso-kv/translator-key" or "site:<siteId>/TRANSLATOR_KEY"
+  readonly name: string;
+  readonly source: ConsumerSource;
+  readonly slot: KeySlot | "unknown";
+  readonly reload: ReloadMode;
+  readonly owner?: string;
+  readonly secret?: SecretLocator; // the secret it reads (for references, the referenced secret)
+  readonly siteId?: string; // App Service site, when the consumer is one
+  readonly settingName?: string;
+  readonly evidence: string; // how keyturn knows, in one sentence
+}
+
+export interface ServiceTraffic {
+  readonly apiName: string;
+  readonly calls: number;
+}
+
+/** The blast radius of an account's keys, with what could not be seen. */
+export interface Inventory {
+  readonly accountId: string;
+  readonly takenAt: string; // ISO
+  readonly keyFree: boolean; // disableLocalAuth: nothing to rotate
+  readonly fingerprints: KeyFingerprints | null;
+  readonly activeSlot: KeySlot | null; // null = no consumer found, or consumers disagree
+  readonly consumers: readonly Consumer[];
+  readonly services: readonly ServiceTraffic[];
+  readonly unseen: readonly string[]; // e.g. "Activity Log: keyturn lacks Microsoft.Insights/eventtypes/values/read on /subscriptions/…"
+}
+
+export type StepKind =
+  | "preflight"
+  | "regenerate_standby"
+  | "publish"
+  | "move_consumers"
+  | "verify_cutover"
+  | "regenerate_old"
+  | "kill_leaked" // "kill now": regenerate the leaked active key first and accept the outage
+  | "soak"
+  | "complete";
+
+export interface PlanStep {
+  readonly index: number;
+  readonly kind: StepKind;
+  readonly title: string;
+  readonly slot?: KeySlot; // the slot a regenerate or publish acts on
+  readonly pointOfNoReturn: boolean;
+  readonly waitSeconds: number; // propagation / soak window after the action, 0 for none
+  readonly rollback: string; // what an operator can do if this step fails
+}
+
+export type PlanVariant =
+  | "standard"
+  | "exposure-standby" // the leaked key is the standby: regenerate it, nothing else
+  | "exposure-active" // the leaked key is active: staged, short windows
+  | "exposure-active-kill-now" // regenerate the leaked key first, accept the outage
+  | "exposure-unknown"; // staged, both keys end fresh
+
+export interface Plan {
+  readonly variant: PlanVariant;
+  readonly accountId: string;
+  readonly activeSlot: KeySlot;
+  readonly standbySlot: KeySlot;
+  readonly steps: readonly PlanStep[];
+  /** Consumers the plan moves (ids), and pinned ones that block the gate unless waived. */
+  readonly consumerIds: readonly string[];
+  readonly pinnedConsumerIds: readonly string[];
+  /** SHA-256 of the canonical plan and inventory: approvals bind to it. */
+  readonly hash: string;
+}
+
+export type ChangeState =
+  | "requested"
+  | "awaiting_approval"
+  | "approved"
+  | "running"
+  | "paused"
+  | "completed"
+  | "rejected"
+  | "expired"
+  | "cancelled"
+  | "rolled_back";
+
+export const OPEN_STATES: readonly ChangeState[] = ["requested", "awaiting_approval", "approved", "running", "paused"];
+export const isOpen = (s: ChangeState): boolean => OPEN_STATES.includes(s);
+
+export interface Approval {
+  readonly by: PrincipalRef;
+  readonly at: string; // ISO
+  readonly planHash: string;
+  readonly afterTheFact: boolean; // a break-glass change approved after it started
+}
+
+/** The policy that applied when the change was requested (a snapshot: later policy edits do not move it). */
+export interface PolicySnapshot {
+  readonly name: string;
+  readonly approvers: readonly string[]; // identities or group:<name>, as written
+  readonly resolvedApprovers: readonly string[]; // groups expanded to identities
+  readonly approvalsRequired: number;
+  readonly approvalExpirySeconds: number;
+  readonly breakGlass: readonly string[];
+  readonly breakGlassApprovalSeconds: number; // time to get the after-the-fact approval
+  readonly propagationSeconds: number;
+  readonly soakSeconds: number;
+  readonly cadenceDays: number;
+}
+
+export type StepOutcome = "succeeded" | "failed" | "gate_failed";
+
+export interface StepEvidence {
+  readonly index: number;
+  readonly kind: StepKind;
+  readonly startedAt: string;
+  readonly finishedAt?: string;
+  readonly outcome?: StepOutcome;
+  readonly before?: Readonly<Record<string, string>>; // fingerprints, versions — never values
+  readonly after?: Readonly<Record<string, string>>;
+  readonly validation?: { readonly query: string; readonly result: string; readonly passed: boolean };
+  readonly rollback: string;
+  readonly actor: string; // keyturn's identity or the operator
+  readonly notes?: readonly string[];
+}
+
+export interface PauseReason {
+  readonly code: string; // an ErrorCode or "gate_failed"
+  readonly message: string; // says what to do
+  readonly stepIndex: number;
+}
+
+/** Where a change's evidence thread lives, as the chat gateway returned it. */
+export interface ThreadRef {
+  readonly platform: Platform;
+  readonly channel: string;
+  readonly root: string; // Slack ts, Teams root activity id, console message number
+  readonly data?: Readonly<Record<string, string>>; // platform extras (Teams conversation id / serviceUrl …)
+}
+
+export interface Change {
+  readonly id: string; // CHG-<n>
+  readonly accountId: string;
+  readonly accountName: string;
+  readonly accountKind: string;
+  readonly reason: string;
+  readonly exposure: boolean;
+  readonly leakedSlot: LeakedSlot | null;
+  readonly killNow: boolean;
+  readonly breakGlass: boolean;
+  readonly requester: PrincipalRef;
+  readonly state: ChangeState;
+  readonly policy: PolicySnapshot;
+  readonly plan: Plan;
+  readonly inventory: Inventory;
+  readonly approvals: readonly Approval[];
+  readonly createdAt: string;
+  readonly approvalDeadline: string | null; // awaiting approval until then (or the break-glass after-the-fact deadline)
+  readonly currentStep: number; // index of the next / running step
+  readonly steps: readonly StepEvidence[];
+  readonly waivedConsumerIds: readonly string[];
+  readonly pause: PauseReason | null;
+  readonly completedAt: string | null;
+  readonly thread: ThreadRef | null;
+  readonly sandbox: boolean;
+}
+
+export interface LastRotation {
+  readonly at: string;
+  readonly by: string;
+  readonly source: "keyturn" | "activity-log" | "secret-version";
+  readonly changeId?: string;
+}
+
+/** The answer to `status` / `owner` / a row of `list`. */
+export interface AccountStatus {
+  readonly account: Account;
+  readonly owner: string | null;
+  readonly ownerSource: "tag" | "policy" | null;
+  readonly environment: string | null;
+  readonly activeSlot: KeySlot | null;
+  readonly storedIn: readonly SecretLocator[];
+  readonly lastRotation: LastRotation | null;
+  readonly nextDue: string | null; // ISO date
+  readonly overdue: boolean;
+  readonly cadenceDays: number;
+  readonly localAuthAllowed: boolean;
+  readonly consumers: readonly Consumer[];
+  readonly openChangeId: string | null;
+  /** True when every known consumer uses Entra ID and keys could be disabled. */
+  readonly couldDisableLocalAuth: boolean;
+}

@@ -1,0 +1,237 @@
+/**
+ * Ports: what the core and the runner need from the outside world. Implementations live in
+ * src/azure (real SDKs), src/store (SQLite), adapters/* (chat) and test fakes.
+ */
+import type {
+  Account,
+  Change,
+  Consumer,
+  Inventory,
+  KeySlot,
+  Principal,
+  PrincipalRef,
+  SecretLocator,
+  ThreadRef,
+} from "./domain.js";
+import type { ActionRequest, Attachment, ChannelRef, Message, Reply } from "./messages.js";
+import type { SecretValue } from "./secret.js";
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+// ---------------------------------------------------------------- Azure
+
+export interface KeyPair {
+  readonly key1: SecretValue;
+  readonly key2: SecretValue;
+}
+
+/** Cognitive Services accounts and their keys (ARM). Errors are KeyturnErrors with azure_* codes. */
+export interface AccountsPort {
+  /** Every account in the configured subscriptions (all pages). */
+  listAccounts(): Promise<Account[]>;
+  getAccount(accountId: string): Promise<Account>;
+  listKeys(accountId: string): Promise<KeyPair>;
+  /** Regenerates one slot. The SDK may re-send the POST after a 5xx: callers re-read fingerprints. */
+  regenerateKey(accountId: string, slot: KeySlot): Promise<KeyPair>;
+}
+
+export interface SecretVersionInfo {
+  readonly locator: Required<SecretLocator>;
+  readonly enabled: boolean;
+  readonly createdOn: string | null;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** Key Vault secrets in the configured vaults. */
+export interface SecretsPort {
+  /** Current versions of every secret in the configured vaults (no values). */
+  listSecrets(): Promise<SecretVersionInfo[]>;
+  getSecret(locator: SecretLocator): Promise<{ value: SecretValue; info: SecretVersionInfo }>;
+  /** Creates a new version; returns its locator. */
+  publish(
+    locator: SecretLocator,
+    value: SecretValue,
+    tags: Readonly<Record<string, string>>,
+  ): Promise<SecretVersionInfo>;
+  listVersions(locator: SecretLocator): Promise<SecretVersionInfo[]>;
+}
+
+export interface MetricPoint {
+  readonly at: string;
+  readonly total: number;
+}
+
+export interface MetricSeries {
+  readonly name: string; // TotalCalls, ClientErrors, ...
+  readonly dimension?: Readonly<Record<string, string>>; // ApiName=..., StatusCode=...
+  readonly points: readonly MetricPoint[];
+}
+
+export interface ActivityEvent {
+  readonly at: string;
+  readonly operation: string; // Microsoft.CognitiveServices/accounts/listKeys/action
+  readonly caller: string;
+  readonly callerIp?: string;
+  readonly status: string; // Succeeded / Failed
+}
+
+export interface CallerErrors {
+  readonly callerIp: string;
+  readonly operation: string;
+  readonly count: number;
+}
+
+/** Azure Monitor: metrics, Activity Log, optional Log Analytics. */
+export interface TelemetryPort {
+  metrics(
+    accountId: string,
+    q: { from: Date; to: Date; names: readonly string[]; splitBy?: string; intervalMinutes?: number },
+  ): Promise<MetricSeries[]>;
+  activityLog(accountId: string, q: { from: Date; to: Date; operations?: readonly string[] }): Promise<ActivityEvent[]>;
+  /** 401s by caller IP from diagnostic logs; undefined when no workspace is configured. */
+  unauthorizedCallers?(accountId: string, q: { from: Date; to: Date }): Promise<CallerErrors[]>;
+}
+
+/** Calls the account's data-plane endpoint with a key: 401 = dead, 2xx = live. */
+export interface DataPlanePort {
+  probe(account: Account, key: SecretValue): Promise<{ status: number } | { unreachable: string }>;
+}
+
+/** App Service / Functions sites that read keys through Key Vault references. */
+export interface ConsumerControlPort {
+  /** Forces a re-read of Key Vault references; false where the consumer cannot be refreshed. */
+  refresh(consumer: Consumer): Promise<boolean>;
+  /** The secret version the consumer currently uses, where it can tell (proof of cutover). */
+  activeVersion(consumer: Consumer): Promise<string | undefined>;
+}
+
+export interface InventoryPort {
+  take(account: Account): Promise<Inventory>;
+}
+
+export interface AzurePorts {
+  readonly accounts: AccountsPort;
+  readonly secrets: SecretsPort;
+  readonly telemetry: TelemetryPort;
+  readonly dataPlane: DataPlanePort;
+  readonly consumers: ConsumerControlPort;
+  readonly inventory: InventoryPort;
+  /** "SANDBOX" when this is the simulated tenant; shown on everything it touches. */
+  readonly label?: string;
+}
+
+// ---------------------------------------------------------------- Chat
+
+/** Outbound chat for one platform. Adapters implement it; the runner posts evidence through it. */
+export interface ChatGateway {
+  readonly platform: Principal["platform"];
+  postRoot(channel: ChannelRef, message: Message): Promise<ThreadRef>;
+  updateRoot(thread: ThreadRef, message: Message): Promise<void>;
+  reply(thread: ThreadRef, message: Message): Promise<void>;
+  /** A direct message to a person (approver, owner); false when they cannot be reached. */
+  notify(user: PrincipalRef | string, message: Message): Promise<boolean>;
+  permalink(thread: ThreadRef): Promise<string | undefined>;
+  attach(thread: ThreadRef, attachment: Attachment): Promise<void>;
+}
+
+// ---------------------------------------------------------------- Service (what adapters call)
+
+export interface Invocation {
+  readonly principal: Principal;
+  readonly channel: ChannelRef;
+  /** Platform retry / double-click protection: same key, same effect (e.g. Slack action_ts + user). */
+  readonly idempotencyKey?: string;
+}
+
+export interface KeyturnService {
+  /** A typed command (`status contoso-translator`, `rotate … --reason "…"`). Never throws: errors become replies. */
+  handleText(inv: Invocation, text: string): Promise<Reply>;
+  /** A button press. Never throws: errors become replies. */
+  handleAction(inv: Invocation, action: ActionRequest): Promise<Reply>;
+}
+
+// ---------------------------------------------------------------- Store
+
+export interface StoredEvent {
+  readonly seq: number;
+  readonly changeId: string | null;
+  readonly type: string;
+  readonly at: string;
+  readonly actor: string | null;
+  readonly payload: unknown; // never key values
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+export interface NewEvent {
+  readonly changeId: string | null;
+  readonly type: string;
+  readonly at: string;
+  readonly actor: string | null;
+  readonly payload: unknown;
+}
+
+export type VerifyResult =
+  | { readonly ok: true; readonly events: number; readonly head: string }
+  | { readonly ok: false; readonly events: number; readonly firstBadSeq: number; readonly problem: string };
+
+export interface Timer {
+  readonly id: string; // unique, e.g. "CHG-3:expiry"
+  readonly changeId: string | null;
+  readonly kind: string; // approval_expiry | step_wait | break_glass_deadline | reminder | digest
+  readonly dueAt: string;
+  readonly payload?: unknown;
+}
+
+export interface DeclaredConsumer {
+  readonly accountId: string;
+  readonly name: string;
+  readonly owner: string;
+  readonly secret?: SecretLocator;
+  readonly reload: Consumer["reload"];
+  readonly addedBy: string;
+  readonly addedAt: string;
+}
+
+export interface Store {
+  /** Reserves the next change id (CHG-<n>). */
+  nextChangeId(): string;
+  /**
+   * Appends events and writes the change read model in one transaction. Creating a second open
+   * change for an account throws KeyturnError("change_open").
+   */
+  commit(change: Change | null, events: readonly NewEvent[]): StoredEvent[];
+  getChange(id: string): Change | undefined;
+  listChanges(q?: { accountId?: string; open?: boolean; limit?: number }): Change[];
+  lastRotation(accountId: string): { changeId: string; completedAt: string; by: PrincipalRef } | undefined;
+  events(q?: { changeId?: string; afterSeq?: number; limit?: number }): StoredEvent[];
+  verify(): VerifyResult;
+
+  setTimer(t: Timer): void;
+  clearTimer(id: string): void;
+  dueTimers(now: Date): Timer[];
+
+  /** True the first time a key is claimed, false for every repeat (platform retries, double clicks). */
+  claimIdempotencyKey(key: string, at: string): boolean;
+
+  addDeclaredConsumer(c: DeclaredConsumer): void;
+  removeDeclaredConsumer(accountId: string, name: string): boolean;
+  declaredConsumers(accountId: string): DeclaredConsumer[];
+
+  /** Opaque per-platform data kept across restarts (Teams conversation references, reminders sent …). */
+  putKv(namespace: string, key: string, value: unknown): void;
+  getKv<T>(namespace: string, key: string): T | undefined;
+  listKv<T>(namespace: string): { key: string; value: T }[];
+
+  close(): void;
+}
