@@ -185,6 +185,7 @@ export interface StepEvidence {
   readonly index: number;
   readonly kind: StepKind;
   readonly startedAt: string;
+  readonly actedAt?: string; // the step's action is done; its window (propagation / soak) runs until the check
   readonly finishedAt?: string;
   readonly outcome?: StepOutcome;
   readonly before?: Readonly<Record<string, string>>; // fingerprints, versions — never values
@@ -234,6 +235,8 @@ export interface Change {
   readonly completedAt: string | null;
   readonly thread: ThreadRef | null;
   readonly sandbox: boolean;
+  /** Break-glass: the after-the-fact approval did not come in time and approvers were alerted again. */
+  readonly escalated?: boolean;
 }
 
 export interface LastRotation {

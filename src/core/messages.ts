@@ -67,6 +67,8 @@ export interface Reply {
   readonly visibility: "ephemeral" | "in_channel";
   readonly message: Message;
   readonly attachments?: readonly Attachment[];
+  /** After a button press: the change card as it now stands, for platforms that replace the card in place (Teams). */
+  readonly card?: Message;
 }
 
 /** Where a command was typed. `ref` is the platform's own reference (Teams conversation reference …), JSON. */

@@ -3,12 +3,18 @@
  * machine durably. Built once, in src/main.ts.
  */
 import type { ChannelRef } from "../core/messages.js";
-import type { AzurePorts, Clock, KeyturnService, Logger, Store } from "../core/ports.js";
-import type { ChatRegistry } from "./chat-registry.js";
-
-/** The policy book as the engine needs it (src/core/policy.ts provides it). */
-export type { PolicyBook } from "../core/policy.js";
 import type { PolicyBook } from "../core/policy.js";
+import type { AzurePorts, Clock, KeyturnService, Logger, Store, Timer } from "../core/ports.js";
+import type { WorkflowEvent } from "../core/workflow.js";
+import { AccountDirectory } from "./account-directory.js";
+import type { ChatRegistry } from "./chat-registry.js";
+import { ChatOut } from "./chat-out.js";
+import { Driver } from "./driver.js";
+import { Queries } from "./queries.js";
+import { Reminders } from "./reminders.js";
+import { Service } from "./service.js";
+
+export type { PolicyBook } from "../core/policy.js";
 
 export interface EngineDeps {
   readonly store: Store;
@@ -23,6 +29,8 @@ export interface EngineDeps {
   readonly digestChannel?: ChannelRef;
   /** How often the runner looks for due timers (ms). */
   readonly tickMs?: number;
+  /** Real-time waits inside steps (data-plane probe retries); tests may shorten them. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export interface Engine {
@@ -33,8 +41,115 @@ export interface Engine {
   stop(): Promise<void>;
   /** Resolves when no effect is running and no timer is due (for tests and the non-interactive console). */
   idle(): Promise<void>;
+  /** Fires every due timer now (the loop calls it; tests with a fake clock call it directly). */
+  tick(): Promise<void>;
 }
 
-export function createEngine(_deps: EngineDeps): Engine {
-  throw new Error("createEngine: not built yet");
+export function createEngine(deps: EngineDeps): Engine {
+  const label = deps.sandbox ? (deps.azure.label ?? "SANDBOX") : deps.azure.label;
+  const logger = deps.logger.child({ component: "engine" });
+  const chat = new ChatOut(deps.store, deps.chats, logger, label);
+  const driver = new Driver({
+    store: deps.store,
+    azure: deps.azure,
+    policy: deps.policy,
+    clock: deps.clock,
+    logger,
+    chat,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+  });
+  const directory = new AccountDirectory(deps.azure.accounts, deps.clock);
+  const queries = new Queries(deps.store, deps.azure, deps.policy, deps.clock);
+  const reminders = new Reminders(
+    deps.store,
+    directory,
+    queries,
+    deps.chats,
+    deps.clock,
+    logger,
+    deps.digestChannel,
+  );
+  const service = new Service({
+    ...deps,
+    logger,
+    driver,
+    chat,
+    directory,
+    queries,
+    label,
+    sandbox: deps.sandbox,
+  });
+
+  let timer: NodeJS.Timeout | null = null;
+  let ticking: Promise<void> | null = null;
+
+  const fire = async (t: Timer): Promise<void> => {
+    const at = deps.clock.now().toISOString();
+    const index = (t.payload as { index?: number } | undefined)?.index;
+    let event: WorkflowEvent | null = null;
+    switch (t.kind) {
+      case "approval_expiry":
+        event = { type: "expired", at };
+        break;
+      case "break_glass_deadline":
+        event = { type: "break_glass_deadline", at };
+        break;
+      case "step_wait":
+        event = { type: "wait_elapsed", at, index: index ?? -1 };
+        break;
+      case "reminder":
+        deps.store.clearTimer(t.id);
+        await reminders.nudge();
+        return;
+      case "digest":
+        deps.store.clearTimer(t.id);
+        await reminders.digest();
+        return;
+    }
+    if (event && t.changeId) {
+      const r = await driver.apply(t.changeId, event);
+      if (!r.ok) logger.debug({ timer: t.id, code: r.error.code }, "timer no longer applies");
+    }
+    deps.store.clearTimer(t.id);
+  };
+
+  const tick = async (): Promise<void> => {
+    ticking ??= (async () => {
+      try {
+        for (const t of deps.store.dueTimers(deps.clock.now())) await fire(t);
+      } catch (e) {
+        logger.error({ err: e }, "timer loop failed; retrying on the next tick");
+      } finally {
+        ticking = null;
+      }
+    })();
+    return ticking;
+  };
+
+  return {
+    service,
+    tick,
+    async start() {
+      await driver.recover();
+      reminders.schedule();
+      timer = setInterval(() => void tick(), deps.tickMs ?? 1000);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+      driver.stop();
+      await ticking;
+      await driver.idle();
+      await chat.idle();
+    },
+    async idle() {
+      for (;;) {
+        await driver.idle();
+        await chat.idle();
+        await ticking;
+        if (!driver.busy && !chat.busy) return;
+      }
+    },
+  };
 }

@@ -1,0 +1,515 @@
+/**
+ * The change state machine: `transition(change, event) → { change, effects }` from an explicit
+ * table. Pure: no I/O, no clock (times come in events), no randomness. Every (state, event) pair
+ * is either handled or rejected with a typed KeyturnError.
+ */
+import type { Approval, Change, ChangeState, PauseReason, Plan, Principal, StepEvidence } from "./domain.js";
+import { isOpen, toRef } from "./domain.js";
+import { KeyturnError } from "./errors.js";
+import { countedApprovals, isApprover } from "./policy.js";
+
+export type WorkflowEvent =
+  | { readonly type: "submitted"; readonly at: string }
+  | { readonly type: "approved"; readonly at: string; readonly by: Principal; readonly planHash: string }
+  | { readonly type: "rejected"; readonly at: string; readonly by: Principal; readonly reason: string }
+  | { readonly type: "cancelled"; readonly at: string; readonly by: Principal; readonly reason?: string }
+  | { readonly type: "expired"; readonly at: string }
+  | {
+      readonly type: "plan_revalidated";
+      readonly at: string;
+      readonly plan: Plan;
+      readonly inventory: Change["inventory"];
+    }
+  | { readonly type: "step_started"; readonly at: string; readonly index: number }
+  | {
+      readonly type: "step_acted";
+      readonly at: string;
+      readonly index: number;
+      readonly evidence: StepEvidence;
+    }
+  | { readonly type: "wait_elapsed"; readonly at: string; readonly index: number }
+  | {
+      readonly type: "step_succeeded";
+      readonly at: string;
+      readonly index: number;
+      readonly evidence: StepEvidence;
+    }
+  | {
+      readonly type: "step_failed";
+      readonly at: string;
+      readonly index: number;
+      readonly evidence: StepEvidence;
+      readonly code: string;
+      readonly message: string;
+    }
+  | { readonly type: "resumed"; readonly at: string; readonly by: Principal }
+  | { readonly type: "rollback_requested"; readonly at: string; readonly by: Principal }
+  | { readonly type: "rolled_back"; readonly at: string; readonly evidence: StepEvidence }
+  | {
+      readonly type: "consumer_waived";
+      readonly at: string;
+      readonly by: Principal;
+      readonly consumerId: string;
+      readonly reason: string;
+    }
+  | { readonly type: "break_glass_deadline"; readonly at: string };
+
+export type WorkflowEventType = WorkflowEvent["type"];
+
+export type Effect =
+  | { readonly type: "render" } // update the evidence thread's parent
+  | { readonly type: "notify_approvers"; readonly afterTheFact: boolean }
+  | {
+      readonly type: "notice";
+      readonly text: string;
+      readonly tone: "info" | "success" | "warning" | "danger";
+    }
+  | { readonly type: "step_reply"; readonly index: number } // one thread reply per finished step
+  | { readonly type: "revalidate_plan" } // re-take the inventory; same hash → start, else approvals reset
+  | { readonly type: "run_step"; readonly index: number; readonly phase: "act" | "check" }
+  | { readonly type: "set_timer"; readonly kind: TimerKind; readonly at: string; readonly index?: number }
+  | { readonly type: "clear_timer"; readonly kind: TimerKind }
+  | { readonly type: "rollback" }; // point secrets back to the versions before publish
+
+export type TimerKind = "approval_expiry" | "step_wait" | "break_glass_deadline";
+
+export type TransitionResult =
+  | { readonly ok: true; readonly change: Change; readonly effects: readonly Effect[] }
+  | { readonly ok: false; readonly error: KeyturnError };
+
+type Handler<E extends WorkflowEvent> = (c: Change, e: E) => TransitionResult;
+type Handlers = { readonly [T in WorkflowEventType]?: Handler<Extract<WorkflowEvent, { type: T }>> };
+
+const ok = (change: Change, ...effects: Effect[]): TransitionResult => ({ ok: true, change, effects });
+const no = (code: KeyturnError["code"], message: string): TransitionResult => ({
+  ok: false,
+  error: new KeyturnError(code, message),
+});
+
+const addSeconds = (iso: string, seconds: number): string =>
+  new Date(Date.parse(iso) + seconds * 1000).toISOString();
+
+/** The index of the first step at or after the point of no return, or steps.length if none. */
+export function pointOfNoReturnIndex(c: Change): number {
+  const i = c.plan.steps.findIndex((s) => s.pointOfNoReturn);
+  return i === -1 ? c.plan.steps.length : i;
+}
+
+/** Whether the point-of-no-return step has started: rollback is no longer possible. */
+export const pastPointOfNoReturn = (c: Change): boolean =>
+  c.steps.some((s) => c.plan.steps[s.index]?.pointOfNoReturn);
+
+// ---------------------------------------------------------------- handlers shared by several states
+
+const approve: Handler<Extract<WorkflowEvent, { type: "approved" }>> = (c, e) => {
+  if (c.state !== "awaiting_approval" && !c.breakGlass) {
+    return no("invalid_state", refusal(c, "approved"));
+  }
+  if (c.approvalDeadline && e.at >= c.approvalDeadline && !c.breakGlass) {
+    return no(
+      "approval_expired",
+      `${c.id}'s approval window closed at ${c.approvalDeadline}. Request the rotation again.`,
+    );
+  }
+  if (e.by.id === c.requester.id) {
+    return no("self_approval", `You requested ${c.id}; someone else among its approvers must approve it.`);
+  }
+  if (!isApprover(c.policy, e.by)) {
+    return no(
+      "not_authorised",
+      `You are not an approver for ${c.id} (policy "${c.policy.name}"). Approvers: ${c.policy.approvers.join(", ")}.`,
+    );
+  }
+  if (e.planHash !== c.plan.hash) {
+    return no(
+      "plan_changed",
+      `The plan of ${c.id} changed since that approval button was shown. Review the updated card and approve again.`,
+    );
+  }
+  if (c.approvals.some((a) => a.by.id === e.by.id && a.planHash === c.plan.hash)) {
+    return no(
+      "already_approved",
+      `You already approved ${c.id}; it needs ${c.policy.approvalsRequired} approval(s).`,
+    );
+  }
+  const approval: Approval = {
+    by: toRef(e.by),
+    at: e.at,
+    planHash: e.planHash,
+    afterTheFact: c.state === "running" || c.state === "paused" || c.state === "completed",
+  };
+  const next: Change = { ...c, approvals: [...c.approvals, approval] };
+  const enough = countedApprovals(next) >= c.policy.approvalsRequired;
+  if (c.state === "awaiting_approval" && enough) {
+    return ok(
+      { ...next, state: "approved" },
+      { type: "clear_timer", kind: "approval_expiry" },
+      { type: "render" },
+      { type: "revalidate_plan" },
+    );
+  }
+  if (c.breakGlass && enough) {
+    return ok(
+      next,
+      { type: "clear_timer", kind: "break_glass_deadline" },
+      { type: "render" },
+      {
+        type: "notice",
+        text: `Break-glass change ${c.id} approved after the fact by ${e.by.displayName}.`,
+        tone: "success",
+      },
+    );
+  }
+  return ok(next, { type: "render" });
+};
+
+const cancel: Handler<Extract<WorkflowEvent, { type: "cancelled" }>> = (c, e) => {
+  if (e.by.id !== c.requester.id && !isApprover(c.policy, e.by)) {
+    return no("not_authorised", `Only the requester or an approver of ${c.id} can cancel it.`);
+  }
+  const warning =
+    c.state === "paused" && pastPointOfNoReturn(c)
+      ? " The old key was already regenerated; consumers on the new key are unaffected."
+      : c.state === "paused" && c.steps.length > 1
+        ? " Steps already done stay done: check the secrets point where you want them (or use rollback before cancelling)."
+        : "";
+  return ok(
+    { ...c, state: "cancelled", pause: null },
+    { type: "clear_timer", kind: "approval_expiry" },
+    { type: "clear_timer", kind: "step_wait" },
+    { type: "clear_timer", kind: "break_glass_deadline" },
+    { type: "render" },
+    {
+      type: "notice",
+      text: `${c.id} cancelled by ${e.by.displayName}${e.reason ? `: ${e.reason}` : ""}.${warning}`,
+      tone: "warning",
+    },
+  );
+};
+
+const waive: Handler<Extract<WorkflowEvent, { type: "consumer_waived" }>> = (c, e) => {
+  if (!isApprover(c.policy, e.by) || e.by.id === c.requester.id) {
+    return no(
+      "not_authorised",
+      `Only an approver of ${c.id} other than the requester can waive a pinned consumer.`,
+    );
+  }
+  if (!c.plan.pinnedConsumerIds.includes(e.consumerId) && !c.plan.consumerIds.includes(e.consumerId)) {
+    return no(
+      "invalid_state",
+      `${e.consumerId} is not a consumer in ${c.id}'s plan. Consumers: ${c.plan.consumerIds.join(", ") || "none"}.`,
+    );
+  }
+  if (c.waivedConsumerIds.includes(e.consumerId)) return ok(c);
+  return ok(
+    { ...c, waivedConsumerIds: [...c.waivedConsumerIds, e.consumerId] },
+    { type: "render" },
+    {
+      type: "notice",
+      text: `${e.by.displayName} waived ${e.consumerId} for the cutover check: ${e.reason}`,
+      tone: "warning",
+    },
+  );
+};
+
+const runAt = (c: Change, index: number): TransitionResult => {
+  if (!c.plan.steps[index]) return no("invalid_state", `${c.id} has no step ${index + 1}.`);
+  return ok(
+    { ...c, state: "running", currentStep: index, pause: null },
+    { type: "render" },
+    { type: "run_step", index, phase: "act" },
+  );
+};
+
+// ---------------------------------------------------------------- the table
+
+const TABLE: { readonly [S in ChangeState]: Handlers } = {
+  requested: {
+    submitted: (c, e) => {
+      if (c.breakGlass) {
+        const deadline = addSeconds(e.at, c.policy.breakGlassApprovalSeconds);
+        return ok(
+          { ...c, state: "running", currentStep: 0, approvalDeadline: deadline },
+          { type: "render" },
+          {
+            type: "notice",
+            text: `BREAK-GLASS: ${c.requester.displayName} started ${c.id} without prior approval. An approval is needed after the fact by ${deadline}.`,
+            tone: "danger",
+          },
+          { type: "notify_approvers", afterTheFact: true },
+          { type: "set_timer", kind: "break_glass_deadline", at: deadline },
+          { type: "run_step", index: 0, phase: "act" },
+        );
+      }
+      const deadline = addSeconds(e.at, c.policy.approvalExpirySeconds);
+      return ok(
+        { ...c, state: "awaiting_approval", approvalDeadline: deadline },
+        { type: "render" },
+        { type: "notify_approvers", afterTheFact: false },
+        { type: "set_timer", kind: "approval_expiry", at: deadline },
+      );
+    },
+    cancelled: cancel,
+  },
+  awaiting_approval: {
+    approved: approve,
+    rejected: (c, e) => {
+      if (!isApprover(c.policy, e.by) && e.by.id !== c.requester.id) {
+        return no("not_authorised", `You are not an approver for ${c.id}; only its approvers can reject it.`);
+      }
+      return ok(
+        { ...c, state: "rejected" },
+        { type: "clear_timer", kind: "approval_expiry" },
+        { type: "render" },
+        { type: "notice", text: `${c.id} rejected by ${e.by.displayName}: ${e.reason}`, tone: "warning" },
+      );
+    },
+    cancelled: cancel,
+    expired: (c, e) => {
+      if (!c.approvalDeadline || e.at < c.approvalDeadline) return ok(c);
+      return ok(
+        { ...c, state: "expired" },
+        { type: "render" },
+        {
+          type: "notice",
+          text: `${c.id} expired: it did not get ${c.policy.approvalsRequired} approval(s) by ${c.approvalDeadline}. Request the rotation again if it is still needed.`,
+          tone: "warning",
+        },
+      );
+    },
+    plan_revalidated: (c, e) => replan(c, e),
+    consumer_waived: waive,
+  },
+  approved: {
+    resumed: (c, e) => {
+      if (e.by.id !== c.requester.id && !isApprover(c.policy, e.by)) {
+        return no("not_authorised", `Only the requester or an approver of ${c.id} can resume it.`);
+      }
+      return ok(c, { type: "revalidate_plan" });
+    },
+    plan_revalidated: (c, e) => {
+      if (e.plan.hash === c.plan.hash) return runAt({ ...c, inventory: e.inventory }, 0);
+      return replan(c, e);
+    },
+    cancelled: cancel,
+    consumer_waived: waive,
+  },
+  running: {
+    step_started: (c, e) => {
+      if (e.index !== c.currentStep)
+        return no("invalid_state", `${c.id} is at step ${c.currentStep + 1}, not ${e.index + 1}.`);
+      const step = c.plan.steps[e.index];
+      const evidence: StepEvidence = {
+        index: e.index,
+        kind: step!.kind,
+        startedAt: e.at,
+        rollback: step!.rollback,
+        actor: "keyturn",
+      };
+      return ok({ ...c, steps: upsertStep(c.steps, evidence) }, { type: "render" });
+    },
+    step_acted: (c, e) => {
+      const step = c.plan.steps[e.index];
+      if (!step || e.index !== c.currentStep)
+        return no("invalid_state", `${c.id} is not running step ${e.index + 1}.`);
+      const waitUntil = addSeconds(e.at, step.waitSeconds);
+      return ok(
+        { ...c, steps: upsertStep(c.steps, { ...e.evidence, actedAt: e.at }) },
+        { type: "render" },
+        {
+          type: "set_timer",
+          kind: "step_wait",
+          at: waitUntil,
+          index: e.index,
+        },
+      );
+    },
+    wait_elapsed: (c, e) => {
+      if (e.index !== c.currentStep) return ok(c); // a stale timer: the step moved on
+      return ok(c, { type: "run_step", index: e.index, phase: "check" });
+    },
+    step_succeeded: (c, e) => {
+      if (e.index !== c.currentStep)
+        return no("invalid_state", `${c.id} is not running step ${e.index + 1}.`);
+      const steps = upsertStep(c.steps, { ...e.evidence, finishedAt: e.at, outcome: "succeeded" });
+      const nextIndex = e.index + 1;
+      if (nextIndex >= c.plan.steps.length) {
+        return ok(
+          { ...c, state: "completed", steps, completedAt: e.at, pause: null },
+          { type: "step_reply", index: e.index },
+          { type: "render" },
+          {
+            type: "notice",
+            text: `${c.id} completed: ${c.accountName} rotated; consumers use ${c.plan.standbySlot === c.plan.activeSlot ? c.plan.activeSlot : activeAfter(c)}.`,
+            tone: "success",
+          },
+        );
+      }
+      return ok(
+        { ...c, steps, currentStep: nextIndex },
+        { type: "step_reply", index: e.index },
+        { type: "render" },
+        { type: "run_step", index: nextIndex, phase: "act" },
+      );
+    },
+    step_failed: (c, e) => {
+      const pause: PauseReason = { code: e.code, message: e.message, stepIndex: e.index };
+      const steps = upsertStep(c.steps, {
+        ...e.evidence,
+        finishedAt: e.at,
+        outcome: e.code === "gate_failed" ? "gate_failed" : "failed",
+      });
+      return ok(
+        { ...c, state: "paused", pause, steps },
+        { type: "step_reply", index: e.index },
+        { type: "render" },
+        {
+          type: "notice",
+          text: `${c.id} paused at step ${e.index + 1} (${c.plan.steps[e.index]?.title ?? "?"}): ${e.message}`,
+          tone: "danger",
+        },
+      );
+    },
+    approved: approve, // break-glass: the approval after the fact
+    break_glass_deadline: (c, e) => deadlinePassed(c, e.at),
+    consumer_waived: waive,
+  },
+  paused: {
+    resumed: (c, e) => {
+      if (e.by.id !== c.requester.id && !isApprover(c.policy, e.by)) {
+        return no("not_authorised", `Only the requester or an approver of ${c.id} can resume it.`);
+      }
+      const index = c.pause?.stepIndex ?? c.currentStep;
+      const r = runAt(c, index);
+      if (!r.ok) return r;
+      return ok(
+        r.change,
+        { type: "notice", text: `${e.by.displayName} resumed ${c.id} at step ${index + 1}.`, tone: "info" },
+        ...r.effects,
+      );
+    },
+    rollback_requested: (c, e) => {
+      if (e.by.id !== c.requester.id && !isApprover(c.policy, e.by)) {
+        return no("not_authorised", `Only the requester or an approver of ${c.id} can roll it back.`);
+      }
+      if (pastPointOfNoReturn(c)) {
+        return no(
+          "invalid_state",
+          `${c.id} is past the point of no return: the old key is dead, there is nothing to roll back to. Resume or cancel it.`,
+        );
+      }
+      return ok(
+        c,
+        { type: "notice", text: `${e.by.displayName} asked to roll back ${c.id}.`, tone: "warning" },
+        { type: "rollback" },
+      );
+    },
+    rolled_back: (c, e) =>
+      ok(
+        { ...c, state: "rolled_back", pause: null, steps: [...c.steps, e.evidence], completedAt: e.at },
+        { type: "clear_timer", kind: "break_glass_deadline" },
+        { type: "render" },
+        {
+          type: "notice",
+          text: `${c.id} rolled back: consumers' secrets point at the previous key again.`,
+          tone: "warning",
+        },
+      ),
+    cancelled: cancel,
+    approved: approve,
+    break_glass_deadline: (c, e) => deadlinePassed(c, e.at),
+    consumer_waived: waive,
+  },
+  completed: { approved: approve, break_glass_deadline: (c, e) => deadlinePassed(c, e.at) },
+  rejected: {},
+  expired: {},
+  cancelled: {},
+  rolled_back: {},
+};
+
+function replan(c: Change, e: Extract<WorkflowEvent, { type: "plan_revalidated" }>): TransitionResult {
+  if (e.plan.hash === c.plan.hash) return ok({ ...c, inventory: e.inventory });
+  return ok(
+    { ...c, state: "awaiting_approval", plan: e.plan, inventory: e.inventory },
+    { type: "render" },
+    {
+      type: "notice",
+      text: `Approvals of ${c.id} reset: the plan or the consumer inventory changed since they were given (plan ${c.plan.hash.slice(0, 12)} → ${e.plan.hash.slice(0, 12)}). Review the card and approve again.`,
+      tone: "warning",
+    },
+    { type: "notify_approvers", afterTheFact: false },
+  );
+}
+
+function deadlinePassed(c: Change, at: string): TransitionResult {
+  if (countedApprovals(c) >= c.policy.approvalsRequired) return ok(c);
+  return ok(
+    { ...c, escalated: true },
+    { type: "render" },
+    {
+      type: "notice",
+      text: `ESCALATION: break-glass change ${c.id} has no approval after the fact (deadline ${c.approvalDeadline ?? at}). Approvers, review it now.`,
+      tone: "danger",
+    },
+    { type: "notify_approvers", afterTheFact: true },
+  );
+}
+
+function activeAfter(c: Change): string {
+  switch (c.plan.variant) {
+    case "exposure-standby":
+      return c.plan.activeSlot;
+    case "exposure-active-kill-now":
+      return c.plan.activeSlot;
+    default:
+      return c.plan.standbySlot;
+  }
+}
+
+function upsertStep(steps: readonly StepEvidence[], s: StepEvidence): StepEvidence[] {
+  const out = steps.filter((x) => x.index !== s.index);
+  out.push(s);
+  return out.sort((a, b) => a.index - b.index);
+}
+
+/** Applies one event. Unknown pairs are rejected with a message that says what the state allows. */
+export function transition(change: Change, event: WorkflowEvent): TransitionResult {
+  const handler = TABLE[change.state][event.type] as Handler<WorkflowEvent> | undefined;
+  if (!handler)
+    return no(
+      event.type === "approved" && change.state === "expired" ? "approval_expired" : "invalid_state",
+      refusal(change, event.type),
+    );
+  return handler(change, event);
+}
+
+/** The events each state accepts (for help texts and tests). */
+export const acceptedEvents = (state: ChangeState): WorkflowEventType[] =>
+  Object.keys(TABLE[state]) as WorkflowEventType[];
+
+const VERBS: Partial<Record<WorkflowEventType, string>> = {
+  approved: "approved",
+  rejected: "rejected",
+  cancelled: "cancelled",
+  resumed: "resumed",
+  rollback_requested: "rolled back",
+  consumer_waived: "given a waiver",
+};
+
+function refusal(c: Change, type: WorkflowEventType): string {
+  const verb = VERBS[type] ?? `given "${type}"`;
+  const what = isOpen(c.state)
+    ? `is ${c.state.replace("_", " ")}`
+    : `is ${c.state.replace("_", " ")} (closed)`;
+  const hint =
+    c.state === "expired"
+      ? " Request the rotation again."
+      : c.state === "paused"
+        ? ` Use resume, rollback or cancel.`
+        : c.state === "running"
+          ? " Wait for it to finish or pause."
+          : isOpen(c.state)
+            ? ""
+            : ` Start a new change with rotate if needed.`;
+  return `${c.id} ${what}: it cannot be ${verb}.${hint}`;
+}

@@ -1,0 +1,384 @@
+/**
+ * The durable runner. Every state change is an event committed to the store (with the change's read
+ * model, in one transaction) BEFORE its effects run; a step records `step_started` (its intent)
+ * before acting and its result after. After a crash, `recover()` resumes open changes from the
+ * store; steps re-check live state before any non-idempotent effect.
+ */
+import { randomUUID } from "node:crypto";
+import type { Change, StepEvidence } from "../core/domain.js";
+import { toRef } from "../core/domain.js";
+import { isKeyturnError, KeyturnError } from "../core/errors.js";
+import { buildPlan } from "../core/planner.js";
+import type { PolicyBook } from "../core/policy.js";
+import type { AzurePorts, Clock, Logger, NewEvent, Store } from "../core/ports.js";
+import type { Effect, TransitionResult, WorkflowEvent } from "../core/workflow.js";
+import { transition } from "../core/workflow.js";
+import type { ChatOut } from "./chat-out.js";
+import { SerialQueues } from "./serial.js";
+import type { StepContext, StepExecutor, StepResult } from "./steps/index.js";
+import { GateFailed, rollbackSecrets, STEP_EXECUTORS } from "./steps/index.js";
+
+export interface DriverDeps {
+  readonly store: Store;
+  readonly azure: AzurePorts;
+  readonly policy: PolicyBook;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly chat: ChatOut;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export const timerId = (changeId: string, kind: string, index?: number): string =>
+  index === undefined ? `${changeId}:${kind}` : `${changeId}:${kind}:${index}`;
+
+export class Driver {
+  readonly #locks = new SerialQueues();
+  readonly #background = new Set<Promise<unknown>>();
+  readonly #stepping = new Set<string>();
+  readonly #executors: Readonly<Record<string, StepExecutor>> = STEP_EXECUTORS;
+  #stopped = false;
+
+  constructor(private readonly deps: DriverDeps) {}
+
+  /** Applies one event to a change under its lock; commits; performs its effects. */
+  apply(changeId: string, event: WorkflowEvent, actor?: string): Promise<TransitionResult> {
+    return this.#locks.run(changeId, async () => {
+      const change = this.deps.store.getChange(changeId);
+      if (!change)
+        return {
+          ok: false,
+          error: new KeyturnError(
+            "unknown_change",
+            `No change ${changeId}. Run \`list\` or \`history <account>\`.`,
+          ),
+        };
+      const result = transition(change, event);
+      if (!result.ok) return result;
+      this.deps.store.commit(result.change, [this.#record(changeId, event, actor)]);
+      for (const effect of result.effects) this.#perform(result.change, effect);
+      return result;
+    });
+  }
+
+  /** Appends an event that does not move the state (intents, exports, chat facts), with the change's current read model. */
+  note(
+    changeId: string,
+    type: string,
+    payload: unknown,
+    actor?: string,
+    update?: (c: Change) => Change,
+  ): Promise<void> {
+    return this.#locks.run(changeId, async () => {
+      const change = this.deps.store.getChange(changeId);
+      if (!change) return;
+      const next = update ? update(change) : change;
+      this.deps.store.commit(next, [{ changeId, type, at: this.#now(), actor: actor ?? "keyturn", payload }]);
+    });
+  }
+
+  /** Resolves when no step, revalidation or rollback is running. */
+  async idle(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
+    await this.#locks.idle();
+  }
+
+  get busy(): boolean {
+    return this.#background.size > 0 || this.#locks.pending > 0;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** After a restart: picks every open change up where the log says it was. */
+  async recover(): Promise<void> {
+    for (const c of this.deps.store.listChanges({ open: true })) {
+      const log = this.deps.logger.child({ changeId: c.id });
+      switch (c.state) {
+        case "requested":
+          await this.apply(c.id, { type: "submitted", at: this.#now() });
+          break;
+        case "awaiting_approval":
+          if (c.approvalDeadline)
+            this.deps.store.setTimer({
+              id: timerId(c.id, "approval_expiry"),
+              changeId: c.id,
+              kind: "approval_expiry",
+              dueAt: c.approvalDeadline,
+            });
+          break;
+        case "approved":
+          this.#spawn(c.id, () => this.revalidate(c.id));
+          break;
+        case "running": {
+          const step = c.steps.find((s) => s.index === c.currentStep);
+          const planned = c.plan.steps[c.currentStep];
+          if (step?.actedAt && !step.finishedAt && planned) {
+            const due = new Date(Date.parse(step.actedAt) + planned.waitSeconds * 1000).toISOString();
+            this.deps.store.setTimer({
+              id: timerId(c.id, "step_wait", c.currentStep),
+              changeId: c.id,
+              kind: "step_wait",
+              dueAt: due,
+              payload: { index: c.currentStep },
+            });
+          } else {
+            log.info({ step: c.currentStep }, "resuming a step interrupted by a restart");
+            this.deps.chat.notice(
+              c.id,
+              `keyturn restarted; resuming ${c.id} at step ${c.currentStep + 1} (${planned?.title ?? ""}) after re-checking live keys.`,
+              "info",
+            );
+            this.#spawn(c.id, () => this.runStep(c.id, c.currentStep, "act"));
+          }
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+
+  /** Re-takes the inventory and rebuilds the plan before execution: approvals bind to the plan hash. */
+  async revalidate(changeId: string): Promise<void> {
+    const change = this.deps.store.getChange(changeId);
+    if (!change || change.state !== "approved") return;
+    try {
+      const account = await this.deps.azure.accounts.getAccount(change.accountId);
+      const inventory = await this.deps.azure.inventory.take(account);
+      const plan = buildPlan({
+        account,
+        inventory,
+        exposure: change.exposure,
+        leakedSlot: change.leakedSlot,
+        killNow: change.killNow,
+        policy: change.policy,
+      });
+      await this.apply(changeId, { type: "plan_revalidated", at: this.#now(), plan, inventory });
+    } catch (e) {
+      const message = isKeyturnError(e)
+        ? e.userMessage
+        : `internal error (ref ${this.#logInternal(e, changeId)})`;
+      this.deps.chat.notice(
+        changeId,
+        `Could not re-check the plan before starting ${changeId}: ${message} Run \`resume ${changeId}\` to try again.`,
+        "danger",
+      );
+    }
+  }
+
+  /** Runs one phase of one step; its outcome becomes the next event. */
+  async runStep(changeId: string, index: number, phase: "act" | "check"): Promise<void> {
+    if (this.#stopped) return;
+    const key = `${changeId}:${index}`;
+    if (this.#stepping.has(key)) return;
+    this.#stepping.add(key);
+    try {
+      if (phase === "act") {
+        const started = await this.apply(changeId, { type: "step_started", at: this.#now(), index });
+        if (!started.ok) return;
+      }
+      const change = this.deps.store.getChange(changeId);
+      const planned = change?.plan.steps[index];
+      if (!change || !planned || change.state !== "running") return;
+      const executor = this.#executors[planned.kind]!;
+      const base = change.steps.find((s) => s.index === index);
+      try {
+        const ctx = await this.#context(change, index);
+        if (phase === "act") {
+          const acted = await executor.act(ctx);
+          const evidence = merge(base, change, index, acted);
+          if (executor.check && planned.waitSeconds > 0) {
+            await this.apply(changeId, { type: "step_acted", at: this.#now(), index, evidence });
+            return;
+          }
+          const checked = executor.check ? await executor.check(ctx, evidence) : {};
+          await this.#succeed(
+            changeId,
+            index,
+            merge(evidence, change, index, checked),
+            checked.alert ?? acted.alert,
+          );
+        } else {
+          const acted = base ?? merge(undefined, change, index, {});
+          const checked = await executor.check!(ctx, acted);
+          await this.#succeed(changeId, index, merge(acted, change, index, checked), checked.alert);
+        }
+      } catch (e) {
+        await this.#fail(changeId, index, base, change, e);
+      }
+    } finally {
+      this.#stepping.delete(key);
+    }
+  }
+
+  async #succeed(changeId: string, index: number, evidence: StepEvidence, alert?: string): Promise<void> {
+    await this.apply(changeId, { type: "step_succeeded", at: this.#now(), index, evidence });
+    if (alert) this.deps.chat.notice(changeId, alert, "danger");
+  }
+
+  async #fail(
+    changeId: string,
+    index: number,
+    base: StepEvidence | undefined,
+    change: Change,
+    e: unknown,
+  ): Promise<void> {
+    let code: string;
+    let message: string;
+    let result: StepResult = {};
+    if (e instanceof GateFailed) {
+      code = "gate_failed";
+      message = e.userMessage;
+      result = e.result;
+    } else if (isKeyturnError(e)) {
+      code = e.code;
+      message = e.retryable
+        ? `${e.userMessage} Nothing is lost: run \`resume ${changeId}\` to continue.`
+        : e.userMessage;
+    } else {
+      code = "internal";
+      message = `Something went wrong inside keyturn (ref ${this.#logInternal(e, changeId)}). Nothing is lost: check the logs, then resume ${changeId}.`;
+    }
+    this.deps.logger.warn({ changeId, step: index, code }, "step failed; change paused");
+    const evidence = merge(base, change, index, { ...result, notes: [...(result.notes ?? []), message] });
+    await this.apply(changeId, { type: "step_failed", at: this.#now(), index, evidence, code, message });
+  }
+
+  async #rollback(changeId: string): Promise<void> {
+    const change = this.deps.store.getChange(changeId);
+    if (!change) return;
+    try {
+      const account = await this.deps.azure.accounts.getAccount(change.accountId);
+      const ctx = await this.#context(change, change.currentStep, account);
+      const evidence = await rollbackSecrets(ctx);
+      await this.apply(changeId, { type: "rolled_back", at: this.#now(), evidence });
+    } catch (e) {
+      const message = isKeyturnError(e)
+        ? e.userMessage
+        : `internal error (ref ${this.#logInternal(e, changeId)})`;
+      this.deps.chat.notice(
+        changeId,
+        `Rollback of ${changeId} failed: ${message} The change stays paused; try rollback again.`,
+        "danger",
+      );
+    }
+  }
+
+  async #context(change: Change, index: number, account?: StepContext["account"]): Promise<StepContext> {
+    const acc = account ?? (await this.deps.azure.accounts.getAccount(change.accountId));
+    const intents = new Set(
+      this.deps.store
+        .events({ changeId: change.id })
+        .filter((ev) => ev.type === "effect_intent" && (ev.payload as { index?: number }).index === index)
+        .map((ev) => (ev.payload as { what: string }).what),
+    );
+    return {
+      change,
+      index,
+      account: acc,
+      azure: this.deps.azure,
+      clock: this.deps.clock,
+      logger: this.deps.logger.child({ changeId: change.id, step: index }),
+      recordIntent: (what, detail) => this.note(change.id, "effect_intent", { index, what, ...detail }),
+      intentRecorded: (what) => intents.has(what),
+      notifyOwner: (owner, text) => this.deps.chat.notifyOwner(change.id, owner, text),
+      sleep: this.deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+    };
+  }
+
+  #perform(change: Change, effect: Effect): void {
+    const { store, chat } = this.deps;
+    switch (effect.type) {
+      case "set_timer": {
+        const id = timerId(change.id, effect.kind, effect.index);
+        store.setTimer({
+          id,
+          changeId: change.id,
+          kind: effect.kind,
+          dueAt: effect.at,
+          payload: { index: effect.index },
+        });
+        return;
+      }
+      case "clear_timer":
+        store.clearTimer(
+          timerId(change.id, effect.kind, effect.kind === "step_wait" ? change.currentStep : undefined),
+        );
+        return;
+      case "render":
+        chat.render(change.id);
+        return;
+      case "step_reply":
+        chat.stepReply(change.id, effect.index);
+        return;
+      case "notice":
+        chat.notice(change.id, effect.text, effect.tone);
+        return;
+      case "notify_approvers":
+        chat.notifyApprovers(change.id);
+        return;
+      case "run_step":
+        this.#spawn(change.id, () => this.runStep(change.id, effect.index, effect.phase));
+        return;
+      case "revalidate_plan":
+        this.#spawn(change.id, () => this.revalidate(change.id));
+        return;
+      case "rollback":
+        this.#spawn(change.id, () => this.#rollback(change.id));
+        return;
+    }
+  }
+
+  /** Runs work outside the change's lock (it applies events itself), tracked for idle(). */
+  #spawn(changeId: string, task: () => Promise<void>): void {
+    if (this.#stopped) return;
+    const p: Promise<void> = Promise.resolve()
+      .then(task)
+      .catch((e: unknown) => {
+        this.#logInternal(e, changeId);
+      })
+      .finally(() => this.#background.delete(p));
+    this.#background.add(p);
+  }
+
+  #record(changeId: string, event: WorkflowEvent, actor?: string): NewEvent {
+    const { type, at, ...rest } = event;
+    const payload: Record<string, unknown> = { ...rest };
+    if ("by" in event) payload.by = toRef(event.by);
+    if (event.type === "plan_revalidated") {
+      payload.plan = event.plan;
+      payload.inventory = event.inventory;
+    }
+    const by = "by" in event ? event.by.id : undefined;
+    return { changeId, type, at, actor: actor ?? by ?? "keyturn", payload };
+  }
+
+  #now(): string {
+    return this.deps.clock.now().toISOString();
+  }
+
+  #logInternal(e: unknown, changeId: string): string {
+    const ref = randomUUID().slice(0, 8);
+    this.deps.logger.error({ err: e, changeId, ref }, "internal error");
+    return ref;
+  }
+}
+
+function merge(base: StepEvidence | undefined, change: Change, index: number, r: StepResult): StepEvidence {
+  const planned = change.plan.steps[index]!;
+  const b = base ?? {
+    index,
+    kind: planned.kind,
+    startedAt: new Date(0).toISOString(),
+    rollback: planned.rollback,
+    actor: "keyturn",
+  };
+  return {
+    ...b,
+    before: r.before || b.before ? { ...b.before, ...r.before } : undefined,
+    after: r.after || b.after ? { ...b.after, ...r.after } : undefined,
+    validation: r.validation ?? b.validation,
+    notes: [...(b.notes ?? []), ...(r.notes ?? [])],
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * Rotation hygiene: owners are nudged 30 and 10 days before a key is due, and a weekly digest of
+ * overdue keys goes to a configured channel. Each nudge is sent once per due date (recorded in the store).
+ */
+import type { AccountStatus } from "../core/domain.js";
+import type { ChannelRef, Message } from "../core/messages.js";
+import type { Clock, Logger, Store } from "../core/ports.js";
+import { renderList } from "../core/render/index.js";
+import type { AccountDirectory } from "./account-directory.js";
+import type { ChatRegistry } from "./chat-registry.js";
+import type { Queries } from "./queries.js";
+
+const DAY = 86_400_000;
+export const NUDGE_DAYS = [30, 10] as const;
+
+export class Reminders {
+  constructor(
+    private readonly store: Store,
+    private readonly directory: AccountDirectory,
+    private readonly queries: Queries,
+    private readonly chats: ChatRegistry,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly digestChannel?: ChannelRef,
+  ) {}
+
+  /** Makes sure the daily scan and the weekly digest are scheduled. */
+  schedule(): void {
+    const now = this.clock.now().getTime();
+    if (!this.store.getKv<boolean>("reminders", "scheduled")) {
+      this.store.setTimer({
+        id: "reminders:daily",
+        changeId: null,
+        kind: "reminder",
+        dueAt: new Date(now + 60_000).toISOString(),
+      });
+      if (this.digestChannel)
+        this.store.setTimer({
+          id: "reminders:digest",
+          changeId: null,
+          kind: "digest",
+          dueAt: new Date(now + 7 * DAY).toISOString(),
+        });
+      this.store.putKv("reminders", "scheduled", true);
+    }
+  }
+
+  /** Sends the nudges that are due; returns how many people were reached. */
+  async nudge(): Promise<number> {
+    const now = this.clock.now().getTime();
+    let sent = 0;
+    for (const account of await this.directory.list(true)) {
+      const s = this.queries.brief(account);
+      if (!s.nextDue || !s.owner) continue;
+      const daysLeft = (Date.parse(s.nextDue) - now) / DAY;
+      const threshold = NUDGE_DAYS.filter((d) => daysLeft <= d && daysLeft > 0).at(-1);
+      if (threshold === undefined) continue;
+      const key = `${account.id}|${s.nextDue.slice(0, 10)}|${threshold}`;
+      if (this.store.getKv<boolean>("reminder.sent", key)) continue;
+      if (await this.#notify(s.owner, nudgeMessage(s, Math.ceil(daysLeft)))) sent++;
+      this.store.putKv("reminder.sent", key, true);
+    }
+    this.store.setTimer({
+      id: "reminders:daily",
+      changeId: null,
+      kind: "reminder",
+      dueAt: new Date(now + DAY).toISOString(),
+    });
+    return sent;
+  }
+
+  async digest(): Promise<void> {
+    const now = this.clock.now().getTime();
+    const channel = this.digestChannel;
+    if (!channel) return;
+    const overdue = (await this.directory.list(true))
+      .map((a) => this.queries.brief(a))
+      .filter((s) => s.overdue);
+    const gateway = this.chats.get(channel.platform);
+    if (gateway && overdue.length > 0) {
+      await gateway
+        .postRoot(channel, renderList(overdue, { overdue: true }))
+        .catch((e: unknown) => this.logger.warn({ err: e }, "digest failed"));
+    }
+    this.store.setTimer({
+      id: "reminders:digest",
+      changeId: null,
+      kind: "digest",
+      dueAt: new Date(now + 7 * DAY).toISOString(),
+    });
+  }
+
+  async #notify(owner: string, message: Message): Promise<boolean> {
+    for (const g of this.chats.all()) {
+      if (await g.notify(owner, message).catch(() => false)) return true;
+    }
+    return false;
+  }
+}
+
+function nudgeMessage(s: AccountStatus, days: number): Message {
+  return {
+    text: `The keys of ${s.account.name} are due for rotation in ${days} day(s) (${s.nextDue?.slice(0, 10)}).`,
+    title: `Rotation due in ${days} day(s): ${s.account.name}`,
+    tone: "warning",
+    fields: [
+      { label: "Account", value: s.account.name },
+      {
+        label: "Last rotation",
+        value: s.lastRotation
+          ? `${s.lastRotation.at.slice(0, 10)} by ${s.lastRotation.by}`
+          : "none on record",
+      },
+      { label: "Due", value: s.nextDue?.slice(0, 10) ?? "now" },
+    ],
+    sections: [{ lines: [`Start it with: rotate ${s.account.name} --reason "scheduled rotation"`] }],
+  };
+}

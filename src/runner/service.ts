@@ -1,0 +1,439 @@
+/**
+ * The service every adapter calls: parses commands, answers questions, opens changes and turns
+ * button presses into workflow events. One error boundary: known errors become actionable replies,
+ * anything else a correlation id (logged with its stack).
+ */
+import { randomUUID } from "node:crypto";
+import type { Change, Principal } from "../core/domain.js";
+import { toRef } from "../core/domain.js";
+import type { Command } from "../core/command.js";
+import { isKeyturnError, KeyturnError } from "../core/errors.js";
+import { buildEvidence } from "../core/evidence.js";
+import type { ActionRequest, Reply } from "../core/messages.js";
+import { parseCommand } from "../core/parse-command.js";
+import { buildPlan } from "../core/planner.js";
+import type { PolicyBook } from "../core/policy.js";
+import { isBreakGlassResponder } from "../core/policy.js";
+import type { AzurePorts, Clock, Invocation, KeyturnService, Logger, Store } from "../core/ports.js";
+import {
+  renderAck,
+  renderError,
+  renderHelp,
+  renderHistory,
+  renderInventory,
+  renderList,
+  renderOwner,
+  renderStatus,
+  renderVerify,
+} from "../core/render/index.js";
+import type { WorkflowEvent } from "../core/workflow.js";
+import type { AccountDirectory } from "./account-directory.js";
+import type { ChatOut } from "./chat-out.js";
+import type { Driver } from "./driver.js";
+import type { Queries } from "./queries.js";
+
+export interface ServiceDeps {
+  readonly store: Store;
+  readonly azure: AzurePorts;
+  readonly policy: PolicyBook;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly driver: Driver;
+  readonly chat: ChatOut;
+  readonly directory: AccountDirectory;
+  readonly queries: Queries;
+  readonly label?: string;
+  readonly sandbox: boolean;
+}
+
+const ephemeral = (message: Reply["message"], extra: Partial<Reply> = {}): Reply => ({
+  visibility: "ephemeral",
+  message,
+  ...extra,
+});
+
+export class Service implements KeyturnService {
+  constructor(private readonly d: ServiceDeps) {}
+
+  async handleText(inv: Invocation, text: string): Promise<Reply> {
+    return this.#boundary(inv, "command", async () => {
+      if (inv.idempotencyKey && !this.d.store.claimIdempotencyKey(inv.idempotencyKey, this.#now())) {
+        return ephemeral(
+          renderAck("Already received: that request was processed once (a repeat is ignored)."),
+        );
+      }
+      return this.#command(inv, parseCommand(text));
+    });
+  }
+
+  async handleAction(inv: Invocation, action: ActionRequest): Promise<Reply> {
+    return this.#boundary(inv, "action", async () => {
+      if (inv.idempotencyKey && !this.d.store.claimIdempotencyKey(inv.idempotencyKey, this.#now())) {
+        const change = this.d.store.getChange(action.changeId);
+        return ephemeral(
+          renderAck(`Already recorded: that ${action.kind} was counted once.`),
+          change ? { card: this.d.chat.card(change) } : {},
+        );
+      }
+      return this.#act(inv.principal, action);
+    });
+  }
+
+  async #command(inv: Invocation, cmd: Command): Promise<Reply> {
+    const { directory, queries, store } = this.d;
+    switch (cmd.name) {
+      case "help":
+        return ephemeral(renderHelp(cmd.topic));
+      case "status": {
+        const { status } = await queries.status(await directory.resolve(cmd.account));
+        return ephemeral(renderStatus(status, this.d.label));
+      }
+      case "owner":
+        return ephemeral(renderOwner(queries.brief(await directory.resolve(cmd.account))));
+      case "list": {
+        const rows = (await directory.list(true))
+          .map((a) => queries.brief(a))
+          .filter((s) => !cmd.overdue || s.overdue);
+        return ephemeral(renderList(rows, { overdue: cmd.overdue }));
+      }
+      case "inventory": {
+        const account = await directory.resolve(cmd.account);
+        return ephemeral(renderInventory(account, await this.d.azure.inventory.take(account)));
+      }
+      case "history": {
+        const account = await directory.resolve(cmd.account);
+        return ephemeral(
+          renderHistory(
+            account,
+            store.listChanges({ accountId: account.id, limit: 20 }),
+            store.lastRotation(account.id),
+          ),
+        );
+      }
+      case "rotate":
+        return this.#rotate(inv, cmd);
+      case "evidence":
+        return this.#evidence(inv.principal, cmd.changeId);
+      case "verify":
+        return ephemeral(renderVerify(store.verify()));
+      case "consumer":
+        return this.#consumer(inv.principal, cmd);
+      case "approve":
+      case "reject":
+      case "cancel":
+      case "resume":
+      case "rollback":
+        return this.#act(inv.principal, {
+          kind: cmd.name,
+          changeId: cmd.changeId,
+          ...("reason" in cmd && cmd.reason ? { reason: cmd.reason } : {}),
+        });
+      case "waive":
+        return this.#act(inv.principal, {
+          kind: "waive",
+          changeId: cmd.changeId,
+          consumerId: cmd.consumer,
+          reason: cmd.reason,
+        });
+    }
+  }
+
+  async #rotate(inv: Invocation, cmd: Extract<Command, { name: "rotate" }>): Promise<Reply> {
+    const { store, azure, policy, driver, chat, logger } = this.d;
+    const account = await this.d.directory.resolve(cmd.account);
+    if (account.disableLocalAuth) {
+      throw new KeyturnError(
+        "key_free",
+        `${account.name} has disableLocalAuth=true: it has no keys, so there is nothing to rotate or leak.`,
+      );
+    }
+    const open = store.listChanges({ accountId: account.id, open: true })[0];
+    if (open) {
+      throw new KeyturnError(
+        "change_open",
+        `${account.name} already has an open change, ${open.id} (${open.state.replace("_", " ")}). Finish, cancel or resume it first.`,
+      );
+    }
+    const snapshot = policy.snapshotFor(account, { exposure: cmd.exposure });
+    if (cmd.breakGlass) {
+      if (!cmd.exposure)
+        throw new KeyturnError(
+          "malformed_command",
+          "--break-glass is for exposure rotations only: add --exposure [key1|key2|unknown].",
+        );
+      if (!isBreakGlassResponder(snapshot, inv.principal)) {
+        throw new KeyturnError(
+          "not_authorised",
+          `You are not a break-glass responder for ${account.name} (policy "${snapshot.name}"). Request the rotation without --break-glass and get it approved.`,
+        );
+      }
+    }
+    const inventory = await azure.inventory.take(account);
+    const plan = buildPlan({
+      account,
+      inventory,
+      exposure: cmd.exposure,
+      leakedSlot: cmd.leakedSlot,
+      killNow: cmd.killNow,
+      policy: snapshot,
+    });
+    const now = this.#now();
+    const change: Change = {
+      id: store.nextChangeId(),
+      accountId: account.id,
+      accountName: account.name,
+      accountKind: account.kind,
+      reason: cmd.reason,
+      exposure: cmd.exposure,
+      leakedSlot: cmd.leakedSlot,
+      killNow: cmd.killNow,
+      breakGlass: cmd.breakGlass,
+      requester: toRef(inv.principal),
+      state: "requested",
+      policy: snapshot,
+      plan,
+      inventory,
+      approvals: [],
+      createdAt: now,
+      approvalDeadline: null,
+      currentStep: 0,
+      steps: [],
+      waivedConsumerIds: [],
+      pause: null,
+      completedAt: null,
+      thread: null,
+      sandbox: this.d.sandbox,
+    };
+    store.commit(change, [
+      {
+        changeId: change.id,
+        type: "change_requested",
+        at: now,
+        actor: inv.principal.id,
+        payload: {
+          requester: change.requester,
+          account: { id: account.id, kind: account.kind },
+          reason: cmd.reason,
+          exposure: cmd.exposure,
+          leakedSlot: cmd.leakedSlot,
+          killNow: cmd.killNow,
+          breakGlass: cmd.breakGlass,
+          policy: snapshot,
+          plan,
+          inventory,
+        },
+      },
+    ]);
+    let thread = null;
+    try {
+      thread = await chat.openThread(change, inv.channel);
+    } catch (e) {
+      logger.warn({ err: e, changeId: change.id }, "could not open the evidence thread");
+    }
+    if (thread)
+      await driver.note(change.id, "thread_opened", { thread }, "keyturn", (c) => ({ ...c, thread }));
+    const submitted = await driver.apply(change.id, { type: "submitted", at: this.#now() });
+    if (!submitted.ok) throw submitted.error;
+    const link = chat.permalink(change.id);
+    const needs = cmd.breakGlass
+      ? `BREAK-GLASS: running now; an approval is needed after the fact`
+      : `needs ${snapshot.approvalsRequired} approval(s) from ${snapshot.approvers.join(", ")} within ${Math.round(snapshot.approvalExpirySeconds / 60)} min`;
+    const ack = renderAck(
+      `${change.id} opened for ${account.name} (${plan.variant}): ${needs}.` +
+        (thread ? "" : " No evidence thread could be posted here: follow it with `status` and `history`."),
+    );
+    return ephemeral(link ? { ...ack, link: { label: "Evidence thread", url: link } } : ack);
+  }
+
+  async #act(principal: Principal, action: ActionRequest): Promise<Reply> {
+    const { store, driver, chat } = this.d;
+    const change = store.getChange(action.changeId);
+    if (!change)
+      throw new KeyturnError(
+        "unknown_change",
+        `No change ${action.changeId}. Use \`history <account>\` to find it.`,
+      );
+    const at = this.#now();
+    let event: WorkflowEvent;
+    switch (action.kind) {
+      case "approve":
+        event = { type: "approved", at, by: principal, planHash: action.planHash ?? change.plan.hash };
+        break;
+      case "reject":
+        if (!action.reason)
+          throw new KeyturnError(
+            "missing_argument",
+            `Rejecting needs a reason: reject ${change.id} --reason "…"`,
+          );
+        event = { type: "rejected", at, by: principal, reason: action.reason };
+        break;
+      case "cancel":
+        event = { type: "cancelled", at, by: principal, ...(action.reason ? { reason: action.reason } : {}) };
+        break;
+      case "resume":
+        event = { type: "resumed", at, by: principal };
+        break;
+      case "rollback":
+        event = { type: "rollback_requested", at, by: principal };
+        break;
+      case "waive": {
+        const wanted = (action.consumerId ?? "").toLowerCase();
+        const consumer = change.inventory.consumers.find(
+          (c) => c.id.toLowerCase() === wanted || c.name.toLowerCase() === wanted,
+        );
+        if (!consumer) {
+          throw new KeyturnError(
+            "missing_argument",
+            `${change.id} has no consumer "${action.consumerId ?? ""}". Pinned: ${change.plan.pinnedConsumerIds.join(", ") || "none"}.`,
+          );
+        }
+        if (!action.reason)
+          throw new KeyturnError(
+            "missing_argument",
+            `A waiver needs a reason: waive ${change.id} ${consumer.name} --reason "…"`,
+          );
+        event = {
+          type: "consumer_waived",
+          at,
+          by: principal,
+          consumerId: consumer.id,
+          reason: action.reason,
+        };
+        break;
+      }
+    }
+    const result = await driver.apply(change.id, event);
+    if (!result.ok) {
+      if (result.error.code === "approval_expired" && change.state === "awaiting_approval") {
+        await driver.apply(change.id, { type: "expired", at });
+      }
+      throw result.error;
+    }
+    const after = result.change;
+    return ephemeral(renderAck(this.#outcome(action, after)), { card: chat.card(after) });
+  }
+
+  #outcome(action: ActionRequest, c: Change): string {
+    switch (action.kind) {
+      case "approve": {
+        const counted = c.approvals.filter(
+          (a) => a.planHash === c.plan.hash && a.by.id !== c.requester.id,
+        ).length;
+        return c.state === "approved"
+          ? `Approved ${c.id}: ${counted} of ${c.policy.approvalsRequired} — the rotation starts after a last check of the plan.`
+          : `Approved ${c.id}: ${counted} of ${c.policy.approvalsRequired} approval(s).`;
+      }
+      case "reject":
+        return `Rejected ${c.id}.`;
+      case "cancel":
+        return `Cancelled ${c.id}.`;
+      case "resume":
+        return `Resuming ${c.id}.`;
+      case "rollback":
+        return `Rolling back ${c.id}: the secrets go back to the previous key.`;
+      case "waive":
+        return `Waiver recorded on ${c.id}.`;
+    }
+  }
+
+  async #evidence(principal: Principal, changeId: string): Promise<Reply> {
+    const { store, driver } = this.d;
+    const change = store.getChange(changeId);
+    if (!change)
+      throw new KeyturnError(
+        "unknown_change",
+        `No change ${changeId}. Use \`history <account>\` to find it.`,
+      );
+    await driver.note(changeId, "evidence_exported", { by: toRef(principal) }, principal.id);
+    const pack = buildEvidence(change, store.events({ changeId }), store.verify(), {
+      label: this.d.label,
+      generatedAt: this.#now(),
+    });
+    return {
+      visibility: "ephemeral",
+      message: renderAck(
+        `Evidence pack for ${changeId}: ${pack.filenameBase}.md and ${pack.filenameBase}.json (verify it with \`keyturn audit verify\`).`,
+      ),
+      attachments: [
+        { filename: `${pack.filenameBase}.md`, contentType: "text/markdown", content: pack.markdown },
+        { filename: `${pack.filenameBase}.json`, contentType: "application/json", content: pack.json },
+      ],
+    };
+  }
+
+  async #consumer(principal: Principal, cmd: Extract<Command, { name: "consumer" }>): Promise<Reply> {
+    const { store } = this.d;
+    const account = await this.d.directory.resolve(cmd.account);
+    const at = this.#now();
+    if (cmd.op === "remove") {
+      const removed = store.removeDeclaredConsumer(account.id, cmd.consumer);
+      if (!removed)
+        throw new KeyturnError(
+          "missing_argument",
+          `${account.name} has no declared consumer "${cmd.consumer}". See \`inventory ${account.name}\`.`,
+        );
+      store.commit(null, [
+        {
+          changeId: null,
+          type: "consumer_removed",
+          at,
+          actor: principal.id,
+          payload: { accountId: account.id, name: cmd.consumer, by: toRef(principal) },
+        },
+      ]);
+      return ephemeral(renderAck(`Removed declared consumer ${cmd.consumer} from ${account.name}.`));
+    }
+    const secret = cmd.secret ? parseSecretUrl(cmd.secret) : undefined;
+    store.addDeclaredConsumer({
+      accountId: account.id,
+      name: cmd.consumer,
+      owner: cmd.owner ?? principal.displayName,
+      ...(secret ? { secret } : {}),
+      reload: cmd.reload ?? (secret ? "versionless" : "manual"),
+      addedBy: principal.id,
+      addedAt: at,
+    });
+    store.commit(null, [
+      {
+        changeId: null,
+        type: "consumer_declared",
+        at,
+        actor: principal.id,
+        payload: { accountId: account.id, name: cmd.consumer, secret, by: toRef(principal) },
+      },
+    ]);
+    return ephemeral(
+      renderAck(
+        `Declared consumer ${cmd.consumer} on ${account.name}; it is part of the next rotation plan.`,
+      ),
+    );
+  }
+
+  async #boundary(inv: Invocation, what: string, task: () => Promise<Reply>): Promise<Reply> {
+    try {
+      return await task();
+    } catch (e) {
+      if (isKeyturnError(e)) {
+        this.d.logger.info({ code: e.code, user: inv.principal.id, what }, "request refused");
+        return ephemeral(renderError(e));
+      }
+      const correlationId = randomUUID().slice(0, 8);
+      this.d.logger.error({ err: e, correlationId, user: inv.principal.id, what }, "internal error");
+      return ephemeral(renderError({ code: "internal", correlationId }));
+    }
+  }
+
+  #now(): string {
+    return this.d.clock.now().toISOString();
+  }
+}
+
+function parseSecretUrl(url: string): { vaultUrl: string; name: string; version?: string } {
+  const m = /^(https:\/\/[^/]+)\/secrets\/([^/]+)(?:\/([^/]+))?\/?$/.exec(url);
+  if (!m)
+    throw new KeyturnError(
+      "malformed_command",
+      `--secret must look like https://<vault>.vault.azure.net/secrets/<name>[/<version>], not ${url}.`,
+    );
+  return { vaultUrl: m[1]!, name: m[2]!, ...(m[3] ? { version: m[3] } : {}) };
+}

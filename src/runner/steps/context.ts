@@ -1,0 +1,71 @@
+import type { Account, Change, Consumer, KeySlot, StepEvidence } from "../../core/domain.js";
+import type { AzurePorts, Clock, Logger } from "../../core/ports.js";
+
+/** What a step needs: the change as it stands, the live account, the Azure ports, time and logs. */
+export interface StepContext {
+  readonly change: Change;
+  readonly index: number;
+  readonly account: Account;
+  readonly azure: AzurePorts;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Records, before a non-idempotent effect runs, what it is about to do (an event in the log). */
+  readonly recordIntent: (what: string, detail: Record<string, string>) => Promise<void>;
+  /** Whether an intent of this kind was recorded for this step before (a crash happened after it). */
+  readonly intentRecorded: (what: string) => boolean;
+  /** Waits (real time): data-plane propagation retries. Injected so tests can make it instant. */
+  readonly sleep: (ms: number) => Promise<void>;
+  /** Sends a direct message to a consumer's owner (manual consumers). */
+  readonly notifyOwner: (owner: string, text: string) => Promise<boolean>;
+}
+
+/** The part of a step's evidence a step produces; times, actor and outcome are added by the runner. */
+export interface StepResult {
+  readonly before?: Record<string, string>;
+  readonly after?: Record<string, string>;
+  readonly validation?: { readonly query: string; readonly result: string; readonly passed: boolean };
+  readonly notes?: readonly string[];
+  /** A loud message for the thread beyond the step reply (e.g. a 401 spike after the old key died). */
+  readonly alert?: string;
+}
+
+export interface StepExecutor {
+  /** The action. Must be safe to run again after a crash: it checks live state first. */
+  act(ctx: StepContext): Promise<StepResult>;
+  /** The check after the step's window; a failed validation pauses the change (gate). */
+  check?(ctx: StepContext, acted: StepEvidence): Promise<StepResult>;
+}
+
+export const secretKey = (vaultUrl: string, name: string): string =>
+  `secret:${vaultUrl.replace(/\/+$/, "")}/${name}`;
+
+/** The preflight's record of both fingerprints: what "before" means for every later step. */
+export function preflightFingerprints(change: Change): Record<KeySlot, string> {
+  const pre = change.steps.find((s) => s.kind === "preflight");
+  const key1 = pre?.after?.key1 ?? change.inventory.fingerprints?.key1;
+  const key2 = pre?.after?.key2 ?? change.inventory.fingerprints?.key2;
+  if (!key1 || !key2) throw new Error(`${change.id}: no preflight fingerprints recorded`);
+  return { key1, key2 };
+}
+
+export const stepOf = (change: Change, kind: StepEvidence["kind"]): StepEvidence | undefined =>
+  change.steps.find((s) => s.kind === kind);
+
+/** Consumers the plan moves, as the inventory at approval time described them. */
+export const planConsumers = (change: Change): Consumer[] =>
+  change.inventory.consumers.filter(
+    (c) => change.plan.consumerIds.includes(c.id) || change.plan.pinnedConsumerIds.includes(c.id),
+  );
+
+/** The distinct Key Vault secrets the plan publishes to (version ignored: a new version is created). */
+export function planSecrets(change: Change): { vaultUrl: string; name: string }[] {
+  const seen = new Map<string, { vaultUrl: string; name: string }>();
+  for (const c of planConsumers(change)) {
+    if (!c.secret) continue;
+    seen.set(secretKey(c.secret.vaultUrl, c.secret.name), {
+      vaultUrl: c.secret.vaultUrl,
+      name: c.secret.name,
+    });
+  }
+  return [...seen.values()];
+}

@@ -1,0 +1,120 @@
+import type { Account, KeySlot } from "../../core/domain.js";
+import { isKeyturnError } from "../../core/errors.js";
+import type { AzurePorts, KeyPair } from "../../core/ports.js";
+import type { SecretValue } from "../../core/secret.js";
+import type { StepContext, StepExecutor, StepResult } from "./context.js";
+import { preflightFingerprints } from "./context.js";
+
+const PROBE_ATTEMPTS = 6;
+
+/**
+ * Regenerates one slot, exactly once. Before regenerating it compares the live fingerprint with the
+ * one preflight recorded: if they differ the regenerate already happened (a crash after Azure did
+ * it, or Azure re-sent the POST after a 5xx) and it is not repeated. The old value is held in memory
+ * only long enough to prove, with a data-plane call, that it is dead.
+ */
+export const regenerate: StepExecutor = {
+  async act(ctx: StepContext): Promise<StepResult> {
+    const { change, index, account, azure } = ctx;
+    const slot = change.plan.steps[index]?.slot;
+    if (!slot) throw new Error(`${change.id}: step ${index + 1} has no slot`);
+    const expected = preflightFingerprints(change)[slot];
+    const live = await azure.accounts.listKeys(account.id);
+    const before = { [slot]: expected };
+    if (live[slot].fingerprint !== expected) {
+      const why = ctx.intentRecorded("regenerate")
+        ? "keyturn had started this regenerate before a restart or an Azure retry; the live fingerprint shows it happened"
+        : "the key changed outside keyturn since preflight";
+      return {
+        before,
+        after: { [slot]: live[slot].fingerprint },
+        validation: {
+          query: `listKeys ${account.name} (${slot})`,
+          result: `${slot} is already ${live[slot].fingerprint}, not ${expected}: not regenerated again (${why})`,
+          passed: true,
+        },
+        notes: [
+          `Proof by data-plane probe is not available for ${slot}: its old value was never held after the restart; the soak window's metrics are the evidence.`,
+        ],
+      };
+    }
+    const oldValue = live[slot];
+    await ctx.recordIntent("regenerate", { slot, fingerprint: expected });
+    const { keys, notes } = await regenerateOnce(azure, account.id, slot, expected);
+    const probe = await proveDead(ctx, account, oldValue, keys[slot]);
+    return {
+      before,
+      after: { [slot]: keys[slot].fingerprint },
+      validation: probe.validation,
+      notes: [...notes, ...probe.notes],
+    };
+  },
+};
+
+async function regenerateOnce(
+  azure: AzurePorts,
+  accountId: string,
+  slot: KeySlot,
+  expected: string,
+): Promise<{ keys: KeyPair; notes: string[] }> {
+  try {
+    return { keys: await azure.accounts.regenerateKey(accountId, slot), notes: [] };
+  } catch (e) {
+    // Azure may have regenerated before failing (or the SDK re-sent the POST): trust a fresh listKeys only.
+    const fresh = await azure.accounts.listKeys(accountId);
+    if (fresh[slot].fingerprint !== expected) {
+      const code = isKeyturnError(e) ? e.code : "error";
+      return {
+        keys: fresh,
+        notes: [
+          `Azure answered ${code} to regenerateKey, but a fresh listKeys shows ${slot} changed: regenerated once, not repeated.`,
+        ],
+      };
+    }
+    throw e;
+  }
+}
+
+async function proveDead(
+  ctx: StepContext,
+  account: Account,
+  oldValue: SecretValue,
+  newValue: SecretValue,
+): Promise<{ validation: NonNullable<StepResult["validation"]>; notes: string[] }> {
+  const query = `data-plane call to ${account.endpoint} with the old key, then with the new key`;
+  let last = "";
+  for (let attempt = 1; attempt <= PROBE_ATTEMPTS; attempt++) {
+    const r = await ctx.azure.dataPlane.probe(account, oldValue);
+    if ("unreachable" in r) {
+      return {
+        validation: {
+          query,
+          result: `endpoint unreachable (${r.unreachable}); the soak window's metrics are the evidence`,
+          passed: true,
+        },
+        notes: [],
+      };
+    }
+    last = String(r.status);
+    if (r.status === 401 || r.status === 403) {
+      const n = await ctx.azure.dataPlane.probe(account, newValue);
+      const newResult = "status" in n ? `new key → ${n.status}` : `new key: ${n.unreachable}`;
+      const newOk = "status" in n && n.status < 400;
+      return {
+        validation: { query, result: `old key → ${r.status} (dead); ${newResult}`, passed: newOk },
+        notes: newOk ? [] : [`The new key was not accepted by the data plane yet (${newResult}).`],
+      };
+    }
+    await ctx.sleep(Math.min(1000 * 2 ** (attempt - 1), 8000));
+  }
+  return {
+    validation: {
+      query,
+      result: `old key still answered ${last} after ${PROBE_ATTEMPTS} tries`,
+      passed: false,
+    },
+    notes: [
+      "Azure may take a few minutes to stop accepting a regenerated key; the soak window watches for it.",
+    ],
+  };
+}

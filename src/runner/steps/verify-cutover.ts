@@ -1,0 +1,128 @@
+import type { Consumer } from "../../core/domain.js";
+import { KeyturnError } from "../../core/errors.js";
+import type { StepContext, StepExecutor, StepResult } from "./context.js";
+import { planConsumers, secretKey, stepOf } from "./context.js";
+import { publishedVersion } from "./publish.js";
+
+/**
+ * The gate before the point of no return: every consumer must read the new key (proof per consumer),
+ * and callers must not be failing more than before. Fails → the change pauses; the old key still works.
+ */
+export const verifyCutover: StepExecutor = {
+  async act(ctx) {
+    return gate(ctx);
+  },
+};
+
+async function gate(ctx: StepContext): Promise<StepResult> {
+  const { change, account, azure } = ctx;
+  const published = stepOf(change, "publish");
+  const targetSlot = change.plan.steps.find((s) => s.kind === "publish")?.slot ?? change.plan.standbySlot;
+  const keys = await azure.accounts.listKeys(account.id);
+  const target = keys[targetSlot].fingerprint;
+  const after: Record<string, string> = {};
+  const blockers: string[] = [];
+  const notes: string[] = [];
+  let literalView: Map<string, Consumer> | null = null;
+
+  for (const c of planConsumers(change)) {
+    if (change.waivedConsumerIds.includes(c.id)) {
+      after[c.id] = "waived by an approver";
+      continue;
+    }
+    const want = c.secret
+      ? publishedVersion(published?.after, secretKey(c.secret.vaultUrl, c.secret.name))
+      : undefined;
+    if (c.siteId && c.secret) {
+      const active = await azure.consumers.activeVersion(c);
+      after[c.id] = `uses version ${active ?? "unknown"}`;
+      if (!want || active !== want.version) {
+        blockers.push(
+          c.reload === "pinned"
+            ? `${c.name} pins version ${active ?? c.secret.version ?? "?"} of ${c.secret.name}: re-pin it to ${want?.version ?? "the new version"} or have an approver waive it`
+            : `${c.name} still uses version ${active ?? "unknown"} of ${c.secret.name}, not ${want?.version ?? "the new one"}`,
+        );
+      }
+    } else if (c.secret) {
+      const { value, info } = await azure.secrets.getSecret({
+        vaultUrl: c.secret.vaultUrl,
+        name: c.secret.name,
+      });
+      after[c.id] = `${info.locator.version} ${value.fingerprint}`;
+      if (value.fingerprint !== target)
+        blockers.push(`${c.secret.name} does not hold ${targetSlot} (${value.fingerprint})`);
+    } else if (c.source === "app-setting-literal") {
+      literalView ??= new Map((await azure.inventory.take(account)).consumers.map((x) => [x.id, x]));
+      const now = literalView.get(c.id);
+      after[c.id] = now ? `holds ${now.slot}` : "no longer found";
+      if (now && now.slot !== targetSlot)
+        blockers.push(
+          `${c.name} still holds a literal copy of ${now.slot}: its owner must update it, or an approver waives it`,
+        );
+    } else {
+      after[c.id] = "cannot be verified";
+      notes.push(`${c.name} (${c.source}) cannot be verified by keyturn; the soak window watches for 401s`);
+    }
+  }
+
+  const spike = await errorSpike(ctx, published?.finishedAt ?? published?.startedAt);
+  if (spike) blockers.push(spike);
+  const summary =
+    blockers.length === 0
+      ? `all ${Object.keys(after).length} consumer(s) read ${targetSlot} (${target}); no error spike`
+      : blockers.join("; ");
+  const result: StepResult = {
+    after,
+    validation: {
+      query:
+        "per consumer: App Service configreferences activeVersion / Key Vault current version / app setting fingerprint; metrics ClientErrors since publish",
+      result: summary,
+      passed: blockers.length === 0,
+    },
+    notes,
+  };
+  if (blockers.length > 0)
+    throw new GateFailed(
+      `Cutover check failed: ${summary}. Fix it, then resume ${change.id}; or roll back (the old key still works).`,
+      result,
+    );
+  return result;
+}
+
+async function errorSpike(ctx: StepContext, sinceIso: string | undefined): Promise<string | null> {
+  if (!sinceIso) return null;
+  const pre = stepOf(ctx.change, "preflight");
+  const baselineErrors = Number(pre?.after?.baselineClientErrors ?? "0");
+  const from = new Date(sinceIso);
+  const to = ctx.clock.now();
+  try {
+    const series = await ctx.azure.telemetry.metrics(ctx.account.id, {
+      from,
+      to,
+      names: ["ClientErrors", "TotalCalls"],
+    });
+    const sum = (n: string) =>
+      series
+        .filter((s) => s.name === n)
+        .flatMap((s) => s.points)
+        .reduce((a, p) => a + p.total, 0);
+    const errors = sum("ClientErrors");
+    const minutes = Math.max(1, (to.getTime() - from.getTime()) / 60_000);
+    const allowed = Math.max(5, 2 * (baselineErrors / 15) * minutes);
+    return errors > allowed
+      ? `${errors} client errors since publish (baseline ${baselineErrors} per 15 min): callers are failing`
+      : null;
+  } catch {
+    return null; // metrics are evidence, not a gate, when they cannot be read
+  }
+}
+
+/** A gate that did not pass: the step's evidence goes with it. */
+export class GateFailed extends KeyturnError {
+  constructor(
+    message: string,
+    readonly result: StepResult,
+  ) {
+    super("gate_failed", message);
+  }
+}
