@@ -141,6 +141,8 @@ export interface Plan {
   readonly pinnedConsumerIds: readonly string[];
   /** SHA-256 of the canonical plan and inventory: approvals bind to it. */
   readonly hash: string;
+  /** Assumptions and warnings a reviewer must read (e.g. no consumer found). */
+  readonly notes?: readonly string[];
 }
 
 export type ChangeState =

@@ -1,0 +1,88 @@
+/**
+ * The evidence pack of a change: Markdown for people, JSON (`keyturn.evidence/v1`) for tools.
+ * Every step with fingerprints, validation and rollback notes; every approval; the whole event
+ * chain with hashes and the verification result. Fingerprints only, never key values.
+ */
+import type { Change } from "./domain.js";
+import type { StoredEvent, VerifyResult } from "./ports.js";
+
+export function buildEvidence(
+  change: Change,
+  events: readonly StoredEvent[],
+  verify: VerifyResult,
+  opts: { label?: string | undefined; generatedAt: string },
+): { markdown: string; json: string; filenameBase: string } {
+  const json = JSON.stringify(
+    {
+      schema: "keyturn.evidence/v1",
+      generatedAt: opts.generatedAt,
+      label: opts.label ?? null,
+      change: {
+        id: change.id,
+        account: { id: change.accountId, name: change.accountName, kind: change.accountKind },
+        state: change.state,
+        reason: change.reason,
+        exposure: change.exposure,
+        leakedSlot: change.leakedSlot,
+        breakGlass: change.breakGlass,
+        requester: change.requester,
+        createdAt: change.createdAt,
+        completedAt: change.completedAt,
+        policy: change.policy,
+      },
+      plan: change.plan,
+      inventory: change.inventory,
+      approvals: change.approvals,
+      waivers: change.waivedConsumerIds,
+      steps: change.steps,
+      events: events.map((e) => ({ seq: e.seq, type: e.type, at: e.at, actor: e.actor, prevHash: e.prevHash, hash: e.hash, payload: e.payload })),
+      chain: verify,
+    },
+    null,
+    2,
+  );
+  const md: string[] = [];
+  md.push(`# Evidence — ${change.id}: rotate ${change.accountName}${opts.label ? ` (${opts.label})` : ""}`, "");
+  md.push(`Generated ${opts.generatedAt}. Key values never appear here: keys are identified by fingerprint (sha256 prefix).`, "");
+  md.push("## Change", "");
+  md.push(`| | |`, `|---|---|`);
+  for (const [k, v] of [
+    ["Account", `${change.accountName} (${change.accountKind})`],
+    ["Resource id", change.accountId],
+    ["State", change.state],
+    ["Reason", change.reason],
+    ["Exposure", change.exposure ? `yes, leaked key: ${change.leakedSlot ?? "unknown"}` : "no"],
+    ["Break-glass", change.breakGlass ? "YES" : "no"],
+    ["Requested by", `${change.requester.displayName} (${change.requester.id}) at ${change.createdAt}`],
+    ["Completed", change.completedAt ?? "—"],
+    ["Policy", `${change.policy.name}: ${change.policy.approvalsRequired} approval(s) from ${change.policy.approvers.join(", ")}`],
+    ["Plan", `${change.plan.variant}, hash ${change.plan.hash}`],
+  ]) md.push(`| ${k} | ${String(v).replace(/\|/g, "\\|")} |`);
+  md.push("", "## Approvals", "");
+  if (!change.approvals.length) md.push("None.");
+  for (const a of change.approvals) md.push(`- ${a.by.displayName} (${a.by.id}) at ${a.at}, plan ${a.planHash.slice(0, 12)}${a.planHash !== change.plan.hash ? " — for an earlier plan, not counted" : ""}${a.afterTheFact ? " — after the fact" : ""}`);
+  if (change.waivedConsumerIds.length) md.push("", `Waived consumers: ${change.waivedConsumerIds.join(", ")}`);
+  md.push("", "## Blast radius", "");
+  for (const c of change.inventory.consumers) md.push(`- ${c.name} — ${c.source}, uses ${c.slot}, ${c.reload}: ${c.evidence}`);
+  for (const u of change.inventory.unseen) md.push(`- could not see: ${u}`);
+  md.push("", "## Steps", "");
+  for (const p of change.plan.steps) {
+    const s = change.steps.find((x) => x.index === p.index);
+    md.push(`### ${p.index + 1}. ${p.title}${p.pointOfNoReturn ? " — point of no return" : ""}`, "");
+    if (!s) {
+      md.push("Not run.", "");
+      continue;
+    }
+    md.push(`- Outcome: ${s.outcome ?? "not finished"}; actor ${s.actor}; started ${s.startedAt}; finished ${s.finishedAt ?? "—"}`);
+    for (const [k, v] of Object.entries(s.before ?? {})) md.push(`- Before ${k}: ${v}`);
+    for (const [k, v] of Object.entries(s.after ?? {})) md.push(`- After ${k}: ${v}`);
+    if (s.validation) md.push(`- Validation query: ${s.validation.query}`, `- Validation result (${s.validation.passed ? "passed" : "NOT passed"}): ${s.validation.result}`);
+    for (const n of s.notes ?? []) md.push(`- Note: ${n}`);
+    md.push(`- Rollback: ${s.rollback}`, "");
+  }
+  md.push("## Event chain", "");
+  md.push(verify.ok ? `Verified: ${verify.events} events in the log, head ${verify.head}.` : `TAMPERED: event ${verify.firstBadSeq} — ${verify.problem}`, "");
+  md.push("| seq | time | type | actor | prev hash | hash |", "|---|---|---|---|---|---|");
+  for (const e of events) md.push(`| ${e.seq} | ${e.at} | ${e.type} | ${e.actor ?? ""} | ${e.prevHash.slice(0, 16)} | ${e.hash.slice(0, 16)} |`);
+  return { markdown: md.join("\n") + "\n", json, filenameBase: `keyturn-evidence-${change.id}` };
+}

@@ -1,0 +1,154 @@
+/** The evidence thread: the change card (parent), step replies, notices, approval requests. */
+import type { Change, StepEvidence } from "../domain.js";
+import { isOpen } from "../domain.js";
+import { formatDuration } from "../duration.js";
+import type { Button, Field, Message, Section, Tone } from "../messages.js";
+import { countedApprovals } from "../policy.js";
+
+const STATE_TONE: Record<Change["state"], Tone> = {
+  requested: "info",
+  awaiting_approval: "warning",
+  approved: "info",
+  running: "info",
+  paused: "danger",
+  completed: "success",
+  rejected: "warning",
+  expired: "warning",
+  cancelled: "warning",
+  rolled_back: "warning",
+};
+
+const stateLabel = (c: Change) => c.state.replace("_", " ").toUpperCase();
+
+export function changeTitle(c: Change): string {
+  const flags = [c.exposure ? `EXPOSURE (${c.leakedSlot ?? "unknown"})` : "", c.breakGlass ? "BREAK-GLASS" : "", c.killNow ? "KILL NOW" : ""].filter(Boolean);
+  return `${c.id} · rotate ${c.accountName}${flags.length ? " · " + flags.join(" · ") : ""}`;
+}
+
+function stepMark(c: Change, index: number): string {
+  const s = c.steps.find((x) => x.index === index);
+  if (s?.outcome === "succeeded") return "✓";
+  if (s?.outcome === "failed" || s?.outcome === "gate_failed") return "✗";
+  if (s && !s.finishedAt) return s.actedAt ? "⏳" : "▶";
+  return "·";
+}
+
+export function renderChangeCard(c: Change, opts: { permalink?: string | undefined; label?: string | undefined } = {}): Message {
+  const counted = countedApprovals(c);
+  const fields: Field[] = [
+    { label: "Account", value: `${c.accountName} (${c.accountKind})` },
+    { label: "State", value: stateLabel(c) + (c.escalated ? " · ESCALATED" : "") },
+    { label: "Requested by", value: c.requester.displayName },
+    { label: "Reason", value: c.reason },
+    { label: "Approvals", value: `${counted} of ${c.policy.approvalsRequired}` + (c.approvals.length ? ` — ${c.approvals.map((a) => a.by.displayName + (a.afterTheFact ? " (after the fact)" : "") + (a.planHash !== c.plan.hash ? " (earlier plan, not counted)" : "")).join(", ")}` : "") },
+    { label: "Approvers", value: c.policy.approvers.join(", ") || "none configured" },
+  ];
+  if (c.exposure) fields.push({ label: "Leaked key", value: c.leakedSlot ?? "unknown" });
+  if (c.state === "awaiting_approval" && c.approvalDeadline) fields.push({ label: "Approve by", value: c.approvalDeadline.replace("T", " ").slice(0, 16) + " UTC" });
+  const inv = c.inventory;
+  const blast: string[] = inv.consumers.length
+    ? inv.consumers.map((x) => `${x.name} — ${x.source}, uses ${x.slot}, ${x.reload}${c.waivedConsumerIds.includes(x.id) ? " (waived)" : ""}`)
+    : ["No consumer found."];
+  if (inv.services.length) blast.push("Services: " + inv.services.map((s) => `${s.apiName} (${s.calls} calls/24 h)`).join(", "));
+  for (const u of inv.unseen) blast.push(`Could not see: ${u}`);
+  const plan = c.plan.steps.map(
+    (s) => `${stepMark(c, s.index)} ${s.index + 1}. ${s.title}${s.waitSeconds ? ` (window ${formatDuration(s.waitSeconds)})` : ""}${s.pointOfNoReturn ? "  ⚠ point of no return" : ""}`,
+  );
+  const sections: Section[] = [
+    { heading: `Blast radius (active key: ${c.plan.activeSlot})`, lines: blast },
+    { heading: `Plan — ${c.plan.variant}`, lines: [...plan, ...(c.plan.notes ?? []).map((n) => `Note: ${n}`)] },
+  ];
+  if (c.pause) sections.push({ heading: `Paused at step ${c.pause.stepIndex + 1}`, lines: [c.pause.message] });
+  return {
+    text: `${changeTitle(c)} — ${stateLabel(c)}`,
+    title: changeTitle(c),
+    tone: c.breakGlass && isOpen(c.state) ? "danger" : STATE_TONE[c.state],
+    fields,
+    sections,
+    buttons: buttonsFor(c),
+    context: [opts.label, `${c.id}`, `plan ${c.plan.hash.slice(0, 12)}`].filter((x): x is string => !!x),
+    ...(opts.permalink ? { link: { label: "Evidence thread", url: opts.permalink } } : {}),
+  };
+}
+
+function buttonsFor(c: Change): Button[] {
+  const id = c.id;
+  const pnr = c.plan.steps.find((s) => s.pointOfNoReturn);
+  const buttons: Button[] = [];
+  if (c.state === "awaiting_approval" || (c.breakGlass && isOpen(c.state) && countedApprovals(c) < c.policy.approvalsRequired)) {
+    buttons.push({
+      label: "Approve",
+      style: "primary",
+      action: { kind: "approve", changeId: id, planHash: c.plan.hash },
+      ...(pnr
+        ? {
+            confirm: {
+              title: "Approve this rotation?",
+              text: `${c.accountName}: ${pnr.title}. Consumers still on ${pnr.slot ?? "the old key"} after the cutover check will fail.`,
+              confirm: "Approve",
+              deny: "Not yet",
+            },
+          }
+        : {}),
+    });
+    if (c.state === "awaiting_approval") buttons.push({ label: "Reject", style: "danger", action: { kind: "reject", changeId: id }, needsReason: true });
+  }
+  if (c.state === "paused") {
+    buttons.push({ label: "Resume", style: "primary", action: { kind: "resume", changeId: id } });
+    if (!c.steps.some((s) => c.plan.steps[s.index]?.pointOfNoReturn)) {
+      buttons.push({
+        label: "Roll back",
+        action: { kind: "rollback", changeId: id },
+        confirm: { title: "Roll back?", text: "Consumers' secrets go back to the previous key.", confirm: "Roll back", deny: "Cancel" },
+      });
+    }
+    for (const cid of c.plan.pinnedConsumerIds.filter((x) => !c.waivedConsumerIds.includes(x))) {
+      const name = c.inventory.consumers.find((x) => x.id === cid)?.name ?? cid;
+      buttons.push({ label: `Waive ${name}`, action: { kind: "waive", changeId: id, consumerId: cid }, needsReason: true });
+    }
+  }
+  if (["awaiting_approval", "approved", "paused", "requested"].includes(c.state)) {
+    buttons.push({ label: "Cancel", style: "danger", action: { kind: "cancel", changeId: id } });
+  }
+  return buttons;
+}
+
+export function renderStepReply(c: Change, s: StepEvidence): Message {
+  const planned = c.plan.steps[s.index];
+  const outcome = s.outcome === "succeeded" ? "done" : s.outcome === "gate_failed" ? "GATE FAILED" : s.outcome === "failed" ? "FAILED" : "running";
+  const lines = (m: Readonly<Record<string, string>> | undefined) => Object.entries(m ?? {}).map(([k, v]) => `${k}: ${v}`);
+  const sections: Section[] = [];
+  if (s.before && Object.keys(s.before).length) sections.push({ heading: "Before", lines: lines(s.before) });
+  if (s.after && Object.keys(s.after).length) sections.push({ heading: "After", lines: lines(s.after) });
+  if (s.validation) sections.push({ heading: `Validation — ${s.validation.passed ? "passed" : "NOT passed"}`, lines: [`Query: ${s.validation.query}`, `Result: ${s.validation.result}`] });
+  if (s.notes?.length) sections.push({ heading: "Notes", lines: [...s.notes] });
+  sections.push({ heading: "Rollback", lines: [s.rollback] });
+  return {
+    text: `${c.id} step ${s.index + 1} ${outcome}: ${planned?.title ?? s.kind}`,
+    title: `Step ${s.index + 1}/${c.plan.steps.length} ${outcome}: ${planned?.title ?? s.kind}${planned?.pointOfNoReturn ? " (point of no return)" : ""}`,
+    tone: s.outcome === "succeeded" ? "success" : s.outcome ? "danger" : "info",
+    fields: [
+      { label: "Actor", value: s.actor },
+      { label: "Started", value: s.startedAt },
+      { label: "Finished", value: s.finishedAt ?? "—" },
+    ],
+    sections,
+    context: [c.id],
+  };
+}
+
+export function renderNotice(c: Change, text: string, tone: Tone): Message {
+  return { text, tone, sections: [{ lines: [text] }], context: [c.id] };
+}
+
+export function renderApprovalRequest(c: Change, permalink?: string): Message {
+  const card = renderChangeCard(c, { permalink });
+  const text = c.breakGlass
+    ? `Break-glass change ${c.id} on ${c.accountName} is running without approval: approve it after the fact.`
+    : `${c.requester.displayName} asks you to approve ${c.id}: rotate ${c.accountName}${c.exposure ? " (suspected exposure)" : ""} — ${c.reason}`;
+  return { ...card, text, title: `Approval requested: ${card.title ?? c.id}` };
+}
+
+export function renderBreakGlassAlert(c: Change): Message {
+  return renderNotice(c, `BREAK-GLASS: ${c.requester.displayName} started ${c.id} on ${c.accountName} without prior approval.`, "danger");
+}
