@@ -114,15 +114,19 @@ export function createEngine(deps: EngineDeps): Engine {
   };
 
   const tick = async (): Promise<void> => {
-    ticking ??= (async () => {
+    if (ticking) return ticking;
+    const run = async () => {
+      // yield first, so `ticking` is set before the loop can finish
+      await Promise.resolve();
       try {
         for (const t of deps.store.dueTimers(deps.clock.now())) await fire(t);
       } catch (e) {
         logger.error({ err: e }, "timer loop failed; retrying on the next tick");
-      } finally {
-        ticking = null;
       }
-    })();
+    };
+    ticking = run().finally(() => {
+      ticking = null;
+    });
     return ticking;
   };
 

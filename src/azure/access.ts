@@ -1,0 +1,71 @@
+/** `keyturn doctor`: can keyturn's identity do its job? Checked without changing anything. */
+import type { TokenCredential } from "@azure/core-auth";
+import { isKeyturnError } from "../core/errors.js";
+import type { Logger } from "../core/ports.js";
+import { ArmAccounts } from "./accounts.js";
+import { ArmRest } from "./arm-rest.js";
+import { classifyAzureError } from "./errors.js";
+import type { AzureConfig } from "./index.js";
+import { settingsOf } from "./index.js";
+import { VaultSecrets } from "./secrets.js";
+
+export interface AccessCheck {
+  readonly check: string;
+  readonly scope: string;
+  readonly ok: boolean;
+  readonly detail: string;
+  readonly fix?: string;
+}
+
+const NEEDED = ["Microsoft.CognitiveServices/accounts/read", "Microsoft.CognitiveServices/accounts/listKeys/action", "Microsoft.CognitiveServices/accounts/regenerateKey/action"];
+const ROLE_FIX = "grant Cognitive Services Contributor, or the custom role keyturn-rotator from the README, on this scope";
+
+function allowed(action: string, perms: { actions?: string[]; notActions?: string[] }[]): boolean {
+  const match = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`, "i").test(action);
+  return perms.some((p) => (p.actions ?? []).some(match) && !(p.notActions ?? []).some(match));
+}
+
+export async function checkAccess(config: AzureConfig, credential: TokenCredential, logger: Logger): Promise<AccessCheck[]> {
+  const settings = settingsOf(config);
+  const out: AccessCheck[] = [];
+  try {
+    await credential.getToken(settings.armScope);
+    out.push({ check: "credential", scope: settings.armScope, ok: true, detail: "token acquired" });
+  } catch (e) {
+    out.push({ check: "credential", scope: settings.armScope, ok: false, detail: e instanceof Error ? e.message.split("\n")[0]! : String(e), fix: "configure a managed identity or AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_FEDERATED_TOKEN_FILE" });
+    return out;
+  }
+  const accounts = new ArmAccounts(config.subscriptionIds, credential, settings, logger);
+  for (const sub of config.subscriptionIds) {
+    const scope = `/subscriptions/${sub}`;
+    try {
+      let n = 0;
+      for await (const _ of accounts.client(sub).accounts.list()) n++;
+      out.push({ check: "list accounts", scope, ok: true, detail: `${n} AI services account(s)` });
+    } catch (e) {
+      const err = classifyAzureError(e, { action: NEEDED[0]!, scope });
+      out.push({ check: "list accounts", scope, ok: false, detail: err.userMessage, fix: ROLE_FIX });
+      continue;
+    }
+    try {
+      const arm = new ArmRest(() => accounts.client(sub), settings.armEndpoint);
+      const perms = await arm.list<{ actions?: string[]; notActions?: string[] }>(`${scope}/providers/Microsoft.Authorization/permissions`, "2022-04-01");
+      for (const action of NEEDED.slice(1)) {
+        const ok = allowed(action, perms);
+        out.push({ check: action.split("/").pop()!.replace("/action", ""), scope, ok, detail: ok ? `${action} allowed` : `${action} NOT allowed`, ...(ok ? {} : { fix: ROLE_FIX }) });
+      }
+    } catch (e) {
+      out.push({ check: "permissions", scope, ok: false, detail: classifyAzureError(e, { action: "Microsoft.Authorization/permissions/read", scope }).userMessage, fix: "grant Reader (to read permissions) or check manually" });
+    }
+  }
+  const vaults = new VaultSecrets(config.vaultUrls, credential, { caPem: config.caPem, disableChallengeResourceVerification: config.disableChallengeResourceVerification }, logger);
+  for (const url of config.vaultUrls) {
+    try {
+      const all = await vaults.listSecrets();
+      out.push({ check: "key vault", scope: url, ok: true, detail: `${all.filter((s) => s.locator.vaultUrl === url.replace(/\/+$/, "")).length} secret(s) listed` });
+    } catch (e) {
+      out.push({ check: "key vault", scope: url, ok: false, detail: isKeyturnError(e) ? e.userMessage : String(e), fix: "grant Key Vault Secrets Officer on the vault (or an access policy with get, list, set)" });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,64 @@
+/**
+ * Azure failures, classified (auth, permission, throttled, not_found, conflict, transient,
+ * internal) into KeyturnErrors whose message says what to do. Never includes a response body:
+ * a listKeys response holds keys.
+ */
+import { KeyturnError } from "../core/errors.js";
+
+interface RestErrorLike {
+  name?: string;
+  code?: string;
+  statusCode?: number;
+  message?: string;
+  response?: { headers?: { get(name: string): string | undefined } };
+}
+
+export const RETRY_AFTER_HEADER = "x-keyturn-retry-after";
+
+export function classifyAzureError(e: unknown, ctx: { action: string; scope: string }): KeyturnError {
+  if (e instanceof KeyturnError) return e;
+  const r = (e ?? {}) as RestErrorLike;
+  const isRest = r.name === "RestError" || typeof r.statusCode === "number";
+  const status = r.statusCode;
+  const requestId = r.response?.headers?.get("x-ms-request-id");
+  const details = { ...(status !== undefined ? { statusCode: status } : {}), ...(requestId ? { requestId } : {}), scope: ctx.scope };
+  const code = r.code ?? "";
+  const message = (r.message ?? "").slice(0, 400);
+  if (!isRest || status === undefined) {
+    const net = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|socket hang up|aborted|timeout/i.test(`${code} ${message}`);
+    return new KeyturnError(
+      net ? "azure_transient" : "azure_internal",
+      net
+        ? `Azure could not be reached for ${ctx.action} (${code || "network error"}). Nothing changed that keyturn cannot see; resume to try again.`
+        : `Unexpected failure during ${ctx.action}: ${message || code || "unknown error"}.`,
+      details,
+      { cause: e },
+    );
+  }
+  if (status === 401) {
+    return new KeyturnError("azure_auth", `keyturn could not authenticate to Azure for ${ctx.action}: check the managed identity or the AZURE_* credential variables (keyturn doctor shows which).`, details);
+  }
+  if (status === 403) {
+    const action = /perform action '([^']+)'/.exec(message)?.[1] ?? ctx.action;
+    const scope = /over scope '([^']+)'/.exec(message)?.[1] ?? ctx.scope;
+    return new KeyturnError(
+      "azure_permission",
+      `keyturn's identity lacks ${action} on ${scope}: grant Cognitive Services Contributor (or the custom role keyturn-rotator from the README) on that scope, then resume.`,
+      { ...details, scope },
+    );
+  }
+  if (status === 404) return new KeyturnError("azure_not_found", `Azure does not know ${ctx.scope} (${code || "NotFound"}): was it deleted or moved? Check the name and subscription.`, details);
+  if (status === 409 || status === 412) return new KeyturnError("azure_conflict", `Azure refused ${ctx.action} on ${ctx.scope} because of a conflicting operation (${code}); wait for it to finish, then resume.`, details);
+  if (status === 429) {
+    const header = r.response?.headers?.get(RETRY_AFTER_HEADER) ?? r.response?.headers?.get("retry-after");
+    const retryAfterSeconds = header && /^\d+$/.test(header) ? Number(header) : undefined;
+    return new KeyturnError(
+      "azure_throttled",
+      `Azure is throttling keyturn (${code || "TooManyRequests"})${retryAfterSeconds !== undefined ? ` and asks to wait ${retryAfterSeconds} s` : ""}. Nothing is lost; resume${retryAfterSeconds !== undefined ? " after that" : " in a minute"}.`,
+      { ...details, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) },
+    );
+  }
+  if (status === 400 && /disableLocalAuth/i.test(message)) return new KeyturnError("key_free", `${ctx.scope} has disableLocalAuth=true: it has no keys.`, details);
+  if (status === 408 || status >= 500) return new KeyturnError("azure_transient", `Azure failed temporarily during ${ctx.action} (HTTP ${status} ${code}). keyturn re-checks the live state before repeating anything; resume to continue.`, details);
+  return new KeyturnError("azure_internal", `Azure answered HTTP ${status} ${code} to ${ctx.action} on ${ctx.scope}.`, details);
+}

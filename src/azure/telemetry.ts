@@ -1,0 +1,97 @@
+/** Azure Monitor: per-resource metrics and the Activity Log (@azure/arm-monitor), 401s by caller (@azure/monitor-query-logs). */
+import { MonitorClient } from "@azure/arm-monitor";
+import type { TokenCredential } from "@azure/core-auth";
+import { LogsQueryClient } from "@azure/monitor-query-logs";
+import type { ActivityEvent, CallerErrors, Logger, MetricSeries, TelemetryPort } from "../core/ports.js";
+import { classifyAzureError } from "./errors.js";
+import type { ClientSettings } from "./pipeline.js";
+import { clientOptions } from "./pipeline.js";
+
+export class Monitor implements TelemetryPort {
+  readonly #clients = new Map<string, MonitorClient>();
+  readonly #logs: LogsQueryClient | null;
+  readonly unauthorizedCallers?: TelemetryPort["unauthorizedCallers"];
+
+  constructor(
+    private readonly credential: TokenCredential,
+    private readonly settings: ClientSettings,
+    private readonly logger: Logger,
+    logAnalytics?: { endpoint?: string | undefined; workspaceId: string; scope?: string | undefined },
+  ) {
+    this.#logs = logAnalytics
+      ? new LogsQueryClient(credential, {
+          ...(logAnalytics.endpoint ? { endpoint: logAnalytics.endpoint } : {}),
+          credentials: { scopes: [logAnalytics.scope ?? "https://api.loganalytics.io/.default"] },
+          ...(settings.caPem ? { tlsOptions: { ca: settings.caPem } } : {}),
+        })
+      : null;
+    if (this.#logs && logAnalytics) {
+      const logs = this.#logs;
+      this.unauthorizedCallers = async (accountId, q) => {
+        const query = `AzureDiagnostics | where ResourceId =~ "${accountId.replace(/"/g, "")}" and Category == "RequestResponse" and ResultSignature == "401" | summarize count() by CallerIPAddress, OperationName`;
+        try {
+          const r = await logs.queryWorkspace(logAnalytics.workspaceId, query, { startTime: q.from, endTime: q.to });
+          const table = "tables" in r ? r.tables[0] : undefined;
+          return (table?.rows ?? []).map((row): CallerErrors => ({ callerIp: String(row[0]), operation: String(row[1]), count: Number(row[2]) }));
+        } catch (e) {
+          throw classifyAzureError(e, { action: "Log Analytics query", scope: logAnalytics.workspaceId });
+        }
+      };
+    }
+  }
+
+  #client(subscriptionId: string): MonitorClient {
+    let c = this.#clients.get(subscriptionId);
+    if (!c) {
+      c = new MonitorClient(this.credential, subscriptionId, clientOptions(this.settings));
+      this.#clients.set(subscriptionId, c);
+    }
+    return c;
+  }
+
+  async metrics(accountId: string, q: { from: Date; to: Date; names: readonly string[]; splitBy?: string; intervalMinutes?: number }): Promise<MetricSeries[]> {
+    const sub = accountId.split("/")[2] ?? "";
+    try {
+      const r = await this.#client(sub).metrics.list(accountId.replace(/^\//, ""), {
+        timespan: `${q.from.toISOString()}/${q.to.toISOString()}`,
+        interval: `PT${q.intervalMinutes ?? 1}M`,
+        metricnames: q.names.join(","),
+        aggregation: "Total",
+        ...(q.splitBy ? { filter: `${q.splitBy} eq '*'` } : {}),
+      });
+      return (r.value ?? []).flatMap((m) =>
+        (m.timeseries ?? []).map((ts) => ({
+          name: m.name.value ?? "",
+          ...(ts.metadatavalues?.length ? { dimension: Object.fromEntries(ts.metadatavalues.map((d) => [d.name?.localizedValue ?? d.name?.value ?? "", d.value ?? ""])) } : {}),
+          points: (ts.data ?? []).map((p) => ({ at: p.timeStamp.toISOString(), total: p.total ?? 0 })),
+        })),
+      );
+    } catch (e) {
+      const err = classifyAzureError(e, { action: "Microsoft.Insights/metrics/read", scope: accountId });
+      this.logger.warn({ azure: "metrics", scope: accountId, code: err.code }, "metrics read failed");
+      throw err;
+    }
+  }
+
+  async activityLog(accountId: string, q: { from: Date; to: Date; operations?: readonly string[] }): Promise<ActivityEvent[]> {
+    const sub = accountId.split("/")[2] ?? "";
+    const filter = `eventTimestamp ge '${q.from.toISOString()}' and eventTimestamp le '${q.to.toISOString()}' and resourceUri eq '${accountId}'`;
+    try {
+      const out: ActivityEvent[] = [];
+      for await (const e of this.#client(sub).activityLogs.list(filter)) {
+        const operation = e.operationName?.value ?? "";
+        if (q.operations && !q.operations.some((o) => o.toLowerCase() === operation.toLowerCase())) continue;
+        out.push({
+          at: (e.eventTimestamp ?? new Date(0)).toISOString(),
+          operation,
+          caller: e.caller ?? "unknown",
+          ...(e.claims?.ipaddr ? { callerIp: e.claims.ipaddr } : {}),
+          status: e.status?.value ?? "",
+        });
+      }
+      return out;
+    } catch (e) {
+      throw classifyAzureError(e, { action: "Microsoft.Insights/eventtypes/values/read", scope: `/subscriptions/${sub}` });
+    }
+  }
+}

@@ -1,0 +1,89 @@
+/** The simulated tenant's starting point: subscriptions, accounts, vaults, sites, people. Validated with zod. */
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+const keyRef = z.string(); // "$key:<subscriptionId>/<accountName>/key1" or a literal value
+
+export const scenarioSchema = z.object({
+  tenantId: z.string(),
+  subscriptions: z.array(z.object({ id: z.string(), displayName: z.string() })),
+  accounts: z.array(
+    z.object({
+      subscription: z.string(),
+      resourceGroup: z.string(),
+      name: z.string(),
+      kind: z.string(),
+      location: z.string().default("westeurope"),
+      tags: z.record(z.string(), z.string()).default({}),
+      disableLocalAuth: z.boolean().default(false),
+      keyFormat: z.enum(["new", "legacy"]).default("new"),
+    }),
+  ),
+  vaults: z.array(z.object({ name: z.string(), secrets: z.array(z.object({ name: z.string(), value: keyRef, tags: z.record(z.string(), z.string()).default({}) })) })).default([]),
+  sites: z
+    .array(
+      z.object({
+        subscription: z.string(),
+        resourceGroup: z.string(),
+        name: z.string(),
+        owner: z.string().optional(),
+        apiName: z.string().default("Default"),
+        settings: z.record(
+          z.string(),
+          z.union([z.object({ reference: z.object({ vault: z.string(), secret: z.string(), pinned: z.boolean().default(false) }) }), z.object({ literal: keyRef })]),
+        ),
+      }),
+    )
+    .default([]),
+  external: z.array(z.object({ name: z.string(), key: keyRef, callerIp: z.string(), apiName: z.string().default("Default") })).default([]),
+  activityHistory: z.array(z.object({ account: z.string(), operation: z.string(), caller: z.string(), callerIp: z.string(), daysAgo: z.number() })).default([]),
+  refreshSeconds: z.number().default(2),
+  users: z.array(z.object({ name: z.string(), displayName: z.string(), email: z.string(), role: z.string(), slackId: z.string(), aadObjectId: z.string() })).default([]),
+});
+
+export type Scenario = z.infer<typeof scenarioSchema>;
+export type ScenarioInput = z.input<typeof scenarioSchema>;
+
+export const DEFAULT_SCENARIO_URL = new URL("../../../src/sandbox/scenarios/default.json", import.meta.url);
+const SOURCE_SCENARIO_URL = new URL("./scenarios/default.json", import.meta.url);
+
+export function loadScenario(input?: ScenarioInput | string): Scenario {
+  let raw: unknown = input;
+  if (input === undefined || typeof input === "string") {
+    const candidates = input ? [input] : [SOURCE_SCENARIO_URL, DEFAULT_SCENARIO_URL];
+    let text: string | undefined;
+    for (const c of candidates) {
+      try {
+        text = readFileSync(c, "utf8");
+        break;
+      } catch {
+        // try the next place: the source tree when running from dist/
+      }
+    }
+    if (text === undefined) throw new Error(`scenario file not found: ${String(candidates[0])}`);
+    raw = JSON.parse(text);
+  }
+  const r = scenarioSchema.safeParse(raw);
+  if (!r.success) throw new Error(`invalid scenario: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  return r.data;
+}
+
+/** A large tenant for benchmarks: `subscriptions` × `accountsPerSubscription` accounts, no consumers. */
+export function generateScenario(opts: { subscriptions: number; accountsPerSubscription: number; seed?: number }): ScenarioInput {
+  const subs = Array.from({ length: opts.subscriptions }, (_, i) => ({ id: `00000000-0000-4000-9000-${String(i + 1).padStart(12, "0")}`, displayName: `bench-${i + 1}` }));
+  const kinds = ["AIServices", "OpenAI", "TextTranslation", "SpeechServices"];
+  return {
+    tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+    subscriptions: subs,
+    accounts: subs.flatMap((s, si) =>
+      Array.from({ length: opts.accountsPerSubscription }, (_, i) => ({
+        subscription: s.id,
+        resourceGroup: `rg-${si % 3}`,
+        name: `acct-${si + 1}-${i + 1}`,
+        kind: kinds[(i + (opts.seed ?? 0)) % kinds.length]!,
+        tags: { owner: `team-${i % 17}@contoso.com`, environment: i % 2 ? "production" : "dev" },
+      })),
+    ),
+    vaults: [{ name: "bench-kv", secrets: [] }],
+  };
+}
