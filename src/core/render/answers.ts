@@ -91,19 +91,19 @@ export function renderHelp(topic?: string): Message {
 
 export function renderError(e: KeyturnError | { code: "internal"; correlationId: string }): Message {
   if ("correlationId" in e) {
-    const text = `Something went wrong (ref ${e.correlationId}). Nothing was changed by this request; tell your keyturn operator this reference.`;
-    return { text, tone: "danger", sections: [{ lines: [text] }] };
+    return { text: `Something went wrong (ref ${e.correlationId}). Nothing was changed by this request; tell your keyturn operator this reference.`, tone: "danger" };
   }
-  return { text: e.userMessage.split("\n")[0]!, tone: "danger", sections: [{ lines: e.userMessage.split("\n") }], context: [e.code] };
+  const [first, ...rest] = e.userMessage.split("\n");
+  return { text: first!, tone: "danger", ...(rest.length ? { sections: [{ lines: rest }] } : {}), context: [e.code] };
 }
 
 export function renderAck(text: string): Message {
-  return { text, sections: [{ lines: [text] }] };
+  return { text };
 }
 
 export function renderVerify(r: VerifyResult): Message {
   const text = r.ok ? `Audit log verified: ${r.events} events, head ${r.head.slice(0, 16)}.` : `Audit log does NOT verify: event ${r.firstBadSeq} — ${r.problem}`;
-  return { text, tone: r.ok ? "success" : "danger", sections: [{ lines: [text] }] };
+  return { text, tone: r.ok ? "success" : "danger" };
 }
 
 export { usageOf };

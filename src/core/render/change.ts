@@ -138,7 +138,7 @@ export function renderStepReply(c: Change, s: StepEvidence): Message {
 }
 
 export function renderNotice(c: Change, text: string, tone: Tone): Message {
-  return { text, tone, sections: [{ lines: [text] }], context: [c.id] };
+  return { text, tone, context: [c.id] };
 }
 
 export function renderApprovalRequest(c: Change, permalink?: string): Message {

@@ -1,0 +1,228 @@
+/**
+ * The local console: act as any of the sandbox's people, type commands, press buttons by number,
+ * read evidence threads and DMs as text. Also runs a file of commands (demos, docs, tests).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
+import type { Principal, PrincipalRef, ThreadRef } from "../../src/core/domain.js";
+import type { Attachment, Button, ChannelRef, Message, Reply } from "../../src/core/messages.js";
+import type { ChatGateway, KeyturnService, Store } from "../../src/core/ports.js";
+import { renderText } from "./render.js";
+
+export interface ConsoleUser {
+  readonly name: string;
+  readonly displayName: string;
+  readonly email: string;
+  readonly role: string;
+  readonly slackId?: string;
+  readonly aadObjectId?: string;
+}
+
+export interface ConsoleAdapter {
+  readonly gateway: ChatGateway;
+  /** Runs one line as the current user; resolves when its reply is printed. */
+  runLine(line: string): Promise<void>;
+  runScript(lines: readonly string[]): Promise<void>;
+  run(input: Readable): Promise<void>;
+  readonly currentUser: () => string;
+}
+
+const CHANNEL: ChannelRef = { platform: "console", id: "incident-room" };
+
+export function createConsoleAdapter(deps: {
+  service: KeyturnService;
+  store: Store;
+  users: readonly ConsoleUser[];
+  output: Writable;
+  evidenceDir: string;
+  label?: string | undefined;
+}): ConsoleAdapter {
+  const { service, store, users, output } = deps;
+  let current = users[0]?.name ?? "operator";
+  let lastButtons: Button[] = [];
+  let threadSeq = store.listKv<unknown>("console.thread").length;
+  const print = (s: string) => output.write(s + "\n");
+
+  const principal = (name: string): Principal => {
+    const u = users.find((x) => x.name === name);
+    const identities = [`console:${name}`];
+    if (u) {
+      identities.push(u.email.toLowerCase());
+      if (u.slackId) identities.push(`slack:${u.slackId.toLowerCase()}`);
+      if (u.aadObjectId) identities.push(`aad:${u.aadObjectId.toLowerCase()}`);
+    }
+    return { platform: "console", id: `console:${name}`, displayName: u?.displayName ?? name, identities };
+  };
+
+  const show = (m: Message, prefix = "") => {
+    const r = renderText(m);
+    if (r.buttons.length) lastButtons = r.buttons;
+    print(r.text.split("\n").map((l) => prefix + l).join("\n"));
+  };
+
+  const saveFiles = (files: readonly Attachment[]) => {
+    mkdirSync(deps.evidenceDir, { recursive: true });
+    for (const a of files) {
+      const path = join(deps.evidenceDir, a.filename);
+      writeFileSync(path, a.content);
+      print(`  saved ${path}`);
+    }
+  };
+
+  const userOf = (who: PrincipalRef | string): ConsoleUser | undefined => {
+    const key = (typeof who === "string" ? who : who.id).toLowerCase();
+    return users.find((u) => [u.email, `console:${u.name}`, `slack:${u.slackId ?? ""}`.toLowerCase(), `aad:${u.aadObjectId ?? ""}`].includes(key));
+  };
+
+  const gateway: ChatGateway = {
+    platform: "console",
+    async postRoot(channel, message) {
+      const root = String(++threadSeq);
+      store.putKv("console.thread", root, { channel: channel.id, messages: [renderText(message).text] });
+      print(`\n── thread #${root} in #${channel.id} ──`);
+      show(message, "│ ");
+      return { platform: "console", channel: channel.id, root };
+    },
+    async updateRoot(thread, message) {
+      const t = store.getKv<{ channel: string; messages: string[] }>("console.thread", thread.root);
+      if (t) store.putKv("console.thread", thread.root, { ...t, messages: [renderText(message).text, ...t.messages.slice(1)] });
+      print(`── thread #${thread.root} updated: ${message.text}`);
+      if (message.buttons?.length) {
+        lastButtons = [...message.buttons];
+        print("│ " + message.buttons.map((b, i) => `[${i + 1}] ${b.label}`).join("  "));
+      }
+    },
+    async reply(thread, message) {
+      const t = store.getKv<{ channel: string; messages: string[] }>("console.thread", thread.root);
+      const text = renderText(message).text;
+      if (t) store.putKv("console.thread", thread.root, { ...t, messages: [...t.messages, text] });
+      print(text.split("\n").map((l) => `  ↳ ${l}`).join("\n"));
+    },
+    async notify(user, message) {
+      const u = userOf(user);
+      if (!u) return false;
+      const inbox = store.getKv<string[]>("console.inbox", u.name) ?? [];
+      store.putKv("console.inbox", u.name, [...inbox, renderText(message).text]);
+      print(`  (DM to ${u.name}: ${message.text})`);
+      return true;
+    },
+    async permalink(thread: ThreadRef) {
+      return `console://thread/${thread.root}`;
+    },
+    async attach(_thread, attachment) {
+      saveFiles([attachment]);
+    },
+  };
+
+  const deliver = (r: Reply) => {
+    show(r.message);
+    if (r.attachments?.length) saveFiles(r.attachments);
+  };
+
+  const local = async (words: string[], line: string): Promise<boolean> => {
+    const [cmd, ...rest] = words;
+    switch (cmd) {
+      case "as": {
+        const name = (rest[0] ?? "").toLowerCase();
+        if (!users.some((u) => u.name === name)) {
+          print(`No such person "${rest[0] ?? ""}". People: ${users.map((u) => u.name).join(", ")}`);
+          return true;
+        }
+        current = name;
+        print(`You are now ${principal(name).displayName} (${users.find((u) => u.name === name)?.role}).`);
+        return true;
+      }
+      case "users":
+        for (const u of users) print(`  ${u.name.padEnd(6)} ${u.displayName.padEnd(12)} ${u.email.padEnd(20)} ${u.role}`);
+        return true;
+      case "inbox":
+        for (const m of store.getKv<string[]>("console.inbox", current) ?? ["(empty)"]) print(m);
+        return true;
+      case "thread": {
+        const id = (rest[0] ?? "").toUpperCase().replace(/^(\d+)$/, "CHG-$1");
+        const change = store.getChange(id);
+        const t = change?.thread ? store.getKv<{ messages: string[] }>("console.thread", change.thread.root) : undefined;
+        if (!t) print(`No console thread for ${rest[0] ?? "?"}.`);
+        else print(t.messages.join("\n\n"));
+        return true;
+      }
+      case "press": {
+        const n = Number(rest[0]);
+        const b = lastButtons[n - 1];
+        if (!b) {
+          print(`No button [${rest[0] ?? ""}] on the last message.`);
+          return true;
+        }
+        let reason = rest.slice(1).join(" ").replace(/^"|"$/g, "");
+        if (b.needsReason && !reason) {
+          print(`${b.label} needs a reason: press ${n} <reason>`);
+          return true;
+        }
+        if (b.confirm) print(`  (confirmed: ${b.confirm.title} ${b.confirm.text})`);
+        const action = { ...b.action, ...(reason ? { reason } : {}) };
+        reason = "";
+        const r = await service.handleAction({ principal: principal(current), channel: CHANNEL, idempotencyKey: `console:${Date.now()}:${Math.random()}` }, action);
+        deliver(r);
+        return true;
+      }
+      case "wait": {
+        const id = (rest[0] ?? "").toUpperCase();
+        const states = (rest[1] ?? "completed").split("|");
+        const deadline = Date.now() + Number(rest[2] ?? "120") * 1000;
+        for (;;) {
+          const c = store.getChange(id);
+          if (c && states.includes(c.state)) {
+            print(`${id} is ${c.state}.`);
+            return true;
+          }
+          if (Date.now() > deadline) {
+            print(`${id} is ${c?.state ?? "unknown"}, not ${states.join("|")}, after ${rest[2] ?? "120"} s.`);
+            return true;
+          }
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+      case "sleep":
+        await new Promise((r) => setTimeout(r, Number(rest[0] ?? "1") * 1000));
+        return true;
+      default:
+        if (/^\d+$/.test(cmd ?? "")) return local(["press", ...words], line);
+        return false;
+    }
+  };
+
+  const runLine = async (raw: string) => {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) return;
+    print(`${current}> ${line}`);
+    const words = line.split(/\s+/);
+    if (await local(words, line)) return;
+    deliver(await service.handleText({ principal: principal(current), channel: CHANNEL }, line));
+  };
+
+  return {
+    gateway,
+    runLine,
+    currentUser: () => current,
+    async runScript(lines) {
+      for (const l of lines) await runLine(l);
+    },
+    async run(input) {
+      const rl = createInterface({ input, output, prompt: "" });
+      const prompt = () => output.write(`${current}> `);
+      prompt();
+      for await (const line of rl) {
+        if (/^(quit|exit)$/i.test(line.trim())) break;
+        const trimmed = line.trim();
+        if (trimmed) {
+          const words = trimmed.split(/\s+/);
+          if (!(await local(words, trimmed))) deliver(await service.handleText({ principal: principal(current), channel: CHANNEL }, trimmed));
+        }
+        prompt();
+      }
+      rl.close();
+    },
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * Message → Adaptive Card 1.5. User text is escaped for Teams markdown and XML so a reason can
+ * never mention (<at>), link ([x](y)) or format; buttons are Action.Execute (the card is replaced
+ * in place), reasons are collected with Input.Text in a ShowCard, confirmations with a ShowCard.
+ */
+import type { Button, Message } from "../../src/core/messages.js";
+
+export const escapeTeams = (s: string): string =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/([\\[\]()*_~`#|])/g, "\\$1");
+
+const COLOR: Record<string, string> = { success: "Good", warning: "Warning", danger: "Attention", info: "Accent" };
+
+export type Card = Record<string, unknown>;
+
+function execute(b: Button, title: string, withReason = false): Card {
+  return { type: "Action.Execute", title, verb: `keyturn.${b.action.kind}`, data: { action: b.action }, ...(withReason ? { associatedInputs: "auto" } : {}), ...(b.style === "danger" ? { style: "destructive" } : b.style === "primary" ? { style: "positive" } : {}) };
+}
+
+function action(b: Button): Card {
+  if (b.needsReason) {
+    return {
+      type: "Action.ShowCard",
+      title: b.label,
+      card: { type: "AdaptiveCard", body: [{ type: "Input.Text", id: "reason", label: "Reason (kept in the evidence)", isRequired: true, isMultiline: true, maxLength: 500, errorMessage: "A reason is required" }], actions: [execute(b, `${b.label} — submit`, true)] },
+    };
+  }
+  if (b.confirm) {
+    return {
+      type: "Action.ShowCard",
+      title: b.label,
+      card: { type: "AdaptiveCard", body: [{ type: "TextBlock", text: escapeTeams(`${b.confirm.title} ${b.confirm.text}`), wrap: true }], actions: [execute(b, b.confirm.confirm)] },
+    };
+  }
+  return execute(b, b.label);
+}
+
+export function toCard(m: Message): Card {
+  const body: Card[] = [];
+  if (m.title) body.push({ type: "TextBlock", text: escapeTeams(m.title), weight: "Bolder", size: "Medium", wrap: true, color: COLOR[m.tone ?? "info"] ?? "Default" });
+  else body.push({ type: "TextBlock", text: escapeTeams(m.text), wrap: true });
+  if (m.fields?.length) body.push({ type: "FactSet", facts: m.fields.map((f) => ({ title: escapeTeams(f.label), value: escapeTeams(f.value) })) });
+  for (const s of m.sections ?? []) {
+    const items: Card[] = [];
+    if (s.heading) items.push({ type: "TextBlock", text: escapeTeams(s.heading), weight: "Bolder", wrap: true });
+    for (const l of s.lines) items.push({ type: "TextBlock", text: escapeTeams(l), wrap: true, spacing: "None" });
+    body.push({ type: "Container", items });
+  }
+  if (m.context?.length) body.push({ type: "TextBlock", text: escapeTeams(m.context.join(" · ")), isSubtle: true, size: "Small", wrap: true });
+  const actions: Card[] = (m.buttons ?? []).map(action);
+  if (m.link) actions.push({ type: "Action.OpenUrl", title: m.link.label, url: m.link.url });
+  return { type: "AdaptiveCard", $schema: "http://adaptivecards.io/schemas/adaptive-card.json", version: "1.5", body, ...(actions.length ? { actions } : {}) };
+}
+
+export const cardAttachment = (m: Message) => ({ contentType: "application/vnd.microsoft.card.adaptive", content: toCard(m) });

@@ -1,0 +1,191 @@
+#!/usr/bin/env node
+/**
+ * keyturn's command line: `start` (the bot; sandbox by default), `run <file>` (a command file
+ * against the sandbox), `config check`, `doctor`, `audit verify`, `evidence <CHG>`.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { checkAccess, createCredential } from "./azure/index.js";
+import { readConfig, redactedConfig } from "./config/read-config.js";
+import { buildEvidence } from "./core/evidence.js";
+import { isKeyturnError } from "./core/errors.js";
+import { startKeyturn } from "./main.js";
+import { openStore } from "./store/open-store.js";
+import { createLogger } from "./log.js";
+
+const HELP = `keyturn — rotate Azure AI service keys under approval, without downtime
+
+  keyturn start [--script <file>]   run the bot (sandbox when no AZURE_SUBSCRIPTION_IDS); --script runs a command file and exits
+  keyturn run <file>                run a command file against the sandbox and exit
+  keyturn config check              validate the configuration and policy file
+  keyturn doctor                    check Azure access and chat configuration, with a fix per failure
+  keyturn audit verify              recompute the audit log's hash chain
+  keyturn evidence <CHG> [--out d]  write the evidence pack (Markdown + JSON)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case undefined:
+    case "help":
+    case "--help":
+      process.stdout.write(HELP);
+      return 0;
+    case "start": {
+      const { values } = parseArgs({ args: rest, options: { script: { type: "string" } } });
+      return values.script ? runScript(values.script) : serve();
+    }
+    case "run":
+      if (!rest[0]) return usage("run needs a file of commands");
+      return runScript(rest[0]);
+    case "config":
+      if (rest[0] !== "check") return usage("did you mean: keyturn config check");
+      return configCheck();
+    case "doctor":
+      return doctor();
+    case "audit":
+      if (rest[0] !== "verify") return usage("did you mean: keyturn audit verify");
+      return auditVerify();
+    case "evidence": {
+      const { values, positionals } = parseArgs({ args: rest, options: { out: { type: "string" } }, allowPositionals: true });
+      if (!positionals[0]) return usage("evidence needs a change id, e.g. CHG-1");
+      return evidence(positionals[0], values.out);
+    }
+    default:
+      return usage(`unknown command "${cmd}"`);
+  }
+}
+
+function usage(problem: string): number {
+  process.stderr.write(`keyturn: ${problem}\n\n${HELP}`);
+  return 2;
+}
+
+async function serve(): Promise<number> {
+  const running = await startKeyturn();
+  const stop = async () => {
+    await running.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop());
+  process.on("SIGTERM", () => void stop());
+  if (running.console && process.stdin.isTTY && running.config.console !== "off") {
+    await running.console.run(process.stdin);
+    await stop();
+  }
+  return new Promise<number>(() => undefined); // serve until a signal
+}
+
+async function runScript(file: string): Promise<number> {
+  const lines = readFileSync(resolve(file), "utf8").split(/\r?\n/);
+  const running = await startKeyturn({ console: true });
+  try {
+    await running.console!.runScript(lines);
+    await running.engine.idle();
+  } finally {
+    await running.close();
+  }
+  return 0;
+}
+
+function configCheck(): number {
+  const c = readConfig();
+  process.stdout.write(`configuration OK (${c.sandbox ? "sandbox" : "Azure"} mode)\n${JSON.stringify(redactedConfig(c), null, 2)}\n`);
+  for (const w of c.warnings) process.stdout.write(`warning: ${w}\n`);
+  return 0;
+}
+
+async function doctor(): Promise<number> {
+  const c = readConfig();
+  const rows: { check: string; scope: string; ok: boolean; detail: string; fix?: string | undefined }[] = [{ check: "configuration", scope: c.policyFile, ok: true, detail: `${c.sandbox ? "sandbox" : "Azure"} mode` }];
+  let close: (() => Promise<void>) | null = null;
+  const logger = createLogger({ level: "silent" });
+  let azure = { subscriptionIds: c.azure.subscriptionIds, vaultUrls: c.azure.vaultUrls, armEndpoint: c.azure.armEndpoint, armScope: c.azure.armScope, caPem: c.azure.caPem, disableChallengeResourceVerification: !!c.azure.armEndpoint };
+  let credential = createCredential(c.azure.credential);
+  if (c.sandbox) {
+    const { startSimulator } = await import("./sandbox/index.js");
+    const sim = await startSimulator({ consumers: false });
+    close = () => sim.close();
+    azure = { subscriptionIds: [...sim.subscriptionIds], vaultUrls: Object.values(sim.vaultUrls), armEndpoint: sim.armEndpoint, armScope: undefined, caPem: sim.caPem, disableChallengeResourceVerification: true };
+    credential = createCredential("simulator");
+  }
+  try {
+    rows.push(...(await checkAccess(azure, credential, logger)));
+  } finally {
+    await close?.();
+  }
+  if (c.slack) {
+    try {
+      const r = await fetch(`${c.slack.apiUrl ?? "https://slack.com/api/"}auth.test`, { method: "POST", headers: { authorization: `Bearer ${c.slack.botToken}` } });
+      const body = (await r.json()) as { ok: boolean; error?: string; team?: string };
+      const scopes = (r.headers.get("x-oauth-scopes") ?? "").split(",").map((s) => s.trim());
+      const missing = ["commands", "chat:write", "users:read", "users:read.email"].filter((s) => scopes.length > 1 && !scopes.includes(s));
+      rows.push({ check: "slack token", scope: body.team ?? "slack", ok: body.ok && missing.length === 0, detail: body.ok ? (missing.length ? `missing scopes ${missing.join(", ")}` : "auth.test OK") : `auth.test: ${body.error ?? "failed"}`, fix: body.ok ? "add the scopes in manifest/slack.yaml and reinstall" : "copy the Bot User OAuth Token again" });
+    } catch (e) {
+      rows.push({ check: "slack token", scope: "slack", ok: false, detail: e instanceof Error ? e.message : String(e), fix: "check network access to Slack (or SLACK_API_URL)" });
+    }
+  }
+  if (c.teams.enabled) {
+    const ok = !!c.teams.appId || !c.production;
+    rows.push({ check: "teams", scope: c.teams.appId ?? "anonymous", ok, detail: c.teams.appId ? `app ${c.teams.appId} (${c.teams.appType ?? "MultiTenant"})` : "no MicrosoftAppId: local, unauthenticated use only", ...(ok ? {} : { fix: "set MicrosoftAppId / MicrosoftAppPassword / MicrosoftAppTenantId" }) });
+  }
+  const w = [14, 40, 4];
+  process.stdout.write(`${"check".padEnd(w[0]!)} ${"scope".padEnd(w[1]!)} ${"".padEnd(w[2]!)} detail / fix\n`);
+  for (const r of rows) {
+    process.stdout.write(`${r.check.padEnd(w[0]!)} ${r.scope.slice(0, w[1]).padEnd(w[1]!)} ${(r.ok ? "OK" : "FAIL").padEnd(w[2]!)} ${r.detail}${!r.ok && r.fix ? `\n${"".padEnd(w[0]! + w[1]! + w[2]! + 3)} fix: ${r.fix}` : ""}\n`);
+  }
+  return rows.every((r) => r.ok) ? 0 : 1;
+}
+
+function auditVerify(): number {
+  const c = readConfig();
+  const store = openStore(join(c.dataDir, "keyturn.db"));
+  try {
+    const r = store.verify();
+    if (r.ok) {
+      process.stdout.write(`chain OK: ${r.events} events, head ${r.head}\n`);
+      return 0;
+    }
+    process.stdout.write(`TAMPERED: event ${r.firstBadSeq} — ${r.problem}\n`);
+    return 1;
+  } finally {
+    store.close();
+  }
+}
+
+function evidence(id: string, out?: string): number {
+  const c = readConfig();
+  const store = openStore(join(c.dataDir, "keyturn.db"));
+  try {
+    const changeId = id.toUpperCase().replace(/^(\d+)$/, "CHG-$1");
+    const change = store.getChange(changeId);
+    if (!change) {
+      process.stderr.write(`keyturn: no change ${changeId} in ${c.dataDir}\n`);
+      return 2;
+    }
+    const pack = buildEvidence(change, store.events({ changeId }), store.verify(), { label: change.sandbox ? "SANDBOX" : undefined, generatedAt: new Date().toISOString() });
+    const dir = resolve(out ?? join(c.dataDir, "evidence"));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${pack.filenameBase}.md`), pack.markdown);
+    writeFileSync(join(dir, `${pack.filenameBase}.json`), pack.json);
+    process.stdout.write(`${join(dir, pack.filenameBase)}.md\n${join(dir, pack.filenameBase)}.json\n`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0 || process.argv[2] !== "start") process.exit(code);
+  },
+  (e: unknown) => {
+    if (isKeyturnError(e)) {
+      process.stderr.write(`keyturn: ${e.userMessage}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`keyturn: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);

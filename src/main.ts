@@ -1,0 +1,186 @@
+/**
+ * The one composition root: reads the configuration once, builds the store, the Azure ports (the
+ * simulated tenant in sandbox mode, real Azure otherwise), the engine, one HTTP server for Slack
+ * and Teams, and the console.
+ */
+import { mkdirSync } from "node:fs";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import type { Readable, Writable } from "node:stream";
+import express from "express";
+import { createConsoleAdapter, type ConsoleAdapter } from "../adapters/console/index.js";
+import { createSlackAdapter, type SlackAdapter } from "../adapters/slack/index.js";
+import { createTeamsAdapter, type TeamsAdapter } from "../adapters/teams/index.js";
+import { createAzurePorts, createCredential } from "./azure/index.js";
+import { type KeyturnConfig, readConfig } from "./config/read-config.js";
+import { createPolicyBook } from "./core/policy.js";
+import type { Logger } from "./core/ports.js";
+import { createLogger } from "./log.js";
+import { ChatRegistry } from "./runner/chat-registry.js";
+import { createEngine, type Engine } from "./runner/engine.js";
+import { startSimulator, type Simulator } from "./sandbox/index.js";
+import { openStore } from "./store/open-store.js";
+
+export interface RunningKeyturn {
+  readonly url: string;
+  readonly port: number;
+  readonly engine: Engine;
+  readonly config: KeyturnConfig;
+  readonly console: ConsoleAdapter | null;
+  readonly simulator: Simulator | null;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  stdin?: Readable;
+  stdout?: Writable;
+  /** Force the console on (script runs) or off. */
+  console?: boolean;
+}
+
+export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyturn> {
+  const config = readConfig(opts.env ?? process.env);
+  const stdout = opts.stdout ?? process.stdout;
+  mkdirSync(config.dataDir, { recursive: true });
+  const consoleOn = opts.console ?? (config.console === "on" || (config.console === "auto" && config.sandbox && !!((opts.stdin ?? process.stdin) as { isTTY?: boolean }).isTTY));
+  // In console mode logs go to the file so the console stays readable; otherwise to stderr as JSON lines.
+  const logger: Logger = createLogger({ level: config.logLevel, destination: consoleOn ? config.logFile : process.stderr });
+  for (const w of config.warnings) logger.warn({ warning: w }, "configuration warning");
+
+  const store = openStore(join(config.dataDir, "keyturn.db"));
+  let simulator: Simulator | null = null;
+  let azure;
+  if (config.sandbox) {
+    simulator = await startSimulator({
+      dataDir: join(config.dataDir, "sandbox"),
+      stateFile: join(config.dataDir, "sandbox", "tenant.json"),
+      ...(config.scenario ? { scenario: config.scenario } : {}),
+    });
+    azure = createAzurePorts(
+      {
+        subscriptionIds: simulator.subscriptionIds,
+        vaultUrls: Object.values(simulator.vaultUrls),
+        armEndpoint: simulator.armEndpoint,
+        caPem: simulator.caPem,
+        disableChallengeResourceVerification: true,
+        label: "SANDBOX",
+        logAnalytics: { endpoint: simulator.logAnalyticsEndpoint, workspaceId: simulator.workspaceId },
+        maxRetryAfterSeconds: config.azure.maxRetryAfterSeconds,
+        declaredConsumers: (id) => store.declaredConsumers(id),
+      },
+      createCredential("simulator"),
+      logger,
+    );
+  } else {
+    const a = config.azure;
+    azure = createAzurePorts(
+      {
+        subscriptionIds: a.subscriptionIds,
+        vaultUrls: a.vaultUrls,
+        armEndpoint: a.armEndpoint,
+        armScope: a.armScope,
+        caPem: a.caPem,
+        disableChallengeResourceVerification: !!a.armEndpoint || a.vaultUrls.some((u) => !/\.vault\.azure\.net\/?$/.test(u)),
+        logAnalytics: a.logAnalytics,
+        maxRetryAfterSeconds: a.maxRetryAfterSeconds,
+        declaredConsumers: (id) => store.declaredConsumers(id),
+        ...(a.credential === "simulator" ? { label: "SANDBOX" } : {}),
+      },
+      createCredential(a.credential),
+      logger,
+    );
+  }
+
+  const policy = createPolicyBook(config.policy);
+  const chats = new ChatRegistry();
+  const clock = { now: () => new Date() };
+  const engine = createEngine({
+    store,
+    azure,
+    policy,
+    chats,
+    clock,
+    logger,
+    sandbox: config.sandbox || config.azure.credential === "simulator",
+    ...(config.digestChannel ? { digestChannel: config.digestChannel } : {}),
+  });
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.get("/healthz", (_req, res) => {
+    res.json({ ok: true, mode: config.sandbox ? "sandbox" : "azure", platforms: chats.all().map((g) => g.platform) });
+  });
+
+  let slack: SlackAdapter | null = null;
+  if (config.slack) {
+    slack = createSlackAdapter({ service: engine.service, store, logger, clock, config: config.slack, policyGroups: policy.platformGroups() });
+    chats.register(slack.gateway);
+    app.use(slack.router);
+  }
+  let teams: TeamsAdapter | null = null;
+  if (config.teams.enabled) {
+    teams = createTeamsAdapter({ service: engine.service, store, logger, clock, config: { ...config.teams, production: config.production } });
+    chats.register(teams.gateway);
+    app.post("/api/messages", express.json({ limit: "256kb" }), teams.handler);
+  }
+
+  const users = simulator?.users ?? [];
+  let consoleAdapter: ConsoleAdapter | null = null;
+  if (consoleOn || config.sandbox) {
+    consoleAdapter = createConsoleAdapter({ service: engine.service, store, users, output: stdout, evidenceDir: join(config.dataDir, "evidence"), label: config.sandbox ? "SANDBOX" : undefined });
+    chats.register(consoleAdapter.gateway);
+  }
+
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+    s.once("error", reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  await engine.start();
+  if (slack) await slack.start();
+
+  const url = `http://127.0.0.1:${port}`;
+  const lines = [
+    config.sandbox ? "keyturn — SANDBOX mode: a simulated Azure tenant, nothing real is touched" : `keyturn — Azure mode: ${config.azure.subscriptionIds.length} subscription(s)`,
+    `data: ${config.dataDir} (SQLite keyturn.db, log ${consoleOn ? config.logFile : "stderr"})`,
+    `platforms: ${chats.all().map((g) => g.platform).join(", ")}${slack ? ` · Slack at ${url}/slack/events` : ""}${teams ? ` · Teams at ${url}/api/messages${config.teams.appId ? "" : " (anonymous, local only)"}` : ""}`,
+  ];
+  if (simulator) lines.push(`sandbox simulator admin: ${simulator.adminUrl} (CA: ${simulator.caPath})`);
+  lines.push(`keyturn ready on ${url}`);
+  if (consoleOn) {
+    lines.push(
+      "",
+      "You are Alice (app developer). Try:",
+      "  status contoso-translator",
+      '  rotate contoso-translator --exposure key1 --reason "leaked in PR 123"',
+      "  as bob        (then press 1 to approve; as carol, press 1 again)",
+      "Type help for every command, users for the people you can act as, quit to stop.",
+    );
+  }
+  stdout.write(lines.join("\n") + "\n");
+
+  let closed = false;
+  return {
+    url,
+    port,
+    engine,
+    config,
+    console: consoleAdapter,
+    simulator,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await engine.stop();
+      await slack?.stop();
+      await teams?.stop();
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+      store.close();
+      await simulator?.close();
+    },
+  };
+}
