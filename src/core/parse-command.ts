@@ -146,7 +146,7 @@ function splitArgs(name: CommandName, tokens: Token[]): { positionals: string[];
       flags.set(flagName, inline);
     } else {
       const next = tokens[i + 1];
-      const takesNext = next && (next.quoted || !next.text.startsWith("--")) && (s.value === "required" || /^(key1|key2|unknown)$/i.test(next.text));
+      const takesNext = next && (next.quoted || !next.text.startsWith("--")) && (s.value === "required" || /^(key\d+|unknown)$/i.test(next.text));
       if (takesNext) {
         flags.set(flagName, next.text);
         i++;
