@@ -3,7 +3,7 @@
  * and the evidence thread through the Web API. Transport only: every decision is the service's.
  */
 import { App, ExpressReceiver, LogLevel, SocketModeReceiver, type BlockAction, type ButtonAction, type RespondFn } from "@slack/bolt";
-import type { WebClient } from "@slack/web-api";
+import { WebClient } from "@slack/web-api";
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import type { ThreadRef } from "../../src/core/domain.js";
 import { KeyturnError } from "../../src/core/errors.js";
@@ -66,7 +66,8 @@ export function createSlackAdapter(deps: { service: KeyturnService; store: Store
       return { botToken: config.botToken, botUserId: auth.botUserId, botId: auth.botId, teamId: auth.teamId };
     },
   });
-  const client: WebClient = app.client;
+  // the gateway's own client: Bolt's app.client carries no token when `authorize` is used
+  const client = new WebClient(config.botToken, { ...clientOptions, retryConfig: { retries: 5, factor: 2, minTimeout: 500, maxTimeout: 10_000 } });
   const identity = new SlackIdentity(client, deps.policyGroups, clock, log);
   const queues = new SerialQueues();
   const lastPost = new Map<string, number[]>();

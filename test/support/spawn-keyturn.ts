@@ -1,0 +1,67 @@
+/** Starts the built program as a user would (`node dist/src/cli.js start`) and waits for it to be ready. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { Agent, fetch as undiciFetch } from "undici";
+
+export interface RunningProgram {
+  child: ChildProcess;
+  url: string;
+  adminUrl?: string;
+  caPath?: string;
+  output: () => string;
+  stop(): Promise<void>;
+}
+
+export async function spawnKeyturn(env: Record<string, string>, timeoutMs = 60_000): Promise<RunningProgram> {
+  const child = spawn(process.execPath, ["dist/src/cli.js", "start"], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", PORT: "0", KEYTURN_CONSOLE: "off", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const ready = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`keyturn did not start:\n${out}`)), timeoutMs);
+    const check = () => {
+      const m = /keyturn ready on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on("data", check);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`keyturn exited with ${code}:\n${out}`));
+    });
+  });
+  const admin = /sandbox simulator admin: (\S+) \(CA: ([^)]+)\)/.exec(out);
+  return {
+    child,
+    url: ready,
+    ...(admin ? { adminUrl: admin[1]!, caPath: admin[2]! } : {}),
+    output: () => out,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (child.exitCode === null) child.kill("SIGKILL");
+    },
+  };
+}
+
+/** Every key value the sandbox simulator ever issued (its admin API, over its own CA). */
+export async function simulatorKeys(adminUrl: string, caPem: string): Promise<string[]> {
+  const r = await undiciFetch(`${adminUrl}/keys`, { dispatcher: new Agent({ connect: { ca: caPem } }) });
+  return ((await r.json()) as { values: string[] }).values;
+}
+
+export const waitUntil = async <T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> => {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+};
