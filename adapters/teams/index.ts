@@ -11,7 +11,7 @@ import type { Principal, PrincipalRef, ThreadRef } from "../../src/core/domain.j
 import { KeyturnError } from "../../src/core/errors.js";
 import type { ActionRequest, Message } from "../../src/core/messages.js";
 import type { ChatGateway, Clock, KeyturnService, Logger, Store } from "../../src/core/ports.js";
-import { cardAttachment, escapeTeams } from "./render.js";
+import { cardAttachment, escapeXml } from "./render.js";
 
 export interface TeamsConfig {
   appId?: string;
@@ -86,7 +86,7 @@ export function createTeamsAdapter(deps: { service: KeyturnService; store: Store
       const text = stripMention(a.text ?? "", a).replace(/^\s*keyturn\s+/i, "").trim();
       const principal = await principalOf(ctx);
       const reply = await service.handleText({ principal, channel: { platform: "teams", id: a.conversation?.id ?? "", ref: a.getConversationReference() as unknown as Record<string, unknown> } }, text);
-      const activity = Activity.fromObject({ type: "message", text: escapeTeams(reply.message.text), attachments: [cardAttachment(reply.message), ...(reply.attachments ?? []).map(fileAttachment)] });
+      const activity = Activity.fromObject({ type: "message", text: escapeXml(reply.message.text), attachments: [cardAttachment(reply.message), ...(reply.attachments ?? []).map(fileAttachment)] });
       await ctx.sendActivity(activity);
       return;
     }
@@ -142,7 +142,7 @@ export function createTeamsAdapter(deps: { service: KeyturnService; store: Store
   const send = async (ref: ConversationReference, message: Message): Promise<string> => {
     let id = "";
     await continueIn(ref, async (ctx) => {
-      const r = await ctx.sendActivity(Activity.fromObject({ type: "message", text: escapeTeams(message.text), attachments: [cardAttachment(message)] }));
+      const r = await ctx.sendActivity(Activity.fromObject({ type: "message", text: escapeXml(message.text), attachments: [cardAttachment(message)] }));
       id = r?.id ?? "";
     });
     return id;
@@ -158,7 +158,7 @@ export function createTeamsAdapter(deps: { service: KeyturnService; store: Store
     },
     async updateRoot(thread, message) {
       await continueIn(refFor(thread.channel), async (ctx) => {
-        await ctx.updateActivity(Activity.fromObject({ id: thread.root, type: "message", text: escapeTeams(message.text), attachments: [cardAttachment(message)], conversation: { id: thread.channel } }));
+        await ctx.updateActivity(Activity.fromObject({ id: thread.root, type: "message", text: escapeXml(message.text), attachments: [cardAttachment(message)], conversation: { id: thread.channel } }));
       });
     },
     async reply(thread, message) {

@@ -5,8 +5,15 @@
  */
 import type { Button, Message } from "../../src/core/messages.js";
 
+/** For an activity's plain `text` (notifications): no markup can get through. */
+export const escapeXml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/**
+ * For card text: Adaptive Cards render a small markdown subset and no HTML, so the dangers are links
+ * and mentions; both are broken visibly but harmlessly (a zero-width space, look-alike brackets).
+ */
 export const escapeTeams = (s: string): string =>
-  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/([\\[\]()*_~`#|])/g, "\\$1");
+  s.replace(/<(\/?)at>/gi, "‹$1at›").replace(/\]\(/g, "]\u200b(").replace(/(https?):\/\//gi, "$1:/\u200b/");
 
 const COLOR: Record<string, string> = { success: "Good", warning: "Warning", danger: "Attention", info: "Accent" };
 

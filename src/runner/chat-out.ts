@@ -80,11 +80,11 @@ export class ChatOut {
   notifyApprovers(changeId: string): void {
     this.#post(changeId, "approver DMs", async (gateway, change) => {
       const message = renderApprovalRequest(change, this.permalink(change.id));
-      const targets = new Set(
-        change.policy.resolvedApprovers.filter(
-          (id) => !id.startsWith("slackgroup:") && !id.startsWith("group:"),
-        ),
-      );
+      // one DM per person: e-mail/UPN entries when the policy has them (the platform ids beside them
+      // usually name the same people), platform ids otherwise; groups cannot be messaged
+      const direct = change.policy.resolvedApprovers.filter((id) => !id.startsWith("slackgroup:") && !id.startsWith("group:"));
+      const emails = direct.filter((id) => id.includes("@"));
+      const targets = new Set(emails.length ? emails : direct);
       for (const who of targets) {
         if (samePerson(who, change.requester)) continue;
         const reached = await gateway.notify(who, message).catch((e: unknown) => {
