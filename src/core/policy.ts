@@ -54,14 +54,11 @@ export function parsePolicy(input: unknown): Policy {
         problems.push(`${path || "(file)"}: ${issue.message}`);
       }
     }
-    throw new KeyturnError("config_invalid", `The policy file has ${problems.length} problem(s):\n${problems.map((p) => `• ${p}`).join("\n")}`, { problems });
   }
-  const policy = result.data;
-  const groups = policy.groups ?? {};
-  const checkApprovers = (path: string, s: PolicySettings | undefined) => {
-    for (const [i, a] of (s?.approvers ?? []).entries()) checkGroup(`${path}.approvers[${i}]`, a);
-    for (const [i, a] of (s?.breakGlass ?? []).entries()) checkGroup(`${path}.breakGlass[${i}]`, a);
-  };
+  // the semantic checks run on whatever was readable, so one pass lists every problem
+  const raw = (result.success ? result.data : input) as Partial<Policy> | null | undefined;
+  const groups = isRecord(raw?.groups) ? (raw.groups as Record<string, string[]>) : {};
+  const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
   const checkGroup = (path: string, entry: string) => {
     if (!entry.startsWith("group:")) return;
     const g = entry.slice(6);
@@ -70,25 +67,28 @@ export function parsePolicy(input: unknown): Policy {
       problems.push(`${path}: unknown approver group "${g}" — ${near.length ? `did you mean group:${near[0]}? ` : ""}define it under groups: or remove it`);
     }
   };
-  checkApprovers("defaults", policy.defaults);
-  for (const [i, p] of (policy.policies ?? []).entries()) {
-    checkApprovers(`policies[${i}]`, p);
-    const approvers = resolveIdentities(p.approvers ?? policy.defaults?.approvers ?? [], groups);
-    const required = p.approvalsRequired ?? policy.defaults?.approvalsRequired ?? 1;
-    if (approvers.length > 0 && required > approvers.length) {
-      problems.push(`policies[${i}].approvalsRequired: ${required} approvals, but only ${approvers.length} approver(s) can give them — add approvers or lower it`);
+  const checkSettings = (path: string, s: unknown, inherited: { approvers: string[]; required: unknown }) => {
+    if (!isRecord(s)) return;
+    list(s.approvers).forEach((a, i) => checkGroup(`${path}.approvers[${i}]`, a));
+    list(s.breakGlass).forEach((a, i) => checkGroup(`${path}.breakGlass[${i}]`, a));
+    const approvers = resolveIdentities(s.approvers !== undefined ? list(s.approvers) : inherited.approvers, groups);
+    const required = s.approvalsRequired ?? inherited.required ?? 1;
+    if (typeof required === "number" && approvers.length > 0 && required > approvers.length) {
+      problems.push(`${path}.approvalsRequired: ${required} approvals, but only ${approvers.length} approver(s) can give them — add approvers or lower it`);
     }
-  }
-  const defApprovers = resolveIdentities(policy.defaults?.approvers ?? [], groups);
-  const defRequired = policy.defaults?.approvalsRequired ?? 1;
-  if (defApprovers.length > 0 && defRequired > defApprovers.length) {
-    problems.push(`defaults.approvalsRequired: ${defRequired} approvals, but only ${defApprovers.length} approver(s) can give them — add approvers or lower it`);
-  }
-  if (problems.length) {
+  };
+  const defaults = isRecord(raw?.defaults) ? raw.defaults : undefined;
+  checkSettings("defaults", defaults, { approvers: [], required: 1 });
+  (Array.isArray(raw?.policies) ? raw.policies : []).forEach((p, i) =>
+    checkSettings(`policies[${i}]`, p, { approvers: list(defaults?.approvers), required: defaults?.approvalsRequired }),
+  );
+  if (problems.length || !result.success) {
     throw new KeyturnError("config_invalid", `The policy file has ${problems.length} problem(s):\n${problems.map((p) => `• ${p}`).join("\n")}`, { problems });
   }
-  return policy;
+  return result.data;
 }
+
+const isRecord = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
 
 function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), "");

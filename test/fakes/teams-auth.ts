@@ -3,18 +3,20 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 
+type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
+
 export class LocalAuthority {
   #server: Server | null = null;
   #jwk: JWK | null = null;
-  #key: CryptoKey | null = null;
-  #otherKey: CryptoKey | null = null;
+  #key: PrivateKey | null = null;
+  #otherKey: PrivateKey | null = null;
   url = "";
   readonly tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
   async start(): Promise<this> {
     const { publicKey, privateKey } = await generateKeyPair("RS256");
-    this.#key = privateKey as CryptoKey;
-    this.#otherKey = (await generateKeyPair("RS256")).privateKey as CryptoKey;
+    this.#key = privateKey as PrivateKey;
+    this.#otherKey = (await generateKeyPair("RS256")).privateKey as PrivateKey;
     this.#jwk = { ...(await exportJWK(publicKey)), kid: "local-1", use: "sig", alg: "RS256" };
     this.#server = createServer((req, res) => {
       if (req.url?.endsWith("/discovery/v2.0/keys")) {
