@@ -37,6 +37,7 @@ export interface Fault {
   effect:
     | { type: "throttle"; retryAfterSeconds?: number }
     | { type: "fail-after-success"; status: 500 | 502 | 503 }
+    | { type: "hold-after-success"; ms: number }
     | { type: "latency"; ms: number }
     | { type: "forbidden" }
     | { type: "not-found" }

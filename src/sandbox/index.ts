@@ -109,6 +109,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const applyFaults = async (method: string, path: string, op: Operation, run: () => Reply, res: ServerResponse): Promise<Reply | null> => {
     const effects = faults.take(method, path, op);
     let failAfter: number | null = null;
+    let holdAfter = 0;
     for (const e of effects) {
       if (e.type === "latency") await sleep(e.ms);
       else if (e.type === "timeout") {
@@ -122,8 +123,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       } else if (e.type === "not-found") {
         return armError(404, "ResourceNotFound", `The Resource '${path}' was not found.`);
       } else if (e.type === "fail-after-success") failAfter = e.status;
+      else if (e.type === "hold-after-success") holdAfter = e.ms;
     }
     const reply = run();
+    // the operation is done; the answer is late (a caller that dies meanwhile never learns it)
+    if (holdAfter) await sleep(holdAfter);
     if (failAfter !== null && reply.status < 400) return armError(failAfter, "InternalServerError", "An internal server error occurred. Please retry later.");
     return reply;
   };
