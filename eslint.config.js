@@ -30,4 +30,5 @@ export default tseslint.config(
   },
   { files: ["src/core/**/*.ts"], rules: { "no-restricted-imports": ["error", { patterns: forbiddenInCore }] } },
   { files: ["**/*.js", "**/*.mjs", "**/*.cjs"], ...tseslint.configs.disableTypeChecked },
+  { files: ["**/*.mjs"], languageOptions: { globals: { process: "readonly", URL: "readonly", console: "readonly" } } },
 );

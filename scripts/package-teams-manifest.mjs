@@ -12,6 +12,10 @@ const manifest = readFileSync(new URL("manifest.json", dir), "utf8").replaceAll(
 JSON.parse(manifest);
 const out = new URL("../manifest/build/", import.meta.url);
 mkdirSync(out, { recursive: true });
-const zip = zipSync({ "manifest.json": strToU8(manifest), "color.png": readFileSync(new URL("color.png", dir)), "outline.png": readFileSync(new URL("outline.png", dir)) });
+const zip = zipSync({
+  "manifest.json": strToU8(manifest),
+  "color.png": readFileSync(new URL("color.png", dir)),
+  "outline.png": readFileSync(new URL("outline.png", dir)),
+});
 writeFileSync(new URL("keyturn-teams.zip", out), zip);
 process.stdout.write(`manifest/build/keyturn-teams.zip (${zip.length} bytes)\n`);

@@ -48,7 +48,11 @@ async function main(argv: string[]): Promise<number> {
       if (rest[0] !== "verify") return usage("did you mean: keyturn audit verify");
       return auditVerify();
     case "evidence": {
-      const { values, positionals } = parseArgs({ args: rest, options: { out: { type: "string" } }, allowPositionals: true });
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: { out: { type: "string" } },
+        allowPositionals: true,
+      });
       if (!positionals[0]) return usage("evidence needs a change id, e.g. CHG-1");
       return evidence(positionals[0], values.out);
     }
@@ -91,23 +95,46 @@ async function runScript(file: string): Promise<number> {
 
 function configCheck(): number {
   const c = readConfig();
-  process.stdout.write(`configuration OK (${c.sandbox ? "sandbox" : "Azure"} mode)\n${JSON.stringify(redactedConfig(c), null, 2)}\n`);
+  process.stdout.write(
+    `configuration OK (${c.sandbox ? "sandbox" : "Azure"} mode)\n${JSON.stringify(redactedConfig(c), null, 2)}\n`,
+  );
   for (const w of c.warnings) process.stdout.write(`warning: ${w}\n`);
   return 0;
 }
 
 async function doctor(): Promise<number> {
   const c = readConfig();
-  const rows: { check: string; scope: string; ok: boolean; detail: string; fix?: string | undefined }[] = [{ check: "configuration", scope: c.policyFile, ok: true, detail: `${c.sandbox ? "sandbox" : "Azure"} mode` }];
+  const rows: { check: string; scope: string; ok: boolean; detail: string; fix?: string | undefined }[] = [
+    {
+      check: "configuration",
+      scope: c.policyFile,
+      ok: true,
+      detail: `${c.sandbox ? "sandbox" : "Azure"} mode`,
+    },
+  ];
   let close: (() => Promise<void>) | null = null;
   const logger = createLogger({ level: "silent" });
-  let azure = { subscriptionIds: c.azure.subscriptionIds, vaultUrls: c.azure.vaultUrls, armEndpoint: c.azure.armEndpoint, armScope: c.azure.armScope, caPem: c.azure.caPem, disableChallengeResourceVerification: !!c.azure.armEndpoint };
+  let azure = {
+    subscriptionIds: c.azure.subscriptionIds,
+    vaultUrls: c.azure.vaultUrls,
+    armEndpoint: c.azure.armEndpoint,
+    armScope: c.azure.armScope,
+    caPem: c.azure.caPem,
+    disableChallengeResourceVerification: !!c.azure.armEndpoint,
+  };
   let credential = createCredential(c.azure.credential);
   if (c.sandbox) {
     const { startSimulator } = await import("./sandbox/index.js");
     const sim = await startSimulator({ consumers: false });
     close = () => sim.close();
-    azure = { subscriptionIds: [...sim.subscriptionIds], vaultUrls: Object.values(sim.vaultUrls), armEndpoint: sim.armEndpoint, armScope: undefined, caPem: sim.caPem, disableChallengeResourceVerification: true };
+    azure = {
+      subscriptionIds: [...sim.subscriptionIds],
+      vaultUrls: Object.values(sim.vaultUrls),
+      armEndpoint: sim.armEndpoint,
+      armScope: undefined,
+      caPem: sim.caPem,
+      disableChallengeResourceVerification: true,
+    };
     credential = createCredential("simulator");
   }
   try {
@@ -117,23 +144,58 @@ async function doctor(): Promise<number> {
   }
   if (c.slack) {
     try {
-      const r = await fetch(`${c.slack.apiUrl ?? "https://slack.com/api/"}auth.test`, { method: "POST", headers: { authorization: `Bearer ${c.slack.botToken}` } });
+      const r = await fetch(`${c.slack.apiUrl ?? "https://slack.com/api/"}auth.test`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${c.slack.botToken}` },
+      });
       const body = (await r.json()) as { ok: boolean; error?: string; team?: string };
       const scopes = (r.headers.get("x-oauth-scopes") ?? "").split(",").map((s) => s.trim());
-      const missing = ["commands", "chat:write", "users:read", "users:read.email"].filter((s) => scopes.length > 1 && !scopes.includes(s));
-      rows.push({ check: "slack token", scope: body.team ?? "slack", ok: body.ok && missing.length === 0, detail: body.ok ? (missing.length ? `missing scopes ${missing.join(", ")}` : "auth.test OK") : `auth.test: ${body.error ?? "failed"}`, fix: body.ok ? "add the scopes in manifest/slack.yaml and reinstall" : "copy the Bot User OAuth Token again" });
+      const missing = ["commands", "chat:write", "users:read", "users:read.email"].filter(
+        (s) => scopes.length > 1 && !scopes.includes(s),
+      );
+      rows.push({
+        check: "slack token",
+        scope: body.team ?? "slack",
+        ok: body.ok && missing.length === 0,
+        detail: body.ok
+          ? missing.length
+            ? `missing scopes ${missing.join(", ")}`
+            : "auth.test OK"
+          : `auth.test: ${body.error ?? "failed"}`,
+        fix: body.ok
+          ? "add the scopes in manifest/slack.yaml and reinstall"
+          : "copy the Bot User OAuth Token again",
+      });
     } catch (e) {
-      rows.push({ check: "slack token", scope: "slack", ok: false, detail: e instanceof Error ? e.message : String(e), fix: "check network access to Slack (or SLACK_API_URL)" });
+      rows.push({
+        check: "slack token",
+        scope: "slack",
+        ok: false,
+        detail: e instanceof Error ? e.message : String(e),
+        fix: "check network access to Slack (or SLACK_API_URL)",
+      });
     }
   }
   if (c.teams.enabled) {
     const ok = !!c.teams.appId || !c.production;
-    rows.push({ check: "teams", scope: c.teams.appId ?? "anonymous", ok, detail: c.teams.appId ? `app ${c.teams.appId} (${c.teams.appType ?? "MultiTenant"})` : "no MicrosoftAppId: local, unauthenticated use only", ...(ok ? {} : { fix: "set MicrosoftAppId / MicrosoftAppPassword / MicrosoftAppTenantId" }) });
+    rows.push({
+      check: "teams",
+      scope: c.teams.appId ?? "anonymous",
+      ok,
+      detail: c.teams.appId
+        ? `app ${c.teams.appId} (${c.teams.appType ?? "MultiTenant"})`
+        : "no MicrosoftAppId: local, unauthenticated use only",
+      ...(ok ? {} : { fix: "set MicrosoftAppId / MicrosoftAppPassword / MicrosoftAppTenantId" }),
+    });
   }
   const w = [14, 40, 4];
-  process.stdout.write(`${"check".padEnd(w[0]!)} ${"scope".padEnd(w[1]!)} ${"".padEnd(w[2]!)} detail / fix\n`);
+  process.stdout.write(
+    `${"check".padEnd(w[0]!)} ${"scope".padEnd(w[1]!)} ${"".padEnd(w[2]!)} detail / fix\n`,
+  );
   for (const r of rows) {
-    process.stdout.write(`${r.check.padEnd(w[0]!)} ${r.scope.slice(0, w[1]).padEnd(w[1]!)} ${(r.ok ? "OK" : "FAIL").padEnd(w[2]!)} ${r.detail}${!r.ok && r.fix ? `\n${"".padEnd(w[0]! + w[1]! + w[2]! + 3)} fix: ${r.fix}` : ""}\n`);
+    process.stdout.write(
+      `${r.check.padEnd(w[0]!)} ${r.scope.slice(0, w[1]).padEnd(w[1]!)} ${(r.ok ? "OK" : "FAIL").padEnd(w[2]!)} ${r.detail}${!r.ok && r.fix ? `\n${"".padEnd(w[0]! + w[1]! + w[2]! + 3)} fix: ${r.fix}` : ""}\n`,
+    );
   }
   return rows.every((r) => r.ok) ? 0 : 1;
 }
@@ -164,7 +226,10 @@ function evidence(id: string, out?: string): number {
       process.stderr.write(`keyturn: no change ${changeId} in ${c.dataDir}\n`);
       return 2;
     }
-    const pack = buildEvidence(change, store.events({ changeId }), store.verify(), { label: change.sandbox ? "SANDBOX" : undefined, generatedAt: new Date().toISOString() });
+    const pack = buildEvidence(change, store.events({ changeId }), store.verify(), {
+      label: change.sandbox ? "SANDBOX" : undefined,
+      generatedAt: new Date().toISOString(),
+    });
     const dir = resolve(out ?? join(c.dataDir, "evidence"));
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `${pack.filenameBase}.md`), pack.markdown);
@@ -185,7 +250,9 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`keyturn: ${e.userMessage}\n`);
       process.exit(2);
     }
-    process.stderr.write(`keyturn: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.stderr.write(
+      `keyturn: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+    );
     process.exit(1);
   },
 );

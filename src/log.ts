@@ -5,12 +5,31 @@
 import { pino } from "pino";
 import type { Logger } from "./core/ports.js";
 
-const REDACT = ["*.key", "*.key1", "*.key2", "*.value", "*.token", "*.password", "*.secret", "*.clientSecret", "*.signingSecret", "*.botToken", "headers.authorization", "*.headers.authorization"];
+const REDACT = [
+  "*.key",
+  "*.key1",
+  "*.key2",
+  "*.value",
+  "*.token",
+  "*.password",
+  "*.secret",
+  "*.clientSecret",
+  "*.signingSecret",
+  "*.botToken",
+  "headers.authorization",
+  "*.headers.authorization",
+];
 
 export function serializeError(e: unknown): Record<string, unknown> {
   if (!(e instanceof Error)) return { message: String(e) };
-  const r = e as Error & { code?: unknown; statusCode?: unknown; userMessage?: unknown; response?: { headers?: { get?: (n: string) => string | undefined } } };
-  const requestId = typeof r.response?.headers?.get === "function" ? r.response.headers.get("x-ms-request-id") : undefined;
+  const r = e as Error & {
+    code?: unknown;
+    statusCode?: unknown;
+    userMessage?: unknown;
+    response?: { headers?: { get?: (n: string) => string | undefined } };
+  };
+  const requestId =
+    typeof r.response?.headers?.get === "function" ? r.response.headers.get("x-ms-request-id") : undefined;
   return {
     type: e.name,
     message: e.message,
@@ -21,8 +40,18 @@ export function serializeError(e: unknown): Record<string, unknown> {
   };
 }
 
-export function createLogger(opts: { level?: string; destination?: NodeJS.WritableStream | string; name?: string; bindings?: Record<string, unknown> } = {}): Logger {
-  const dest = typeof opts.destination === "string" ? pino.destination({ dest: opts.destination, mkdir: true, sync: false }) : (opts.destination ?? pino.destination(2));
+export function createLogger(
+  opts: {
+    level?: string;
+    destination?: NodeJS.WritableStream | string;
+    name?: string;
+    bindings?: Record<string, unknown>;
+  } = {},
+): Logger {
+  const dest =
+    typeof opts.destination === "string"
+      ? pino.destination({ dest: opts.destination, mkdir: true, sync: false })
+      : (opts.destination ?? pino.destination(2));
   const logger = pino(
     {
       level: opts.level ?? "info",
@@ -33,5 +62,5 @@ export function createLogger(opts: { level?: string; destination?: NodeJS.Writab
     },
     dest as pino.DestinationStream,
   );
-  return logger as unknown as Logger;
+  return logger;
 }

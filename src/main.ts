@@ -44,9 +44,17 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
   const config = readConfig(opts.env ?? process.env);
   const stdout = opts.stdout ?? process.stdout;
   mkdirSync(config.dataDir, { recursive: true });
-  const consoleOn = opts.console ?? (config.console === "on" || (config.console === "auto" && config.sandbox && !!((opts.stdin ?? process.stdin) as { isTTY?: boolean }).isTTY));
+  const consoleOn =
+    opts.console ??
+    (config.console === "on" ||
+      (config.console === "auto" &&
+        config.sandbox &&
+        !!((opts.stdin ?? process.stdin) as { isTTY?: boolean }).isTTY));
   // In console mode logs go to the file so the console stays readable; otherwise to stderr as JSON lines.
-  const logger: Logger = createLogger({ level: config.logLevel, destination: consoleOn ? config.logFile : process.stderr });
+  const logger: Logger = createLogger({
+    level: config.logLevel,
+    destination: consoleOn ? config.logFile : process.stderr,
+  });
   for (const w of config.warnings) logger.warn({ warning: w }, "configuration warning");
 
   const store = openStore(join(config.dataDir, "keyturn.db"));
@@ -82,7 +90,8 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
         armEndpoint: a.armEndpoint,
         armScope: a.armScope,
         caPem: a.caPem,
-        disableChallengeResourceVerification: !!a.armEndpoint || a.vaultUrls.some((u) => !/\.vault\.azure\.net\/?$/.test(u)),
+        disableChallengeResourceVerification:
+          !!a.armEndpoint || a.vaultUrls.some((u) => !/\.vault\.azure\.net\/?$/.test(u)),
         logAnalytics: a.logAnalytics,
         maxRetryAfterSeconds: a.maxRetryAfterSeconds,
         declaredConsumers: (id) => store.declaredConsumers(id),
@@ -110,18 +119,35 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
   const app = express();
   app.disable("x-powered-by");
   app.get("/healthz", (_req, res) => {
-    res.json({ ok: true, mode: config.sandbox ? "sandbox" : "azure", platforms: chats.all().map((g) => g.platform) });
+    res.json({
+      ok: true,
+      mode: config.sandbox ? "sandbox" : "azure",
+      platforms: chats.all().map((g) => g.platform),
+    });
   });
 
   let slack: SlackAdapter | null = null;
   if (config.slack) {
-    slack = createSlackAdapter({ service: engine.service, store, logger, clock, config: config.slack, policyGroups: policy.platformGroups() });
+    slack = createSlackAdapter({
+      service: engine.service,
+      store,
+      logger,
+      clock,
+      config: config.slack,
+      policyGroups: policy.platformGroups(),
+    });
     chats.register(slack.gateway);
     app.use(slack.router);
   }
   let teams: TeamsAdapter | null = null;
   if (config.teams.enabled) {
-    teams = createTeamsAdapter({ service: engine.service, store, logger, clock, config: { ...config.teams, production: config.production } });
+    teams = createTeamsAdapter({
+      service: engine.service,
+      store,
+      logger,
+      clock,
+      config: { ...config.teams, production: config.production },
+    });
     chats.register(teams.gateway);
     app.post("/api/messages", express.json({ limit: "256kb" }), teams.handler);
   }
@@ -129,7 +155,14 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
   const users = simulator?.users ?? [];
   let consoleAdapter: ConsoleAdapter | null = null;
   if (consoleOn || config.sandbox) {
-    consoleAdapter = createConsoleAdapter({ service: engine.service, store, users, output: stdout, evidenceDir: join(config.dataDir, "evidence"), label: config.sandbox ? "SANDBOX" : undefined });
+    consoleAdapter = createConsoleAdapter({
+      service: engine.service,
+      store,
+      users,
+      output: stdout,
+      evidenceDir: join(config.dataDir, "evidence"),
+      label: config.sandbox ? "SANDBOX" : undefined,
+    });
     chats.register(consoleAdapter.gateway);
   }
 
@@ -143,9 +176,16 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
 
   const url = `http://127.0.0.1:${port}`;
   const lines = [
-    config.sandbox ? "keyturn — SANDBOX mode: a simulated Azure tenant, nothing real is touched" : `keyturn — Azure mode: ${config.azure.subscriptionIds.length} subscription(s)`,
+    config.sandbox
+      ? "keyturn — SANDBOX mode: a simulated Azure tenant, nothing real is touched"
+      : `keyturn — Azure mode: ${config.azure.subscriptionIds.length} subscription(s)`,
     `data: ${config.dataDir} (SQLite keyturn.db, log ${consoleOn ? config.logFile : "stderr"})`,
-    `platforms: ${chats.all().map((g) => g.platform).join(", ")}${slack ? ` · Slack at ${url}/slack/events` : ""}${teams ? ` · Teams at ${url}/api/messages${config.teams.appId ? "" : " (anonymous, local only)"}` : ""}`,
+    `platforms: ${chats
+      .all()
+      .map((g) => g.platform)
+      .join(
+        ", ",
+      )}${slack ? ` · Slack at ${url}/slack/events` : ""}${teams ? ` · Teams at ${url}/api/messages${config.teams.appId ? "" : " (anonymous, local only)"}` : ""}`,
   ];
   if (simulator) lines.push(`sandbox simulator admin: ${simulator.adminUrl} (CA: ${simulator.caPath})`);
   lines.push(`keyturn ready on ${url}`);

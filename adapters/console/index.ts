@@ -59,7 +59,12 @@ export function createConsoleAdapter(deps: {
   const show = (m: Message, prefix = "") => {
     const r = renderText(m);
     if (r.buttons.length) lastButtons = r.buttons;
-    print(r.text.split("\n").map((l) => prefix + l).join("\n"));
+    print(
+      r.text
+        .split("\n")
+        .map((l) => prefix + l)
+        .join("\n"),
+    );
   };
 
   const saveFiles = (files: readonly Attachment[]) => {
@@ -73,7 +78,14 @@ export function createConsoleAdapter(deps: {
 
   const userOf = (who: PrincipalRef | string): ConsoleUser | undefined => {
     const key = (typeof who === "string" ? who : who.id).toLowerCase();
-    return users.find((u) => [u.email, `console:${u.name}`, `slack:${u.slackId ?? ""}`.toLowerCase(), `aad:${u.aadObjectId ?? ""}`].includes(key));
+    return users.find((u) =>
+      [
+        u.email,
+        `console:${u.name}`,
+        `slack:${u.slackId ?? ""}`.toLowerCase(),
+        `aad:${u.aadObjectId ?? ""}`,
+      ].includes(key),
+    );
   };
 
   const gateway: ChatGateway = {
@@ -87,7 +99,11 @@ export function createConsoleAdapter(deps: {
     },
     async updateRoot(thread, message) {
       const t = store.getKv<{ channel: string; messages: string[] }>("console.thread", thread.root);
-      if (t) store.putKv("console.thread", thread.root, { ...t, messages: [renderText(message).text, ...t.messages.slice(1)] });
+      if (t)
+        store.putKv("console.thread", thread.root, {
+          ...t,
+          messages: [renderText(message).text, ...t.messages.slice(1)],
+        });
       print(`── thread #${thread.root} updated: ${message.text}`);
       if (message.buttons?.length) {
         lastButtons = [...message.buttons];
@@ -98,7 +114,12 @@ export function createConsoleAdapter(deps: {
       const t = store.getKv<{ channel: string; messages: string[] }>("console.thread", thread.root);
       const text = renderText(message).text;
       if (t) store.putKv("console.thread", thread.root, { ...t, messages: [...t.messages, text] });
-      print(text.split("\n").map((l) => `  ↳ ${l}`).join("\n"));
+      print(
+        text
+          .split("\n")
+          .map((l) => `  ↳ ${l}`)
+          .join("\n"),
+      );
     },
     async notify(user, message) {
       const u = userOf(user);
@@ -135,7 +156,8 @@ export function createConsoleAdapter(deps: {
         return true;
       }
       case "users":
-        for (const u of users) print(`  ${u.name.padEnd(6)} ${u.displayName.padEnd(12)} ${u.email.padEnd(20)} ${u.role}`);
+        for (const u of users)
+          print(`  ${u.name.padEnd(6)} ${u.displayName.padEnd(12)} ${u.email.padEnd(20)} ${u.role}`);
         return true;
       case "inbox":
         for (const m of store.getKv<string[]>("console.inbox", current) ?? ["(empty)"]) print(m);
@@ -143,7 +165,9 @@ export function createConsoleAdapter(deps: {
       case "thread": {
         const id = (rest[0] ?? "").toUpperCase().replace(/^(\d+)$/, "CHG-$1");
         const change = store.getChange(id);
-        const t = change?.thread ? store.getKv<{ messages: string[] }>("console.thread", change.thread.root) : undefined;
+        const t = change?.thread
+          ? store.getKv<{ messages: string[] }>("console.thread", change.thread.root)
+          : undefined;
         if (!t) print(`No console thread for ${rest[0] ?? "?"}.`);
         else print(t.messages.join("\n\n"));
         return true;
@@ -155,15 +179,21 @@ export function createConsoleAdapter(deps: {
           print(`No button [${rest[0] ?? ""}] on the last message.`);
           return true;
         }
-        let reason = rest.slice(1).join(" ").replace(/^"|"$/g, "");
+        const reason = rest.slice(1).join(" ").replace(/^"|"$/g, "");
         if (b.needsReason && !reason) {
           print(`${b.label} needs a reason: press ${n} <reason>`);
           return true;
         }
         if (b.confirm) print(`  (confirmed: ${b.confirm.title} ${b.confirm.text})`);
         const action = { ...b.action, ...(reason ? { reason } : {}) };
-        reason = "";
-        const r = await service.handleAction({ principal: principal(current), channel: CHANNEL, idempotencyKey: `console:${Date.now()}:${Math.random()}` }, action);
+        const r = await service.handleAction(
+          {
+            principal: principal(current),
+            channel: CHANNEL,
+            idempotencyKey: `console:${Date.now()}:${Math.random()}`,
+          },
+          action,
+        );
         deliver(r);
         return true;
       }
@@ -218,7 +248,8 @@ export function createConsoleAdapter(deps: {
         const trimmed = line.trim();
         if (trimmed) {
           const words = trimmed.split(/\s+/);
-          if (!(await local(words, trimmed))) deliver(await service.handleText({ principal: principal(current), channel: CHANNEL }, trimmed));
+          if (!(await local(words, trimmed)))
+            deliver(await service.handleText({ principal: principal(current), channel: CHANNEL }, trimmed));
         }
         prompt();
       }

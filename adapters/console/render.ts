@@ -3,7 +3,10 @@ import type { Button, Message } from "../../src/core/messages.js";
 
 const TONE: Record<string, string> = { success: "✔", warning: "!", danger: "✖", info: "•" };
 
-export function renderText(m: Message, opts: { buttonsFrom?: number } = {}): { text: string; buttons: Button[] } {
+export function renderText(
+  m: Message,
+  opts: { buttonsFrom?: number } = {},
+): { text: string; buttons: Button[] } {
   const out: string[] = [];
   if (m.title) out.push(`${TONE[m.tone ?? "info"] ?? "•"} ${m.title}`);
   else out.push(m.text);

@@ -22,7 +22,11 @@ export class SlackIdentity {
     if (!u || now - u.at > TTL) {
       try {
         const r = await this.client.users.info({ user: userId });
-        u = { at: now, name: r.user?.real_name || r.user?.name || fallbackName || userId, email: r.user?.profile?.email };
+        u = {
+          at: now,
+          name: r.user?.real_name || r.user?.name || fallbackName || userId,
+          email: r.user?.profile?.email,
+        };
       } catch (e) {
         this.logger.warn({ err: e, userId }, "users.info failed (scope users:read / users:read.email?)");
         u = { at: now, name: fallbackName ?? userId };

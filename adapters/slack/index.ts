@@ -2,7 +2,15 @@
  * keyturn in Slack, on Bolt: the slash command, buttons (with a reason modal where one is needed),
  * and the evidence thread through the Web API. Transport only: every decision is the service's.
  */
-import { App, ExpressReceiver, LogLevel, SocketModeReceiver, type BlockAction, type ButtonAction, type RespondFn } from "@slack/bolt";
+import {
+  App,
+  ExpressReceiver,
+  LogLevel,
+  SocketModeReceiver,
+  type BlockAction,
+  type ButtonAction,
+  type RespondFn,
+} from "@slack/bolt";
 import { WebClient } from "@slack/web-api";
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import type { ThreadRef } from "../../src/core/domain.js";
@@ -46,28 +54,51 @@ export function refuseFutureTimestamps(clock: Clock) {
   };
 }
 
-export function createSlackAdapter(deps: { service: KeyturnService; store: Store; logger: Logger; clock: Clock; config: SlackConfig; policyGroups: readonly string[] }): SlackAdapter {
+export function createSlackAdapter(deps: {
+  service: KeyturnService;
+  store: Store;
+  logger: Logger;
+  clock: Clock;
+  config: SlackConfig;
+  policyGroups: readonly string[];
+}): SlackAdapter {
   const { service, logger, clock, config } = deps;
   const log = logger.child({ component: "slack" });
   const clientOptions = config.apiUrl ? { slackApiUrl: config.apiUrl } : {};
   const receiver = config.socketMode
     ? new SocketModeReceiver({ appToken: config.appToken ?? "", logLevel: LogLevel.ERROR })
-    : new ExpressReceiver({ signingSecret: config.signingSecret, endpoints: "/slack/events", processBeforeResponse: false, logLevel: LogLevel.ERROR });
-  let auth: { botUserId: string; botId: string; teamId: string } | null = config.botUserId ? { botUserId: config.botUserId, botId: config.botId ?? config.botUserId, teamId: config.teamId ?? "" } : null;
+    : new ExpressReceiver({
+        signingSecret: config.signingSecret,
+        endpoints: "/slack/events",
+        processBeforeResponse: false,
+        logLevel: LogLevel.ERROR,
+      });
+  let auth: { botUserId: string; botId: string; teamId: string } | null = config.botUserId
+    ? { botUserId: config.botUserId, botId: config.botId ?? config.botUserId, teamId: config.teamId ?? "" }
+    : null;
   const app: App = new App({
     receiver,
     clientOptions,
     logLevel: LogLevel.ERROR,
     authorize: async (): Promise<{ botToken: string; botUserId: string; botId: string; teamId: string }> => {
       if (!auth) {
-        const r: { user_id?: string; bot_id?: string; team_id?: string } = await app.client.auth.test({ token: config.botToken });
-        auth = { botUserId: String(r.user_id ?? ""), botId: String(r.bot_id ?? ""), teamId: String(r.team_id ?? "") };
+        const r: { user_id?: string; bot_id?: string; team_id?: string } = await app.client.auth.test({
+          token: config.botToken,
+        });
+        auth = {
+          botUserId: String(r.user_id ?? ""),
+          botId: String(r.bot_id ?? ""),
+          teamId: String(r.team_id ?? ""),
+        };
       }
       return { botToken: config.botToken, botUserId: auth.botUserId, botId: auth.botId, teamId: auth.teamId };
     },
   });
   // the gateway's own client: Bolt's app.client carries no token when `authorize` is used
-  const client = new WebClient(config.botToken, { ...clientOptions, retryConfig: { retries: 5, factor: 2, minTimeout: 500, maxTimeout: 10_000 } });
+  const client = new WebClient(config.botToken, {
+    ...clientOptions,
+    retryConfig: { retries: 5, factor: 2, minTimeout: 500, maxTimeout: 10_000 },
+  });
   const identity = new SlackIdentity(client, deps.policyGroups, clock, log);
   const queues = new SerialQueues();
   const lastPost = new Map<string, number[]>();
@@ -109,9 +140,21 @@ export function createSlackAdapter(deps: { service: KeyturnService; store: Store
     return m ? m[1]! : null;
   };
 
-  const upload = async (channel: string, threadTs: string | undefined, files: NonNullable<Reply["attachments"]>) => {
+  const upload = async (
+    channel: string,
+    threadTs: string | undefined,
+    files: NonNullable<Reply["attachments"]>,
+  ) => {
     for (const f of files) {
-      const args = threadTs ? { channel_id: channel, thread_ts: threadTs, filename: f.filename, content: f.content, title: f.filename } : { channel_id: channel, filename: f.filename, content: f.content, title: f.filename };
+      const args = threadTs
+        ? {
+            channel_id: channel,
+            thread_ts: threadTs,
+            filename: f.filename,
+            content: f.content,
+            title: f.filename,
+          }
+        : { channel_id: channel, filename: f.filename, content: f.content, title: f.filename };
       await chatCall("files.uploadV2", () => client.files.uploadV2(args));
     }
   };
@@ -119,23 +162,46 @@ export function createSlackAdapter(deps: { service: KeyturnService; store: Store
   const gateway: ChatGateway = {
     platform: "slack",
     async postRoot(channel, message) {
-      const r = await paced(channel.id, () => chatCall("chat.postMessage", () => client.chat.postMessage({ channel: channel.id, ...toBlocks(message), unfurl_links: false })));
+      const r = await paced(channel.id, () =>
+        chatCall("chat.postMessage", () =>
+          client.chat.postMessage({ channel: channel.id, ...toBlocks(message), unfurl_links: false }),
+        ),
+      );
       return { platform: "slack", channel: String(r.channel ?? channel.id), root: String(r.ts) };
     },
     async updateRoot(thread, message) {
-      await paced(thread.channel, () => chatCall("chat.update", () => client.chat.update({ channel: thread.channel, ts: thread.root, ...toBlocks(message) })));
+      await paced(thread.channel, () =>
+        chatCall("chat.update", () =>
+          client.chat.update({ channel: thread.channel, ts: thread.root, ...toBlocks(message) }),
+        ),
+      );
     },
     async reply(thread, message) {
-      await paced(thread.channel, () => chatCall("chat.postMessage", () => client.chat.postMessage({ channel: thread.channel, thread_ts: thread.root, ...toBlocks(message), unfurl_links: false })));
+      await paced(thread.channel, () =>
+        chatCall("chat.postMessage", () =>
+          client.chat.postMessage({
+            channel: thread.channel,
+            thread_ts: thread.root,
+            ...toBlocks(message),
+            unfurl_links: false,
+          }),
+        ),
+      );
     },
     async notify(user, message) {
       const id = await userIdOf(typeof user === "string" ? user : user.id);
       if (!id) return false;
-      await paced(id, () => chatCall("chat.postMessage", () => client.chat.postMessage({ channel: id, ...toBlocks(message), unfurl_links: false })));
+      await paced(id, () =>
+        chatCall("chat.postMessage", () =>
+          client.chat.postMessage({ channel: id, ...toBlocks(message), unfurl_links: false }),
+        ),
+      );
       return true;
     },
     async permalink(thread: ThreadRef) {
-      const r = await chatCall("chat.getPermalink", () => client.chat.getPermalink({ channel: thread.channel, message_ts: thread.root }));
+      const r = await chatCall("chat.getPermalink", () =>
+        client.chat.getPermalink({ channel: thread.channel, message_ts: thread.root }),
+      );
       return r.permalink;
     },
     async attach(thread, attachment) {
@@ -144,15 +210,25 @@ export function createSlackAdapter(deps: { service: KeyturnService; store: Store
   };
 
   const deliver = async (respond: RespondFn, channel: string, reply: Reply, replaceOriginal = false) => {
-    await respond({ response_type: reply.visibility === "ephemeral" ? "ephemeral" : "in_channel", replace_original: replaceOriginal, ...toBlocks(reply.message) });
-    if (reply.attachments?.length) await upload(channel, undefined, reply.attachments).catch((e: unknown) => log.warn({ err: e }, "evidence upload failed"));
+    await respond({
+      response_type: reply.visibility === "ephemeral" ? "ephemeral" : "in_channel",
+      replace_original: replaceOriginal,
+      ...toBlocks(reply.message),
+    });
+    if (reply.attachments?.length)
+      await upload(channel, undefined, reply.attachments).catch((e: unknown) =>
+        log.warn({ err: e }, "evidence upload failed"),
+      );
   };
 
   app.command(config.command, async ({ command, ack, respond }) => {
     await ack();
     const principal = await identity.principal(command.user_id, command.team_id, command.user_name);
     const text = command.text.replace(/^\s*keyturn\s+/i, "");
-    const reply = await service.handleText({ principal, channel: { platform: "slack", id: command.channel_id, ref: { teamId: command.team_id } } }, text);
+    const reply = await service.handleText(
+      { principal, channel: { platform: "slack", id: command.channel_id, ref: { teamId: command.team_id } } },
+      text,
+    );
     await deliver(respond, command.channel_id, reply);
   });
 
@@ -162,7 +238,11 @@ export function createSlackAdapter(deps: { service: KeyturnService; store: Store
     try {
       request = JSON.parse(action.value ?? "{}") as ActionRequest & { needsReason?: boolean };
     } catch {
-      await respond({ response_type: "ephemeral", replace_original: false, text: "That button is not one keyturn understands; use the change's latest message." });
+      await respond({
+        response_type: "ephemeral",
+        replace_original: false,
+        text: "That button is not one keyturn understands; use the change's latest message.",
+      });
       return;
     }
     const channelId = body.channel?.id ?? "";
@@ -172,28 +252,70 @@ export function createSlackAdapter(deps: { service: KeyturnService; store: Store
         view: {
           type: "modal",
           callback_id: "keyturn_reason",
-          private_metadata: JSON.stringify({ action: { kind: request.kind, changeId: request.changeId, ...(request.consumerId ? { consumerId: request.consumerId } : {}) }, channel: channelId, teamId: body.team?.id ?? "" }),
-          title: { type: "plain_text", text: `${request.kind === "reject" ? "Reject" : "Waive"} ${request.changeId}`.slice(0, 24) },
+          private_metadata: JSON.stringify({
+            action: {
+              kind: request.kind,
+              changeId: request.changeId,
+              ...(request.consumerId ? { consumerId: request.consumerId } : {}),
+            },
+            channel: channelId,
+            teamId: body.team?.id ?? "",
+          }),
+          title: {
+            type: "plain_text",
+            text: `${request.kind === "reject" ? "Reject" : "Waive"} ${request.changeId}`.slice(0, 24),
+          },
           submit: { type: "plain_text", text: "Submit" },
-          blocks: [{ type: "input", block_id: "reason", label: { type: "plain_text", text: "Reason (kept in the evidence)" }, element: { type: "plain_text_input", action_id: "value", multiline: true, max_length: 500 } }],
+          blocks: [
+            {
+              type: "input",
+              block_id: "reason",
+              label: { type: "plain_text", text: "Reason (kept in the evidence)" },
+              element: { type: "plain_text_input", action_id: "value", multiline: true, max_length: 500 },
+            },
+          ],
         },
       });
       return;
     }
     const principal = await identity.principal(body.user.id, body.team?.id ?? "", body.user.name);
     const { needsReason: _n, ...act } = request;
-    const reply = await service.handleAction({ principal, channel: { platform: "slack", id: channelId, ref: { teamId: body.team?.id ?? "" } }, idempotencyKey: `slack:${action.action_ts}:${body.user.id}` }, act);
+    const reply = await service.handleAction(
+      {
+        principal,
+        channel: { platform: "slack", id: channelId, ref: { teamId: body.team?.id ?? "" } },
+        idempotencyKey: `slack:${action.action_ts}:${body.user.id}`,
+      },
+      act,
+    );
     await deliver(respond, channelId, reply);
   });
 
   app.view("keyturn_reason", async ({ ack, body, view, client: c }) => {
     await ack();
-    const meta = JSON.parse(view.private_metadata || "{}") as { action: ActionRequest; channel: string; teamId: string };
+    const meta = JSON.parse(view.private_metadata || "{}") as {
+      action: ActionRequest;
+      channel: string;
+      teamId: string;
+    };
     const reason = view.state.values.reason?.value?.value ?? "";
-    const principal = await identity.principal(body.user.id, meta.teamId || (body.team?.id ?? ""), body.user.name);
-    const reply = await service.handleAction({ principal, channel: { platform: "slack", id: meta.channel, ref: { teamId: meta.teamId } }, idempotencyKey: `slack:view:${view.id}:${body.user.id}` }, { ...meta.action, reason });
+    const principal = await identity.principal(
+      body.user.id,
+      meta.teamId || (body.team?.id ?? ""),
+      body.user.name,
+    );
+    const reply = await service.handleAction(
+      {
+        principal,
+        channel: { platform: "slack", id: meta.channel, ref: { teamId: meta.teamId } },
+        idempotencyKey: `slack:view:${view.id}:${body.user.id}`,
+      },
+      { ...meta.action, reason },
+    );
     if (meta.channel) {
-      await c.chat.postEphemeral({ channel: meta.channel, user: body.user.id, ...toBlocks(reply.message) }).catch((e: unknown) => log.warn({ err: e }, "ephemeral reply failed"));
+      await c.chat
+        .postEphemeral({ channel: meta.channel, user: body.user.id, ...toBlocks(reply.message) })
+        .catch((e: unknown) => log.warn({ err: e }, "ephemeral reply failed"));
     }
   });
 

@@ -5,7 +5,14 @@
  * Requests are JWT-validated whenever an app id is configured; never anonymous in production.
  */
 import { Activity, type ConversationReference } from "@microsoft/agents-activity";
-import { authorizeJWT, CloudAdapter, getAuthConfigWithDefaults, type AuthConfiguration, type Request as AgentsRequest, type TurnContext } from "@microsoft/agents-hosting";
+import {
+  authorizeJWT,
+  CloudAdapter,
+  getAuthConfigWithDefaults,
+  type AuthConfiguration,
+  type Request as AgentsRequest,
+  type TurnContext,
+} from "@microsoft/agents-hosting";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { Principal, PrincipalRef, ThreadRef } from "../../src/core/domain.js";
 import { KeyturnError } from "../../src/core/errors.js";
@@ -33,11 +40,20 @@ const REF_NS = "teams.conversation";
 const USER_NS = "teams.user";
 const ANONYMOUS_APP = "keyturn-local";
 
-export function createTeamsAdapter(deps: { service: KeyturnService; store: Store; logger: Logger; clock: Clock; config: TeamsConfig }): TeamsAdapter {
+export function createTeamsAdapter(deps: {
+  service: KeyturnService;
+  store: Store;
+  logger: Logger;
+  clock: Clock;
+  config: TeamsConfig;
+}): TeamsAdapter {
   const { service, store, config } = deps;
   const log = deps.logger.child({ component: "teams" });
   if (config.production && !config.appId) {
-    throw new KeyturnError("config_invalid", "Refusing to serve Teams unauthenticated in production: set MicrosoftAppId (and MicrosoftAppPassword / MicrosoftAppTenantId), or unset NODE_ENV=production for a local try.");
+    throw new KeyturnError(
+      "config_invalid",
+      "Refusing to serve Teams unauthenticated in production: set MicrosoftAppId (and MicrosoftAppPassword / MicrosoftAppTenantId), or unset NODE_ENV=production for a local try.",
+    );
   }
   const authConfig: AuthConfiguration = config.appId
     ? getAuthConfigWithDefaults({
@@ -46,9 +62,11 @@ export function createTeamsAdapter(deps: { service: KeyturnService; store: Store
         ...(config.tenantId ? { tenantId: config.tenantId } : {}),
         ...(config.authorityEndpoint ? { authorityEndpoint: config.authorityEndpoint } : {}),
         ...(config.appType === "UserAssignedMSI" ? { authType: "UserManagedIdentity" } : {}),
-      } as AuthConfiguration)
-    : ({} as AuthConfiguration);
-  const adapter = new CloudAdapter(authConfig, undefined, undefined, { validateServiceUrl: config.validateServiceUrl ?? !!config.appId });
+      })
+    : {};
+  const adapter = new CloudAdapter(authConfig, undefined, undefined, {
+    validateServiceUrl: config.validateServiceUrl ?? !!config.appId,
+  });
   const jwt = authorizeJWT(authConfig);
   const appId = config.appId ?? ANONYMOUS_APP;
 
@@ -59,8 +77,18 @@ export function createTeamsAdapter(deps: { service: KeyturnService; store: Store
     let upn = store.getKv<string>(USER_NS, oid || (from.id ?? "unknown"));
     if (!upn) {
       try {
-        const client = ctx.turnState.get(ctx.adapter.ConnectorClientKey) as { getConversationMember?: (userId: string, conversationId: string) => Promise<{ userPrincipalName?: string; email?: string }> } | undefined;
-        const member = await client?.getConversationMember?.(from.id ?? "", ctx.activity.conversation?.id ?? "");
+        const client:
+          | {
+              getConversationMember?: (
+                userId: string,
+                conversationId: string,
+              ) => Promise<{ userPrincipalName?: string; email?: string }>;
+            }
+          | undefined = ctx.turnState.get(ctx.adapter.ConnectorClientKey);
+        const member = await client?.getConversationMember?.(
+          from.id ?? "",
+          ctx.activity.conversation?.id ?? "",
+        );
         upn = member?.userPrincipalName ?? member?.email;
         if (upn) store.putKv(USER_NS, oid || (from.id ?? "unknown"), upn.toLowerCase());
       } catch (e) {
@@ -68,7 +96,12 @@ export function createTeamsAdapter(deps: { service: KeyturnService; store: Store
       }
     }
     if (upn) identities.push(upn.toLowerCase());
-    return { platform: "teams", id: `teams:${oid || from.id}`, displayName: from.name ?? "unknown", identities };
+    return {
+      platform: "teams",
+      id: `teams:${oid || from.id}`,
+      displayName: from.name ?? "unknown",
+      identities,
+    };
   };
 
   const rememberReference = (ctx: TurnContext) => {
@@ -83,32 +116,80 @@ export function createTeamsAdapter(deps: { service: KeyturnService; store: Store
     const a = ctx.activity;
     if (a.type === "message") {
       rememberReference(ctx);
-      const text = stripMention(a.text ?? "", a).replace(/^\s*keyturn\s+/i, "").trim();
+      const text = stripMention(a.text ?? "", a)
+        .replace(/^\s*keyturn\s+/i, "")
+        .trim();
       const principal = await principalOf(ctx);
-      const reply = await service.handleText({ principal, channel: { platform: "teams", id: a.conversation?.id ?? "", ref: a.getConversationReference() as unknown as Record<string, unknown> } }, text);
-      const activity = Activity.fromObject({ type: "message", text: escapeXml(reply.message.text), attachments: [cardAttachment(reply.message), ...(reply.attachments ?? []).map(fileAttachment)] });
+      const reply = await service.handleText(
+        {
+          principal,
+          channel: {
+            platform: "teams",
+            id: a.conversation?.id ?? "",
+            ref: a.getConversationReference() as unknown as Record<string, unknown>,
+          },
+        },
+        text,
+      );
+      const activity = Activity.fromObject({
+        type: "message",
+        text: escapeXml(reply.message.text),
+        attachments: [cardAttachment(reply.message), ...(reply.attachments ?? []).map(fileAttachment)],
+      });
       await ctx.sendActivity(activity);
       return;
     }
     if (a.type === "invoke" && a.name === "adaptiveCard/action") {
-      const value = (a.value ?? {}) as { action?: { verb?: string; data?: { action?: ActionRequest; reason?: string } } };
+      const value = (a.value ?? {}) as {
+        action?: { verb?: string; data?: { action?: ActionRequest; reason?: string } };
+      };
       const verb = value.action?.verb ?? "";
       const request = value.action?.data?.action;
       if (!verb.startsWith("keyturn.") || !request) {
-        await ctx.sendActivity(Activity.fromObject({ type: "invokeResponse", value: { status: 200, body: { statusCode: 501, type: "application/vnd.microsoft.error", value: { code: "NotImplemented", message: `keyturn does not know the action ${verb}` } } } }));
+        await ctx.sendActivity(
+          Activity.fromObject({
+            type: "invokeResponse",
+            value: {
+              status: 200,
+              body: {
+                statusCode: 501,
+                type: "application/vnd.microsoft.error",
+                value: { code: "NotImplemented", message: `keyturn does not know the action ${verb}` },
+              },
+            },
+          }),
+        );
         return;
       }
       const reason = value.action?.data?.reason;
       const principal = await principalOf(ctx);
       const reply = await service.handleAction(
-        { principal, channel: { platform: "teams", id: a.conversation?.id ?? "" }, idempotencyKey: `teams:${a.id ?? ""}:${principal.id}` },
+        {
+          principal,
+          channel: { platform: "teams", id: a.conversation?.id ?? "" },
+          idempotencyKey: `teams:${a.id ?? ""}:${principal.id}`,
+        },
         { ...request, ...(reason ? { reason } : {}) },
       );
       const card = reply.card ?? reply.message;
       const refused = !reply.card;
       // a refusal goes to the presser only (the card stays as it is for everyone)
-      const shown: Message = refused ? reply.message : { ...card, context: [...(card.context ?? []), reply.message.text] };
-      await ctx.sendActivity(Activity.fromObject({ type: "invokeResponse", value: { status: 200, body: { statusCode: 200, type: "application/vnd.microsoft.card.adaptive", value: cardAttachment(shown).content } } }));
+      const shown: Message = refused
+        ? reply.message
+        : { ...card, context: [...(card.context ?? []), reply.message.text] };
+      await ctx.sendActivity(
+        Activity.fromObject({
+          type: "invokeResponse",
+          value: {
+            status: 200,
+            body: {
+              statusCode: 200,
+              type: "application/vnd.microsoft.card.adaptive",
+              value: cardAttachment(shown).content,
+            },
+          },
+        }),
+      );
       return;
     }
     if (a.type === "conversationUpdate" || a.type === "installationUpdate") {
@@ -135,14 +216,24 @@ export function createTeamsAdapter(deps: { service: KeyturnService; store: Store
 
   const refFor = (conversationId: string): ConversationReference => {
     const base = store.getKv<ConversationReference>(REF_NS, conversationId);
-    if (!base) throw new KeyturnError("chat_failed", `keyturn has no Teams conversation reference for ${conversationId}: mention the bot there once.`);
+    if (!base)
+      throw new KeyturnError(
+        "chat_failed",
+        `keyturn has no Teams conversation reference for ${conversationId}: mention the bot there once.`,
+      );
     return base;
   };
 
   const send = async (ref: ConversationReference, message: Message): Promise<string> => {
     let id = "";
     await continueIn(ref, async (ctx) => {
-      const r = await ctx.sendActivity(Activity.fromObject({ type: "message", text: escapeXml(message.text), attachments: [cardAttachment(message)] }));
+      const r = await ctx.sendActivity(
+        Activity.fromObject({
+          type: "message",
+          text: escapeXml(message.text),
+          attachments: [cardAttachment(message)],
+        }),
+      );
       id = r?.id ?? "";
     });
     return id;
@@ -154,11 +245,24 @@ export function createTeamsAdapter(deps: { service: KeyturnService; store: Store
       const ref = (channel.ref as unknown as ConversationReference | undefined) ?? refFor(channel.id);
       store.putKv(REF_NS, ref.conversation.id, ref);
       const root = await send(ref, message);
-      return { platform: "teams", channel: ref.conversation.id, root, data: { serviceUrl: ref.serviceUrl ?? "" } };
+      return {
+        platform: "teams",
+        channel: ref.conversation.id,
+        root,
+        data: { serviceUrl: ref.serviceUrl ?? "" },
+      };
     },
     async updateRoot(thread, message) {
       await continueIn(refFor(thread.channel), async (ctx) => {
-        await ctx.updateActivity(Activity.fromObject({ id: thread.root, type: "message", text: escapeXml(message.text), attachments: [cardAttachment(message)], conversation: { id: thread.channel } }));
+        await ctx.updateActivity(
+          Activity.fromObject({
+            id: thread.root,
+            type: "message",
+            text: escapeXml(message.text),
+            attachments: [cardAttachment(message)],
+            conversation: { id: thread.channel },
+          }),
+        );
       });
     },
     async reply(thread, message) {
@@ -166,7 +270,11 @@ export function createTeamsAdapter(deps: { service: KeyturnService; store: Store
     },
     async notify(user: PrincipalRef | string, message) {
       const key = typeof user === "string" ? user.toLowerCase() : user.id.toLowerCase();
-      const oid = key.startsWith("aad:") ? key.slice(4) : key.startsWith("teams:") ? key.slice(6) : [...store.listKv<string>(USER_NS)].find((u) => u.value === key)?.key;
+      const oid = key.startsWith("aad:")
+        ? key.slice(4)
+        : key.startsWith("teams:")
+          ? key.slice(6)
+          : [...store.listKv<string>(USER_NS)].find((u) => u.value === key)?.key;
       const ref = oid ? store.getKv<ConversationReference>(REF_NS, `user:${oid}`) : undefined;
       if (!ref) return false;
       await send(ref, message);
@@ -178,7 +286,13 @@ export function createTeamsAdapter(deps: { service: KeyturnService; store: Store
     async attach(thread, attachment) {
       // bots cannot upload files into channels without Graph: the pack goes as an inline attachment
       await continueIn(refFor(thread.channel), async (ctx) => {
-        await ctx.sendActivity(Activity.fromObject({ type: "message", text: `Evidence: ${attachment.filename}`, attachments: [fileAttachment(attachment)] }));
+        await ctx.sendActivity(
+          Activity.fromObject({
+            type: "message",
+            text: `Evidence: ${attachment.filename}`,
+            attachments: [fileAttachment(attachment)],
+          }),
+        );
       });
     },
   };
@@ -202,5 +316,9 @@ function stripMention(text: string, a: Activity): string {
 }
 
 function fileAttachment(a: { filename: string; contentType: string; content: string }) {
-  return { contentType: a.contentType, name: a.filename, contentUrl: `data:${a.contentType};base64,${Buffer.from(a.content).toString("base64")}` };
+  return {
+    contentType: a.contentType,
+    name: a.filename,
+    contentUrl: `data:${a.contentType};base64,${Buffer.from(a.content).toString("base64")}`,
+  };
 }

@@ -6,21 +6,37 @@
 import type { Button, Message } from "../../src/core/messages.js";
 
 /** For an activity's plain `text` (notifications): no markup can get through. */
-export const escapeXml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+export const escapeXml = (s: string): string =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /**
  * For card text: Adaptive Cards render a small markdown subset and no HTML, so the dangers are links
  * and mentions; both are broken visibly but harmlessly (a zero-width space, look-alike brackets).
  */
 export const escapeTeams = (s: string): string =>
-  s.replace(/<(\/?)at>/gi, "‹$1at›").replace(/\]\(/g, "]\u200b(").replace(/(https?):\/\//gi, "$1:/\u200b/");
+  s
+    .replace(/<(\/?)at>/gi, "‹$1at›")
+    .replace(/\]\(/g, "]\u200b(")
+    .replace(/(https?):\/\//gi, "$1:/\u200b/");
 
-const COLOR: Record<string, string> = { success: "Good", warning: "Warning", danger: "Attention", info: "Accent" };
+const COLOR: Record<string, string> = {
+  success: "Good",
+  warning: "Warning",
+  danger: "Attention",
+  info: "Accent",
+};
 
 export type Card = Record<string, unknown>;
 
 function execute(b: Button, title: string, withReason = false): Card {
-  return { type: "Action.Execute", title, verb: `keyturn.${b.action.kind}`, data: { action: b.action }, ...(withReason ? { associatedInputs: "auto" } : {}), ...(b.style === "danger" ? { style: "destructive" } : b.style === "primary" ? { style: "positive" } : {}) };
+  return {
+    type: "Action.Execute",
+    title,
+    verb: `keyturn.${b.action.kind}`,
+    data: { action: b.action },
+    ...(withReason ? { associatedInputs: "auto" } : {}),
+    ...(b.style === "danger" ? { style: "destructive" } : b.style === "primary" ? { style: "positive" } : {}),
+  };
 }
 
 function action(b: Button): Card {
@@ -28,14 +44,32 @@ function action(b: Button): Card {
     return {
       type: "Action.ShowCard",
       title: b.label,
-      card: { type: "AdaptiveCard", body: [{ type: "Input.Text", id: "reason", label: "Reason (kept in the evidence)", isRequired: true, isMultiline: true, maxLength: 500, errorMessage: "A reason is required" }], actions: [execute(b, `${b.label} — submit`, true)] },
+      card: {
+        type: "AdaptiveCard",
+        body: [
+          {
+            type: "Input.Text",
+            id: "reason",
+            label: "Reason (kept in the evidence)",
+            isRequired: true,
+            isMultiline: true,
+            maxLength: 500,
+            errorMessage: "A reason is required",
+          },
+        ],
+        actions: [execute(b, `${b.label} — submit`, true)],
+      },
     };
   }
   if (b.confirm) {
     return {
       type: "Action.ShowCard",
       title: b.label,
-      card: { type: "AdaptiveCard", body: [{ type: "TextBlock", text: escapeTeams(`${b.confirm.title} ${b.confirm.text}`), wrap: true }], actions: [execute(b, b.confirm.confirm)] },
+      card: {
+        type: "AdaptiveCard",
+        body: [{ type: "TextBlock", text: escapeTeams(`${b.confirm.title} ${b.confirm.text}`), wrap: true }],
+        actions: [execute(b, b.confirm.confirm)],
+      },
     };
   }
   return execute(b, b.label);
@@ -43,19 +77,49 @@ function action(b: Button): Card {
 
 export function toCard(m: Message): Card {
   const body: Card[] = [];
-  if (m.title) body.push({ type: "TextBlock", text: escapeTeams(m.title), weight: "Bolder", size: "Medium", wrap: true, color: COLOR[m.tone ?? "info"] ?? "Default" });
+  if (m.title)
+    body.push({
+      type: "TextBlock",
+      text: escapeTeams(m.title),
+      weight: "Bolder",
+      size: "Medium",
+      wrap: true,
+      color: COLOR[m.tone ?? "info"] ?? "Default",
+    });
   else body.push({ type: "TextBlock", text: escapeTeams(m.text), wrap: true });
-  if (m.fields?.length) body.push({ type: "FactSet", facts: m.fields.map((f) => ({ title: escapeTeams(f.label), value: escapeTeams(f.value) })) });
+  if (m.fields?.length)
+    body.push({
+      type: "FactSet",
+      facts: m.fields.map((f) => ({ title: escapeTeams(f.label), value: escapeTeams(f.value) })),
+    });
   for (const s of m.sections ?? []) {
     const items: Card[] = [];
-    if (s.heading) items.push({ type: "TextBlock", text: escapeTeams(s.heading), weight: "Bolder", wrap: true });
-    for (const l of s.lines) items.push({ type: "TextBlock", text: escapeTeams(l), wrap: true, spacing: "None" });
+    if (s.heading)
+      items.push({ type: "TextBlock", text: escapeTeams(s.heading), weight: "Bolder", wrap: true });
+    for (const l of s.lines)
+      items.push({ type: "TextBlock", text: escapeTeams(l), wrap: true, spacing: "None" });
     body.push({ type: "Container", items });
   }
-  if (m.context?.length) body.push({ type: "TextBlock", text: escapeTeams(m.context.join(" · ")), isSubtle: true, size: "Small", wrap: true });
+  if (m.context?.length)
+    body.push({
+      type: "TextBlock",
+      text: escapeTeams(m.context.join(" · ")),
+      isSubtle: true,
+      size: "Small",
+      wrap: true,
+    });
   const actions: Card[] = (m.buttons ?? []).map(action);
   if (m.link) actions.push({ type: "Action.OpenUrl", title: m.link.label, url: m.link.url });
-  return { type: "AdaptiveCard", $schema: "http://adaptivecards.io/schemas/adaptive-card.json", version: "1.5", body, ...(actions.length ? { actions } : {}) };
+  return {
+    type: "AdaptiveCard",
+    $schema: "http://adaptivecards.io/schemas/adaptive-card.json",
+    version: "1.5",
+    body,
+    ...(actions.length ? { actions } : {}),
+  };
 }
 
-export const cardAttachment = (m: Message) => ({ contentType: "application/vnd.microsoft.card.adaptive", content: toCard(m) });
+export const cardAttachment = (m: Message) => ({
+  contentType: "application/vnd.microsoft.card.adaptive",
+  content: toCard(m),
+});

@@ -17,22 +17,38 @@ export interface AccessCheck {
   readonly fix?: string;
 }
 
-const NEEDED = ["Microsoft.CognitiveServices/accounts/read", "Microsoft.CognitiveServices/accounts/listKeys/action", "Microsoft.CognitiveServices/accounts/regenerateKey/action"];
-const ROLE_FIX = "grant Cognitive Services Contributor, or the custom role keyturn-rotator from the README, on this scope";
+const NEEDED = [
+  "Microsoft.CognitiveServices/accounts/read",
+  "Microsoft.CognitiveServices/accounts/listKeys/action",
+  "Microsoft.CognitiveServices/accounts/regenerateKey/action",
+];
+const ROLE_FIX =
+  "grant Cognitive Services Contributor, or the custom role keyturn-rotator from the README, on this scope";
 
 function allowed(action: string, perms: { actions?: string[]; notActions?: string[] }[]): boolean {
-  const match = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`, "i").test(action);
+  const match = (pattern: string) =>
+    new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`, "i").test(action);
   return perms.some((p) => (p.actions ?? []).some(match) && !(p.notActions ?? []).some(match));
 }
 
-export async function checkAccess(config: AzureConfig, credential: TokenCredential, logger: Logger): Promise<AccessCheck[]> {
+export async function checkAccess(
+  config: AzureConfig,
+  credential: TokenCredential,
+  logger: Logger,
+): Promise<AccessCheck[]> {
   const settings = settingsOf(config);
   const out: AccessCheck[] = [];
   try {
     await credential.getToken(settings.armScope);
     out.push({ check: "credential", scope: settings.armScope, ok: true, detail: "token acquired" });
   } catch (e) {
-    out.push({ check: "credential", scope: settings.armScope, ok: false, detail: e instanceof Error ? e.message.split("\n")[0]! : String(e), fix: "configure a managed identity or AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_FEDERATED_TOKEN_FILE" });
+    out.push({
+      check: "credential",
+      scope: settings.armScope,
+      ok: false,
+      detail: e instanceof Error ? e.message.split("\n")[0]! : String(e),
+      fix: "configure a managed identity or AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_FEDERATED_TOKEN_FILE",
+    });
     return out;
   }
   const accounts = new ArmAccounts(config.subscriptionIds, credential, settings, logger);
@@ -49,22 +65,57 @@ export async function checkAccess(config: AzureConfig, credential: TokenCredenti
     }
     try {
       const arm = new ArmRest(() => accounts.client(sub), settings.armEndpoint);
-      const perms = await arm.list<{ actions?: string[]; notActions?: string[] }>(`${scope}/providers/Microsoft.Authorization/permissions`, "2022-04-01");
+      const perms = await arm.list<{ actions?: string[]; notActions?: string[] }>(
+        `${scope}/providers/Microsoft.Authorization/permissions`,
+        "2022-04-01",
+      );
       for (const action of NEEDED.slice(1)) {
         const ok = allowed(action, perms);
-        out.push({ check: action.split("/").pop()!.replace("/action", ""), scope, ok, detail: ok ? `${action} allowed` : `${action} NOT allowed`, ...(ok ? {} : { fix: ROLE_FIX }) });
+        out.push({
+          check: action.split("/").pop()!.replace("/action", ""),
+          scope,
+          ok,
+          detail: ok ? `${action} allowed` : `${action} NOT allowed`,
+          ...(ok ? {} : { fix: ROLE_FIX }),
+        });
       }
     } catch (e) {
-      out.push({ check: "permissions", scope, ok: false, detail: classifyAzureError(e, { action: "Microsoft.Authorization/permissions/read", scope }).userMessage, fix: "grant Reader (to read permissions) or check manually" });
+      out.push({
+        check: "permissions",
+        scope,
+        ok: false,
+        detail: classifyAzureError(e, { action: "Microsoft.Authorization/permissions/read", scope })
+          .userMessage,
+        fix: "grant Reader (to read permissions) or check manually",
+      });
     }
   }
-  const vaults = new VaultSecrets(config.vaultUrls, credential, { caPem: config.caPem, disableChallengeResourceVerification: config.disableChallengeResourceVerification }, logger);
+  const vaults = new VaultSecrets(
+    config.vaultUrls,
+    credential,
+    {
+      caPem: config.caPem,
+      disableChallengeResourceVerification: config.disableChallengeResourceVerification,
+    },
+    logger,
+  );
   for (const url of config.vaultUrls) {
     try {
       const all = await vaults.listSecrets();
-      out.push({ check: "key vault", scope: url, ok: true, detail: `${all.filter((s) => s.locator.vaultUrl === url.replace(/\/+$/, "")).length} secret(s) listed` });
+      out.push({
+        check: "key vault",
+        scope: url,
+        ok: true,
+        detail: `${all.filter((s) => s.locator.vaultUrl === url.replace(/\/+$/, "")).length} secret(s) listed`,
+      });
     } catch (e) {
-      out.push({ check: "key vault", scope: url, ok: false, detail: isKeyturnError(e) ? e.userMessage : String(e), fix: "grant Key Vault Secrets Officer on the vault (or an access policy with get, list, set)" });
+      out.push({
+        check: "key vault",
+        scope: url,
+        ok: false,
+        detail: isKeyturnError(e) ? e.userMessage : String(e),
+        fix: "grant Key Vault Secrets Officer on the vault (or an access policy with get, list, set)",
+      });
     }
   }
   return out;

@@ -11,8 +11,12 @@ import type { ClientSettings } from "./pipeline.js";
 import { clientOptions } from "./pipeline.js";
 
 export function parseResourceId(id: string): { subscriptionId: string; resourceGroup: string; name: string } {
-  const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.CognitiveServices\/accounts\/([^/]+)$/i.exec(id);
-  if (!m) throw new KeyturnError("malformed_command", `"${id}" is not a Cognitive Services account resource id.`);
+  const m =
+    /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.CognitiveServices\/accounts\/([^/]+)$/i.exec(
+      id,
+    );
+  if (!m)
+    throw new KeyturnError("malformed_command", `"${id}" is not a Cognitive Services account resource id.`);
   return { subscriptionId: m[1]!, resourceGroup: m[2]!, name: m[3]! };
 }
 
@@ -34,7 +38,10 @@ export function toAccount(a: ArmAccount): Account {
 }
 
 export class ArmAccounts implements AccountsPort {
-  readonly #clients = new Map<string, { normal: CognitiveServicesManagementClient; noRetry: CognitiveServicesManagementClient }>();
+  readonly #clients = new Map<
+    string,
+    { normal: CognitiveServicesManagementClient; noRetry: CognitiveServicesManagementClient }
+  >();
 
   constructor(
     private readonly subscriptionIds: readonly string[],
@@ -48,8 +55,16 @@ export class ArmAccounts implements AccountsPort {
     let c = this.#clients.get(subscriptionId);
     if (!c) {
       c = {
-        normal: new CognitiveServicesManagementClient(this.credential, subscriptionId, clientOptions(this.settings)),
-        noRetry: new CognitiveServicesManagementClient(this.credential, subscriptionId, clientOptions(this.settings, { noRetry: true })),
+        normal: new CognitiveServicesManagementClient(
+          this.credential,
+          subscriptionId,
+          clientOptions(this.settings),
+        ),
+        noRetry: new CognitiveServicesManagementClient(
+          this.credential,
+          subscriptionId,
+          clientOptions(this.settings, { noRetry: true }),
+        ),
       };
       this.#clients.set(subscriptionId, c);
     }
@@ -71,12 +86,16 @@ export class ArmAccounts implements AccountsPort {
 
   async getAccount(accountId: string): Promise<Account> {
     const { subscriptionId, resourceGroup, name } = parseResourceId(accountId);
-    return this.#call("read account", accountId, async () => toAccount(await this.client(subscriptionId).accounts.get(resourceGroup, name)));
+    return this.#call("read account", accountId, async () =>
+      toAccount(await this.client(subscriptionId).accounts.get(resourceGroup, name)),
+    );
   }
 
   async listKeys(accountId: string): Promise<KeyPair> {
     const { subscriptionId, resourceGroup, name } = parseResourceId(accountId);
-    return this.#call("listKeys", accountId, async () => pair(await this.client(subscriptionId).accounts.listKeys(resourceGroup, name)));
+    return this.#call("listKeys", accountId, async () =>
+      pair(await this.client(subscriptionId).accounts.listKeys(resourceGroup, name)),
+    );
   }
 
   /**
@@ -88,10 +107,17 @@ export class ArmAccounts implements AccountsPort {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.#call("regenerateKey", accountId, async () =>
-          pair(await this.client(subscriptionId, true).accounts.regenerateKey(resourceGroup, name, azureKeyName(slot))),
+          pair(
+            await this.client(subscriptionId, true).accounts.regenerateKey(
+              resourceGroup,
+              name,
+              azureKeyName(slot),
+            ),
+          ),
         );
       } catch (e) {
-        const wait = isKeyturnError(e) && e.code === "azure_throttled" ? e.details.retryAfterSeconds : undefined;
+        const wait =
+          isKeyturnError(e) && e.code === "azure_throttled" ? e.details.retryAfterSeconds : undefined;
         if (wait === undefined || wait > this.settings.maxRetryAfterSeconds || attempt >= 3) throw e;
         await this.sleep(wait * 1000);
       }
@@ -106,7 +132,17 @@ export class ArmAccounts implements AccountsPort {
       return r;
     } catch (e) {
       const err = classifyAzureError(e, { action: actionName(action), scope });
-      this.logger.warn({ azure: action, scope, ms: Date.now() - started, code: err.code, statusCode: err.details.statusCode, requestId: err.details.requestId }, "azure call failed");
+      this.logger.warn(
+        {
+          azure: action,
+          scope,
+          ms: Date.now() - started,
+          code: err.code,
+          statusCode: err.details.statusCode,
+          requestId: err.details.requestId,
+        },
+        "azure call failed",
+      );
       throw err;
     }
   }

@@ -11,7 +11,12 @@ export class ArmRest {
     private readonly armEndpoint: string,
   ) {}
 
-  async call<T>(method: "GET" | "POST" | "PUT", path: string, apiVersion: string, body?: unknown): Promise<T> {
+  async call<T>(
+    method: "GET" | "POST" | "PUT",
+    path: string,
+    apiVersion: string,
+    body?: unknown,
+  ): Promise<T> {
     const url = `${this.armEndpoint.replace(/\/+$/, "")}${path}${path.includes("?") ? "&" : "?"}api-version=${apiVersion}`;
     const request = createPipelineRequest({
       url,
@@ -43,7 +48,11 @@ export class ArmRest {
     out.push(...(page.value ?? []));
     while (page.nextLink) {
       const next = new URL(page.nextLink);
-      page = await this.call<{ value?: T[]; nextLink?: string }>("GET", next.pathname + next.search.replace(/([?&])api-version=[^&]*&?/, "$1").replace(/[?&]$/, ""), apiVersion);
+      page = await this.call<{ value?: T[]; nextLink?: string }>(
+        "GET",
+        next.pathname + next.search.replace(/([?&])api-version=[^&]*&?/, "$1").replace(/[?&]$/, ""),
+        apiVersion,
+      );
       out.push(...(page.value ?? []));
     }
     return out;

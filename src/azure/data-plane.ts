@@ -19,7 +19,10 @@ export class HttpsProbe implements DataPlanePort {
 
   probe(account: Account, key: SecretValue): Promise<{ status: number } | { unreachable: string }> {
     if (!account.endpoint) return Promise.resolve({ unreachable: "the account has no endpoint" });
-    const url = new URL(probePath(account.kind), account.endpoint.endsWith("/") ? account.endpoint : account.endpoint + "/");
+    const url = new URL(
+      probePath(account.kind),
+      account.endpoint.endsWith("/") ? account.endpoint : account.endpoint + "/",
+    );
     return new Promise((resolve) => {
       const req = request(
         url,

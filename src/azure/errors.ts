@@ -21,11 +21,17 @@ export function classifyAzureError(e: unknown, ctx: { action: string; scope: str
   const isRest = r.name === "RestError" || typeof r.statusCode === "number";
   const status = r.statusCode;
   const requestId = r.response?.headers?.get("x-ms-request-id");
-  const details = { ...(status !== undefined ? { statusCode: status } : {}), ...(requestId ? { requestId } : {}), scope: ctx.scope };
+  const details = {
+    ...(status !== undefined ? { statusCode: status } : {}),
+    ...(requestId ? { requestId } : {}),
+    scope: ctx.scope,
+  };
   const code = r.code ?? "";
   const message = (r.message ?? "").slice(0, 400);
   if (!isRest || status === undefined) {
-    const net = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|socket hang up|aborted|timeout/i.test(`${code} ${message}`);
+    const net = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|socket hang up|aborted|timeout/i.test(
+      `${code} ${message}`,
+    );
     return new KeyturnError(
       net ? "azure_transient" : "azure_internal",
       net
@@ -36,7 +42,11 @@ export function classifyAzureError(e: unknown, ctx: { action: string; scope: str
     );
   }
   if (status === 401) {
-    return new KeyturnError("azure_auth", `keyturn could not authenticate to Azure for ${ctx.action}: check the managed identity or the AZURE_* credential variables (keyturn doctor shows which).`, details);
+    return new KeyturnError(
+      "azure_auth",
+      `keyturn could not authenticate to Azure for ${ctx.action}: check the managed identity or the AZURE_* credential variables (keyturn doctor shows which).`,
+      details,
+    );
   }
   if (status === 403) {
     const action = /perform action '([^']+)'/.exec(message)?.[1] ?? ctx.action;
@@ -47,8 +57,18 @@ export function classifyAzureError(e: unknown, ctx: { action: string; scope: str
       { ...details, scope },
     );
   }
-  if (status === 404) return new KeyturnError("azure_not_found", `Azure does not know ${ctx.scope} (${code || "NotFound"}): was it deleted or moved? Check the name and subscription.`, details);
-  if (status === 409 || status === 412) return new KeyturnError("azure_conflict", `Azure refused ${ctx.action} on ${ctx.scope} because of a conflicting operation (${code}); wait for it to finish, then resume.`, details);
+  if (status === 404)
+    return new KeyturnError(
+      "azure_not_found",
+      `Azure does not know ${ctx.scope} (${code || "NotFound"}): was it deleted or moved? Check the name and subscription.`,
+      details,
+    );
+  if (status === 409 || status === 412)
+    return new KeyturnError(
+      "azure_conflict",
+      `Azure refused ${ctx.action} on ${ctx.scope} because of a conflicting operation (${code}); wait for it to finish, then resume.`,
+      details,
+    );
   if (status === 429) {
     const header = r.response?.headers?.get(RETRY_AFTER_HEADER) ?? r.response?.headers?.get("retry-after");
     const retryAfterSeconds = header && /^\d+$/.test(header) ? Number(header) : undefined;
@@ -58,7 +78,17 @@ export function classifyAzureError(e: unknown, ctx: { action: string; scope: str
       { ...details, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) },
     );
   }
-  if (status === 400 && /disableLocalAuth/i.test(message)) return new KeyturnError("key_free", `${ctx.scope} has disableLocalAuth=true: it has no keys.`, details);
-  if (status === 408 || status >= 500) return new KeyturnError("azure_transient", `Azure failed temporarily during ${ctx.action} (HTTP ${status} ${code}). keyturn re-checks the live state before repeating anything; resume to continue.`, details);
-  return new KeyturnError("azure_internal", `Azure answered HTTP ${status} ${code} to ${ctx.action} on ${ctx.scope}.`, details);
+  if (status === 400 && /disableLocalAuth/i.test(message))
+    return new KeyturnError("key_free", `${ctx.scope} has disableLocalAuth=true: it has no keys.`, details);
+  if (status === 408 || status >= 500)
+    return new KeyturnError(
+      "azure_transient",
+      `Azure failed temporarily during ${ctx.action} (HTTP ${status} ${code}). keyturn re-checks the live state before repeating anything; resume to continue.`,
+      details,
+    );
+  return new KeyturnError(
+    "azure_internal",
+    `Azure answered HTTP ${status} ${code} to ${ctx.action} on ${ctx.scope}.`,
+    details,
+  );
 }

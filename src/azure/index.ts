@@ -21,7 +21,8 @@ export interface AzureConfig {
   vaultUrls: readonly string[];
   armEndpoint?: string | undefined;
   armScope?: string | undefined;
-  logAnalytics?: { endpoint?: string | undefined; workspaceId: string; scope?: string | undefined } | undefined;
+  logAnalytics?:
+    { endpoint?: string | undefined; workspaceId: string; scope?: string | undefined } | undefined;
   caPem?: string | undefined;
   disableChallengeResourceVerification?: boolean | undefined;
   label?: string | undefined;
@@ -41,13 +42,28 @@ export function settingsOf(config: AzureConfig): ClientSettings {
   };
 }
 
-export function createAzurePorts(config: AzureConfig, credential: TokenCredential, logger: Logger): AzurePorts & { inventory: AzureInventory } {
+export function createAzurePorts(
+  config: AzureConfig,
+  credential: TokenCredential,
+  logger: Logger,
+): AzurePorts & { inventory: AzureInventory } {
   const settings = settingsOf(config);
   const log = logger.child({ component: "azure" });
   const accounts = new ArmAccounts(config.subscriptionIds, credential, settings, log);
-  const vaults = new VaultSecrets(config.vaultUrls, credential, { caPem: config.caPem, disableChallengeResourceVerification: config.disableChallengeResourceVerification }, log);
+  const vaults = new VaultSecrets(
+    config.vaultUrls,
+    credential,
+    {
+      caPem: config.caPem,
+      disableChallengeResourceVerification: config.disableChallengeResourceVerification,
+    },
+    log,
+  );
   const telemetry = new Monitor(credential, settings, log, config.logAnalytics);
-  const arm = new ArmRest(() => accounts.client(config.subscriptionIds[0] ?? "00000000-0000-0000-0000-000000000000"), settings.armEndpoint);
+  const arm = new ArmRest(
+    () => accounts.client(config.subscriptionIds[0] ?? "00000000-0000-0000-0000-000000000000"),
+    settings.armEndpoint,
+  );
   const sites = new Sites(arm, config.subscriptionIds);
   const clock = config.clock ?? { now: () => new Date() };
   const inventory = new AzureInventory({

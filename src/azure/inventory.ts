@@ -3,9 +3,25 @@
  * and literal copies, Activity Log listKeys callers, traffic by ApiName, consumers declared by hand.
  * A source that cannot be read is listed in `unseen` with the reason, never fatal.
  */
-import type { Account, Consumer, Inventory, KeyFingerprints, KeySlot, ServiceTraffic } from "../core/domain.js";
+import type {
+  Account,
+  Consumer,
+  Inventory,
+  KeyFingerprints,
+  KeySlot,
+  ServiceTraffic,
+} from "../core/domain.js";
 import { isKeyturnError } from "../core/errors.js";
-import type { AccountsPort, Clock, DeclaredConsumer, InventoryPort, Logger, SecretsPort, SecretVersionInfo, TelemetryPort } from "../core/ports.js";
+import type {
+  AccountsPort,
+  Clock,
+  DeclaredConsumer,
+  InventoryPort,
+  Logger,
+  SecretsPort,
+  SecretVersionInfo,
+  TelemetryPort,
+} from "../core/ports.js";
 import type { SiteSetting, Sites } from "./sites.js";
 import { fingerprintOf } from "../core/secret.js";
 
@@ -25,7 +41,8 @@ export interface InventoryDeps {
 }
 
 export class AzureInventory implements InventoryPort {
-  #secretCache: { at: number; entries: Promise<{ info: SecretVersionInfo; fingerprint: string }[]> } | null = null;
+  #secretCache: { at: number; entries: Promise<{ info: SecretVersionInfo; fingerprint: string }[]> } | null =
+    null;
   #siteCache: { at: number; settings: Promise<SiteSetting[]> } | null = null;
 
   constructor(private readonly d: InventoryDeps) {}
@@ -33,7 +50,16 @@ export class AzureInventory implements InventoryPort {
   async take(account: Account): Promise<Inventory> {
     const takenAt = this.d.clock.now().toISOString();
     if (account.disableLocalAuth) {
-      return { accountId: account.id, takenAt, keyFree: true, fingerprints: null, activeSlot: null, consumers: [], services: [], unseen: [] };
+      return {
+        accountId: account.id,
+        takenAt,
+        keyFree: true,
+        fingerprints: null,
+        activeSlot: null,
+        consumers: [],
+        services: [],
+        unseen: [],
+      };
     }
     const unseen: string[] = [];
     const keys = await this.d.accounts.listKeys(account.id);
@@ -42,7 +68,9 @@ export class AzureInventory implements InventoryPort {
     const consumers: Consumer[] = [];
     const matched = new Map<string, KeySlot>(); // vaultUrl/name -> slot
 
-    const secrets = await this.#secrets().catch((e: unknown) => (unseen.push(`Key Vault secrets: ${why(e)}`), []));
+    const secrets = await this.#secrets().catch(
+      (e: unknown) => (unseen.push(`Key Vault secrets: ${why(e)}`), []),
+    );
     for (const s of secrets) {
       const slot = slotOf(s.fingerprint);
       const tagged = s.info.tags["keyturn-account"]?.toLowerCase() === account.id.toLowerCase();
@@ -55,11 +83,15 @@ export class AzureInventory implements InventoryPort {
         slot: slot ?? "unknown",
         reload: "versionless",
         secret: { vaultUrl: s.info.locator.vaultUrl, name: s.info.locator.name },
-        evidence: slot ? `its current version holds ${slot} (${s.fingerprint})` : "tagged keyturn-account for this account by an earlier rotation",
+        evidence: slot
+          ? `its current version holds ${slot} (${s.fingerprint})`
+          : "tagged keyturn-account for this account by an earlier rotation",
       });
     }
 
-    const settings = await this.#sites().catch((e: unknown) => (unseen.push(`App Service settings: ${why(e)}`), []));
+    const settings = await this.#sites().catch(
+      (e: unknown) => (unseen.push(`App Service settings: ${why(e)}`), []),
+    );
     for (const s of settings) {
       const id = `site:${s.siteName}/${s.name}`;
       if (s.reference) {
@@ -101,12 +133,24 @@ export class AzureInventory implements InventoryPort {
 
     const now = this.d.clock.now();
     try {
-      const events = await this.d.telemetry.activityLog(account.id, { from: new Date(now.getTime() - 90 * 86_400_000), to: now, operations: [LIST_KEYS] });
+      const events = await this.d.telemetry.activityLog(account.id, {
+        from: new Date(now.getTime() - 90 * 86_400_000),
+        to: now,
+        operations: [LIST_KEYS],
+      });
       const self = new Set((this.d.selfCallers ?? []).map((x) => x.toLowerCase()));
       const callers = new Map<string, { at: string; ip?: string | undefined }>();
-      for (const e of events) if (!self.has(e.caller.toLowerCase())) callers.set(e.caller, { at: e.at, ip: e.callerIp });
+      for (const e of events)
+        if (!self.has(e.caller.toLowerCase())) callers.set(e.caller, { at: e.at, ip: e.callerIp });
       for (const [caller, last] of callers) {
-        consumers.push({ id: `caller:${caller}`, name: caller, source: "listkeys-caller", slot: "unknown", reload: "unknown", evidence: `called listKeys on ${last.at.slice(0, 10)}${last.ip ? ` from ${last.ip}` : ""}: may hold an unmanaged copy` });
+        consumers.push({
+          id: `caller:${caller}`,
+          name: caller,
+          source: "listkeys-caller",
+          slot: "unknown",
+          reload: "unknown",
+          evidence: `called listKeys on ${last.at.slice(0, 10)}${last.ip ? ` from ${last.ip}` : ""}: may hold an unmanaged copy`,
+        });
       }
     } catch (e) {
       unseen.push(`Activity Log (listKeys callers, 90 days): ${why(e)}`);
@@ -114,13 +158,21 @@ export class AzureInventory implements InventoryPort {
 
     let services: ServiceTraffic[] = [];
     try {
-      const series = await this.d.telemetry.metrics(account.id, { from: new Date(now.getTime() - 86_400_000), to: now, names: ["TotalCalls"], splitBy: "ApiName", intervalMinutes: 60 });
+      const series = await this.d.telemetry.metrics(account.id, {
+        from: new Date(now.getTime() - 86_400_000),
+        to: now,
+        names: ["TotalCalls"],
+        splitBy: "ApiName",
+        intervalMinutes: 60,
+      });
       const by = new Map<string, number>();
       for (const s of series) {
         const api = Object.values(s.dimension ?? {})[0] ?? "all";
         by.set(api, (by.get(api) ?? 0) + s.points.reduce((a, p) => a + p.total, 0));
       }
-      services = [...by.entries()].map(([apiName, calls]) => ({ apiName, calls })).sort((a, b) => b.calls - a.calls);
+      services = [...by.entries()]
+        .map(([apiName, calls]) => ({ apiName, calls }))
+        .sort((a, b) => b.calls - a.calls);
     } catch (e) {
       unseen.push(`Traffic by ApiName (metrics): ${why(e)}`);
     }
@@ -138,9 +190,20 @@ export class AzureInventory implements InventoryPort {
       });
     }
 
-    const known = new Set(consumers.map((c) => c.slot).filter((s): s is KeySlot => s === "key1" || s === "key2"));
+    const known = new Set(
+      consumers.map((c) => c.slot).filter((s): s is KeySlot => s === "key1" || s === "key2"),
+    );
     const activeSlot = known.size === 1 ? [...known][0]! : null;
-    return { accountId: account.id, takenAt, keyFree: false, fingerprints: fp, activeSlot, consumers, services, unseen };
+    return {
+      accountId: account.id,
+      takenAt,
+      keyFree: false,
+      fingerprints: fp,
+      activeSlot,
+      consumers,
+      services,
+      unseen,
+    };
   }
 
   #secrets(): Promise<{ info: SecretVersionInfo; fingerprint: string }[]> {
@@ -152,7 +215,9 @@ export class AzureInventory implements InventoryPort {
       for (let i = 0; i < list.length; i += 8) {
         const batch = await Promise.all(
           list.slice(i, i + 8).map(async (info) => {
-            const s = await this.d.secrets.getSecret({ vaultUrl: info.locator.vaultUrl, name: info.locator.name }).catch(() => null);
+            const s = await this.d.secrets
+              .getSecret({ vaultUrl: info.locator.vaultUrl, name: info.locator.name })
+              .catch(() => null);
             return s ? { info: s.info, fingerprint: s.value.fingerprint } : null;
           }),
         );
@@ -184,7 +249,9 @@ export class AzureInventory implements InventoryPort {
 const hostOf = (url: string) => {
   try {
     const u = new URL(url);
-    return u.hostname.split(".")[0] === "127" || u.hostname === "localhost" ? `${u.hostname}:${u.port}` : u.hostname.split(".")[0]!;
+    return u.hostname.split(".")[0] === "127" || u.hostname === "localhost"
+      ? `${u.hostname}:${u.port}`
+      : u.hostname.split(".")[0]!;
   } catch {
     return url;
   }

@@ -20,9 +20,15 @@ export function capRetryAfter(maxSeconds: number): PipelinePolicy {
       const response = await next(request);
       if (response.status === 429) {
         const ra = response.headers.get("retry-after");
-        const seconds = ra && /^\d+$/.test(ra) ? Number(ra) : ra ? Math.ceil((Date.parse(ra) - Date.now()) / 1000) : undefined;
+        const seconds =
+          ra && /^\d+$/.test(ra)
+            ? Number(ra)
+            : ra
+              ? Math.ceil((Date.parse(ra) - Date.now()) / 1000)
+              : undefined;
         if (seconds === undefined || Number.isNaN(seconds) || seconds > maxSeconds) {
-          if (seconds !== undefined && !Number.isNaN(seconds)) response.headers.set(RETRY_AFTER_HEADER, String(seconds));
+          if (seconds !== undefined && !Number.isNaN(seconds))
+            response.headers.set(RETRY_AFTER_HEADER, String(seconds));
           response.headers.delete("retry-after");
           response.headers.delete("retry-after-ms");
           response.headers.delete("x-ms-retry-after-ms");

@@ -22,7 +22,9 @@ export class VaultSecrets implements SecretsPort {
       this.#clients.set(
         norm(url),
         new SecretClient(norm(url), credential, {
-          ...(opts.disableChallengeResourceVerification ? { disableChallengeResourceVerification: true } : {}),
+          ...(opts.disableChallengeResourceVerification
+            ? { disableChallengeResourceVerification: true }
+            : {}),
           ...(opts.caPem ? { tlsOptions: { ca: opts.caPem } } : {}),
         }),
       );
@@ -35,7 +37,11 @@ export class VaultSecrets implements SecretsPort {
 
   #client(vaultUrl: string): SecretClient {
     const c = this.#clients.get(norm(vaultUrl));
-    if (!c) throw new KeyturnError("config_invalid", `Key Vault ${vaultUrl} is not configured: add it to AZURE_KEY_VAULT_URLS.`);
+    if (!c)
+      throw new KeyturnError(
+        "config_invalid",
+        `Key Vault ${vaultUrl} is not configured: add it to AZURE_KEY_VAULT_URLS.`,
+      );
     return c;
   }
 
@@ -56,9 +62,16 @@ export class VaultSecrets implements SecretsPort {
     });
   }
 
-  async publish(l: SecretLocator, value: SecretValue, tags: Readonly<Record<string, string>>): Promise<SecretVersionInfo> {
+  async publish(
+    l: SecretLocator,
+    value: SecretValue,
+    tags: Readonly<Record<string, string>>,
+  ): Promise<SecretVersionInfo> {
     return this.#call("write secret", `${l.vaultUrl}/secrets/${l.name}`, async () => {
-      const s = await this.#client(l.vaultUrl).setSecret(l.name, value.reveal(), { tags: { ...tags }, contentType: "text/plain" });
+      const s = await this.#client(l.vaultUrl).setSecret(l.name, value.reveal(), {
+        tags: { ...tags },
+        contentType: "text/plain",
+      });
       return info(l.vaultUrl, s.properties);
     });
   }
@@ -66,7 +79,8 @@ export class VaultSecrets implements SecretsPort {
   async listVersions(l: SecretLocator): Promise<SecretVersionInfo[]> {
     return this.#call("list secret versions", `${l.vaultUrl}/secrets/${l.name}`, async () => {
       const out: SecretVersionInfo[] = [];
-      for await (const p of this.#client(l.vaultUrl).listPropertiesOfSecretVersions(l.name)) out.push(info(l.vaultUrl, p));
+      for await (const p of this.#client(l.vaultUrl).listPropertiesOfSecretVersions(l.name))
+        out.push(info(l.vaultUrl, p));
       return out;
     });
   }
@@ -76,7 +90,10 @@ export class VaultSecrets implements SecretsPort {
       return await fn();
     } catch (e) {
       const err = classifyAzureError(e, { action: `Key Vault ${action}`, scope });
-      this.logger.warn({ azure: action, scope, code: err.code, statusCode: err.details.statusCode }, "key vault call failed");
+      this.logger.warn(
+        { azure: action, scope, code: err.code, statusCode: err.details.statusCode },
+        "key vault call failed",
+      );
       throw err;
     }
   }

@@ -20,10 +20,18 @@ export interface SiteSetting {
 }
 
 export function parseReference(value: string): SecretLocator | undefined {
-  const uri = /^@Microsoft\.KeyVault\(SecretUri=(https:\/\/[^/]+)\/secrets\/([^/)]+)\/?([^/)]*)\)$/i.exec(value);
+  const uri = /^@Microsoft\.KeyVault\(SecretUri=(https:\/\/[^/]+)\/secrets\/([^/)]+)\/?([^/)]*)\)$/i.exec(
+    value,
+  );
   if (uri) return { vaultUrl: uri[1]!, name: uri[2]!, ...(uri[3] ? { version: uri[3] } : {}) };
-  const named = /^@Microsoft\.KeyVault\(VaultName=([^;]+);SecretName=([^;)]+)(?:;SecretVersion=([^)]+))?\)$/i.exec(value);
-  if (named) return { vaultUrl: `https://${named[1]}.vault.azure.net`, name: named[2]!, ...(named[3] ? { version: named[3] } : {}) };
+  const named =
+    /^@Microsoft\.KeyVault\(VaultName=([^;]+);SecretName=([^;)]+)(?:;SecretVersion=([^)]+))?\)$/i.exec(value);
+  if (named)
+    return {
+      vaultUrl: `https://${named[1]}.vault.azure.net`,
+      name: named[2]!,
+      ...(named[3] ? { version: named[3] } : {}),
+    };
   return undefined;
 }
 
@@ -37,12 +45,25 @@ export class Sites implements ConsumerControlPort {
   async settings(): Promise<SiteSetting[]> {
     const out: SiteSetting[] = [];
     for (const sub of this.subscriptionIds) {
-      const sites = await this.arm.list<{ id: string; name: string; tags?: Record<string, string> }>(`/subscriptions/${sub}/providers/Microsoft.Web/sites`, WEB_API);
+      const sites = await this.arm.list<{ id: string; name: string; tags?: Record<string, string> }>(
+        `/subscriptions/${sub}/providers/Microsoft.Web/sites`,
+        WEB_API,
+      );
       for (const site of sites) {
-        const res = await this.arm.call<{ properties?: Record<string, string> }>("POST", `${site.id}/config/appsettings/list`, WEB_API);
+        const res = await this.arm.call<{ properties?: Record<string, string> }>(
+          "POST",
+          `${site.id}/config/appsettings/list`,
+          WEB_API,
+        );
         for (const [name, value] of Object.entries(res.properties ?? {})) {
           const reference = parseReference(value);
-          out.push({ siteId: site.id, siteName: site.name, ...(site.tags?.owner ? { owner: site.tags.owner } : {}), name, ...(reference ? { reference } : { literal: value }) });
+          out.push({
+            siteId: site.id,
+            siteName: site.name,
+            ...(site.tags?.owner ? { owner: site.tags.owner } : {}),
+            name,
+            ...(reference ? { reference } : { literal: value }),
+          });
         }
       }
     }
@@ -52,7 +73,11 @@ export class Sites implements ConsumerControlPort {
   async refresh(consumer: Consumer): Promise<boolean> {
     if (!consumer.siteId) return false;
     try {
-      await this.arm.call("POST", `${consumer.siteId}/config/configreferences/appsettings/refresh`, REFRESH_API);
+      await this.arm.call(
+        "POST",
+        `${consumer.siteId}/config/configreferences/appsettings/refresh`,
+        REFRESH_API,
+      );
       return true;
     } catch (e) {
       throw classifyAzureError(e, { action: "Microsoft.Web/sites/config/write", scope: consumer.siteId });
@@ -62,11 +87,16 @@ export class Sites implements ConsumerControlPort {
   async activeVersion(consumer: Consumer): Promise<string | undefined> {
     if (!consumer.siteId || !consumer.settingName) return undefined;
     try {
-      const r = await this.arm.call<{ value?: { name: string; properties?: { activeVersion?: string; secretVersion?: string } }[] }>("GET", `${consumer.siteId}/config/configreferences/appsettings`, WEB_API);
+      const r = await this.arm.call<{
+        value?: { name: string; properties?: { activeVersion?: string; secretVersion?: string } }[];
+      }>("GET", `${consumer.siteId}/config/configreferences/appsettings`, WEB_API);
       const s = r.value?.find((x) => x.name === consumer.settingName);
       return s?.properties?.activeVersion || s?.properties?.secretVersion || undefined;
     } catch (e) {
-      throw classifyAzureError(e, { action: "Microsoft.Web/sites/config/list/action", scope: consumer.siteId });
+      throw classifyAzureError(e, {
+        action: "Microsoft.Web/sites/config/list/action",
+        scope: consumer.siteId,
+      });
     }
   }
 }

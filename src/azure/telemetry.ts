@@ -30,9 +30,16 @@ export class Monitor implements TelemetryPort {
       this.unauthorizedCallers = async (accountId, q) => {
         const query = `AzureDiagnostics | where ResourceId =~ "${accountId.replace(/"/g, "")}" and Category == "RequestResponse" and ResultSignature == "401" | summarize count() by CallerIPAddress, OperationName`;
         try {
-          const r = await logs.queryWorkspace(logAnalytics.workspaceId, query, { startTime: q.from, endTime: q.to });
+          const r = await logs.queryWorkspace(logAnalytics.workspaceId, query, {
+            startTime: q.from,
+            endTime: q.to,
+          });
           const table = "tables" in r ? r.tables[0] : undefined;
-          return (table?.rows ?? []).map((row): CallerErrors => ({ callerIp: String(row[0]), operation: String(row[1]), count: Number(row[2]) }));
+          return (table?.rows ?? []).map((row): CallerErrors => ({
+            callerIp: String(row[0] as string),
+            operation: String(row[1] as string),
+            count: Number(row[2]),
+          }));
         } catch (e) {
           throw classifyAzureError(e, { action: "Log Analytics query", scope: logAnalytics.workspaceId });
         }
@@ -49,7 +56,10 @@ export class Monitor implements TelemetryPort {
     return c;
   }
 
-  async metrics(accountId: string, q: { from: Date; to: Date; names: readonly string[]; splitBy?: string; intervalMinutes?: number }): Promise<MetricSeries[]> {
+  async metrics(
+    accountId: string,
+    q: { from: Date; to: Date; names: readonly string[]; splitBy?: string; intervalMinutes?: number },
+  ): Promise<MetricSeries[]> {
     const sub = accountId.split("/")[2] ?? "";
     try {
       const r = await this.#client(sub).metrics.list(accountId.replace(/^\//, ""), {
@@ -62,7 +72,16 @@ export class Monitor implements TelemetryPort {
       return (r.value ?? []).flatMap((m) =>
         (m.timeseries ?? []).map((ts) => ({
           name: m.name.value ?? "",
-          ...(ts.metadatavalues?.length ? { dimension: Object.fromEntries(ts.metadatavalues.map((d) => [d.name?.localizedValue ?? d.name?.value ?? "", d.value ?? ""])) } : {}),
+          ...(ts.metadatavalues?.length
+            ? {
+                dimension: Object.fromEntries(
+                  ts.metadatavalues.map((d) => [
+                    d.name?.localizedValue ?? d.name?.value ?? "",
+                    d.value ?? "",
+                  ]),
+                ),
+              }
+            : {}),
           points: (ts.data ?? []).map((p) => ({ at: p.timeStamp.toISOString(), total: p.total ?? 0 })),
         })),
       );
@@ -73,7 +92,10 @@ export class Monitor implements TelemetryPort {
     }
   }
 
-  async activityLog(accountId: string, q: { from: Date; to: Date; operations?: readonly string[] }): Promise<ActivityEvent[]> {
+  async activityLog(
+    accountId: string,
+    q: { from: Date; to: Date; operations?: readonly string[] },
+  ): Promise<ActivityEvent[]> {
     const sub = accountId.split("/")[2] ?? "";
     const filter = `eventTimestamp ge '${q.from.toISOString()}' and eventTimestamp le '${q.to.toISOString()}' and resourceUri eq '${accountId}'`;
     try {
@@ -91,7 +113,10 @@ export class Monitor implements TelemetryPort {
       }
       return out;
     } catch (e) {
-      throw classifyAzureError(e, { action: "Microsoft.Insights/eventtypes/values/read", scope: `/subscriptions/${sub}` });
+      throw classifyAzureError(e, {
+        action: "Microsoft.Insights/eventtypes/values/read",
+        scope: `/subscriptions/${sub}`,
+      });
     }
   }
 }

@@ -10,41 +10,74 @@ import { KeyturnError } from "../core/errors.js";
 import type { Policy } from "../core/policy.js";
 import { parsePolicy } from "../core/policy.js";
 
-const csv = (v: string | undefined) => (v ?? "").split(",").map((x) => x.trim()).filter(Boolean);
-const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => ["true", "1", "yes"].includes(v));
+const csv = (v: string | undefined) =>
+  (v ?? "")
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => ["true", "1", "yes"].includes(v));
 
 export const envSchema = z.object({
-  PORT: z.coerce.number({ message: "must be a port number, e.g. 3978" }).int().min(0).max(65535).default(3978),
+  PORT: z.coerce
+    .number({ message: "must be a port number, e.g. 3978" })
+    .int()
+    .min(0)
+    .max(65535)
+    .default(3978),
   HOST: z.string().optional(),
   NODE_ENV: z.string().default("development"),
-  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"], { message: "must be one of trace, debug, info, warn, error, silent" }).default("info"),
+  LOG_LEVEL: z
+    .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"], {
+      message: "must be one of trace, debug, info, warn, error, silent",
+    })
+    .default("info"),
   KEYTURN_DATA_DIR: z.string().default("./data"),
   KEYTURN_POLICY_FILE: z.string().optional(),
   KEYTURN_CONSOLE: z.enum(["auto", "on", "off"], { message: "must be auto, on or off" }).default("auto"),
   KEYTURN_LOG_FILE: z.string().optional(),
-  KEYTURN_DIGEST_CHANNEL: z.string().regex(/^(slack|teams|console):.+$/, "must look like slack:C0123 or teams:<conversation id>").optional(),
+  KEYTURN_DIGEST_CHANNEL: z
+    .string()
+    .regex(/^(slack|teams|console):.+$/, "must look like slack:C0123 or teams:<conversation id>")
+    .optional(),
   KEYTURN_SANDBOX_SCENARIO: z.string().optional(),
   AZURE_SUBSCRIPTION_IDS: z.string().optional(),
   AZURE_KEY_VAULT_URLS: z.string().optional(),
   AZURE_ARM_ENDPOINT: z.string().url("must be a URL such as https://management.usgovcloudapi.net").optional(),
   AZURE_ARM_SCOPE: z.string().optional(),
   AZURE_CA_FILE: z.string().optional(),
-  AZURE_CREDENTIAL: z.enum(["default", "simulator"], { message: "must be default or simulator" }).default("default"),
+  AZURE_CREDENTIAL: z
+    .enum(["default", "simulator"], { message: "must be default or simulator" })
+    .default("default"),
   AZURE_LOG_ANALYTICS_WORKSPACE_ID: z.string().optional(),
   AZURE_LOG_ANALYTICS_ENDPOINT: z.string().url().optional(),
   AZURE_MAX_RETRY_AFTER_SECONDS: z.coerce.number().int().positive().default(60),
-  SLACK_BOT_TOKEN: z.string().regex(/^xoxb-/, "must be a bot token starting with xoxb-").optional(),
+  SLACK_BOT_TOKEN: z
+    .string()
+    .regex(/^xoxb-/, "must be a bot token starting with xoxb-")
+    .optional(),
   SLACK_SIGNING_SECRET: z.string().min(8, "looks too short to be a signing secret").optional(),
-  SLACK_APP_TOKEN: z.string().regex(/^xapp-/, "must be an app-level token starting with xapp-").optional(),
+  SLACK_APP_TOKEN: z
+    .string()
+    .regex(/^xapp-/, "must be an app-level token starting with xapp-")
+    .optional(),
   SLACK_SOCKET_MODE: bool.default(false),
   SLACK_API_URL: z.string().url().optional(),
-  SLACK_COMMAND: z.string().regex(/^\/[a-z0-9_-]+$/, "must look like /keyturn").default("/keyturn"),
+  SLACK_COMMAND: z
+    .string()
+    .regex(/^\/[a-z0-9_-]+$/, "must look like /keyturn")
+    .default("/keyturn"),
   SLACK_BOT_USER_ID: z.string().optional(),
   SLACK_TEAM_ID: z.string().optional(),
   MicrosoftAppId: z.string().optional(),
   MicrosoftAppPassword: z.string().optional(),
   MicrosoftAppTenantId: z.string().optional(),
-  MicrosoftAppType: z.enum(["MultiTenant", "SingleTenant", "UserAssignedMSI"], { message: "must be MultiTenant, SingleTenant or UserAssignedMSI" }).optional(),
+  MicrosoftAppType: z
+    .enum(["MultiTenant", "SingleTenant", "UserAssignedMSI"], {
+      message: "must be MultiTenant, SingleTenant or UserAssignedMSI",
+    })
+    .optional(),
   TEAMS_AUTHORITY_ENDPOINT: z.string().url().optional(),
 });
 
@@ -71,19 +104,40 @@ export interface KeyturnConfig {
     readonly logAnalytics?: { workspaceId: string; endpoint?: string };
     readonly maxRetryAfterSeconds: number;
   };
-  readonly slack?: { botToken: string; signingSecret: string; appToken?: string; socketMode: boolean; apiUrl?: string; command: string; botUserId?: string; teamId?: string };
-  readonly teams: { enabled: boolean; appId?: string; appPassword?: string; tenantId?: string; appType?: "MultiTenant" | "SingleTenant" | "UserAssignedMSI"; authorityEndpoint?: string };
+  readonly slack?: {
+    botToken: string;
+    signingSecret: string;
+    appToken?: string;
+    socketMode: boolean;
+    apiUrl?: string;
+    command: string;
+    botUserId?: string;
+    teamId?: string;
+  };
+  readonly teams: {
+    enabled: boolean;
+    appId?: string;
+    appPassword?: string;
+    tenantId?: string;
+    appType?: "MultiTenant" | "SingleTenant" | "UserAssignedMSI";
+    authorityEndpoint?: string;
+  };
   readonly warnings: readonly string[];
 }
 
-export const DEFAULT_POLICY_URL = new URL("../../../src/sandbox/scenarios/default-policy.yaml", import.meta.url);
+export const DEFAULT_POLICY_URL = new URL(
+  "../../../src/sandbox/scenarios/default-policy.yaml",
+  import.meta.url,
+);
 const SOURCE_POLICY_URL = new URL("../sandbox/scenarios/default-policy.yaml", import.meta.url);
 
 /** Reads the environment; throws config_invalid with `details.problems` listing every problem. */
 export function readConfig(env: NodeJS.ProcessEnv = process.env): KeyturnConfig {
   const problems: string[] = [];
   const warnings: string[] = [];
-  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== "")));
+  const parsed = envSchema.safeParse(
+    Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== "")),
+  );
   if (!parsed.success) {
     for (const i of parsed.error.issues) problems.push(`${String(i.path[0])}: ${i.message}`);
     throw invalid(problems);
@@ -92,16 +146,38 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): KeyturnConfig 
   const sandbox = !e.AZURE_SUBSCRIPTION_IDS;
   const production = e.NODE_ENV === "production";
 
-  if (e.SLACK_BOT_TOKEN && !e.SLACK_SIGNING_SECRET && !e.SLACK_SOCKET_MODE) problems.push("SLACK_SIGNING_SECRET: missing — Slack requests cannot be verified without it; copy it from your Slack app's Basic Information page");
-  if (!e.SLACK_BOT_TOKEN && (e.SLACK_SIGNING_SECRET || e.SLACK_APP_TOKEN)) problems.push("SLACK_BOT_TOKEN: missing — set the xoxb- token from OAuth & Permissions, or unset the other SLACK_* variables");
-  if (e.SLACK_SOCKET_MODE && !e.SLACK_APP_TOKEN) problems.push("SLACK_APP_TOKEN: Socket Mode needs an app-level token (xapp-…) with connections:write");
-  if (e.MicrosoftAppType === "SingleTenant" && !e.MicrosoftAppTenantId) problems.push("MicrosoftAppTenantId: a SingleTenant bot needs its tenant id");
-  if (e.MicrosoftAppId && e.MicrosoftAppType !== "UserAssignedMSI" && !e.MicrosoftAppPassword) problems.push("MicrosoftAppPassword: missing for MicrosoftAppId (or set MicrosoftAppType=UserAssignedMSI)");
-  if (!sandbox && !e.AZURE_KEY_VAULT_URLS) warnings.push("AZURE_KEY_VAULT_URLS is empty: keyturn cannot find or move consumers' secrets");
-  if (!sandbox && e.AZURE_CREDENTIAL === "simulator" && e.AZURE_ARM_ENDPOINT && !/^https:\/\/(127\.0\.0\.1|localhost)[:/]/.test(e.AZURE_ARM_ENDPOINT)) {
-    problems.push("AZURE_CREDENTIAL: simulator is only for a simulated tenant on this machine (AZURE_ARM_ENDPOINT on 127.0.0.1)");
+  if (e.SLACK_BOT_TOKEN && !e.SLACK_SIGNING_SECRET && !e.SLACK_SOCKET_MODE)
+    problems.push(
+      "SLACK_SIGNING_SECRET: missing — Slack requests cannot be verified without it; copy it from your Slack app's Basic Information page",
+    );
+  if (!e.SLACK_BOT_TOKEN && (e.SLACK_SIGNING_SECRET || e.SLACK_APP_TOKEN))
+    problems.push(
+      "SLACK_BOT_TOKEN: missing — set the xoxb- token from OAuth & Permissions, or unset the other SLACK_* variables",
+    );
+  if (e.SLACK_SOCKET_MODE && !e.SLACK_APP_TOKEN)
+    problems.push("SLACK_APP_TOKEN: Socket Mode needs an app-level token (xapp-…) with connections:write");
+  if (e.MicrosoftAppType === "SingleTenant" && !e.MicrosoftAppTenantId)
+    problems.push("MicrosoftAppTenantId: a SingleTenant bot needs its tenant id");
+  if (e.MicrosoftAppId && e.MicrosoftAppType !== "UserAssignedMSI" && !e.MicrosoftAppPassword)
+    problems.push(
+      "MicrosoftAppPassword: missing for MicrosoftAppId (or set MicrosoftAppType=UserAssignedMSI)",
+    );
+  if (!sandbox && !e.AZURE_KEY_VAULT_URLS)
+    warnings.push("AZURE_KEY_VAULT_URLS is empty: keyturn cannot find or move consumers' secrets");
+  if (
+    !sandbox &&
+    e.AZURE_CREDENTIAL === "simulator" &&
+    e.AZURE_ARM_ENDPOINT &&
+    !/^https:\/\/(127\.0\.0\.1|localhost)[:/]/.test(e.AZURE_ARM_ENDPOINT)
+  ) {
+    problems.push(
+      "AZURE_CREDENTIAL: simulator is only for a simulated tenant on this machine (AZURE_ARM_ENDPOINT on 127.0.0.1)",
+    );
   }
-  if (!sandbox && !e.KEYTURN_POLICY_FILE) problems.push("KEYTURN_POLICY_FILE: required with a real Azure subscription — start from src/sandbox/scenarios/default-policy.yaml");
+  if (!sandbox && !e.KEYTURN_POLICY_FILE)
+    problems.push(
+      "KEYTURN_POLICY_FILE: required with a real Azure subscription — start from src/sandbox/scenarios/default-policy.yaml",
+    );
 
   let caPem: string | undefined;
   if (e.AZURE_CA_FILE) {
@@ -120,7 +196,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): KeyturnConfig 
     try {
       raw = YAML.parse(text);
     } catch (err) {
-      problems.push(`policy: ${policyFile} is not valid YAML/JSON — ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`);
+      problems.push(
+        `policy: ${policyFile} is not valid YAML/JSON — ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`,
+      );
     }
     if (raw !== undefined) {
       try {
@@ -135,11 +213,19 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): KeyturnConfig 
   }
   if (policy && !e.SLACK_BOT_TOKEN) {
     const named = JSON.stringify(policy).match(/slackgroup:[A-Z0-9]+/gi);
-    if (named) warnings.push(`the policy names Slack user groups (${[...new Set(named)].join(", ")}) but Slack is not configured: those entries match nobody`);
+    if (named)
+      warnings.push(
+        `the policy names Slack user groups (${[...new Set(named)].join(", ")}) but Slack is not configured: those entries match nobody`,
+      );
   }
   if (problems.length) throw invalid(problems);
 
-  const digest = e.KEYTURN_DIGEST_CHANNEL ? { platform: e.KEYTURN_DIGEST_CHANNEL.split(":")[0] as "slack" | "teams" | "console", id: e.KEYTURN_DIGEST_CHANNEL.slice(e.KEYTURN_DIGEST_CHANNEL.indexOf(":") + 1) } : undefined;
+  const digest = e.KEYTURN_DIGEST_CHANNEL
+    ? {
+        platform: e.KEYTURN_DIGEST_CHANNEL.split(":")[0] as "slack" | "teams" | "console",
+        id: e.KEYTURN_DIGEST_CHANNEL.slice(e.KEYTURN_DIGEST_CHANNEL.indexOf(":") + 1),
+      }
+    : undefined;
   const config: KeyturnConfig = {
     port: e.PORT,
     host: e.HOST ?? (sandbox ? "127.0.0.1" : "0.0.0.0"),
@@ -160,7 +246,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): KeyturnConfig 
       ...(e.AZURE_ARM_SCOPE ? { armScope: e.AZURE_ARM_SCOPE } : {}),
       ...(caPem ? { caPem } : {}),
       credential: e.AZURE_CREDENTIAL,
-      ...(e.AZURE_LOG_ANALYTICS_WORKSPACE_ID ? { logAnalytics: { workspaceId: e.AZURE_LOG_ANALYTICS_WORKSPACE_ID, ...(e.AZURE_LOG_ANALYTICS_ENDPOINT ? { endpoint: e.AZURE_LOG_ANALYTICS_ENDPOINT } : {}) } } : {}),
+      ...(e.AZURE_LOG_ANALYTICS_WORKSPACE_ID
+        ? {
+            logAnalytics: {
+              workspaceId: e.AZURE_LOG_ANALYTICS_WORKSPACE_ID,
+              ...(e.AZURE_LOG_ANALYTICS_ENDPOINT ? { endpoint: e.AZURE_LOG_ANALYTICS_ENDPOINT } : {}),
+            },
+          }
+        : {}),
       maxRetryAfterSeconds: e.AZURE_MAX_RETRY_AFTER_SECONDS,
     },
     ...(e.SLACK_BOT_TOKEN
@@ -170,7 +263,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): KeyturnConfig 
             signingSecret: e.SLACK_SIGNING_SECRET ?? "",
             ...(e.SLACK_APP_TOKEN ? { appToken: e.SLACK_APP_TOKEN } : {}),
             socketMode: e.SLACK_SOCKET_MODE,
-            ...(e.SLACK_API_URL ? { apiUrl: e.SLACK_API_URL.endsWith("/") ? e.SLACK_API_URL : `${e.SLACK_API_URL}/` } : {}),
+            ...(e.SLACK_API_URL
+              ? { apiUrl: e.SLACK_API_URL.endsWith("/") ? e.SLACK_API_URL : `${e.SLACK_API_URL}/` }
+              : {}),
             command: e.SLACK_COMMAND,
             ...(e.SLACK_BOT_USER_ID ? { botUserId: e.SLACK_BOT_USER_ID } : {}),
             ...(e.SLACK_TEAM_ID ? { teamId: e.SLACK_TEAM_ID } : {}),
@@ -204,7 +299,11 @@ function defaultPolicyPath(): string {
 }
 
 function invalid(problems: string[]): KeyturnError {
-  return new KeyturnError("config_invalid", `keyturn's configuration has ${problems.length} problem(s):\n${problems.map((p) => `  • ${p}`).join("\n")}`, { problems });
+  return new KeyturnError(
+    "config_invalid",
+    `keyturn's configuration has ${problems.length} problem(s):\n${problems.map((p) => `  • ${p}`).join("\n")}`,
+    { problems },
+  );
 }
 
 /** The configuration as it may be echoed: tokens and passwords redacted. */
@@ -214,7 +313,14 @@ export function redactedConfig(c: KeyturnConfig): unknown {
     ...c,
     policy: `(${c.policyFile})`,
     azure: { ...c.azure, caPem: c.azure.caPem ? "(PEM)" : undefined },
-    slack: c.slack ? { ...c.slack, botToken: hide(c.slack.botToken), signingSecret: hide(c.slack.signingSecret), appToken: hide(c.slack.appToken) } : undefined,
+    slack: c.slack
+      ? {
+          ...c.slack,
+          botToken: hide(c.slack.botToken),
+          signingSecret: hide(c.slack.signingSecret),
+          appToken: hide(c.slack.appToken),
+        }
+      : undefined,
     teams: { ...c.teams, appPassword: hide(c.teams.appPassword) },
   };
 }

@@ -29,7 +29,11 @@ export interface PrincipalRef {
   readonly displayName: string;
 }
 
-export const toRef = (p: Principal): PrincipalRef => ({ platform: p.platform, id: p.id, displayName: p.displayName });
+export const toRef = (p: Principal): PrincipalRef => ({
+  platform: p.platform,
+  id: p.id,
+  displayName: p.displayName,
+});
 
 /** A `Microsoft.CognitiveServices/accounts` resource. */
 export interface Account {
@@ -157,7 +161,13 @@ export type ChangeState =
   | "cancelled"
   | "rolled_back";
 
-export const OPEN_STATES: readonly ChangeState[] = ["requested", "awaiting_approval", "approved", "running", "paused"];
+export const OPEN_STATES: readonly ChangeState[] = [
+  "requested",
+  "awaiting_approval",
+  "approved",
+  "running",
+  "paused",
+];
 export const isOpen = (s: ChangeState): boolean => OPEN_STATES.includes(s);
 
 export interface Approval {

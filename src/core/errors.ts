@@ -37,7 +37,8 @@ export const ERROR_CODES = {
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** Azure failure classes (STYLE.md), each mapped to an ErrorCode. */
-export type AzureFailure = "auth" | "permission" | "throttled" | "not_found" | "conflict" | "transient" | "internal";
+export type AzureFailure =
+  "auth" | "permission" | "throttled" | "not_found" | "conflict" | "transient" | "internal";
 export const azureFailureCode = (f: AzureFailure): ErrorCode => `azure_${f}` as ErrorCode;
 
 export interface ErrorDetails {

@@ -6,12 +6,18 @@ const duration = z
   .union([z.string(), z.number()])
   .refine((v) => parseDuration(v) !== null, { message: "expected a duration such as 90s, 5m, 4h or 1d" });
 
-const identity = z.string().min(1, "expected an identity such as bob@contoso.com, slack:U123, aad:<object id> or group:<name>");
+const identity = z
+  .string()
+  .min(1, "expected an identity such as bob@contoso.com, slack:U123, aad:<object id> or group:<name>");
 
 export const settingsSchema = z
   .object({
     approvers: z.array(identity).optional(),
-    approvalsRequired: z.number({ message: "expected a positive integer, e.g. 2" }).int("expected a whole number").positive("expected at least 1").optional(),
+    approvalsRequired: z
+      .number({ message: "expected a positive integer, e.g. 2" })
+      .int("expected a whole number")
+      .positive("expected at least 1")
+      .optional(),
     approvalExpiry: duration.optional(),
     exposureApprovalExpiry: duration.optional(),
     breakGlass: z.array(identity).optional(),

@@ -47,8 +47,13 @@ export function parsePolicy(input: unknown): Policy {
       const path = formatPath(issue.path);
       if (issue.code === "unrecognized_keys") {
         for (const key of issue.keys) {
-          const near = closest(key, SETTING_KEYS.concat(["defaults", "groups", "policies", "tags", "names", "subscriptions"]));
-          problems.push(`${path ? `${path}.` : ""}${key}: unknown setting${near.length ? ` — did you mean ${near[0]}?` : " — remove it"}`);
+          const near = closest(
+            key,
+            SETTING_KEYS.concat(["defaults", "groups", "policies", "tags", "names", "subscriptions"]),
+          );
+          problems.push(
+            `${path ? `${path}.` : ""}${key}: unknown setting${near.length ? ` — did you mean ${near[0]}?` : " — remove it"}`,
+          );
         }
       } else {
         problems.push(`${path || "(file)"}: ${issue.message}`);
@@ -57,41 +62,60 @@ export function parsePolicy(input: unknown): Policy {
   }
   // the semantic checks run on whatever was readable, so one pass lists every problem
   const raw = (result.success ? result.data : input) as Partial<Policy> | null | undefined;
-  const groups = isRecord(raw?.groups) ? (raw.groups as Record<string, string[]>) : {};
-  const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+  const groups = isRecord(raw?.groups) ? raw.groups : {};
+  const list = (v: unknown): string[] =>
+    Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
   const checkGroup = (path: string, entry: string) => {
     if (!entry.startsWith("group:")) return;
     const g = entry.slice(6);
     if (!groups[g]) {
       const near = closest(g, Object.keys(groups));
-      problems.push(`${path}: unknown approver group "${g}" — ${near.length ? `did you mean group:${near[0]}? ` : ""}define it under groups: or remove it`);
+      problems.push(
+        `${path}: unknown approver group "${g}" — ${near.length ? `did you mean group:${near[0]}? ` : ""}define it under groups: or remove it`,
+      );
     }
   };
   const checkSettings = (path: string, s: unknown, inherited: { approvers: string[]; required: unknown }) => {
     if (!isRecord(s)) return;
     list(s.approvers).forEach((a, i) => checkGroup(`${path}.approvers[${i}]`, a));
     list(s.breakGlass).forEach((a, i) => checkGroup(`${path}.breakGlass[${i}]`, a));
-    const approvers = resolveIdentities(s.approvers !== undefined ? list(s.approvers) : inherited.approvers, groups);
+    const approvers = resolveIdentities(
+      s.approvers !== undefined ? list(s.approvers) : inherited.approvers,
+      groups,
+    );
     const required = s.approvalsRequired ?? inherited.required ?? 1;
     if (typeof required === "number" && approvers.length > 0 && required > approvers.length) {
-      problems.push(`${path}.approvalsRequired: ${required} approvals, but only ${approvers.length} approver(s) can give them — add approvers or lower it`);
+      problems.push(
+        `${path}.approvalsRequired: ${required} approvals, but only ${approvers.length} approver(s) can give them — add approvers or lower it`,
+      );
     }
   };
   const defaults = isRecord(raw?.defaults) ? raw.defaults : undefined;
   checkSettings("defaults", defaults, { approvers: [], required: 1 });
   (Array.isArray(raw?.policies) ? raw.policies : []).forEach((p, i) =>
-    checkSettings(`policies[${i}]`, p, { approvers: list(defaults?.approvers), required: defaults?.approvalsRequired }),
+    checkSettings(`policies[${i}]`, p, {
+      approvers: list(defaults?.approvers),
+      required: defaults?.approvalsRequired,
+    }),
   );
   if (problems.length || !result.success) {
-    throw new KeyturnError("config_invalid", `The policy file has ${problems.length} problem(s):\n${problems.map((p) => `• ${p}`).join("\n")}`, { problems });
+    throw new KeyturnError(
+      "config_invalid",
+      `The policy file has ${problems.length} problem(s):\n${problems.map((p) => `• ${p}`).join("\n")}`,
+      { problems },
+    );
   }
   return result.data;
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  !!v && typeof v === "object" && !Array.isArray(v);
 
 function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), "");
+  return path.reduce<string>(
+    (acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)),
+    "",
+  );
 }
 
 function resolveIdentities(entries: readonly string[], groups: Record<string, string[]>): string[] {
@@ -103,28 +127,49 @@ function resolveIdentities(entries: readonly string[], groups: Record<string, st
   return [...out];
 }
 
-const glob = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "i");
+const glob = (pattern: string) =>
+  new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+    "i",
+  );
 
 export function createPolicyBook(policy: Policy): PolicyBook {
   const groups = policy.groups ?? {};
   const match = (account: Account): (PolicySettings & { name: string }) | undefined =>
     (policy.policies ?? []).find((p) => {
       const m = p.match;
-      if (m.tags && !Object.entries(m.tags).every(([k, v]) => (account.tags[k] ?? "").toLowerCase() === v.toLowerCase())) return false;
+      if (
+        m.tags &&
+        !Object.entries(m.tags).every(([k, v]) => (account.tags[k] ?? "").toLowerCase() === v.toLowerCase())
+      )
+        return false;
       if (m.names && !m.names.some((n) => glob(n).test(account.name))) return false;
-      if (m.subscriptions && !m.subscriptions.some((s) => s.toLowerCase() === account.subscriptionId.toLowerCase())) return false;
+      if (
+        m.subscriptions &&
+        !m.subscriptions.some((s) => s.toLowerCase() === account.subscriptionId.toLowerCase())
+      )
+        return false;
       return true;
     });
   const settings = (account: Account) => {
     const p = match(account);
-    return { name: p?.name ?? "default", s: { ...DEFAULTS, ...stripUndefined(policy.defaults ?? {}), ...stripUndefined(p ?? {}) } };
+    return {
+      name: p?.name ?? "default",
+      s: { ...DEFAULTS, ...stripUndefined(policy.defaults ?? {}), ...stripUndefined(p ?? {}) },
+    };
   };
   const seconds = (v: string | number) => parseDuration(v) ?? 0;
 
   return {
     snapshotFor(account, { exposure }) {
       const { name, s } = settings(account);
-      const tagApprovers = (account.tags.approvers ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+      const tagApprovers = (account.tags.approvers ?? "")
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean);
       const approvers = [...s.approvers, ...tagApprovers];
       return {
         name,
@@ -177,6 +222,10 @@ export function isBreakGlassResponder(snapshot: PolicySnapshot, principal: Princ
 
 /** Approvals that count: by an approver, not the requester, for the current plan hash. */
 export function countedApprovals(change: Change): number {
-  const ids = new Set(change.approvals.filter((a) => a.planHash === change.plan.hash && a.by.id !== change.requester.id).map((a) => a.by.id));
+  const ids = new Set(
+    change.approvals
+      .filter((a) => a.planHash === change.plan.hash && a.by.id !== change.requester.id)
+      .map((a) => a.by.id),
+  );
   return ids.size;
 }

@@ -97,7 +97,10 @@ export interface TelemetryPort {
     accountId: string,
     q: { from: Date; to: Date; names: readonly string[]; splitBy?: string; intervalMinutes?: number },
   ): Promise<MetricSeries[]>;
-  activityLog(accountId: string, q: { from: Date; to: Date; operations?: readonly string[] }): Promise<ActivityEvent[]>;
+  activityLog(
+    accountId: string,
+    q: { from: Date; to: Date; operations?: readonly string[] },
+  ): Promise<ActivityEvent[]>;
   /** 401s by caller IP from diagnostic logs; undefined when no workspace is configured. */
   unauthorizedCallers?(accountId: string, q: { from: Date; to: Date }): Promise<CallerErrors[]>;
 }

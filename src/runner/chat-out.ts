@@ -82,7 +82,9 @@ export class ChatOut {
       const message = renderApprovalRequest(change, this.permalink(change.id));
       // one DM per person: e-mail/UPN entries when the policy has them (the platform ids beside them
       // usually name the same people), platform ids otherwise; groups cannot be messaged
-      const direct = change.policy.resolvedApprovers.filter((id) => !id.startsWith("slackgroup:") && !id.startsWith("group:"));
+      const direct = change.policy.resolvedApprovers.filter(
+        (id) => !id.startsWith("slackgroup:") && !id.startsWith("group:"),
+      );
       const emails = direct.filter((id) => id.includes("@"));
       const targets = new Set(emails.length ? emails : direct);
       for (const who of targets) {

@@ -62,7 +62,9 @@ export class Faults {
 
   /** Whether an action is denied by a standing forbidden fault (the permissions API reports it). */
   denies(operation: Operation): boolean {
-    return this.#list.some((f) => f.effect.type === "forbidden" && f.match.operation === operation && f.left !== 0);
+    return this.#list.some(
+      (f) => f.effect.type === "forbidden" && f.match.operation === operation && f.left !== 0,
+    );
   }
 
   take(method: string, path: string, operation: Operation): Fault["effect"][] {
@@ -105,7 +107,9 @@ export class TokenBuckets {
   }
 
   remaining(subscription: string, write: boolean): number {
-    return Math.floor(this.#buckets.get(`${subscription}|${write ? "w" : "r"}`)?.tokens ?? (write ? 200 : 250));
+    return Math.floor(
+      this.#buckets.get(`${subscription}|${write ? "w" : "r"}`)?.tokens ?? (write ? 200 : 250),
+    );
   }
 }
 
@@ -115,13 +119,22 @@ export function callerOf(req: IncomingMessage): Caller | null {
   if (!m) return null;
   try {
     const c = JSON.parse(Buffer.from(m[1]!, "base64url").toString("utf8")) as Partial<Caller>;
-    return { name: c.name ?? "unknown", objectId: c.objectId ?? "00000000-0000-0000-0000-000000000000", ip: c.ip ?? "127.0.0.1" };
+    return {
+      name: c.name ?? "unknown",
+      objectId: c.objectId ?? "00000000-0000-0000-0000-000000000000",
+      ip: c.ip ?? "127.0.0.1",
+    };
   } catch {
     return null;
   }
 }
 
-export function armError(status: number, code: string, message: string, headers: Record<string, string> = {}): Reply {
+export function armError(
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): Reply {
   return { status, body: { error: { code, message } }, headers };
 }
 

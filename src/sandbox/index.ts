@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { generate } from "selfsigned";
 import { logsQuery, routeArm } from "./arm-routes.js";
-import type { Caller, Fault, Operation, Reply } from "./http.js";
+import type { Fault, Operation, Reply } from "./http.js";
 import { armError, callerOf, Faults, readBody, send, sleep, TokenBuckets } from "./http.js";
 import { loadScenario, type ScenarioInput } from "./scenario.js";
 import { Tenant, type ConsumerReport } from "./tenant.js";
@@ -67,9 +67,17 @@ export interface Simulator {
 export const WORKSPACE_ID = "9b3f6a52-0f2e-4f59-8e3d-5a1b2c3d4e5f";
 
 /** A credential the simulator accepts (`sim.<identity>`); the identity shows in its Activity Log. */
-export function createSimulatorCredential(identity: { name: string; objectId?: string; ip?: string } = { name: "keyturn@sandbox" }): TokenCredential {
-  const token = "sim." + Buffer.from(JSON.stringify({ objectId: "7c1e2d3f-0000-4000-8000-00000000c0de", ip: "10.0.0.5", ...identity })).toString("base64url");
-  return { getToken: async (): Promise<AccessToken> => ({ token, expiresOnTimestamp: Date.now() + 3600_000 }) };
+export function createSimulatorCredential(
+  identity: { name: string; objectId?: string; ip?: string } = { name: "keyturn@sandbox" },
+): TokenCredential {
+  const token =
+    "sim." +
+    Buffer.from(
+      JSON.stringify({ objectId: "7c1e2d3f-0000-4000-8000-00000000c0de", ip: "10.0.0.5", ...identity }),
+    ).toString("base64url");
+  return {
+    getToken: async (): Promise<AccessToken> => ({ token, expiresOnTimestamp: Date.now() + 3600_000 }),
+  };
 }
 
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
@@ -92,7 +100,14 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     algorithm: "sha256",
     ca: { key: ca.private, cert: ca.cert },
     extensions: [
-      { name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }, { type: 2, value: "localhost" }, ...(host !== "127.0.0.1" ? [{ type: 7 as const, ip: host }] : [])] },
+      {
+        name: "subjectAltName",
+        altNames: [
+          { type: 7, ip: "127.0.0.1" },
+          { type: 2, value: "localhost" },
+          ...(host !== "127.0.0.1" ? [{ type: 7 as const, ip: host }] : []),
+        ],
+      },
       { name: "extKeyUsage", serverAuth: true },
     ],
   });
@@ -106,7 +121,13 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   let armEndpoint = "";
   const pending = new Set<ServerResponse>();
 
-  const applyFaults = async (method: string, path: string, op: Operation, run: () => Reply, res: ServerResponse): Promise<Reply | null> => {
+  const applyFaults = async (
+    method: string,
+    path: string,
+    op: Operation,
+    run: () => Reply,
+    res: ServerResponse,
+  ): Promise<Reply | null> => {
     const effects = faults.take(method, path, op);
     let failAfter: number | null = null;
     let holdAfter = 0;
@@ -117,9 +138,18 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         res.on("close", () => pending.delete(res));
         return null;
       } else if (e.type === "throttle") {
-        return armError(429, "SubscriptionRequestsThrottled", "Number of requests for subscription exceeded the limit. Please try again later.", e.retryAfterSeconds !== undefined ? { "retry-after": String(e.retryAfterSeconds) } : {});
+        return armError(
+          429,
+          "SubscriptionRequestsThrottled",
+          "Number of requests for subscription exceeded the limit. Please try again later.",
+          e.retryAfterSeconds !== undefined ? { "retry-after": String(e.retryAfterSeconds) } : {},
+        );
       } else if (e.type === "forbidden") {
-        return armError(403, "AuthorizationFailed", `The client 'keyturn@sandbox' with object id '7c1e2d3f-0000-4000-8000-00000000c0de' does not have authorization to perform action '${actionOf(op)}' over scope '${path}' or the scope is invalid. If access was recently granted, please refresh your credentials.`);
+        return armError(
+          403,
+          "AuthorizationFailed",
+          `The client 'keyturn@sandbox' with object id '7c1e2d3f-0000-4000-8000-00000000c0de' does not have authorization to perform action '${actionOf(op)}' over scope '${path}' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
+        );
       } else if (e.type === "not-found") {
         return armError(404, "ResourceNotFound", `The Resource '${path}' was not found.`);
       } else if (e.type === "fail-after-success") failAfter = e.status;
@@ -128,7 +158,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const reply = run();
     // the operation is done; the answer is late (a caller that dies meanwhile never learns it)
     if (holdAfter) await sleep(holdAfter);
-    if (failAfter !== null && reply.status < 400) return armError(failAfter, "InternalServerError", "An internal server error occurred. Please retry later.");
+    if (failAfter !== null && reply.status < 400)
+      return armError(
+        failAfter,
+        "InternalServerError",
+        "An internal server error occurred. Please retry later.",
+      );
     return reply;
   };
 
@@ -141,34 +176,99 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const dp = /^\/dataplane\/([^/]+)\/([^/]+)(\/.*)?$/.exec(path);
     if (dp) {
       const account = tenant.accounts.find((a) => a.subscriptionId === dp[1] && a.name === dp[2]);
-      if (!account) return send(res, { status: 404, body: { error: { code: "404", message: "Resource not found" } } });
+      if (!account)
+        return send(res, { status: 404, body: { error: { code: "404", message: "Resource not found" } } });
       const key = String(req.headers["ocp-apim-subscription-key"] ?? req.headers["api-key"] ?? "");
-      const r = await applyFaults(method, path, "dataPlane", () => {
-        const status = tenant.dataPlane(account.id, key, "Probe", req.socket.remoteAddress ?? "127.0.0.1");
-        return status === 200 ? { status: 200, body: { status: "ok", sandbox: true } } : { status: 401, body: { error: { code: "401", message: "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource." } } };
-      }, res);
+      const r = await applyFaults(
+        method,
+        path,
+        "dataPlane",
+        () => {
+          const status = tenant.dataPlane(account.id, key, "Probe", req.socket.remoteAddress ?? "127.0.0.1");
+          return status === 200
+            ? { status: 200, body: { status: "ok", sandbox: true } }
+            : {
+                status: 401,
+                body: {
+                  error: {
+                    code: "401",
+                    message:
+                      "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.",
+                  },
+                },
+              };
+        },
+        res,
+      );
       return r && send(res, r);
     }
     const caller = callerOf(req);
     if (!caller) {
-      return send(res, armError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing or invalid.", { "www-authenticate": `Bearer authorization_uri="https://login.microsoftonline.com/${scenario.tenantId}", error="invalid_token"` }));
+      return send(
+        res,
+        armError(
+          401,
+          "AuthenticationFailed",
+          "Authentication failed. The 'Authorization' header is missing or invalid.",
+          {
+            "www-authenticate": `Bearer authorization_uri="https://login.microsoftonline.com/${scenario.tenantId}", error="invalid_token"`,
+          },
+        ),
+      );
     }
     if (/^\/loganalytics\/v1\/workspaces\/[^/]+\/query$/i.test(path) && method === "POST") {
       const r = await applyFaults(method, path, "logs", () => logsQuery(tenant, body), res);
       return r && send(res, r);
     }
-    if (!url.searchParams.get("api-version")) return send(res, armError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."));
-    const route = routeArm(tenant, { armEndpoint: () => armEndpoint, pageSize, denies: (op) => faults.denies(op) }, method, path, url.searchParams);
-    if (!route) return send(res, armError(404, "InvalidResourceType", `The resource type could not be found for ${method} ${path}.`));
+    if (!url.searchParams.get("api-version"))
+      return send(
+        res,
+        armError(
+          400,
+          "MissingApiVersionParameter",
+          "The api-version query parameter (?api-version=) is required for all requests.",
+        ),
+      );
+    const route = routeArm(
+      tenant,
+      { armEndpoint: () => armEndpoint, pageSize, denies: (op) => faults.denies(op) },
+      method,
+      path,
+      url.searchParams,
+    );
+    if (!route)
+      return send(
+        res,
+        armError(404, "InvalidResourceType", `The resource type could not be found for ${method} ${path}.`),
+      );
     if (opts.armLatencyMs) await sleep(opts.armLatencyMs);
     if (opts.throttle && route.subscription) {
       const wait = buckets.take(route.subscription, route.write);
-      if (wait >= 0) return send(res, armError(429, "SubscriptionRequestsThrottled", "Number of requests for subscription exceeded the limit.", { "retry-after": String(Math.max(1, wait)) }));
+      if (wait >= 0)
+        return send(
+          res,
+          armError(
+            429,
+            "SubscriptionRequestsThrottled",
+            "Number of requests for subscription exceeded the limit.",
+            { "retry-after": String(Math.max(1, wait)) },
+          ),
+        );
     }
-    const r = await applyFaults(method, path, route.operation, () => route.handle(body, caller as Caller), res);
+    const r = await applyFaults(method, path, route.operation, () => route.handle(body, caller), res);
     if (!r) return;
-    const remaining = route.subscription ? String(buckets.remaining(route.subscription, route.write)) : "11999";
-    send(res, { ...r, headers: { ...r.headers, [route.write ? "x-ms-ratelimit-remaining-subscription-writes" : "x-ms-ratelimit-remaining-subscription-reads"]: remaining } });
+    const remaining = route.subscription
+      ? String(buckets.remaining(route.subscription, route.write))
+      : "11999";
+    send(res, {
+      ...r,
+      headers: {
+        ...r.headers,
+        [route.write
+          ? "x-ms-ratelimit-remaining-subscription-writes"
+          : "x-ms-ratelimit-remaining-subscription-reads"]: remaining,
+      },
+    });
   };
 
   const vaultHandler = (vault: string) => async (req: IncomingMessage, res: ServerResponse) => {
@@ -179,12 +279,27 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (!callerOf(req)) {
       return send(res, {
         status: 401,
-        body: { error: { code: "Unauthorized", message: "AKV10000: Request is missing a Bearer or PoP token." } },
-        headers: { "www-authenticate": `Bearer authorization="https://login.microsoftonline.com/${scenario.tenantId}", resource="https://vault.azure.net"` },
+        body: {
+          error: { code: "Unauthorized", message: "AKV10000: Request is missing a Bearer or PoP token." },
+        },
+        headers: {
+          "www-authenticate": `Bearer authorization="https://login.microsoftonline.com/${scenario.tenantId}", resource="https://vault.azure.net"`,
+        },
       });
     }
-    const route = routeVault(tenant, vault, tenant.vaultUrl(vault), method, decodeURIComponent(url.pathname), body);
-    if (!route) return send(res, { status: 400, body: { error: { code: "BadParameter", message: `Unsupported ${method} ${url.pathname}` } } });
+    const route = routeVault(
+      tenant,
+      vault,
+      tenant.vaultUrl(vault),
+      method,
+      decodeURIComponent(url.pathname),
+      body,
+    );
+    if (!route)
+      return send(res, {
+        status: 400,
+        body: { error: { code: "BadParameter", message: `Unsupported ${method} ${url.pathname}` } },
+      });
     const r = await applyFaults(method, url.pathname, route.operation, route.reply, res);
     return r && send(res, r);
   };
@@ -193,7 +308,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const listen = (handler: (req: IncomingMessage, res: ServerResponse) => Promise<unknown>, port: number) =>
     new Promise<number>((resolve, reject) => {
       const s = createServer({ key: leaf.private, cert: leaf.cert }, (req, res) => {
-        handler(req, res).catch((e: unknown) => send(res, armError(500, "InternalServerError", e instanceof Error ? e.message : "error")));
+        handler(req, res).catch((e: unknown) =>
+          send(res, armError(500, "InternalServerError", e instanceof Error ? e.message : "error")),
+        );
       });
       s.keepAliveTimeout = 1000;
       servers.push(s);
@@ -236,9 +353,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     try {
       if (method === "GET" && path === "/keys") return { status: 200, body: { values: admin.keyValues() } };
       if (method === "GET" && path === "/regenerations") return { status: 200, body: admin.regenerations() };
-      if (method === "GET" && path === "/consumers") return { status: 200, body: { consumers: admin.consumers() } };
+      if (method === "GET" && path === "/consumers")
+        return { status: 200, body: { consumers: admin.consumers() } };
       if (method === "GET" && path === "/faults") return { status: 200, body: { faults: faults.list() } };
-      if (method === "POST" && path === "/faults") return (admin.injectFault(json() as unknown as Fault), { status: 204 });
+      if (method === "POST" && path === "/faults")
+        return (admin.injectFault(json() as unknown as Fault), { status: 204 });
       if (method === "DELETE" && path === "/faults") return (admin.clearFaults(), { status: 204 });
       if (method === "POST" && path === "/repin") {
         const b = json();
@@ -253,7 +372,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     return { status: 404, body: { error: `no admin route ${method} ${path}` } };
   }
 
-  const ticker = opts.consumers === false ? null : setInterval(() => admin.tick(), opts.consumerTickMs ?? 250);
+  const ticker =
+    opts.consumers === false ? null : setInterval(() => admin.tick(), opts.consumerTickMs ?? 250);
   ticker?.unref();
 
   return {

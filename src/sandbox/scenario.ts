@@ -19,7 +19,16 @@ export const scenarioSchema = z.object({
       keyFormat: z.enum(["new", "legacy"]).default("new"),
     }),
   ),
-  vaults: z.array(z.object({ name: z.string(), secrets: z.array(z.object({ name: z.string(), value: keyRef, tags: z.record(z.string(), z.string()).default({}) })) })).default([]),
+  vaults: z
+    .array(
+      z.object({
+        name: z.string(),
+        secrets: z.array(
+          z.object({ name: z.string(), value: keyRef, tags: z.record(z.string(), z.string()).default({}) }),
+        ),
+      }),
+    )
+    .default([]),
   sites: z
     .array(
       z.object({
@@ -30,15 +39,54 @@ export const scenarioSchema = z.object({
         apiName: z.string().default("Default"),
         settings: z.record(
           z.string(),
-          z.union([z.object({ reference: z.object({ vault: z.string(), secret: z.string(), pinned: z.boolean().default(false) }) }), z.object({ literal: keyRef })]),
+          z.union([
+            z.object({
+              reference: z.object({
+                vault: z.string(),
+                secret: z.string(),
+                pinned: z.boolean().default(false),
+              }),
+            }),
+            z.object({ literal: keyRef }),
+          ]),
         ),
       }),
     )
     .default([]),
-  external: z.array(z.object({ name: z.string(), key: keyRef, callerIp: z.string(), apiName: z.string().default("Default") })).default([]),
-  activityHistory: z.array(z.object({ account: z.string(), operation: z.string(), caller: z.string(), callerIp: z.string(), daysAgo: z.number() })).default([]),
+  external: z
+    .array(
+      z.object({
+        name: z.string(),
+        key: keyRef,
+        callerIp: z.string(),
+        apiName: z.string().default("Default"),
+      }),
+    )
+    .default([]),
+  activityHistory: z
+    .array(
+      z.object({
+        account: z.string(),
+        operation: z.string(),
+        caller: z.string(),
+        callerIp: z.string(),
+        daysAgo: z.number(),
+      }),
+    )
+    .default([]),
   refreshSeconds: z.number().default(2),
-  users: z.array(z.object({ name: z.string(), displayName: z.string(), email: z.string(), role: z.string(), slackId: z.string(), aadObjectId: z.string() })).default([]),
+  users: z
+    .array(
+      z.object({
+        name: z.string(),
+        displayName: z.string(),
+        email: z.string(),
+        role: z.string(),
+        slackId: z.string(),
+        aadObjectId: z.string(),
+      }),
+    )
+    .default([]),
 });
 
 export type Scenario = z.infer<typeof scenarioSchema>;
@@ -64,13 +112,23 @@ export function loadScenario(input?: ScenarioInput | string): Scenario {
     raw = JSON.parse(text);
   }
   const r = scenarioSchema.safeParse(raw);
-  if (!r.success) throw new Error(`invalid scenario: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!r.success)
+    throw new Error(
+      `invalid scenario: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
   return r.data;
 }
 
 /** A large tenant for benchmarks: `subscriptions` × `accountsPerSubscription` accounts, no consumers. */
-export function generateScenario(opts: { subscriptions: number; accountsPerSubscription: number; seed?: number }): ScenarioInput {
-  const subs = Array.from({ length: opts.subscriptions }, (_, i) => ({ id: `00000000-0000-4000-9000-${String(i + 1).padStart(12, "0")}`, displayName: `bench-${i + 1}` }));
+export function generateScenario(opts: {
+  subscriptions: number;
+  accountsPerSubscription: number;
+  seed?: number;
+}): ScenarioInput {
+  const subs = Array.from({ length: opts.subscriptions }, (_, i) => ({
+    id: `00000000-0000-4000-9000-${String(i + 1).padStart(12, "0")}`,
+    displayName: `bench-${i + 1}`,
+  }));
   const kinds = ["AIServices", "OpenAI", "TextTranslation", "SpeechServices"];
   return {
     tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47",

@@ -85,7 +85,10 @@ interface Bucket {
   calls: number;
   ok: number;
   clientErrors: number;
-  byApi: Record<string, { calls: number; ok: number; clientErrors: number; byStatus: Record<string, number> }>;
+  byApi: Record<
+    string,
+    { calls: number; ok: number; clientErrors: number; byStatus: Record<string, number> }
+  >;
 }
 
 interface Persisted {
@@ -97,8 +100,10 @@ interface Persisted {
   issued: string[];
 }
 
-export const accountIdOf = (sub: string, rg: string, name: string) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.CognitiveServices/accounts/${name}`;
-const siteIdOf = (sub: string, rg: string, name: string) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Web/sites/${name}`;
+export const accountIdOf = (sub: string, rg: string, name: string) =>
+  `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.CognitiveServices/accounts/${name}`;
+const siteIdOf = (sub: string, rg: string, name: string) =>
+  `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Web/sites/${name}`;
 const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 export class Tenant {
@@ -127,14 +132,18 @@ export class Tenant {
     readonly scenario: Scenario,
     private readonly stateFile?: string,
   ) {
-    if (stateFile && existsSync(stateFile)) this.#load(JSON.parse(readFileSync(stateFile, "utf8")) as Persisted);
+    if (stateFile && existsSync(stateFile))
+      this.#load(JSON.parse(readFileSync(stateFile, "utf8")) as Persisted);
     else this.#seed();
   }
 
   // ------------------------------------------------------------------ keys
 
   newKey(format: "new" | "legacy"): string {
-    const key = format === "legacy" ? randomBytes(16).toString("hex") : Array.from(randomBytes(84), (b) => ALNUM[b % ALNUM.length]).join("");
+    const key =
+      format === "legacy"
+        ? randomBytes(16).toString("hex")
+        : Array.from(randomBytes(84), (b) => ALNUM[b % ALNUM.length]).join("");
     this.issued.add(key);
     return key;
   }
@@ -151,16 +160,45 @@ export class Tenant {
     this.save();
   }
 
-  record(a: AccountState, operation: string, caller: string, ip: string, status: "Succeeded" | "Failed"): void {
-    this.activity.push({ id: randomUUID(), at: new Date().toISOString(), subscriptionId: a.subscriptionId, resourceId: a.id, operation, caller, callerIp: ip, status });
+  record(
+    a: AccountState,
+    operation: string,
+    caller: string,
+    ip: string,
+    status: "Succeeded" | "Failed",
+  ): void {
+    this.activity.push({
+      id: randomUUID(),
+      at: new Date().toISOString(),
+      subscriptionId: a.subscriptionId,
+      resourceId: a.id,
+      operation,
+      caller,
+      callerIp: ip,
+      status,
+    });
   }
 
   // ------------------------------------------------------------------ Key Vault
 
-  setSecret(vault: string, name: string, value: string, contentType: string | undefined, tags: Record<string, string>): SecretVersion {
+  setSecret(
+    vault: string,
+    name: string,
+    value: string,
+    contentType: string | undefined,
+    tags: Record<string, string>,
+  ): SecretVersion {
     const v = (this.vaults[vault] ??= {});
     const now = Math.floor(Date.now() / 1000);
-    const version: SecretVersion = { version: randomBytes(16).toString("hex"), value, tags, enabled: true, created: now, updated: now, ...(contentType ? { contentType } : {}) };
+    const version: SecretVersion = {
+      version: randomBytes(16).toString("hex"),
+      value,
+      tags,
+      enabled: true,
+      created: now,
+      updated: now,
+      ...(contentType ? { contentType } : {}),
+    };
     (v[name] ??= []).push(version);
     this.save();
     return version;
@@ -197,7 +235,13 @@ export class Tenant {
         if (!account) continue;
         const status = call(account.id, held.value, site.apiName, "10.1.0.4");
         const setting = site.settings[name]!;
-        this.#report(`${site.name}`, account.id, setting.literal !== undefined ? "literal" : setting.reference?.version ? "pinned" : "versionless", status, held.version);
+        this.#report(
+          `${site.name}`,
+          account.id,
+          setting.literal !== undefined ? "literal" : setting.reference?.version ? "pinned" : "versionless",
+          status,
+          held.version,
+        );
       }
     }
     for (const ext of this.external) {
@@ -228,7 +272,13 @@ export class Tenant {
     return held ? this.#originalAccount(held.value) : undefined;
   }
 
-  #report(name: string, accountId: string, mode: ConsumerReport["mode"], status: number, version?: string): void {
+  #report(
+    name: string,
+    accountId: string,
+    mode: ConsumerReport["mode"],
+    status: number,
+    version?: string,
+  ): void {
     const r = this.reports.get(name) ?? { name, accountId, mode, calls: 0, failures: 0, lastStatus: 0 };
     r.calls++;
     r.lastStatus = status;
@@ -280,7 +330,14 @@ export class Tenant {
 
   save(): void {
     if (!this.stateFile) return;
-    const data: Persisted = { accounts: this.accounts, vaults: this.vaults, sites: this.sites, external: this.external, activity: this.activity, issued: [...this.issued] };
+    const data: Persisted = {
+      accounts: this.accounts,
+      vaults: this.vaults,
+      sites: this.sites,
+      external: this.external,
+      activity: this.activity,
+      issued: [...this.issued],
+    };
     const tmp = `${this.stateFile}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(data));
     renameSync(tmp, this.stateFile);
@@ -315,26 +372,57 @@ export class Tenant {
     }
     for (const v of sc.vaults) {
       this.vaults[v.name] = {};
-      for (const s of v.secrets) this.setSecret(v.name, s.name, this.resolveRef(s.value), "text/plain", s.tags);
+      for (const s of v.secrets)
+        this.setSecret(v.name, s.name, this.resolveRef(s.value), "text/plain", s.tags);
     }
     for (const s of sc.sites) {
       const settings: Record<string, SiteSetting> = {};
       for (const [name, def] of Object.entries(s.settings)) {
         if ("reference" in def) {
           const current = this.secret(def.reference.vault, def.reference.secret);
-          settings[name] = { reference: { vault: def.reference.vault, secret: def.reference.secret, ...(def.reference.pinned && current ? { version: current.version } : {}) } };
+          settings[name] = {
+            reference: {
+              vault: def.reference.vault,
+              secret: def.reference.secret,
+              ...(def.reference.pinned && current ? { version: current.version } : {}),
+            },
+          };
         } else settings[name] = { literal: this.resolveRef(def.literal) };
       }
-      const site: SiteState = { id: siteIdOf(s.subscription, s.resourceGroup, s.name), subscriptionId: s.subscription, resourceGroup: s.resourceGroup, name: s.name, apiName: s.apiName, settings, resolved: {}, lastRefresh: 0, ...(s.owner ? { owner: s.owner } : {}) };
+      const site: SiteState = {
+        id: siteIdOf(s.subscription, s.resourceGroup, s.name),
+        subscriptionId: s.subscription,
+        resourceGroup: s.resourceGroup,
+        name: s.name,
+        apiName: s.apiName,
+        settings,
+        resolved: {},
+        lastRefresh: 0,
+        ...(s.owner ? { owner: s.owner } : {}),
+      };
       this.refreshSite(site);
       this.sites.push(site);
     }
-    this.external = sc.external.map((e) => ({ name: e.name, key: this.resolveRef(e.key), callerIp: e.callerIp, apiName: e.apiName }));
+    this.external = sc.external.map((e) => ({
+      name: e.name,
+      key: this.resolveRef(e.key),
+      callerIp: e.callerIp,
+      apiName: e.apiName,
+    }));
     for (const h of sc.activityHistory) {
       const [sub, name] = h.account.split("/");
       const a = this.accounts.find((x) => x.subscriptionId === sub && x.name === name);
       if (!a) continue;
-      this.activity.push({ id: randomUUID(), at: new Date(Date.now() - h.daysAgo * 86_400_000).toISOString(), subscriptionId: a.subscriptionId, resourceId: a.id, operation: h.operation, caller: h.caller, callerIp: h.callerIp, status: "Succeeded" });
+      this.activity.push({
+        id: randomUUID(),
+        at: new Date(Date.now() - h.daysAgo * 86_400_000).toISOString(),
+        subscriptionId: a.subscriptionId,
+        resourceId: a.id,
+        operation: h.operation,
+        caller: h.caller,
+        callerIp: h.callerIp,
+        status: "Succeeded",
+      });
     }
     this.save();
   }

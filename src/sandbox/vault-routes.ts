@@ -8,10 +8,23 @@ const kvError = (status: number, code: string, message: string, inner?: string):
 });
 
 function attributes(v: SecretVersion) {
-  return { enabled: v.enabled, created: v.created, updated: v.updated, recoveryLevel: "Recoverable+Purgeable", recoverableDays: 90 };
+  return {
+    enabled: v.enabled,
+    created: v.created,
+    updated: v.updated,
+    recoveryLevel: "Recoverable+Purgeable",
+    recoverableDays: 90,
+  };
 }
 
-export function routeVault(t: Tenant, vault: string, baseUrl: string, method: string, path: string, body: string): { operation: "setSecret" | "getSecret" | "listSecrets"; reply: () => Reply } | null {
+export function routeVault(
+  t: Tenant,
+  vault: string,
+  baseUrl: string,
+  method: string,
+  path: string,
+  body: string,
+): { operation: "setSecret" | "getSecret" | "listSecrets"; reply: () => Reply } | null {
   const parts = path.split("/").filter(Boolean);
   if (parts[0] !== "secrets") return null;
   const name = parts[1];
@@ -31,7 +44,12 @@ export function routeVault(t: Tenant, vault: string, baseUrl: string, method: st
         body: {
           value: Object.entries(t.vaults[vault] ?? {}).map(([n, vs]) => {
             const v = vs.at(-1)!;
-            return { id: `${baseUrl}/secrets/${n}`, attributes: attributes(v), tags: v.tags, ...(v.contentType ? { contentType: v.contentType } : {}) };
+            return {
+              id: `${baseUrl}/secrets/${n}`,
+              attributes: attributes(v),
+              tags: v.tags,
+              ...(v.contentType ? { contentType: v.contentType } : {}),
+            };
           }),
           nextLink: null,
         },
@@ -49,8 +67,10 @@ export function routeVault(t: Tenant, vault: string, baseUrl: string, method: st
         } catch {
           return kvError(400, "BadParameter", "The request body is not valid JSON.");
         }
-        if (typeof parsed.value !== "string") return kvError(400, "BadParameter", "Property 'value' is required.");
-        if (parsed.value.length > 25 * 1024) return kvError(400, "BadParameter", "The secret value exceeds 25 KB.");
+        if (typeof parsed.value !== "string")
+          return kvError(400, "BadParameter", "Property 'value' is required.");
+        if (parsed.value.length > 25 * 1024)
+          return kvError(400, "BadParameter", "The secret value exceeds 25 KB.");
         const v = t.setSecret(vault, name, parsed.value, parsed.contentType, parsed.tags ?? {});
         return { status: 200, body: bundle(name, v, true) };
       },
@@ -61,7 +81,12 @@ export function routeVault(t: Tenant, vault: string, baseUrl: string, method: st
       operation: "listSecrets",
       reply: () => {
         const vs = t.vaults[vault]?.[name];
-        if (!vs) return kvError(404, "SecretNotFound", `A secret with (name/id) ${name} was not found in this key vault.`);
+        if (!vs)
+          return kvError(
+            404,
+            "SecretNotFound",
+            `A secret with (name/id) ${name} was not found in this key vault.`,
+          );
         return { status: 200, body: { value: vs.map((v) => bundle(name, v, false)), nextLink: null } };
       },
     };
@@ -71,8 +96,19 @@ export function routeVault(t: Tenant, vault: string, baseUrl: string, method: st
       operation: "getSecret",
       reply: () => {
         const v = t.secret(vault, name, version || undefined);
-        if (!v) return kvError(404, "SecretNotFound", `A secret with (name/id) ${name}${version ? `/${version}` : ""} was not found in this key vault.`);
-        if (!v.enabled) return kvError(403, "Forbidden", "Operation get is not allowed on a disabled secret.", "SecretDisabled");
+        if (!v)
+          return kvError(
+            404,
+            "SecretNotFound",
+            `A secret with (name/id) ${name}${version ? `/${version}` : ""} was not found in this key vault.`,
+          );
+        if (!v.enabled)
+          return kvError(
+            403,
+            "Forbidden",
+            "Operation get is not allowed on a disabled secret.",
+            "SecretDisabled",
+          );
         return { status: 200, body: bundle(name, v, true) };
       },
     };
@@ -82,8 +118,17 @@ export function routeVault(t: Tenant, vault: string, baseUrl: string, method: st
       operation: "setSecret",
       reply: () => {
         const v = t.secret(vault, name, version);
-        if (!v) return kvError(404, "SecretNotFound", `A secret with (name/id) ${name}/${version} was not found in this key vault.`);
-        const p = JSON.parse(body || "{}") as { attributes?: { enabled?: boolean }; tags?: Record<string, string>; contentType?: string };
+        if (!v)
+          return kvError(
+            404,
+            "SecretNotFound",
+            `A secret with (name/id) ${name}/${version} was not found in this key vault.`,
+          );
+        const p = JSON.parse(body || "{}") as {
+          attributes?: { enabled?: boolean };
+          tags?: Record<string, string>;
+          contentType?: string;
+        };
         if (p.attributes?.enabled !== undefined) v.enabled = p.attributes.enabled;
         if (p.tags) v.tags = p.tags;
         if (p.contentType) v.contentType = p.contentType;

@@ -22,26 +22,46 @@ export function openStore(path: string): Store {
 
   const st = {
     head: db.prepare("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"),
-    insertEvent: db.prepare("INSERT INTO events (seq, change_id, type, at, actor, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+    insertEvent: db.prepare(
+      "INSERT INTO events (seq, change_id, type, at, actor, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    ),
     upsertChange: db.prepare(
       `INSERT INTO changes (id, account_id, state, open, created_at, updated_at, completed_at, doc) VALUES (@id, @account_id, @state, @open, @created_at, @updated_at, @completed_at, @doc)
        ON CONFLICT(id) DO UPDATE SET state = excluded.state, open = excluded.open, updated_at = excluded.updated_at, completed_at = excluded.completed_at, doc = excluded.doc`,
     ),
     getChange: db.prepare("SELECT doc FROM changes WHERE id = ?"),
     openFor: db.prepare("SELECT id, state FROM changes WHERE account_id = ? COLLATE NOCASE AND open = 1"),
-    counter: db.prepare("INSERT INTO counters (name, value) VALUES ('change', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value"),
-    lastRotation: db.prepare("SELECT doc FROM changes WHERE account_id = ? COLLATE NOCASE AND state = 'completed' ORDER BY completed_at DESC LIMIT 1"),
-    setTimer: db.prepare("INSERT INTO timers (id, change_id, kind, due_at, payload) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload, kind = excluded.kind"),
+    counter: db.prepare(
+      "INSERT INTO counters (name, value) VALUES ('change', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
+    ),
+    lastRotation: db.prepare(
+      "SELECT doc FROM changes WHERE account_id = ? COLLATE NOCASE AND state = 'completed' ORDER BY completed_at DESC LIMIT 1",
+    ),
+    setTimer: db.prepare(
+      "INSERT INTO timers (id, change_id, kind, due_at, payload) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload, kind = excluded.kind",
+    ),
     clearTimer: db.prepare("DELETE FROM timers WHERE id = ?"),
-    dueTimers: db.prepare("SELECT id, change_id, kind, due_at, payload FROM timers WHERE due_at <= ? ORDER BY due_at, id"),
+    dueTimers: db.prepare(
+      "SELECT id, change_id, kind, due_at, payload FROM timers WHERE due_at <= ? ORDER BY due_at, id",
+    ),
     claim: db.prepare("INSERT OR IGNORE INTO idempotency_keys (key, at) VALUES (?, ?)"),
-    addConsumer: db.prepare("INSERT INTO declared_consumers (account_id, name, doc) VALUES (?, ?, ?) ON CONFLICT(account_id, name) DO UPDATE SET doc = excluded.doc"),
-    removeConsumer: db.prepare("DELETE FROM declared_consumers WHERE account_id = ? COLLATE NOCASE AND name = ?"),
-    consumers: db.prepare("SELECT doc FROM declared_consumers WHERE account_id = ? COLLATE NOCASE ORDER BY name"),
-    putKv: db.prepare("INSERT INTO kv (namespace, key, value) VALUES (?, ?, ?) ON CONFLICT(namespace, key) DO UPDATE SET value = excluded.value"),
+    addConsumer: db.prepare(
+      "INSERT INTO declared_consumers (account_id, name, doc) VALUES (?, ?, ?) ON CONFLICT(account_id, name) DO UPDATE SET doc = excluded.doc",
+    ),
+    removeConsumer: db.prepare(
+      "DELETE FROM declared_consumers WHERE account_id = ? COLLATE NOCASE AND name = ?",
+    ),
+    consumers: db.prepare(
+      "SELECT doc FROM declared_consumers WHERE account_id = ? COLLATE NOCASE ORDER BY name",
+    ),
+    putKv: db.prepare(
+      "INSERT INTO kv (namespace, key, value) VALUES (?, ?, ?) ON CONFLICT(namespace, key) DO UPDATE SET value = excluded.value",
+    ),
     getKv: db.prepare("SELECT value FROM kv WHERE namespace = ? AND key = ?"),
     listKv: db.prepare("SELECT key, value FROM kv WHERE namespace = ? ORDER BY key"),
-    allEvents: db.prepare("SELECT seq, change_id, type, at, actor, payload, prev_hash, hash FROM events ORDER BY seq"),
+    allEvents: db.prepare(
+      "SELECT seq, change_id, type, at, actor, payload, prev_hash, hash FROM events ORDER BY seq",
+    ),
   };
 
   const append = (events: readonly NewEvent[]): StoredEvent[] => {
@@ -53,9 +73,25 @@ export function openStore(path: string): Store {
       seq += 1;
       const payloadJson = storeJson(e.payload ?? null);
       const payload = JSON.parse(payloadJson) as unknown;
-      const hash = eventHash(prev, { seq, changeId: e.changeId, type: e.type, at: e.at, actor: e.actor, payload });
+      const hash = eventHash(prev, {
+        seq,
+        changeId: e.changeId,
+        type: e.type,
+        at: e.at,
+        actor: e.actor,
+        payload,
+      });
       st.insertEvent.run(seq, e.changeId, e.type, e.at, e.actor, payloadJson, prev, hash);
-      out.push({ seq, changeId: e.changeId, type: e.type, at: e.at, actor: e.actor, payload, prevHash: prev, hash });
+      out.push({
+        seq,
+        changeId: e.changeId,
+        type: e.type,
+        at: e.at,
+        actor: e.actor,
+        payload,
+        prevHash: prev,
+        hash,
+      });
       prev = hash;
     }
     return out;
@@ -94,7 +130,10 @@ export function openStore(path: string): Store {
         return commitTx.immediate(change, events);
       } catch (e) {
         if (e instanceof Error && /UNIQUE constraint failed: changes\.account_id/.test(e.message) && change) {
-          throw new KeyturnError("change_open", `${change.accountName} already has an open change. Finish, cancel or resume it first.`);
+          throw new KeyturnError(
+            "change_open",
+            `${change.accountName} already has an open change. Finish, cancel or resume it first.`,
+          );
         }
         throw e;
       }
@@ -139,13 +178,27 @@ export function openStore(path: string): Store {
     },
     verify: () => verifyChain(st.allEvents),
     setTimer(t: Timer) {
-      st.setTimer.run(t.id, t.changeId, t.kind, t.dueAt, t.payload === undefined ? null : storeJson(t.payload));
+      st.setTimer.run(
+        t.id,
+        t.changeId,
+        t.kind,
+        t.dueAt,
+        t.payload === undefined ? null : storeJson(t.payload),
+      );
     },
     clearTimer(id) {
       st.clearTimer.run(id);
     },
     dueTimers(now) {
-      return (st.dueTimers.all(now.toISOString()) as { id: string; change_id: string | null; kind: string; due_at: string; payload: string | null }[]).map((r) => ({
+      return (
+        st.dueTimers.all(now.toISOString()) as {
+          id: string;
+          change_id: string | null;
+          kind: string;
+          due_at: string;
+          payload: string | null;
+        }[]
+      ).map((r) => ({
         id: r.id,
         changeId: r.change_id,
         kind: r.kind,
@@ -163,7 +216,9 @@ export function openStore(path: string): Store {
       return st.removeConsumer.run(accountId, name).changes > 0;
     },
     declaredConsumers(accountId) {
-      return (st.consumers.all(accountId) as { doc: string }[]).map((r) => JSON.parse(r.doc) as DeclaredConsumer);
+      return (st.consumers.all(accountId) as { doc: string }[]).map(
+        (r) => JSON.parse(r.doc) as DeclaredConsumer,
+      );
     },
     putKv(namespace, key, value) {
       st.putKv.run(namespace, key, storeJson(value));
@@ -173,7 +228,10 @@ export function openStore(path: string): Store {
       return row ? (JSON.parse(row.value) as T) : undefined;
     },
     listKv<T>(namespace: string) {
-      return (st.listKv.all(namespace) as { key: string; value: string }[]).map((r) => ({ key: r.key, value: JSON.parse(r.value) as T }));
+      return (st.listKv.all(namespace) as { key: string; value: string }[]).map((r) => ({
+        key: r.key,
+        value: JSON.parse(r.value) as T,
+      }));
     },
     close() {
       db.close();
@@ -210,10 +268,35 @@ export function verifyChain(all: Database.Statement): VerifyResult {
   let count = 0;
   for (const row of all.iterate() as IterableIterator<EventRow>) {
     count++;
-    if (row.seq !== expected) return { ok: false, events: count, firstBadSeq: expected, problem: `gap: event ${expected} is missing (next is ${row.seq}) — a row was deleted` };
-    if (row.prev_hash !== prev) return { ok: false, events: count, firstBadSeq: row.seq, problem: `event ${row.seq} (${row.type}) prevHash does not match event ${row.seq - 1}` };
-    const hash = eventHash(prev, { seq: row.seq, changeId: row.change_id, type: row.type, at: row.at, actor: row.actor, payload: JSON.parse(row.payload) as unknown });
-    if (hash !== row.hash) return { ok: false, events: count, firstBadSeq: row.seq, problem: `event ${row.seq} (${row.type}) hash does not match its content — the row was edited` };
+    if (row.seq !== expected)
+      return {
+        ok: false,
+        events: count,
+        firstBadSeq: expected,
+        problem: `gap: event ${expected} is missing (next is ${row.seq}) — a row was deleted`,
+      };
+    if (row.prev_hash !== prev)
+      return {
+        ok: false,
+        events: count,
+        firstBadSeq: row.seq,
+        problem: `event ${row.seq} (${row.type}) prevHash does not match event ${row.seq - 1}`,
+      };
+    const hash = eventHash(prev, {
+      seq: row.seq,
+      changeId: row.change_id,
+      type: row.type,
+      at: row.at,
+      actor: row.actor,
+      payload: JSON.parse(row.payload) as unknown,
+    });
+    if (hash !== row.hash)
+      return {
+        ok: false,
+        events: count,
+        firstBadSeq: row.seq,
+        problem: `event ${row.seq} (${row.type}) hash does not match its content — the row was edited`,
+      };
     prev = row.hash;
     expected++;
   }
@@ -221,15 +304,24 @@ export function verifyChain(all: Database.Statement): VerifyResult {
 }
 
 function migrate(db: Database.Database): void {
-  db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
-  const current = (db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null }).v ?? 0;
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+  );
+  const current =
+    (db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null }).v ?? 0;
   if (current > MIGRATIONS.length) {
-    throw new KeyturnError("config_invalid", `The database was written by a newer keyturn (schema ${current}, this one knows ${MIGRATIONS.length}). Upgrade keyturn or use another KEYTURN_DATA_DIR.`);
+    throw new KeyturnError(
+      "config_invalid",
+      `The database was written by a newer keyturn (schema ${current}, this one knows ${MIGRATIONS.length}). Upgrade keyturn or use another KEYTURN_DATA_DIR.`,
+    );
   }
   for (let v = current + 1; v <= MIGRATIONS.length; v++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[v - 1]!);
-      db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(v, new Date().toISOString());
+      db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(
+        v,
+        new Date().toISOString(),
+      );
     })();
   }
 }

@@ -9,13 +9,24 @@ const dir = mkdtempSync(join(tmpdir(), "keyturn-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const cli = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, ["dist/src/cli.js", ...args], { env: { PATH: process.env.PATH ?? "", KEYTURN_DATA_DIR: join(dir, "data"), ...env }, encoding: "utf8", timeout: 120_000 });
+  spawnSync(process.execPath, ["dist/src/cli.js", ...args], {
+    env: { PATH: process.env.PATH ?? "", KEYTURN_DATA_DIR: join(dir, "data"), ...env },
+    encoding: "utf8",
+    timeout: 120_000,
+  });
 
 describe("the command line", () => {
   it("lists every configuration problem with a fix, exits non-zero, shows no stack trace", () => {
     const policy = join(dir, "bad-policy.yaml");
-    writeFileSync(policy, "defaults:\n  approvers: [group:secopz]\n  approvalsRequired: two\ngroups:\n  secops: [bob@contoso.com]\n");
-    const r = cli(["config", "check"], { SLACK_BOT_TOKEN: "xoxb-1", KEYTURN_POLICY_FILE: policy, PORT: "not-a-port" });
+    writeFileSync(
+      policy,
+      "defaults:\n  approvers: [group:secopz]\n  approvalsRequired: two\ngroups:\n  secops: [bob@contoso.com]\n",
+    );
+    const r = cli(["config", "check"], {
+      SLACK_BOT_TOKEN: "xoxb-1",
+      KEYTURN_POLICY_FILE: policy,
+      PORT: "not-a-port",
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/PORT: must be a port number/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
@@ -31,7 +42,10 @@ describe("the command line", () => {
   });
 
   it("config check echoes a valid configuration with secrets redacted", () => {
-    const r = cli(["config", "check"], { SLACK_BOT_TOKEN: "xoxb-very-secret-token", SLACK_SIGNING_SECRET: "signing-secret-value" });
+    const r = cli(["config", "check"], {
+      SLACK_BOT_TOKEN: "xoxb-very-secret-token",
+      SLACK_SIGNING_SECRET: "signing-secret-value",
+    });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/configuration OK \(sandbox mode\)/);
     expect(r.stdout).not.toContain("very-secret-token");
@@ -43,7 +57,16 @@ describe("the command line", () => {
     // fabrikam-app holds a literal copy of the key: the cutover gate stops until an approver waives it
     writeFileSync(
       script,
-      ['rotate fabrikam-ai --reason "scheduled"', "as bob", "approve CHG-1", "wait CHG-1 paused 60", 'waive CHG-1 fabrikam-app --reason "owner updates it by hand"', "resume CHG-1", "wait CHG-1 completed 60", "evidence CHG-1"].join("\n"),
+      [
+        'rotate fabrikam-ai --reason "scheduled"',
+        "as bob",
+        "approve CHG-1",
+        "wait CHG-1 paused 60",
+        'waive CHG-1 fabrikam-app --reason "owner updates it by hand"',
+        "resume CHG-1",
+        "wait CHG-1 completed 60",
+        "evidence CHG-1",
+      ].join("\n"),
     );
     const run = cli(["run", script]);
     expect(run.status).toBe(0);
@@ -60,11 +83,16 @@ describe("the command line", () => {
 
     const db = new Database(join(dir, "data", "keyturn.db"));
     db.exec("DROP TRIGGER events_no_update");
-    const row = db.prepare("SELECT seq, type FROM events WHERE type = 'approved'").get() as { seq: number; type: string };
+    const row = db.prepare("SELECT seq, type FROM events WHERE type = 'approved'").get() as {
+      seq: number;
+      type: string;
+    };
     db.prepare("UPDATE events SET actor = 'console:mallory' WHERE seq = ?").run(row.seq);
     db.close();
     const verify = cli(["audit", "verify"]);
     expect(verify.status).toBe(1);
-    expect(verify.stdout).toContain(`TAMPERED: event ${row.seq} — event ${row.seq} (approved) hash does not match its content`);
+    expect(verify.stdout).toContain(
+      `TAMPERED: event ${row.seq} — event ${row.seq} (approved) hash does not match its content`,
+    );
   });
 });

@@ -13,10 +13,19 @@ describe("a new user's first run, from a fresh clone", () => {
     const head = execFileSync("git", ["rev-parse", "HEAD"], { encoding: "utf8" }).trim();
     execFileSync("git", ["clone", "--quiet", process.cwd(), repo]);
     execFileSync("git", ["checkout", "--quiet", head], { cwd: repo });
-    const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", npm_config_cache: process.env.npm_config_cache ?? join(process.env.HOME ?? "/root", ".npm") };
+    const env = {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      npm_config_cache: process.env.npm_config_cache ?? join(process.env.HOME ?? "/root", ".npm"),
+    };
 
     const started = Date.now();
-    const install = spawnSync("npm", ["ci", "--prefer-offline", "--no-audit", "--no-fund"], { cwd: repo, env, encoding: "utf8", timeout: 300_000 });
+    const install = spawnSync("npm", ["ci", "--prefer-offline", "--no-audit", "--no-fund"], {
+      cwd: repo,
+      env,
+      encoding: "utf8",
+      timeout: 300_000,
+    });
     expect(install.status, install.stderr).toBe(0);
     const installSeconds = Math.round((Date.now() - started) / 1000);
 
@@ -37,7 +46,12 @@ describe("a new user's first run, from a fresh clone", () => {
         "evidence CHG-1",
       ].join("\n"),
     );
-    const run = spawnSync("npm", ["start", "--", "--script", join(dir, "incident.txt")], { cwd: repo, env: { ...env, PORT: "0" }, encoding: "utf8", timeout: 240_000 });
+    const run = spawnSync("npm", ["start", "--", "--script", join(dir, "incident.txt")], {
+      cwd: repo,
+      env: { ...env, PORT: "0" },
+      encoding: "utf8",
+      timeout: 240_000,
+    });
     const out = run.stdout;
     expect(run.status, run.stderr).toBe(0);
     expect(out).toContain("SANDBOX mode");

@@ -2,7 +2,14 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cardAction, cardOf, channelMessage, executes, FakeConnector, personalMessage } from "../fakes/bot-connector.js";
+import {
+  cardAction,
+  cardOf,
+  channelMessage,
+  executes,
+  FakeConnector,
+  personalMessage,
+} from "../fakes/bot-connector.js";
 import { findSecrets, scanPaths } from "../support/scan-secrets.js";
 import { simulatorKeys, spawnKeyturn, waitUntil, type RunningProgram } from "../support/spawn-keyturn.js";
 
@@ -11,8 +18,14 @@ let fc: FakeConnector;
 let kt: RunningProgram;
 let dir: string;
 
-const send = async (activity: Record<string, unknown>): Promise<{ status: number; body: Record<string, unknown> }> => {
-  const r = await fetch(`${kt.url}/api/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(activity) });
+const send = async (
+  activity: Record<string, unknown>,
+): Promise<{ status: number; body: Record<string, unknown> }> => {
+  const r = await fetch(`${kt.url}/api/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(activity),
+  });
   const text = await r.text();
   return { status: r.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 };
@@ -31,7 +44,8 @@ afterAll(async () => {
 
 describe("a whole incident in Teams", () => {
   it("answers a personal-chat question with a card", async () => {
-    for (const who of ["bob", "carol"] as const) expect((await send(personalMessage(fc.url, who, "help"))).status).toBe(200);
+    for (const who of ["bob", "carol"] as const)
+      expect((await send(personalMessage(fc.url, who, "help"))).status).toBe(200);
     const reply = await waitUntil("Bob's help reply", () => fc.in("a:personal-bob")[0]);
     expect(JSON.stringify(cardOf(reply.body))).toContain("rotate <account>");
     await send(personalMessage(fc.url, "erin", "status contoso-translator"));
@@ -40,10 +54,26 @@ describe("a whole incident in Teams", () => {
   });
 
   it("runs a mention-started exposure rotation through Adaptive Card approvals to completion", async () => {
-    expect((await send(channelMessage(fc.url, "alice", 'rotate contoso-translator --exposure key1 --reason "leaked in PR 123 <at>Bob</at>"'))).status).toBe(200);
-    const root = await waitUntil("the change card in the channel thread", () => fc.in(THREAD).find((a) => /CHG-1 · rotate/.test(JSON.stringify(cardOf(a.body)))));
-    await waitUntil("Bob's proactive DM", () => fc.in("a:personal-bob").find((a) => /asks you to approve CHG-1/.test(String(a.body.text))));
-    await waitUntil("Carol's proactive DM", () => fc.in("a:personal-carol").find((a) => /asks you to approve CHG-1/.test(String(a.body.text))));
+    expect(
+      (
+        await send(
+          channelMessage(
+            fc.url,
+            "alice",
+            'rotate contoso-translator --exposure key1 --reason "leaked in PR 123 <at>Bob</at>"',
+          ),
+        )
+      ).status,
+    ).toBe(200);
+    const root = await waitUntil("the change card in the channel thread", () =>
+      fc.in(THREAD).find((a) => /CHG-1 · rotate/.test(JSON.stringify(cardOf(a.body)))),
+    );
+    await waitUntil("Bob's proactive DM", () =>
+      fc.in("a:personal-bob").find((a) => /asks you to approve CHG-1/.test(String(a.body.text))),
+    );
+    await waitUntil("Carol's proactive DM", () =>
+      fc.in("a:personal-carol").find((a) => /asks you to approve CHG-1/.test(String(a.body.text))),
+    );
 
     const actions = await waitUntil("Approve on the card", () => {
       const a = executes(cardOf(fc.in(THREAD).find((x) => x.id === root.id)?.body));
@@ -65,7 +95,10 @@ describe("a whole incident in Teams", () => {
       "the card to show COMPLETED and every step reply",
       () => {
         const card = JSON.stringify(cardOf(fc.in(THREAD).find((x) => x.id === root.id)?.body));
-        return /COMPLETED/.test(card) && fc.in(THREAD).some((a) => /Step 8\/8 done/.test(JSON.stringify(cardOf(a.body))));
+        return (
+          /COMPLETED/.test(card) &&
+          fc.in(THREAD).some((a) => /Step 8\/8 done/.test(JSON.stringify(cardOf(a.body))))
+        );
       },
       120_000,
     );
@@ -81,14 +114,26 @@ describe("a whole incident in Teams", () => {
   });
 
   it("malformed activities are refused and nothing changes", async () => {
-    const r = await fetch(`${kt.url}/api/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: "{not json" });
+    const r = await fetch(`${kt.url}/api/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{not json",
+    });
     expect(r.status).toBeGreaterThanOrEqual(400);
     expect((await fetch(`${kt.url}/healthz`)).status).toBe(200);
   });
 
   it("no simulator key value reached Teams, the program's output or its files", async () => {
     const keys = await simulatorKeys(kt.adminUrl!, readFileSync(kt.caPath!, "utf8"));
-    expect(findSecrets([{ name: "connector requests", text: fc.bodies.join("\n") }, { name: "output", text: kt.output() }], keys)).toEqual([]);
+    expect(
+      findSecrets(
+        [
+          { name: "connector requests", text: fc.bodies.join("\n") },
+          { name: "output", text: kt.output() },
+        ],
+        keys,
+      ),
+    ).toEqual([]);
     const sandboxState = join(dir, "sandbox");
     expect((await scanPaths([dir], keys)).filter((h) => !h.where.startsWith(sandboxState))).toEqual([]);
   });

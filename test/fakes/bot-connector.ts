@@ -17,10 +17,30 @@ export interface ConnectorActivity {
 
 export const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 export const PEOPLE: Record<string, { id: string; name: string; aadObjectId: string; upn: string }> = {
-  alice: { id: "29:alice", name: "Alice Ng", aadObjectId: "11111111-1111-4111-8111-111111111111", upn: "alice@contoso.com" },
-  bob: { id: "29:bob", name: "Bob Okafor", aadObjectId: "22222222-2222-4222-8222-222222222222", upn: "bob@contoso.com" },
-  carol: { id: "29:carol", name: "Carol Diaz", aadObjectId: "33333333-3333-4333-8333-333333333333", upn: "carol@contoso.com" },
-  erin: { id: "29:erin", name: "Erin Cho", aadObjectId: "55555555-5555-4555-8555-555555555555", upn: "erin@contoso.com" },
+  alice: {
+    id: "29:alice",
+    name: "Alice Ng",
+    aadObjectId: "11111111-1111-4111-8111-111111111111",
+    upn: "alice@contoso.com",
+  },
+  bob: {
+    id: "29:bob",
+    name: "Bob Okafor",
+    aadObjectId: "22222222-2222-4222-8222-222222222222",
+    upn: "bob@contoso.com",
+  },
+  carol: {
+    id: "29:carol",
+    name: "Carol Diaz",
+    aadObjectId: "33333333-3333-4333-8333-333333333333",
+    upn: "carol@contoso.com",
+  },
+  erin: {
+    id: "29:erin",
+    name: "Erin Cho",
+    aadObjectId: "55555555-5555-4555-8555-555555555555",
+    upn: "erin@contoso.com",
+  },
 };
 
 export class FakeConnector {
@@ -75,9 +95,22 @@ export class FakeConnector {
     const [, conversationId, kind, tail] = m;
     if (kind === "members" && req.method === "GET") {
       const p = Object.values(PEOPLE).find((x) => x.id === tail);
-      return p ? { status: 200, body: { id: p.id, name: p.name, aadObjectId: p.aadObjectId, userPrincipalName: p.upn, email: p.upn, tenantId: TENANT } } : { status: 404, body: { error: { code: "MemberNotFound" } } };
+      return p
+        ? {
+            status: 200,
+            body: {
+              id: p.id,
+              name: p.name,
+              aadObjectId: p.aadObjectId,
+              userPrincipalName: p.upn,
+              email: p.upn,
+              tenantId: TENANT,
+            },
+          }
+        : { status: 404, body: { error: { code: "MemberNotFound" } } };
     }
-    if (req.method === "POST") return { status: 201, body: { id: this.#add(conversationId!, body, tail).id } };
+    if (req.method === "POST")
+      return { status: 201, body: { id: this.#add(conversationId!, body, tail).id } };
     if (req.method === "PUT" && tail) {
       const a = this.activities.find((x) => x.conversationId === conversationId && x.id === tail);
       if (!a) return { status: 404, body: { error: { code: "ActivityNotFound" } } };
@@ -89,7 +122,13 @@ export class FakeConnector {
   }
 
   #add(conversationId: string, body: Record<string, unknown>, replyToId?: string): ConnectorActivity {
-    const a: ConnectorActivity = { id: `${1700000000000 + ++this.#n}`, conversationId, ...(replyToId ? { replyToId } : {}), body, versions: [body] };
+    const a: ConnectorActivity = {
+      id: `${1700000000000 + ++this.#n}`,
+      conversationId,
+      ...(replyToId ? { replyToId } : {}),
+      body,
+      versions: [body],
+    };
     this.activities.push(a);
     return a;
   }
@@ -97,7 +136,12 @@ export class FakeConnector {
 
 const BOT = { id: "28:keyturn", name: "keyturn" };
 
-export function channelMessage(serviceUrl: string, who: keyof typeof PEOPLE, text: string, conversationId = "19:incident@thread.tacv2;messageid=100"): Record<string, unknown> {
+export function channelMessage(
+  serviceUrl: string,
+  who: keyof typeof PEOPLE,
+  text: string,
+  conversationId = "19:incident@thread.tacv2;messageid=100",
+): Record<string, unknown> {
   const p = PEOPLE[who]!;
   return {
     type: "message",
@@ -111,11 +155,19 @@ export function channelMessage(serviceUrl: string, who: keyof typeof PEOPLE, tex
     text: `<at>keyturn</at> ${text}`,
     textFormat: "plain",
     entities: [{ type: "mention", text: "<at>keyturn</at>", mentioned: BOT }],
-    channelData: { tenant: { id: TENANT }, team: { id: "19:team@thread.tacv2" }, channel: { id: "19:incident@thread.tacv2" } },
+    channelData: {
+      tenant: { id: TENANT },
+      team: { id: "19:team@thread.tacv2" },
+      channel: { id: "19:incident@thread.tacv2" },
+    },
   };
 }
 
-export function personalMessage(serviceUrl: string, who: keyof typeof PEOPLE, text: string): Record<string, unknown> {
+export function personalMessage(
+  serviceUrl: string,
+  who: keyof typeof PEOPLE,
+  text: string,
+): Record<string, unknown> {
   const p = PEOPLE[who]!;
   return {
     type: "message",
@@ -131,7 +183,13 @@ export function personalMessage(serviceUrl: string, who: keyof typeof PEOPLE, te
   };
 }
 
-export function cardAction(serviceUrl: string, who: keyof typeof PEOPLE, conversationId: string, action: { verb: string; data: unknown }, replyToId?: string): Record<string, unknown> {
+export function cardAction(
+  serviceUrl: string,
+  who: keyof typeof PEOPLE,
+  conversationId: string,
+  action: { verb: string; data: unknown },
+  replyToId?: string,
+): Record<string, unknown> {
   const p = PEOPLE[who]!;
   return {
     type: "invoke",
@@ -141,7 +199,11 @@ export function cardAction(serviceUrl: string, who: keyof typeof PEOPLE, convers
     serviceUrl,
     channelId: "msteams",
     from: { id: p.id, name: p.name, aadObjectId: p.aadObjectId },
-    conversation: { id: conversationId, conversationType: conversationId.startsWith("19:") ? "channel" : "personal", tenantId: TENANT },
+    conversation: {
+      id: conversationId,
+      conversationType: conversationId.startsWith("19:") ? "channel" : "personal",
+      tenantId: TENANT,
+    },
     recipient: BOT,
     ...(replyToId ? { replyToId } : {}),
     value: { action: { type: "Action.Execute", verb: action.verb, data: action.data }, trigger: "manual" },
@@ -153,7 +215,13 @@ export function cardAction(serviceUrl: string, who: keyof typeof PEOPLE, convers
 export function executes(card: unknown): Record<string, { verb: string; data: unknown }> {
   const out: Record<string, { verb: string; data: unknown }> = {};
   const walk = (actions: unknown[] | undefined, prefix: string) => {
-    for (const a of (actions ?? []) as { type: string; title: string; verb?: string; data?: unknown; card?: { actions?: unknown[] } }[]) {
+    for (const a of (actions ?? []) as {
+      type: string;
+      title: string;
+      verb?: string;
+      data?: unknown;
+      card?: { actions?: unknown[] };
+    }[]) {
       if (a.type === "Action.Execute") out[prefix + a.title] = { verb: a.verb!, data: a.data };
       if (a.type === "Action.ShowCard") walk(a.card?.actions, `${a.title} › `);
     }
@@ -163,4 +231,6 @@ export function executes(card: unknown): Record<string, { verb: string; data: un
 }
 
 export const cardOf = (activity: Record<string, unknown> | undefined): unknown =>
-  ((activity?.attachments as { contentType: string; content: unknown }[] | undefined) ?? []).find((a) => a.contentType === "application/vnd.microsoft.card.adaptive")?.content;
+  ((activity?.attachments as { contentType: string; content: unknown }[] | undefined) ?? []).find(
+    (a) => a.contentType === "application/vnd.microsoft.card.adaptive",
+  )?.content;

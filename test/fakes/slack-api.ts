@@ -72,14 +72,19 @@ export class FakeSlack {
   }
 
   thread(channel: string, ts: string): { root: SlackMessage | undefined; replies: SlackMessage[] } {
-    return { root: this.messages.find((m) => m.channel === channel && m.ts === ts), replies: this.messages.filter((m) => m.channel === channel && m.thread_ts === ts) };
+    return {
+      root: this.messages.find((m) => m.channel === channel && m.ts === ts),
+      replies: this.messages.filter((m) => m.channel === channel && m.thread_ts === ts),
+    };
   }
 
   dms(user: string): SlackMessage[] {
     return this.messages.filter((m) => m.channel === `D${user}`);
   }
 
-  async #handle(req: IncomingMessage): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
+  async #handle(
+    req: IncomingMessage,
+  ): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString("utf8");
@@ -91,31 +96,49 @@ export class FakeSlack {
       return { status: 200, body: { ok: true } };
     }
     if (url.pathname.startsWith("/upload/")) {
-      const f = this.files.find((x) => x.filename === decodeURIComponent(url.pathname.slice(8)) && !x.content);
+      const f = this.files.find(
+        (x) => x.filename === decodeURIComponent(url.pathname.slice(8)) && !x.content,
+      );
       if (f) f.content = raw;
       return { status: 200, body: { ok: true } };
     }
     const method = url.pathname.replace(/^\/api\//, "");
     this.calls.push(method);
     const fail = this.#failures.get(method)?.shift();
-    if (fail?.status === 429) return { status: 429, body: { ok: false, error: "ratelimited" }, headers: { "retry-after": String(fail.retryAfter ?? 1) } };
+    if (fail?.status === 429)
+      return {
+        status: 429,
+        body: { ok: false, error: "ratelimited" },
+        headers: { "retry-after": String(fail.retryAfter ?? 1) },
+      };
     if (fail?.error) return { status: 200, body: { ok: false, error: fail.error } };
-    if (!/^Bearer xoxb-/.test(String(req.headers.authorization ?? ""))) return { status: 200, body: { ok: false, error: "not_authed" } };
+    if (!/^Bearer xoxb-/.test(String(req.headers.authorization ?? "")))
+      return { status: 200, body: { ok: false, error: "not_authed" } };
     const args = parseArgs(raw, String(req.headers["content-type"] ?? ""));
     return { status: 200, body: this.#api(method, args) };
   }
 
   #api(method: string, a: Record<string, unknown>): unknown {
     const ts = () => `1700000000.${String(this.#seq++).padStart(6, "0")}`;
-    const blocks = typeof a.blocks === "string" ? (JSON.parse(a.blocks) as unknown[]) : (a.blocks as unknown[] | undefined);
+    const blocks =
+      typeof a.blocks === "string"
+        ? (JSON.parse(a.blocks) as unknown[])
+        : (a.blocks as unknown[] | undefined);
     switch (method) {
       case "auth.test":
         return { ok: true, user_id: "U0KEYTURN", bot_id: "B0KEYTURN", team_id: "T0CONTOSO", team: "Contoso" };
       case "chat.postMessage": {
-        let channel = String(a.channel ?? "");
+        let channel = str(a.channel);
         if (!channel) return { ok: false, error: "channel_not_found" };
         if (/^U/.test(channel)) channel = `D${channel}`;
-        const m: SlackMessage = { channel, ts: ts(), text: String(a.text ?? ""), ...(blocks ? { blocks } : {}), ...(a.thread_ts ? { thread_ts: String(a.thread_ts) } : {}), versions: [] };
+        const m: SlackMessage = {
+          channel,
+          ts: ts(),
+          text: str(a.text),
+          ...(blocks ? { blocks } : {}),
+          ...(a.thread_ts ? { thread_ts: str(a.thread_ts) } : {}),
+          versions: [],
+        };
         m.versions.push({ text: m.text, ...(blocks ? { blocks } : {}) });
         this.messages.push(m);
         return { ok: true, channel, ts: m.ts, message: { text: m.text } };
@@ -123,41 +146,65 @@ export class FakeSlack {
       case "chat.update": {
         const m = this.messages.find((x) => x.channel === a.channel && x.ts === a.ts);
         if (!m) return { ok: false, error: "message_not_found" };
-        m.text = String(a.text ?? "");
+        m.text = str(a.text);
         if (blocks) m.blocks = blocks;
         m.versions.push({ text: m.text, ...(blocks ? { blocks } : {}) });
         return { ok: true, channel: m.channel, ts: m.ts };
       }
       case "chat.postEphemeral":
-        this.messages.push({ channel: `E${String(a.user)}`, ts: ts(), text: String(a.text ?? ""), versions: [] });
+        this.messages.push({ channel: `E${str(a.user)}`, ts: ts(), text: str(a.text), versions: [] });
         return { ok: true, message_ts: ts() };
       case "chat.getPermalink":
-        return { ok: true, permalink: `https://contoso.slack.com/archives/${String(a.channel)}/p${String(a.message_ts).replace(".", "")}` };
+        return {
+          ok: true,
+          permalink: `https://contoso.slack.com/archives/${str(a.channel)}/p${str(a.message_ts).replace(".", "")}`,
+        };
       case "conversations.open":
-        return { ok: true, channel: { id: `D${String(a.users)}` } };
+        return { ok: true, channel: { id: `D${str(a.users)}` } };
       case "users.info": {
-        const p = PEOPLE[String(a.user)];
-        return p ? { ok: true, user: { id: a.user, name: p.name, real_name: p.real_name, profile: { email: p.email, real_name: p.real_name } } } : { ok: false, error: "user_not_found" };
+        const p = PEOPLE[str(a.user)];
+        return p
+          ? {
+              ok: true,
+              user: {
+                id: a.user,
+                name: p.name,
+                real_name: p.real_name,
+                profile: { email: p.email, real_name: p.real_name },
+              },
+            }
+          : { ok: false, error: "user_not_found" };
       }
       case "users.lookupByEmail": {
         const id = Object.entries(PEOPLE).find(([, p]) => p.email === a.email)?.[0];
-        return id ? { ok: true, user: { id, name: PEOPLE[id]!.name } } : { ok: false, error: "users_not_found" };
+        return id
+          ? { ok: true, user: { id, name: PEOPLE[id]!.name } }
+          : { ok: false, error: "users_not_found" };
       }
       case "usergroups.users.list":
-        return GROUPS[String(a.usergroup)] ? { ok: true, users: GROUPS[String(a.usergroup)] } : { ok: false, error: "no_such_subteam" };
+        return GROUPS[str(a.usergroup)]
+          ? { ok: true, users: GROUPS[str(a.usergroup)] }
+          : { ok: false, error: "no_such_subteam" };
       case "views.open":
         this.views.push(typeof a.view === "string" ? JSON.parse(a.view) : a.view);
         return { ok: true, view: { id: `V${this.#seq++}` } };
       case "files.getUploadURLExternal": {
         const id = `F${this.#seq++}`;
-        this.files.push({ channel: "", filename: String(a.filename), content: "" });
-        return { ok: true, upload_url: `${this.url}/upload/${encodeURIComponent(String(a.filename))}`, file_id: id };
+        this.files.push({ channel: "", filename: str(a.filename), content: "" });
+        return {
+          ok: true,
+          upload_url: `${this.url}/upload/${encodeURIComponent(str(a.filename))}`,
+          file_id: id,
+        };
       }
       case "files.completeUploadExternal": {
-        const files = (typeof a.files === "string" ? JSON.parse(a.files) : a.files) as { id: string; title?: string }[];
+        const files = (typeof a.files === "string" ? JSON.parse(a.files) : a.files) as {
+          id: string;
+          title?: string;
+        }[];
         for (const f of this.files.filter((x) => !x.channel)) {
-          f.channel = String(a.channel_id ?? "");
-          if (a.thread_ts) f.thread_ts = String(a.thread_ts);
+          f.channel = str(a.channel_id);
+          if (a.thread_ts) f.thread_ts = str(a.thread_ts);
         }
         return { ok: true, files: files.map((f) => ({ id: f.id })) };
       }
@@ -166,6 +213,9 @@ export class FakeSlack {
     }
   }
 }
+
+const str = (v: unknown): string =>
+  typeof v === "string" ? v : v === undefined || v === null ? "" : JSON.stringify(v);
 
 function parseArgs(raw: string, type: string): Record<string, unknown> {
   if (type.includes("json")) return raw ? (JSON.parse(raw) as Record<string, unknown>) : {};

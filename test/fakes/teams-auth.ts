@@ -15,8 +15,8 @@ export class LocalAuthority {
 
   async start(): Promise<this> {
     const { publicKey, privateKey } = await generateKeyPair("RS256");
-    this.#key = privateKey as PrivateKey;
-    this.#otherKey = (await generateKeyPair("RS256")).privateKey as PrivateKey;
+    this.#key = privateKey;
+    this.#otherKey = (await generateKeyPair("RS256")).privateKey;
     this.#jwk = { ...(await exportJWK(publicKey)), kid: "local-1", use: "sig", alg: "RS256" };
     this.#server = createServer((req, res) => {
       if (req.url?.endsWith("/discovery/v2.0/keys")) {
@@ -36,7 +36,12 @@ export class LocalAuthority {
   }
 
   /** A token; `forge` signs with a key the JWKS does not publish. */
-  async token(o: { aud: string; expiresInSeconds?: number; forge?: boolean; serviceUrl?: string }): Promise<string> {
+  async token(o: {
+    aud: string;
+    expiresInSeconds?: number;
+    forge?: boolean;
+    serviceUrl?: string;
+  }): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT({ serviceurl: o.serviceUrl ?? "", tid: this.tenant, appid: "bot-service" })
       .setProtectedHeader({ alg: "RS256", kid: "local-1", typ: "JWT" })

@@ -3,7 +3,8 @@ import { fingerprintOf } from "../../src/core/secret.js";
 import { scanPaths } from "../support/scan-secrets.js";
 import { startSandboxEngine, users, type SandboxEngine } from "../support/sandbox-engine.js";
 
-const translator = "/subscriptions/00000000-0000-4000-8000-0000000000a1/resourceGroups/rg-ai-prod/providers/Microsoft.CognitiveServices/accounts/contoso-translator";
+const translator =
+  "/subscriptions/00000000-0000-4000-8000-0000000000a1/resourceGroups/rg-ai-prod/providers/Microsoft.CognitiveServices/accounts/contoso-translator";
 const speech = translator.replace("contoso-translator", "contoso-speech");
 
 let kt: SandboxEngine;
@@ -61,7 +62,9 @@ describe("staged rotation against the simulated tenant", () => {
 
     // the thread: one reply per step, parent shows completed
     const thread = [...kt.chat.threads.values()][0]!;
-    expect(thread.replies.filter((m) => /step/i.test(m.title ?? m.text)).length).toBeGreaterThanOrEqual(done.plan.steps.length);
+    expect(thread.replies.filter((m) => /step/i.test(m.title ?? m.text)).length).toBeGreaterThanOrEqual(
+      done.plan.steps.length,
+    );
     expect(JSON.stringify(thread.root)).toMatch(/completed/i);
 
     // the question teams ask afterwards
@@ -105,9 +108,19 @@ describe("staged rotation against the simulated tenant", () => {
     await kt.say(users.alice, 'rotate contoso-speech --reason "rotation"');
     await approveAll("CHG-1", [users.bob]);
     await kt.waitFor("CHG-1", ["paused"]);
-    const refused = await kt.press(users.alice, { kind: "waive", changeId: "CHG-1", consumerId: "speech-ivr", reason: "mine" });
+    const refused = await kt.press(users.alice, {
+      kind: "waive",
+      changeId: "CHG-1",
+      consumerId: "speech-ivr",
+      reason: "mine",
+    });
     expect(refused.message.text + JSON.stringify(refused.message)).toMatch(/approver/);
-    await kt.press(users.bob, { kind: "waive", changeId: "CHG-1", consumerId: "speech-ivr", reason: "IVR is being decommissioned" });
+    await kt.press(users.bob, {
+      kind: "waive",
+      changeId: "CHG-1",
+      consumerId: "speech-ivr",
+      reason: "IVR is being decommissioned",
+    });
     await kt.press(users.bob, { kind: "resume", changeId: "CHG-1" });
     const done = await kt.waitFor("CHG-1", ["completed", "paused"]);
     expect(done.state).toBe("completed");
@@ -128,23 +141,37 @@ describe("staged rotation against the simulated tenant", () => {
 
   it("Azure faults pause the change with a clear reason; resume finishes it; nothing is regenerated twice", async () => {
     await kt.say(users.alice, 'rotate contoso-translator --reason "rotation"');
-    kt.sim.admin.injectFault({ match: { operation: "regenerateKey" }, effect: { type: "throttle" }, times: 1 });
+    kt.sim.admin.injectFault({
+      match: { operation: "regenerateKey" },
+      effect: { type: "throttle" },
+      times: 1,
+    });
     await approveAll("CHG-1");
     const paused = await kt.waitFor("CHG-1", ["paused"]);
     expect(paused.pause?.code).toBe("azure_throttled");
     expect(paused.pause?.message).toMatch(/resume/);
 
-    kt.sim.admin.injectFault({ match: { operation: "regenerateKey" }, effect: { type: "fail-after-success", status: 500 }, times: 2 });
+    kt.sim.admin.injectFault({
+      match: { operation: "regenerateKey" },
+      effect: { type: "fail-after-success", status: 500 },
+      times: 2,
+    });
     await kt.press(users.bob, { kind: "resume", changeId: "CHG-1" });
     const done = await kt.waitFor("CHG-1", ["completed", "paused"], 90_000);
     expect(done.state).toBe("completed");
     expect(kt.sim.admin.regenerations()[translator]).toEqual({ key1: 1, key2: 1 });
-    expect(done.steps.find((s) => s.kind === "regenerate_standby")!.notes?.join(" ")).toMatch(/regenerated once/);
+    expect(done.steps.find((s) => s.kind === "regenerate_standby")!.notes?.join(" ")).toMatch(
+      /regenerated once/,
+    );
   });
 
   it("a missing permission pauses with the action and scope to grant", async () => {
     await kt.say(users.alice, 'rotate contoso-translator --reason "rotation"');
-    kt.sim.admin.injectFault({ match: { operation: "regenerateKey" }, effect: { type: "forbidden" }, times: -1 });
+    kt.sim.admin.injectFault({
+      match: { operation: "regenerateKey" },
+      effect: { type: "forbidden" },
+      times: -1,
+    });
     await approveAll("CHG-1");
     const paused = await kt.waitFor("CHG-1", ["paused"]);
     expect(paused.pause?.code).toBe("azure_permission");

@@ -19,12 +19,20 @@ const client = (sub: string, identity?: { name: string; objectId?: string }) =>
 
 function call(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
   const url = new URL(path, sim.armEndpoint);
-  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
-    const req = request(url, { method: init.method ?? "GET", headers: init.headers, ca: sim.caPem }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => (body += c.toString("utf8")));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+  return new Promise<{
+    status: number;
+    headers: Record<string, string | string[] | undefined>;
+    body: string;
+  }>((resolve, reject) => {
+    const req = request(
+      url,
+      { method: init.method ?? "GET", headers: init.headers, ca: sim.caPem },
+      (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c.toString("utf8")));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.on("error", reject);
     req.end(init.body);
   });
@@ -47,13 +55,20 @@ describe("simulated ARM: Cognitive Services accounts", () => {
     expect(byRg.sort()).toEqual(["contoso-keyless", "fabrikam-ai", "shared-lang"]);
     const first = await client(PROD).accounts.get("rg-ai-prod", "contoso-translator");
     expect(first.kind).toBe("TextTranslation");
-    expect(first.tags).toMatchObject({ environment: "production", owner: "team-lang@contoso.com", "keyturn-sandbox": "true" });
+    expect(first.tags).toMatchObject({
+      environment: "production",
+      owner: "team-lang@contoso.com",
+      "keyturn-sandbox": "true",
+    });
     expect(first.properties?.endpoint).toBe(`${sim.armEndpoint}/dataplane/${PROD}/contoso-translator/`);
   });
 
   it("pages with an absolute nextLink carrying $skiptoken", async () => {
     const token = (await createSimulatorCredential().getToken("x"))!.token;
-    const r = await call(`/subscriptions/${PROD}/providers/Microsoft.CognitiveServices/accounts?api-version=2025-09-01`, { headers: { authorization: `Bearer ${token}` } });
+    const r = await call(
+      `/subscriptions/${PROD}/providers/Microsoft.CognitiveServices/accounts?api-version=2025-09-01`,
+      { headers: { authorization: `Bearer ${token}` } },
+    );
     const page = JSON.parse(r.body) as { value: unknown[]; nextLink: string };
     expect(page.value).toHaveLength(2);
     expect(page.nextLink.startsWith(`${sim.armEndpoint}/subscriptions/${PROD}/`)).toBe(true);
@@ -65,7 +80,9 @@ describe("simulated ARM: Cognitive Services accounts", () => {
   });
 
   it("refuses requests without a token with AuthenticationFailed and a challenge", async () => {
-    const r = await call(`/subscriptions/${PROD}/providers/Microsoft.CognitiveServices/accounts?api-version=2025-09-01`);
+    const r = await call(
+      `/subscriptions/${PROD}/providers/Microsoft.CognitiveServices/accounts?api-version=2025-09-01`,
+    );
     expect(r.status).toBe(401);
     expect(JSON.parse(r.body).error.code).toBe("AuthenticationFailed");
     expect(r.headers["www-authenticate"]).toContain("Bearer");
@@ -75,7 +92,10 @@ describe("simulated ARM: Cognitive Services accounts", () => {
     const c = client(PROD);
     const before = await c.accounts.listKeys("rg-ai-prod", "contoso-translator");
     expect(before.key1).toMatch(/^[A-Za-z0-9]{84}$/);
-    const dp = (key: string) => call(`/dataplane/${PROD}/contoso-translator/languages?api-version=3.0`, { headers: { "ocp-apim-subscription-key": key } });
+    const dp = (key: string) =>
+      call(`/dataplane/${PROD}/contoso-translator/languages?api-version=3.0`, {
+        headers: { "ocp-apim-subscription-key": key },
+      });
     expect((await dp(before.key1!)).status).toBe(200);
     const after = await c.accounts.regenerateKey("rg-ai-prod", "contoso-translator", "Key1");
     expect(after.key1).not.toBe(before.key1);
@@ -96,24 +116,38 @@ describe("simulated ARM: Cognitive Services accounts", () => {
 
   it("answers OpenAI's api-key header on the data plane", async () => {
     const keys = await client(PROD).accounts.listKeys("rg-ai-prod", "contoso-openai");
-    const ok = await call(`/dataplane/${PROD}/contoso-openai/openai/models?api-version=2024-10-21`, { headers: { "api-key": keys.key2! } });
+    const ok = await call(`/dataplane/${PROD}/contoso-openai/openai/models?api-version=2024-10-21`, {
+      headers: { "api-key": keys.key2! },
+    });
     expect(ok.status).toBe(200);
-    const bad = await call(`/dataplane/${PROD}/contoso-openai/openai/models?api-version=2024-10-21`, { headers: { "api-key": "nope" } });
+    const bad = await call(`/dataplane/${PROD}/contoso-openai/openai/models?api-version=2024-10-21`, {
+      headers: { "api-key": "nope" },
+    });
     expect(bad.status).toBe(401);
   });
 
   it("refuses listKeys on a disableLocalAuth account as Azure does, and 401s its data plane", async () => {
-    const err = await client(DEV).accounts.listKeys("rg-ai-dev", "contoso-keyless").catch((e: unknown) => e);
+    const err = await client(DEV)
+      .accounts.listKeys("rg-ai-dev", "contoso-keyless")
+      .catch((e: unknown) => e);
     expect(isRestError(err) && err.statusCode).toBe(400);
     expect(isRestError(err) && err.code).toBe("BadRequest");
     expect(isRestError(err) && err.message).toContain("disableLocalAuth is set to be true");
     const acct = await client(DEV).accounts.get("rg-ai-dev", "contoso-keyless");
     expect(acct.properties?.disableLocalAuth).toBe(true);
-    expect((await call(`/dataplane/${DEV}/contoso-keyless/x`, { headers: { "ocp-apim-subscription-key": "anything" } })).status).toBe(401);
+    expect(
+      (
+        await call(`/dataplane/${DEV}/contoso-keyless/x`, {
+          headers: { "ocp-apim-subscription-key": "anything" },
+        })
+      ).status,
+    ).toBe(401);
   });
 
   it("answers 404 ResourceNotFound for an unknown account", async () => {
-    const err = await client(PROD).accounts.get("rg-ai-prod", "nope").catch((e: unknown) => e);
+    const err = await client(PROD)
+      .accounts.get("rg-ai-prod", "nope")
+      .catch((e: unknown) => e);
     expect(isRestError(err) && err.statusCode).toBe(404);
     expect(isRestError(err) && err.code).toBe("ResourceNotFound");
     expect(isRestError(err) && err.message).toContain("Microsoft.CognitiveServices/accounts/nope");
@@ -121,7 +155,11 @@ describe("simulated ARM: Cognitive Services accounts", () => {
 
   it("rejects a malformed regenerateKey body", async () => {
     const token = (await createSimulatorCredential().getToken("x"))!.token;
-    const r = await call(`${translatorId}/regenerateKey?api-version=2025-09-01`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ keyName: "Key3" }) });
+    const r = await call(`${translatorId}/regenerateKey?api-version=2025-09-01`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ keyName: "Key3" }),
+    });
     expect(r.status).toBe(400);
   });
 });

@@ -12,7 +12,13 @@ function recordingClient(): HttpClient {
   return {
     async sendRequest(req) {
       const res = await inner.sendRequest(req);
-      wire.push({ method: req.method, url: req.url, auth: req.headers.has("authorization"), hasBody: req.body !== undefined && req.body !== null, status: res.status });
+      wire.push({
+        method: req.method,
+        url: req.url,
+        auth: req.headers.has("authorization"),
+        hasBody: req.body !== undefined && req.body !== null,
+        status: res.status,
+      });
       return res;
     },
   };
@@ -42,11 +48,16 @@ describe("simulated Key Vault", () => {
   it("challenges the first bodiless request, then accepts the token: setSecret stores the real value", async () => {
     wire.length = 0;
     const client = secrets();
-    const created = await client.setSecret("challenge-probe", "v-one", { contentType: "text/plain", tags: { purpose: "test" } });
+    const created = await client.setSecret("challenge-probe", "v-one", {
+      contentType: "text/plain",
+      tags: { purpose: "test" },
+    });
     expect(wire[0]).toMatchObject({ method: "PUT", auth: false, hasBody: false, status: 401 });
     expect(wire.at(-1)).toMatchObject({ method: "PUT", auth: true, status: 200 });
     expect(created.properties.version).toMatch(/^[0-9a-f]{32}$/);
-    expect(created.properties.id).toBe(`${sim.vaultUrls["contoso-kv"]}/secrets/challenge-probe/${created.properties.version}`);
+    expect(created.properties.id).toBe(
+      `${sim.vaultUrls["contoso-kv"]}/secrets/challenge-probe/${created.properties.version}`,
+    );
     const read = await client.getSecret("challenge-probe");
     expect(read.value).toBe("v-one");
     expect(read.properties.tags).toEqual({ purpose: "test" });
@@ -66,7 +77,9 @@ describe("simulated Key Vault", () => {
     expect(versions.sort()).toEqual([v1.properties.version, v2.properties.version].sort());
     const names: string[] = [];
     for await (const p of client.listPropertiesOfSecrets()) names.push(p.name);
-    expect(names).toEqual(expect.arrayContaining(["translator-key", "openai-key", "speech-key", "fabrikam-key", "versioned"]));
+    expect(names).toEqual(
+      expect.arrayContaining(["translator-key", "openai-key", "speech-key", "fabrikam-key", "versioned"]),
+    );
   });
 
   it("seeds secrets with the accounts' real keys", async () => {
@@ -78,9 +91,14 @@ describe("simulated Key Vault", () => {
     const client = secrets();
     const v = await client.setSecret("to-disable", "x");
     await client.updateSecretProperties("to-disable", v.properties.version!, { enabled: false });
-    const disabled = await client.getSecret("to-disable", { version: v.properties.version! }).catch((e: unknown) => e);
+    const disabled = await client
+      .getSecret("to-disable", { version: v.properties.version! })
+      .catch((e: unknown) => e);
     expect(isRestError(disabled) && disabled.statusCode).toBe(403);
-    expect(isRestError(disabled) && (disabled.details as { error?: { innererror?: { code?: string } } }).error?.innererror?.code).toBe("SecretDisabled");
+    expect(
+      isRestError(disabled) &&
+        (disabled.details as { error?: { innererror?: { code?: string } } }).error?.innererror?.code,
+    ).toBe("SecretDisabled");
     const missing = await client.getSecret("never-was").catch((e: unknown) => e);
     expect(isRestError(missing) && missing.statusCode).toBe(404);
     expect(isRestError(missing) && missing.code).toBe("SecretNotFound");

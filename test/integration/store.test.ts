@@ -16,7 +16,13 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const ev = (type: string, payload: unknown = {}) => ({ changeId: "CHG-1", type, at: "2026-11-22T09:00:00.000Z", actor: "keyturn", payload });
+const ev = (type: string, payload: unknown = {}) => ({
+  changeId: "CHG-1",
+  type,
+  at: "2026-11-22T09:00:00.000Z",
+  actor: "keyturn",
+  payload,
+});
 
 describe("the SQLite store", () => {
   it("chains events, verifies them, and keeps everything across reopen", () => {
@@ -28,7 +34,11 @@ describe("the SQLite store", () => {
     s.close();
     const again = openStore(path);
     expect(again.getChange("CHG-1")?.state).toBe("awaiting_approval");
-    expect(again.events({ changeId: "CHG-1" }).map((e) => e.type)).toEqual(["change_requested", "submitted", "approved"]);
+    expect(again.events({ changeId: "CHG-1" }).map((e) => e.type)).toEqual([
+      "change_requested",
+      "submitted",
+      "approved",
+    ]);
     expect(again.verify()).toEqual(v);
     again.close();
   });
@@ -38,7 +48,9 @@ describe("the SQLite store", () => {
     s.commit(change(), [ev("change_requested"), ev("approved", { by: "bob" }), ev("step_started")]);
     s.close();
     const raw = new Database(path);
-    expect(() => raw.prepare("UPDATE events SET payload = ? WHERE seq = 2").run('{"by":"mallory"}')).toThrow(/append-only/);
+    expect(() => raw.prepare("UPDATE events SET payload = ? WHERE seq = 2").run('{"by":"mallory"}')).toThrow(
+      /append-only/,
+    );
     raw.exec("DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete");
     raw.prepare("UPDATE events SET payload = ? WHERE seq = 2").run('{"by":"mallory"}');
     raw.close();
@@ -62,9 +74,17 @@ describe("the SQLite store", () => {
     const a = openStore(path);
     const b = openStore(path);
     a.commit(change({ id: "CHG-1", state: "awaiting_approval" }), [ev("submitted")]);
-    expect(() => b.commit(change({ id: "CHG-2", state: "awaiting_approval" }), [{ ...ev("submitted"), changeId: "CHG-2" }])).toThrow(/already has an open change, CHG-1/);
-    a.commit(change({ id: "CHG-1", state: "completed", completedAt: "2026-11-22T10:00:00.000Z" }), [ev("step_succeeded")]);
-    b.commit(change({ id: "CHG-2", state: "awaiting_approval" }), [{ ...ev("submitted"), changeId: "CHG-2" }]);
+    expect(() =>
+      b.commit(change({ id: "CHG-2", state: "awaiting_approval" }), [
+        { ...ev("submitted"), changeId: "CHG-2" },
+      ]),
+    ).toThrow(/already has an open change, CHG-1/);
+    a.commit(change({ id: "CHG-1", state: "completed", completedAt: "2026-11-22T10:00:00.000Z" }), [
+      ev("step_succeeded"),
+    ]);
+    b.commit(change({ id: "CHG-2", state: "awaiting_approval" }), [
+      { ...ev("submitted"), changeId: "CHG-2" },
+    ]);
     expect(b.listChanges({ open: true }).map((c) => c.id)).toEqual(["CHG-2"]);
     expect(b.lastRotation(change().accountId)?.changeId).toBe("CHG-1");
     a.close();

@@ -35,7 +35,14 @@ beforeAll(async () => {
     store: openStore(":memory:"),
     logger: createLogger({ level: "silent" }),
     clock: { now: () => new Date() },
-    config: { appId: APP_ID, appPassword: "not-used-offline", tenantId: authority.tenant, authorityEndpoint: authority.url, validateServiceUrl: false, production: true },
+    config: {
+      appId: APP_ID,
+      appPassword: "not-used-offline",
+      tenantId: authority.tenant,
+      authorityEndpoint: authority.url,
+      validateServiceUrl: false,
+      production: true,
+    },
   });
   const app = express();
   app.post("/api/messages", express.json(), adapter.handler);
@@ -80,6 +87,14 @@ describe("Teams requests are authenticated when an app id is configured", () => 
   });
 
   it("production without an app id refuses to start", () => {
-    expect(() => createTeamsAdapter({ service, store: openStore(":memory:"), logger: createLogger({ level: "silent" }), clock: { now: () => new Date() }, config: { production: true } })).toThrow(/Refusing to serve Teams unauthenticated in production/);
+    expect(() =>
+      createTeamsAdapter({
+        service,
+        store: openStore(":memory:"),
+        logger: createLogger({ level: "silent" }),
+        clock: { now: () => new Date() },
+        config: { production: true },
+      }),
+    ).toThrow(/Refusing to serve Teams unauthenticated in production/);
   });
 });

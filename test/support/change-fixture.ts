@@ -10,7 +10,12 @@ export const people = {
 };
 
 function principal(name: string, displayName: string, slack: string): Principal {
-  return { platform: "slack", id: `slack:T0CONTOSO:${slack}`, displayName, identities: [`${name}@contoso.com`, `slack:${slack.toLowerCase()}`] };
+  return {
+    platform: "slack",
+    id: `slack:T0CONTOSO:${slack}`,
+    displayName,
+    identities: [`${name}@contoso.com`, `slack:${slack.toLowerCase()}`],
+  };
 }
 
 export const policy: PolicySnapshot = {
@@ -38,7 +43,8 @@ const step = (index: number, kind: PlanStep["kind"], extra: Partial<PlanStep> = 
 
 export const standardPlan: Plan = {
   variant: "standard",
-  accountId: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/contoso-translator",
+  accountId:
+    "/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/contoso-translator",
   activeSlot: "key1",
   standbySlot: "key2",
   steps: [

@@ -20,7 +20,17 @@ const env = process.env;
 const killAfter = env.KILL_AFTER_SEQ ? Number(env.KILL_AFTER_SEQ) : Infinity;
 const freeze = new Int32Array(new SharedArrayBuffer(4));
 // the events that mark a step boundary or an effect's intent: the points a crash matters most
-const BOUNDARIES = new Set(["change_requested", "thread_opened", "submitted", "approved", "plan_revalidated", "step_started", "effect_intent", "step_acted", "step_succeeded"]);
+const BOUNDARIES = new Set([
+  "change_requested",
+  "thread_opened",
+  "submitted",
+  "approved",
+  "plan_revalidated",
+  "step_started",
+  "effect_intent",
+  "step_acted",
+  "step_succeeded",
+]);
 
 const raw = openStore(env.DB!);
 const store: Store = {
@@ -79,13 +89,35 @@ const azure = createAzurePorts(
 const chats = new ChatRegistry();
 chats.register(chat);
 const policy = parsePolicy({
-  defaults: { approvers: ["group:secops", "group:platform"], approvalsRequired: 1, propagation: "1s", exposurePropagation: "1s", soak: "1s", exposureSoak: "1s" },
+  defaults: {
+    approvers: ["group:secops", "group:platform"],
+    approvalsRequired: 1,
+    propagation: "1s",
+    exposurePropagation: "1s",
+    soak: "1s",
+    exposureSoak: "1s",
+  },
   groups: { secops: ["bob@contoso.com"], platform: ["carol@contoso.com"] },
   policies: [{ name: "production", match: { tags: { environment: "production" } }, approvalsRequired: 2 }],
 });
-const engine = createEngine({ store, azure, policy: createPolicyBook(policy), chats, clock: { now: () => new Date() }, logger, sandbox: true, tickMs: 100, sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 200))) });
+const engine = createEngine({
+  store,
+  azure,
+  policy: createPolicyBook(policy),
+  chats,
+  clock: { now: () => new Date() },
+  logger,
+  sandbox: true,
+  tickMs: 100,
+  sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 200))),
+});
 
-const person = (name: string, display: string): Principal => ({ platform: "console", id: `console:${name}`, displayName: display, identities: [`${name}@contoso.com`, `console:${name}`] });
+const person = (name: string, display: string): Principal => ({
+  platform: "console",
+  id: `console:${name}`,
+  displayName: display,
+  identities: [`${name}@contoso.com`, `console:${name}`],
+});
 const alice = person("alice", "Alice Ng");
 const bob = person("bob", "Bob Okafor");
 const carol = person("carol", "Carol Diaz");
@@ -105,7 +137,10 @@ for (const c of store.listChanges({ open: true })) {
   if (c.state !== "awaiting_approval") continue;
   for (const who of [bob, carol]) {
     if (c.approvals.some((a) => a.by.id === who.id)) continue;
-    await engine.service.handleAction({ principal: who, channel }, { kind: "approve", changeId: c.id, planHash: c.plan.hash });
+    await engine.service.handleAction(
+      { principal: who, channel },
+      { kind: "approve", changeId: c.id, planHash: c.plan.hash },
+    );
   }
 }
 for (;;) {

@@ -15,7 +15,12 @@ import type { Store } from "../../src/core/ports.js";
 import { createLogger } from "../../src/log.js";
 import { ChatRegistry } from "../../src/runner/chat-registry.js";
 import { createEngine, type Engine } from "../../src/runner/engine.js";
-import { createSimulatorCredential, startSimulator, type Simulator, type SimulatorOptions } from "../../src/sandbox/index.js";
+import {
+  createSimulatorCredential,
+  startSimulator,
+  type Simulator,
+  type SimulatorOptions,
+} from "../../src/sandbox/index.js";
 import { openStore } from "../../src/store/open-store.js";
 import { ThreadRecorder } from "./thread-recorder.js";
 
@@ -28,7 +33,12 @@ export const users = {
 };
 
 function person(name: string, displayName: string, slack: string): Principal {
-  return { platform: "console", id: `console:${name}`, displayName, identities: [`${name}@contoso.com`, `console:${name}`, `slack:${slack.toLowerCase()}`] };
+  return {
+    platform: "console",
+    id: `console:${name}`,
+    displayName,
+    identities: [`${name}@contoso.com`, `console:${name}`, `slack:${slack.toLowerCase()}`],
+  };
 }
 
 export interface SandboxEngine {
@@ -46,11 +56,25 @@ export interface SandboxEngine {
 }
 
 export const fastPolicy = (over: Record<string, unknown> = {}) => {
-  const base = YAML.parse(readFileSync(new URL("../../src/sandbox/scenarios/default-policy.yaml", import.meta.url), "utf8"));
-  return parsePolicy({ ...base, defaults: { ...base.defaults, propagation: "2s", exposurePropagation: "1s", soak: "2s", exposureSoak: "1s", ...over } });
+  const base = YAML.parse(
+    readFileSync(new URL("../../src/sandbox/scenarios/default-policy.yaml", import.meta.url), "utf8"),
+  );
+  return parsePolicy({
+    ...base,
+    defaults: {
+      ...base.defaults,
+      propagation: "2s",
+      exposurePropagation: "1s",
+      soak: "2s",
+      exposureSoak: "1s",
+      ...over,
+    },
+  });
 };
 
-export async function startSandboxEngine(opts: { sim?: SimulatorOptions; policy?: ReturnType<typeof parsePolicy> } = {}): Promise<SandboxEngine> {
+export async function startSandboxEngine(
+  opts: { sim?: SimulatorOptions; policy?: ReturnType<typeof parsePolicy> } = {},
+): Promise<SandboxEngine> {
   const dir = mkdtempSync(join(tmpdir(), "keyturn-it-"));
   const sim = await startSimulator({ dataDir: join(dir, "sim"), consumerTickMs: 100, ...opts.sim });
   let logs = "";
@@ -115,7 +139,10 @@ export async function startSandboxEngine(opts: { sim?: SimulatorOptions; policy?
           await engine.idle();
           return store.getChange(id)!;
         }
-        if (Date.now() > end) throw new Error(`${id} is ${c?.state ?? "missing"} (step ${c?.currentStep}), not ${states.join("/")}: ${c?.pause?.message ?? ""}`);
+        if (Date.now() > end)
+          throw new Error(
+            `${id} is ${c?.state ?? "missing"} (step ${c?.currentStep}), not ${states.join("/")}: ${c?.pause?.message ?? ""}`,
+          );
         await new Promise((r) => setTimeout(r, 100));
       }
     },

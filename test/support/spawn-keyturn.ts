@@ -13,12 +13,19 @@ export interface RunningProgram {
 
 export async function spawnKeyturn(env: Record<string, string>, timeoutMs = 60_000): Promise<RunningProgram> {
   const child = spawn(process.execPath, ["dist/src/cli.js", "start"], {
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", PORT: "0", KEYTURN_CONSOLE: "off", LOG_LEVEL: "info", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      PORT: "0",
+      KEYTURN_CONSOLE: "off",
+      LOG_LEVEL: "info",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
   const ready = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`keyturn did not start:\n${out}`)), timeoutMs);
     const check = () => {
@@ -28,7 +35,7 @@ export async function spawnKeyturn(env: Record<string, string>, timeoutMs = 60_0
         resolve(m[1]!);
       }
     };
-    child.stdout!.on("data", check);
+    child.stdout.on("data", check);
     child.once("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`keyturn exited with ${code}:\n${out}`));
@@ -56,7 +63,11 @@ export async function simulatorKeys(adminUrl: string, caPem: string): Promise<st
   return ((await r.json()) as { values: string[] }).values;
 }
 
-export const waitUntil = async <T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> => {
+export const waitUntil = async <T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> => {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -22,7 +22,13 @@ export class ThreadRecorder implements ChatGateway {
 
   async postRoot(channel: ChannelRef, message: Message): Promise<ThreadRef> {
     const root = String(++this.#n);
-    this.threads.set(root, { channel: channel.id, root: message, versions: [message], replies: [], attachments: [] });
+    this.threads.set(root, {
+      channel: channel.id,
+      root: message,
+      versions: [message],
+      replies: [],
+      attachments: [],
+    });
     return { platform: "console", channel: channel.id, root };
   }
 
@@ -52,7 +58,10 @@ export class ThreadRecorder implements ChatGateway {
 
   /** Every text a person could read, for secret scans. */
   allText(): string {
-    const msgs = [...[...this.threads.values()].flatMap((t) => [...t.versions, ...t.replies]), ...[...this.dms.values()].flat()];
+    const msgs = [
+      ...[...this.threads.values()].flatMap((t) => [...t.versions, ...t.replies]),
+      ...[...this.dms.values()].flat(),
+    ];
     return JSON.stringify(msgs);
   }
 

@@ -5,7 +5,15 @@ import { createPolicyBook, isApprover, isBreakGlassResponder, parsePolicy } from
 import { people } from "../support/change-fixture.js";
 
 const policy = parsePolicy({
-  defaults: { approvers: ["group:secops", "group:platform"], approvalsRequired: 1, approvalExpiry: "4h", exposureApprovalExpiry: "30m", breakGlass: ["dave@contoso.com"], propagation: "5m", exposurePropagation: "1m" },
+  defaults: {
+    approvers: ["group:secops", "group:platform"],
+    approvalsRequired: 1,
+    approvalExpiry: "4h",
+    exposureApprovalExpiry: "30m",
+    breakGlass: ["dave@contoso.com"],
+    propagation: "5m",
+    exposurePropagation: "1m",
+  },
   groups: { secops: ["bob@contoso.com", "slackgroup:S0SECOPS"], platform: ["carol@contoso.com"] },
   policies: [{ name: "production", match: { tags: { environment: "production" } }, approvalsRequired: 2 }],
 });
@@ -25,8 +33,14 @@ const account = (tags: Record<string, string>): Account => ({
 
 describe("policy", () => {
   it("chooses by tags: production needs 2 of the approvers", () => {
-    expect(book.snapshotFor(account({ environment: "production" }), { exposure: false })).toMatchObject({ name: "production", approvalsRequired: 2 });
-    expect(book.snapshotFor(account({ environment: "dev" }), { exposure: false })).toMatchObject({ name: "default", approvalsRequired: 1 });
+    expect(book.snapshotFor(account({ environment: "production" }), { exposure: false })).toMatchObject({
+      name: "production",
+      approvalsRequired: 2,
+    });
+    expect(book.snapshotFor(account({ environment: "dev" }), { exposure: false })).toMatchObject({
+      name: "default",
+      approvalsRequired: 1,
+    });
   });
 
   it("exposure shortens expiry and windows", () => {
@@ -52,7 +66,10 @@ describe("policy", () => {
   });
 
   it("owner and cadence come from tags first", () => {
-    expect(book.ownerFor(account({ owner: "team@contoso.com" }))).toEqual({ owner: "team@contoso.com", source: "tag" });
+    expect(book.ownerFor(account({ owner: "team@contoso.com" }))).toEqual({
+      owner: "team@contoso.com",
+      source: "tag",
+    });
     expect(book.cadenceDays(account({ "rotation-cadence-days": "30" }))).toBe(30);
     expect(book.cadenceDays(account({}))).toBe(90);
     expect(book.platformGroups()).toEqual(["slackgroup:s0secops"]);
@@ -61,7 +78,12 @@ describe("policy", () => {
   it("lists every problem of a bad policy file with its path and a fix", () => {
     try {
       parsePolicy({
-        defaults: { approvers: ["group:secopz"], approvalsRequired: "two", approvalExpiry: "soon", aprovers: [] },
+        defaults: {
+          approvers: ["group:secopz"],
+          approvalsRequired: "two",
+          approvalExpiry: "soon",
+          aprovers: [],
+        },
         groups: { secops: ["bob@contoso.com"] },
       });
       expect.unreachable();
@@ -79,8 +101,14 @@ describe("policy", () => {
       parsePolicy({ defaults: { approvers: ["group:secopz"] }, groups: { secops: ["bob@contoso.com"] } });
       expect.unreachable();
     } catch (e) {
-      expect((e as KeyturnError).details.problems).toEqual([expect.stringMatching(/defaults\.approvers\[0\]: unknown approver group "secopz" — did you mean group:secops\?/)]);
+      expect((e as KeyturnError).details.problems).toEqual([
+        expect.stringMatching(
+          /defaults\.approvers\[0\]: unknown approver group "secopz" — did you mean group:secops\?/,
+        ),
+      ]);
     }
-    expect(() => parsePolicy({ defaults: { approvers: ["bob@contoso.com"], approvalsRequired: 2 } })).toThrow(/only 1 approver/);
+    expect(() => parsePolicy({ defaults: { approvers: ["bob@contoso.com"], approvalsRequired: 2 } })).toThrow(
+      /only 1 approver/,
+    );
   });
 });

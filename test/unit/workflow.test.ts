@@ -22,14 +22,38 @@ function run(c: Change, ...events: WorkflowEvent[]): { change: Change; effects: 
 }
 
 const awaiting = () => run(change(), { type: "submitted", at: T0 }).change;
-const approved = () => run(awaiting(), { type: "approved", at: at(1), by: people.bob, planHash: hash }, { type: "approved", at: at(2), by: people.carol, planHash: hash }).change;
-const running = () => run(approved(), { type: "plan_revalidated", at: at(3), plan: standardPlan, inventory: approved().inventory }).change;
-const evidence = (index: number) => ({ index, kind: standardPlan.steps[index]!.kind, startedAt: at(4), rollback: "r", actor: "keyturn" });
+const approved = () =>
+  run(
+    awaiting(),
+    { type: "approved", at: at(1), by: people.bob, planHash: hash },
+    { type: "approved", at: at(2), by: people.carol, planHash: hash },
+  ).change;
+const running = () =>
+  run(approved(), {
+    type: "plan_revalidated",
+    at: at(3),
+    plan: standardPlan,
+    inventory: approved().inventory,
+  }).change;
+const evidence = (index: number) => ({
+  index,
+  kind: standardPlan.steps[index]!.kind,
+  startedAt: at(4),
+  rollback: "r",
+  actor: "keyturn",
+});
 const paused = (index = 1) =>
   run(
     { ...running(), currentStep: index },
     { type: "step_started", at: at(4), index },
-    { type: "step_failed", at: at(5), index, evidence: evidence(index), code: "azure_throttled", message: "Azure is throttling keyturn; resume later." },
+    {
+      type: "step_failed",
+      at: at(5),
+      index,
+      evidence: evidence(index),
+      code: "azure_throttled",
+      message: "Azure is throttling keyturn; resume later.",
+    },
   ).change;
 
 describe("submitting a change", () => {
@@ -42,27 +66,62 @@ describe("submitting a change", () => {
   });
 
   it("break-glass starts at once, loudly, and sets the after-the-fact approval deadline", () => {
-    const { change: c, effects } = run(change({ breakGlass: true, exposure: true, leakedSlot: "key1", requester: { platform: "slack", id: people.dave.id, displayName: "Dave Kim" } }), { type: "submitted", at: T0 });
+    const { change: c, effects } = run(
+      change({
+        breakGlass: true,
+        exposure: true,
+        leakedSlot: "key1",
+        requester: { platform: "slack", id: people.dave.id, displayName: "Dave Kim" },
+      }),
+      { type: "submitted", at: T0 },
+    );
     expect(c.state).toBe("running");
     expect(effects).toContainEqual({ type: "run_step", index: 0, phase: "act" });
     expect(effects).toContainEqual({ type: "set_timer", kind: "break_glass_deadline", at: at(60) });
-    expect(effects.some((e) => e.type === "notice" && e.tone === "danger" && e.text.includes("BREAK-GLASS"))).toBe(true);
+    expect(
+      effects.some((e) => e.type === "notice" && e.tone === "danger" && e.text.includes("BREAK-GLASS")),
+    ).toBe(true);
   });
 });
 
 describe("approvals", () => {
   const refusals: [string, () => Change, WorkflowEvent, string][] = [
-    ["a non-approver", awaiting, { type: "approved", at: at(1), by: people.erin, planHash: hash }, "not_authorised"],
-    ["the requester", awaiting, { type: "approved", at: at(1), by: people.alice, planHash: hash }, "self_approval"],
-    ["a stale plan hash", awaiting, { type: "approved", at: at(1), by: people.bob, planHash: "b".repeat(64) }, "plan_changed"],
-    ["after the window", awaiting, { type: "approved", at: at(241), by: people.bob, planHash: hash }, "approval_expired"],
+    [
+      "a non-approver",
+      awaiting,
+      { type: "approved", at: at(1), by: people.erin, planHash: hash },
+      "not_authorised",
+    ],
+    [
+      "the requester",
+      awaiting,
+      { type: "approved", at: at(1), by: people.alice, planHash: hash },
+      "self_approval",
+    ],
+    [
+      "a stale plan hash",
+      awaiting,
+      { type: "approved", at: at(1), by: people.bob, planHash: "b".repeat(64) },
+      "plan_changed",
+    ],
+    [
+      "after the window",
+      awaiting,
+      { type: "approved", at: at(241), by: people.bob, planHash: hash },
+      "approval_expired",
+    ],
     [
       "the same approver twice",
       () => run(awaiting(), { type: "approved", at: at(1), by: people.bob, planHash: hash }).change,
       { type: "approved", at: at(2), by: people.bob, planHash: hash },
       "already_approved",
     ],
-    ["a running standard change", running, { type: "approved", at: at(9), by: people.bob, planHash: hash }, "invalid_state"],
+    [
+      "a running standard change",
+      running,
+      { type: "approved", at: at(9), by: people.bob, planHash: hash },
+      "invalid_state",
+    ],
   ];
   it.each(refusals)("refuses %s", (_what, make, event, code) => {
     const before = make();
@@ -82,18 +141,34 @@ describe("approvals", () => {
   });
 
   it("a changed plan resets approvals and asks again", () => {
-    const newPlan = { ...standardPlan, hash: "c".repeat(64), consumerIds: [...standardPlan.consumerIds, "site:translator-web/TRANSLATOR_KEY"] };
-    const r = run(approved(), { type: "plan_revalidated", at: at(3), plan: newPlan, inventory: approved().inventory });
+    const newPlan = {
+      ...standardPlan,
+      hash: "c".repeat(64),
+      consumerIds: [...standardPlan.consumerIds, "site:translator-web/TRANSLATOR_KEY"],
+    };
+    const r = run(approved(), {
+      type: "plan_revalidated",
+      at: at(3),
+      plan: newPlan,
+      inventory: approved().inventory,
+    });
     expect(r.change.state).toBe("awaiting_approval");
     expect(r.change.plan.hash).toBe(newPlan.hash);
-    expect(r.effects.some((e) => e.type === "notice" && e.text.includes("Approvals of CHG-1 reset"))).toBe(true);
+    expect(r.effects.some((e) => e.type === "notice" && e.text.includes("Approvals of CHG-1 reset"))).toBe(
+      true,
+    );
     // the old approvals no longer count: two fresh ones are needed
     const again = run(r.change, { type: "approved", at: at(4), by: people.bob, planHash: newPlan.hash });
     expect(again.change.state).toBe("awaiting_approval");
   });
 
   it("the same plan starts the rotation at step 1", () => {
-    const r = run(approved(), { type: "plan_revalidated", at: at(3), plan: standardPlan, inventory: approved().inventory });
+    const r = run(approved(), {
+      type: "plan_revalidated",
+      at: at(3),
+      plan: standardPlan,
+      inventory: approved().inventory,
+    });
     expect(r.change.state).toBe("running");
     expect(r.effects).toContainEqual({ type: "run_step", index: 0, phase: "act" });
   });
@@ -101,7 +176,9 @@ describe("approvals", () => {
   it("rejection needs an approver and closes the change", () => {
     const no = transition(awaiting(), { type: "rejected", at: at(1), by: people.erin, reason: "no" });
     expect(no.ok).toBe(false);
-    expect(run(awaiting(), { type: "rejected", at: at(1), by: people.bob, reason: "wrong account" }).change.state).toBe("rejected");
+    expect(
+      run(awaiting(), { type: "rejected", at: at(1), by: people.bob, reason: "wrong account" }).change.state,
+    ).toBe("rejected");
   });
 
   it("expires only once the deadline has passed", () => {
@@ -113,7 +190,11 @@ describe("approvals", () => {
 describe("running steps", () => {
   it("a step with a window waits for it, then checks", () => {
     const c = { ...running(), currentStep: 3 };
-    const acted = run(c, { type: "step_started", at: at(4), index: 3 }, { type: "step_acted", at: at(5), index: 3, evidence: evidence(3) });
+    const acted = run(
+      c,
+      { type: "step_started", at: at(4), index: 3 },
+      { type: "step_acted", at: at(5), index: 3, evidence: evidence(3) },
+    );
     expect(acted.effects).toContainEqual({ type: "set_timer", kind: "step_wait", at: at(10), index: 3 });
     const elapsed = run(acted.change, { type: "wait_elapsed", at: at(10), index: 3 });
     expect(elapsed.effects).toEqual([{ type: "run_step", index: 3, phase: "check" }]);
@@ -125,11 +206,19 @@ describe("running steps", () => {
   });
 
   it("success moves to the next step; the last one completes the change", () => {
-    const next = run(running(), { type: "step_started", at: at(4), index: 0 }, { type: "step_succeeded", at: at(5), index: 0, evidence: evidence(0) });
+    const next = run(
+      running(),
+      { type: "step_started", at: at(4), index: 0 },
+      { type: "step_succeeded", at: at(5), index: 0, evidence: evidence(0) },
+    );
     expect(next.change.currentStep).toBe(1);
     expect(next.effects).toContainEqual({ type: "run_step", index: 1, phase: "act" });
     expect(next.effects).toContainEqual({ type: "step_reply", index: 0 });
-    const last = run({ ...running(), currentStep: 7 }, { type: "step_started", at: at(4), index: 7 }, { type: "step_succeeded", at: at(5), index: 7, evidence: evidence(7) });
+    const last = run(
+      { ...running(), currentStep: 7 },
+      { type: "step_started", at: at(4), index: 7 },
+      { type: "step_succeeded", at: at(5), index: 7, evidence: evidence(7) },
+    );
     expect(last.change.state).toBe("completed");
     expect(last.change.completedAt).toBe(at(5));
   });
@@ -142,7 +231,11 @@ describe("running steps", () => {
   it("a failure pauses with the reason and what to do", () => {
     const c = paused();
     expect(c.state).toBe("paused");
-    expect(c.pause).toEqual({ code: "azure_throttled", message: "Azure is throttling keyturn; resume later.", stepIndex: 1 });
+    expect(c.pause).toEqual({
+      code: "azure_throttled",
+      message: "Azure is throttling keyturn; resume later.",
+      stepIndex: 1,
+    });
     expect(c.steps.find((s) => s.index === 1)?.outcome).toBe("failed");
   });
 });
@@ -156,20 +249,36 @@ describe("paused changes", () => {
   });
 
   it("rollback is offered before the point of no return only", () => {
-    expect(run(paused(4), { type: "rollback_requested", at: at(6), by: people.alice }).effects).toContainEqual({ type: "rollback" });
-    const past = { ...paused(6), steps: [...paused(6).steps, { ...evidence(5), outcome: "succeeded" as const }] };
+    expect(
+      run(paused(4), { type: "rollback_requested", at: at(6), by: people.alice }).effects,
+    ).toContainEqual({ type: "rollback" });
+    const past = {
+      ...paused(6),
+      steps: [...paused(6).steps, { ...evidence(5), outcome: "succeeded" as const }],
+    };
     const r = transition(past, { type: "rollback_requested", at: at(6), by: people.alice });
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.userMessage).toContain("point of no return");
   });
 
   it("rolled back closes the change", () => {
-    expect(run(paused(4), { type: "rolled_back", at: at(7), evidence: evidence(2) }).change.state).toBe("rolled_back");
+    expect(run(paused(4), { type: "rolled_back", at: at(7), evidence: evidence(2) }).change.state).toBe(
+      "rolled_back",
+    );
   });
 
   it("only an approver other than the requester waives a pinned consumer", () => {
-    const pinned = { ...paused(4), plan: { ...standardPlan, pinnedConsumerIds: ["site:speech-ivr/SPEECH_KEY"] } };
-    const waiver: WorkflowEvent = { type: "consumer_waived", at: at(6), by: people.alice, consumerId: "site:speech-ivr/SPEECH_KEY", reason: "decommissioned" };
+    const pinned = {
+      ...paused(4),
+      plan: { ...standardPlan, pinnedConsumerIds: ["site:speech-ivr/SPEECH_KEY"] },
+    };
+    const waiver: WorkflowEvent = {
+      type: "consumer_waived",
+      at: at(6),
+      by: people.alice,
+      consumerId: "site:speech-ivr/SPEECH_KEY",
+      reason: "decommissioned",
+    };
     expect(transition(pinned, waiver).ok).toBe(false);
     const r = run(pinned, { ...waiver, by: people.bob });
     expect(r.change.waivedConsumerIds).toEqual(["site:speech-ivr/SPEECH_KEY"]);
@@ -178,7 +287,15 @@ describe("paused changes", () => {
 
 describe("break-glass after the fact", () => {
   const bg = () =>
-    run(change({ breakGlass: true, exposure: true, leakedSlot: "key1", requester: { platform: "slack", id: people.dave.id, displayName: "Dave Kim" } }), { type: "submitted", at: T0 }).change;
+    run(
+      change({
+        breakGlass: true,
+        exposure: true,
+        leakedSlot: "key1",
+        requester: { platform: "slack", id: people.dave.id, displayName: "Dave Kim" },
+      }),
+      { type: "submitted", at: T0 },
+    ).change;
 
   it("escalates when the deadline passes without approval", () => {
     const r = run(bg(), { type: "break_glass_deadline", at: at(61) });
@@ -187,7 +304,11 @@ describe("break-glass after the fact", () => {
   });
 
   it("approvals after the fact are recorded as such and stop the escalation", () => {
-    const r = run(bg(), { type: "approved", at: at(10), by: people.bob, planHash: hash }, { type: "approved", at: at(11), by: people.carol, planHash: hash });
+    const r = run(
+      bg(),
+      { type: "approved", at: at(10), by: people.bob, planHash: hash },
+      { type: "approved", at: at(11), by: people.carol, planHash: hash },
+    );
     expect(r.change.approvals.every((a) => a.afterTheFact)).toBe(true);
     expect(r.change.state).toBe("running");
     expect(run(r.change, { type: "break_glass_deadline", at: at(61) }).change.escalated).toBeUndefined();
@@ -195,7 +316,18 @@ describe("break-glass after the fact", () => {
 });
 
 describe("every (state, event) pair is handled or refused with a typed error", () => {
-  const states: ChangeState[] = ["requested", "awaiting_approval", "approved", "running", "paused", "completed", "rejected", "expired", "cancelled", "rolled_back"];
+  const states: ChangeState[] = [
+    "requested",
+    "awaiting_approval",
+    "approved",
+    "running",
+    "paused",
+    "completed",
+    "rejected",
+    "expired",
+    "cancelled",
+    "rolled_back",
+  ];
   const events: WorkflowEvent[] = [
     { type: "submitted", at: at(1) },
     { type: "approved", at: at(1), by: people.bob, planHash: hash },
@@ -211,7 +343,13 @@ describe("every (state, event) pair is handled or refused with a typed error", (
     { type: "resumed", at: at(1), by: people.bob },
     { type: "rollback_requested", at: at(1), by: people.bob },
     { type: "rolled_back", at: at(1), evidence: evidence(0) },
-    { type: "consumer_waived", at: at(1), by: people.bob, consumerId: "kv:contoso-kv/translator-key", reason: "r" },
+    {
+      type: "consumer_waived",
+      at: at(1),
+      by: people.bob,
+      consumerId: "kv:contoso-kv/translator-key",
+      reason: "r",
+    },
     { type: "break_glass_deadline", at: at(1) },
   ];
   const cases = states.flatMap((s) => events.map((e) => [s, e.type, e] as const));
@@ -230,7 +368,12 @@ describe("every (state, event) pair is handled or refused with a typed error", (
     for (const state of ["rejected", "expired", "cancelled", "rolled_back"] as const) {
       expect(acceptedEvents(state)).toEqual([]);
     }
-    const r = transition(change({ state: "expired" }), { type: "approved", at: at(1), by: people.bob, planHash: hash });
+    const r = transition(change({ state: "expired" }), {
+      type: "approved",
+      at: at(1),
+      by: people.bob,
+      planHash: hash,
+    });
     expect(!r.ok && r.error.code).toBe("approval_expired");
   });
 });
