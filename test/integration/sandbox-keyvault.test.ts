@@ -97,7 +97,7 @@ describe("simulated Key Vault", () => {
     expect(isRestError(disabled) && disabled.statusCode).toBe(403);
     expect(
       isRestError(disabled) &&
-        (disabled.details as { error?: { innererror?: { code?: string } } }).error?.innererror?.code,
+        (disabled.details as { error?: { innerError?: { code?: string } } }).error?.innerError?.code,
     ).toBe("SecretDisabled");
     const missing = await client.getSecret("never-was").catch((e: unknown) => e);
     expect(isRestError(missing) && missing.statusCode).toBe(404);
