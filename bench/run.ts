@@ -194,11 +194,16 @@ async function rotationOverhead(): Promise<void> {
     let c: Change | undefined;
     for (;;) {
       c = store.getChange(id);
-      if (c?.steps.some((s) => s.kind === "regenerate_old" && s.finishedAt)) break;
+      if (c?.steps.some((s) => s.kind === "regenerate_old" && s.finishedAt) || c?.state === "paused") break;
       await new Promise((r) => setTimeout(r, 2));
     }
+    if (c?.state === "paused") {
+      report("rotation: paused (not measured)", c.pause?.message ?? "");
+      return;
+    }
     times.push(performance.now() - t0);
-    while (store.getChange(id)!.state !== "completed") await new Promise((r) => setTimeout(r, 5));
+    while (!["completed", "paused"].includes(store.getChange(id)!.state))
+      await new Promise((r) => setTimeout(r, 5));
   }
   report(
     "rotation: final approval → old key dead (windows 0 s), median of 6",
@@ -246,8 +251,8 @@ function storeBench(): void {
 process.stdout.write(
   `keyturn benchmarks — ${cpus()[0]?.model ?? "cpu"} × ${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n\n`,
 );
-storeBench();
-await rotationOverhead();
 await slackAck();
+await rotationOverhead();
 await scale();
+storeBench();
 process.exit(0);
