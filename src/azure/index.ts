@@ -27,6 +27,8 @@ export interface AzureConfig {
   disableChallengeResourceVerification?: boolean | undefined;
   label?: string | undefined;
   maxRetryAfterSeconds?: number | undefined;
+  /** Per-attempt timeout of every Azure request (default 30 s). */
+  requestTimeoutMs?: number | undefined;
   declaredConsumers?: ((accountId: string) => readonly DeclaredConsumer[]) | undefined;
   clock?: Clock | undefined;
   /** keyturn's own identity as the Activity Log names it (its listKeys calls are not consumers). */
@@ -39,6 +41,7 @@ export function settingsOf(config: AzureConfig): ClientSettings {
     armScope: config.armScope ?? "https://management.azure.com/.default",
     caPem: config.caPem,
     maxRetryAfterSeconds: config.maxRetryAfterSeconds ?? 60,
+    requestTimeoutMs: config.requestTimeoutMs ?? 30_000,
   };
 }
 
@@ -54,6 +57,7 @@ export function createAzurePorts(
     config.vaultUrls,
     credential,
     {
+      requestTimeoutMs: settings.requestTimeoutMs,
       caPem: config.caPem,
       disableChallengeResourceVerification: config.disableChallengeResourceVerification,
     },

@@ -10,6 +10,8 @@ export interface ClientSettings {
   readonly armScope: string;
   readonly caPem?: string | undefined;
   readonly maxRetryAfterSeconds: number;
+  /** Per-attempt request timeout: a call that never answers fails (and is retried or pauses the change). */
+  readonly requestTimeoutMs: number;
 }
 
 /** A 429 whose Retry-After exceeds the limit loses its header (so it is not retried) and keeps it under our own name. */
@@ -39,12 +41,26 @@ export function capRetryAfter(maxSeconds: number): PipelinePolicy {
   };
 }
 
+/** The SDK pipelines have no timeout by default: without one a request Azure never answers hangs a change forever. */
+export function requestTimeout(ms: number): PipelinePolicy {
+  return {
+    name: "keyturnRequestTimeout",
+    async sendRequest(request, next) {
+      if (!request.timeout) request.timeout = ms;
+      return next(request);
+    },
+  };
+}
+
 export function clientOptions(s: ClientSettings, extra: { noRetry?: boolean } = {}) {
   return {
     endpoint: s.armEndpoint,
     credentialScopes: [s.armScope],
     ...(s.caPem ? { tlsOptions: { ca: s.caPem } } : {}),
     ...(extra.noRetry ? { retryOptions: { maxRetries: 0 } } : {}),
-    additionalPolicies: [{ policy: capRetryAfter(s.maxRetryAfterSeconds), position: "perRetry" as const }],
+    additionalPolicies: [
+      { policy: capRetryAfter(s.maxRetryAfterSeconds), position: "perRetry" as const },
+      { policy: requestTimeout(s.requestTimeoutMs), position: "perRetry" as const },
+    ],
   };
 }

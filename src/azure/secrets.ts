@@ -6,6 +6,7 @@ import { KeyturnError } from "../core/errors.js";
 import type { Logger, SecretsPort, SecretVersionInfo } from "../core/ports.js";
 import { SecretValue } from "../core/secret.js";
 import { classifyAzureError } from "./errors.js";
+import { requestTimeout } from "./pipeline.js";
 
 const norm = (u: string) => u.replace(/\/+$/, "");
 
@@ -15,7 +16,11 @@ export class VaultSecrets implements SecretsPort {
   constructor(
     vaultUrls: readonly string[],
     credential: TokenCredential,
-    opts: { caPem?: string | undefined; disableChallengeResourceVerification?: boolean | undefined },
+    opts: {
+      caPem?: string | undefined;
+      disableChallengeResourceVerification?: boolean | undefined;
+      requestTimeoutMs?: number | undefined;
+    },
     private readonly logger: Logger,
   ) {
     for (const url of vaultUrls) {
@@ -26,6 +31,9 @@ export class VaultSecrets implements SecretsPort {
             ? { disableChallengeResourceVerification: true }
             : {}),
           ...(opts.caPem ? { tlsOptions: { ca: opts.caPem } } : {}),
+          additionalPolicies: [
+            { policy: requestTimeout(opts.requestTimeoutMs ?? 30_000), position: "perRetry" as const },
+          ],
         }),
       );
     }

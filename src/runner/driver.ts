@@ -159,9 +159,23 @@ export class Driver {
       const message = isKeyturnError(e)
         ? e.userMessage
         : `internal error (ref ${this.#logInternal(e, changeId)})`;
+      // a transient failure is retried by itself (a timer, so it survives restarts); the change never sits silently
+      const retryable = isKeyturnError(e) && e.retryable;
+      const retryAt = new Date(
+        this.deps.clock.now().getTime() +
+          ((isKeyturnError(e) ? e.details.retryAfterSeconds : undefined) ?? 30) * 1000,
+      );
+      if (retryable) {
+        this.deps.store.setTimer({
+          id: timerId(changeId, "revalidate"),
+          changeId,
+          kind: "revalidate",
+          dueAt: retryAt.toISOString(),
+        });
+      }
       this.deps.chat.notice(
         changeId,
-        `Could not re-check the plan before starting ${changeId}: ${message} Run \`resume ${changeId}\` to try again.`,
+        `Could not re-check the plan before starting ${changeId}: ${message} ${retryable ? `keyturn tries again at ${retryAt.toISOString().slice(11, 19)} UTC, or run` : "Run"} \`resume ${changeId}\` to try again.`,
         "danger",
       );
     }

@@ -105,6 +105,10 @@ export function createEngine(deps: EngineDeps): Engine {
         deps.store.clearTimer(t.id);
         await reminders.digest();
         return;
+      case "revalidate":
+        deps.store.clearTimer(t.id);
+        if (t.changeId) await driver.revalidate(t.changeId);
+        return;
     }
     if (event && t.changeId) {
       const r = await driver.apply(t.changeId, event);

@@ -165,6 +165,19 @@ describe("staged rotation against the simulated tenant", () => {
     );
   });
 
+  it("a request Azure never answers times out: the change pauses instead of hanging, and resume finishes it", async () => {
+    await kt.say(users.alice, 'rotate contoso-translator --reason "rotation"');
+    kt.sim.admin.injectFault({ match: { operation: "setSecret" }, effect: { type: "timeout" }, times: 1 });
+    await approveAll("CHG-1");
+    const paused = await kt.waitFor("CHG-1", ["paused", "completed"], 90_000);
+    expect(paused.state).toBe("paused");
+    expect(paused.pause?.code).toBe("azure_transient");
+    expect(paused.pause?.message).toMatch(/resume/);
+    await kt.press(users.bob, { kind: "resume", changeId: "CHG-1" });
+    expect((await kt.waitFor("CHG-1", ["completed", "paused"], 90_000)).state).toBe("completed");
+    expect(kt.sim.admin.regenerations()[translator]).toEqual({ key1: 1, key2: 1 });
+  });
+
   it("a missing permission pauses with the action and scope to grant", async () => {
     await kt.say(users.alice, 'rotate contoso-translator --reason "rotation"');
     kt.sim.admin.injectFault({

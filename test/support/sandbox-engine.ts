@@ -96,6 +96,7 @@ export async function startSandboxEngine(
       label: "SANDBOX",
       logAnalytics: { endpoint: sim.logAnalyticsEndpoint, workspaceId: sim.workspaceId },
       maxRetryAfterSeconds: 5,
+      requestTimeoutMs: 1500,
       declaredConsumers: (id) => store.declaredConsumers(id),
     },
     createSimulatorCredential(),

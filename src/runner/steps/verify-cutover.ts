@@ -109,7 +109,9 @@ async function errorSpike(ctx: StepContext, sinceIso: string | undefined): Promi
     const errors = sum("ClientErrors");
     const minutes = Math.max(1, (to.getTime() - from.getTime()) / 60_000);
     // keyturn's own dead-key probes are client errors too, in the same per-minute buckets
-    const ownProbes = ctx.change.steps.filter((s) => /old key → 40[13]/.test(s.validation?.result ?? "")).length;
+    const ownProbes = ctx.change.steps.filter((s) =>
+      /old key → 40[13]/.test(s.validation?.result ?? ""),
+    ).length;
     const allowed = Math.max(5, 2 * (baselineErrors / 15) * minutes) + ownProbes + baselineErrors;
     return errors > allowed
       ? `${errors} client errors since publish (baseline ${baselineErrors} per 15 min): callers are failing`
