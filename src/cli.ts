@@ -209,7 +209,8 @@ function auditVerify(): number {
       process.stdout.write(`chain OK: ${r.events} events, head ${r.head}\n`);
       return 0;
     }
-    process.stdout.write(`TAMPERED: event ${r.firstBadSeq} — ${r.problem}\n`);
+    // the problem names the event ("event 17 (approved) hash does not match…", "gap: event 12 is missing…")
+    process.stdout.write(`TAMPERED: ${r.problem}\n`);
     return 1;
   } finally {
     store.close();

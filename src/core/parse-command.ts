@@ -92,7 +92,7 @@ export function tokenize(input: string): Token[] {
       const close = QUOTES[input[i]!];
       if (close) {
         const start = i;
-        quoted = true;
+        if (text === "") quoted = true;
         i++;
         while (i < input.length && input[i] !== close) {
           if (input[i] === "\\" && (input[i + 1] === close || input[i + 1] === "\\")) i++;

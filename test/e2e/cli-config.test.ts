@@ -91,8 +91,6 @@ describe("the command line", () => {
     db.close();
     const verify = cli(["audit", "verify"]);
     expect(verify.status).toBe(1);
-    expect(verify.stdout).toContain(
-      `TAMPERED: event ${row.seq} — event ${row.seq} (approved) hash does not match its content`,
-    );
+    expect(verify.stdout).toContain(`TAMPERED: event ${row.seq} (approved) hash does not match its content`);
   });
 });

@@ -58,6 +58,7 @@ describe("command parser", () => {
         breakGlass: true,
       },
     ],
+    ['reject CHG-2 --reason="not today"', { name: "reject", changeId: "CHG-2", reason: "not today" }],
     ["approve chg-42", { name: "approve", changeId: "CHG-42" }],
     ["approve 7", { name: "approve", changeId: "CHG-7" }],
     ["reject CHG-3 --reason 'wrong account'", { name: "reject", changeId: "CHG-3", reason: "wrong account" }],
