@@ -69,3 +69,30 @@ export function planSecrets(change: Change): { vaultUrl: string; name: string }[
   }
   return [...seen.values()];
 }
+
+/** Calls and client errors on the account between two times, from one Azure Monitor read. */
+export async function callTotals(
+  ctx: Pick<StepContext, "azure" | "account">,
+  from: Date,
+  to: Date,
+): Promise<{ calls: number; clientErrors: number }> {
+  const series = await ctx.azure.telemetry.metrics(ctx.account.id, {
+    from,
+    to,
+    names: ["TotalCalls", "ClientErrors"],
+  });
+  const sum = (n: string) =>
+    series
+      .filter((s) => s.name === n)
+      .flatMap((s) => s.points)
+      .reduce((a, p) => a + p.total, 0);
+  return { calls: sum("TotalCalls"), clientErrors: sum("ClientErrors") };
+}
+
+/**
+ * keyturn's own proofs that a key is dead (one 401 per regenerated key): client errors too, in the
+ * same per-minute metric buckets, so the gate and the soak do not count them as someone failing.
+ */
+export function ownProbeCount(change: Change): number {
+  return change.steps.filter((s) => /old key → 40[13]/.test(s.validation?.result ?? "")).length;
+}

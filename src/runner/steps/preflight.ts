@@ -1,6 +1,6 @@
 import { KeyturnError } from "../../core/errors.js";
 import type { StepExecutor } from "./context.js";
-import { planSecrets, secretKey } from "./context.js";
+import { callTotals, planSecrets, secretKey } from "./context.js";
 
 const BASELINE_MINUTES = 15;
 
@@ -42,18 +42,9 @@ export const preflight: StepExecutor = {
     const from = new Date(now.getTime() - BASELINE_MINUTES * 60_000);
     let baseline = "not available";
     try {
-      const series = await azure.telemetry.metrics(account.id, {
-        from,
-        to: now,
-        names: ["TotalCalls", "ClientErrors"],
-      });
-      const sum = (n: string) =>
-        series
-          .filter((s) => s.name === n)
-          .flatMap((s) => s.points)
-          .reduce((a, p) => a + p.total, 0);
-      after.baselineCalls = String(sum("TotalCalls"));
-      after.baselineClientErrors = String(sum("ClientErrors"));
+      const totals = await callTotals({ azure, account }, from, now);
+      after.baselineCalls = String(totals.calls);
+      after.baselineClientErrors = String(totals.clientErrors);
       baseline = `${after.baselineCalls} calls, ${after.baselineClientErrors} client errors in the last ${BASELINE_MINUTES} min`;
     } catch (e) {
       notes.push(`metrics baseline unavailable: ${e instanceof KeyturnError ? e.userMessage : "error"}`);

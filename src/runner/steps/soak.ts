@@ -1,5 +1,5 @@
 import type { StepExecutor } from "./context.js";
-import { stepOf } from "./context.js";
+import { callTotals, ownProbeCount, stepOf } from "./context.js";
 
 /**
  * After the old key died: watch for 401s. A spike means an unknown consumer, or an attacker, still
@@ -17,26 +17,14 @@ export const soak: StepExecutor = {
     let calls = 0;
     let metricsRead = true;
     try {
-      const series = await azure.telemetry.metrics(account.id, {
-        from,
-        to,
-        names: ["ClientErrors", "TotalCalls"],
-      });
-      const sum = (n: string) =>
-        series
-          .filter((s) => s.name === n)
-          .flatMap((s) => s.points)
-          .reduce((a, p) => a + p.total, 0);
-      errors = sum("ClientErrors");
-      calls = sum("TotalCalls");
+      ({ clientErrors: errors, calls } = await callTotals({ azure, account }, from, to));
     } catch {
       metricsRead = false;
     }
     const callers = azure.telemetry.unauthorizedCallers
       ? await azure.telemetry.unauthorizedCallers(account.id, { from, to }).catch(() => [])
       : [];
-    // keyturn's own proofs (one 401 per regenerated key) land in the same per-minute buckets
-    const ownProbes = change.steps.filter((s) => /old key → 40[13]/.test(s.validation?.result ?? "")).length;
+    const ownProbes = ownProbeCount(change);
     const pre = stepOf(change, "preflight");
     const minutes = Math.max(1, (to.getTime() - from.getTime()) / 60_000);
     const allowed = ownProbes + 2 * (Number(pre?.after?.baselineClientErrors ?? "0") / 15) * minutes;

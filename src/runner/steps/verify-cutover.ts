@@ -1,7 +1,7 @@
 import type { Consumer } from "../../core/domain.js";
 import { KeyturnError } from "../../core/errors.js";
 import type { StepContext, StepExecutor, StepResult } from "./context.js";
-import { planConsumers, secretKey, stepOf } from "./context.js";
+import { callTotals, ownProbeCount, planConsumers, secretKey, stepOf } from "./context.js";
 import { publishedVersion } from "./publish.js";
 
 /**
@@ -96,23 +96,10 @@ async function errorSpike(ctx: StepContext, sinceIso: string | undefined): Promi
   const from = new Date(sinceIso);
   const to = ctx.clock.now();
   try {
-    const series = await ctx.azure.telemetry.metrics(ctx.account.id, {
-      from,
-      to,
-      names: ["ClientErrors", "TotalCalls"],
-    });
-    const sum = (n: string) =>
-      series
-        .filter((s) => s.name === n)
-        .flatMap((s) => s.points)
-        .reduce((a, p) => a + p.total, 0);
-    const errors = sum("ClientErrors");
+    const errors = (await callTotals(ctx, from, to)).clientErrors;
     const minutes = Math.max(1, (to.getTime() - from.getTime()) / 60_000);
-    // keyturn's own dead-key probes are client errors too, in the same per-minute buckets
-    const ownProbes = ctx.change.steps.filter((s) =>
-      /old key → 40[13]/.test(s.validation?.result ?? ""),
-    ).length;
-    const allowed = Math.max(5, 2 * (baselineErrors / 15) * minutes) + ownProbes + baselineErrors;
+    const allowed =
+      Math.max(5, 2 * (baselineErrors / 15) * minutes) + ownProbeCount(ctx.change) + baselineErrors;
     return errors > allowed
       ? `${errors} client errors since publish (baseline ${baselineErrors} per 15 min): callers are failing`
       : null;
