@@ -80,7 +80,7 @@ describe("simulated Key Vault", () => {
     await client.updateSecretProperties("to-disable", v.properties.version!, { enabled: false });
     const disabled = await client.getSecret("to-disable", { version: v.properties.version! }).catch((e: unknown) => e);
     expect(isRestError(disabled) && disabled.statusCode).toBe(403);
-    expect(isRestError(disabled) && (disabled.details as { error?: { innererror?: { code?: string } } }).error?.innererror?.code).toBe("SecretDisabled");
+    expect(isRestError(disabled) && (disabled.details as { error?: { innerError?: { code?: string } } }).error?.innerError?.code).toBe("SecretDisabled");
     const missing = await client.getSecret("never-was").catch((e: unknown) => e);
     expect(isRestError(missing) && missing.statusCode).toBe(404);
     expect(isRestError(missing) && missing.code).toBe("SecretNotFound");
