@@ -2,7 +2,14 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 
-const keyRef = z.string(); // "$key:<subscriptionId>/<accountName>/key1" or a literal value
+const keyRef = z.string();
+
+const DEFAULT_ROLES = [
+  { role: "Cognitive Services Contributor", scope: "/", actions: ["Microsoft.CognitiveServices/*", "Microsoft.Authorization/*/read", "Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.Insights/alertRules/*"], notActions: [], dataActions: [] },
+  { role: "Key Vault Secrets Officer", scope: "/", actions: ["Microsoft.KeyVault/vaults/read", "Microsoft.Authorization/*/read"], notActions: [], dataActions: ["Microsoft.KeyVault/vaults/secrets/*"] },
+  { role: "Monitoring Reader", scope: "/", actions: ["*/read", "Microsoft.OperationalInsights/workspaces/search/action"], notActions: [], dataActions: [] },
+  { role: "Website Contributor", scope: "/", actions: ["Microsoft.Web/sites/*", "Microsoft.Web/serverFarms/join/action", "Microsoft.Insights/components/*"], notActions: [], dataActions: [] },
+]; // "$key:<subscriptionId>/<accountName>/key1" or a literal value
 
 export const scenarioSchema = z.object({
   tenantId: z.string(),
@@ -28,6 +35,7 @@ export const scenarioSchema = z.object({
         name: z.string(),
         owner: z.string().optional(),
         apiName: z.string().default("Default"),
+        callerIp: z.string().default("10.1.0.4"),
         settings: z.record(
           z.string(),
           z.union([z.object({ reference: z.object({ vault: z.string(), secret: z.string(), pinned: z.boolean().default(false) }) }), z.object({ literal: keyRef })]),
@@ -37,8 +45,12 @@ export const scenarioSchema = z.object({
     .default([]),
   external: z.array(z.object({ name: z.string(), key: keyRef, callerIp: z.string(), apiName: z.string().default("Default") })).default([]),
   activityHistory: z.array(z.object({ account: z.string(), operation: z.string(), caller: z.string(), callerIp: z.string(), daysAgo: z.number() })).default([]),
-  refreshSeconds: z.number().default(2),
-  users: z.array(z.object({ name: z.string(), displayName: z.string(), email: z.string(), role: z.string(), slackId: z.string(), aadObjectId: z.string() })).default([]),
+  refreshSeconds: z.number().positive().default(2),
+  /** What keyturn's identity may do (the permissions API answers from this); default: the roles keyturn documents. */
+  roleAssignments: z
+    .array(z.object({ role: z.string(), scope: z.string().default("/"), actions: z.array(z.string()), notActions: z.array(z.string()).default([]), dataActions: z.array(z.string()).default([]) }))
+    .default(DEFAULT_ROLES),
+  users: z.array(z.object({ name: z.string(), displayName: z.string(), email: z.string(), role: z.string(), slackId: z.string(), aadObjectId: z.string(), groups: z.array(z.string()).default([]), slackGroups: z.array(z.string()).default([]) })).default([]),
 });
 
 export type Scenario = z.infer<typeof scenarioSchema>;
