@@ -13,6 +13,7 @@ const DEFAULT_ROLES = [
 
 export const scenarioSchema = z.object({
   tenantId: z.string(),
+  slackTeamId: z.string().default("T0CONTOSO"),
   subscriptions: z.array(z.object({ id: z.string(), displayName: z.string() })),
   accounts: z.array(
     z.object({
