@@ -19,6 +19,7 @@ export interface Bucket extends Counts {
   byOperation: Record<string, Counts>;
 }
 
+const RETAIN_MS = 31 * 86_400_000;
 const empty = (): Counts => ({ calls: 0, ok: 0, clientErrors: 0, latencyMs: 0, byStatus: {} });
 
 export const DENIED_MESSAGE =
@@ -34,6 +35,10 @@ export function callDataPlane(t: Tenant, accountId: string, key: string, call: {
   const minute = Math.floor(Date.now() / 60_000) * 60_000;
   const id = a.id.toLowerCase();
   const perAccount = t.metrics[id] ?? (t.metrics[id] = {});
+  if (!perAccount[minute]) {
+    // Azure keeps platform metrics 93 days; the simulator keeps 31 so long runs stay small
+    for (const k of Object.keys(perAccount)) if (Number(k) < minute - RETAIN_MS) delete perAccount[k];
+  }
   const b = (perAccount[minute] ??= { ...empty(), byApi: {}, byOperation: {} });
   for (const c of [b, (b.byApi[call.apiName] ??= empty()), (b.byOperation[call.operation] ??= empty())]) {
     c.calls++;
