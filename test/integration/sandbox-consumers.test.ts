@@ -5,7 +5,7 @@ import { SecretClient } from "@azure/keyvault-secrets";
 import { LogsQueryClient, LogsQueryResultStatus } from "@azure/monitor-query-logs";
 import { request } from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSimulatorCredential, startSimulator, type Simulator } from "../../src/sandbox/index.js";
+import { createSimulatorCredential, loadScenario, startSimulator, type Simulator } from "../../src/sandbox/index.js";
 
 const PROD = "00000000-0000-4000-8000-0000000000a1";
 const DEV = "00000000-0000-4000-8000-0000000000b2";
@@ -135,5 +135,27 @@ describe("simulated consumers, App Service and Azure Monitor", () => {
         expect.objectContaining({ caller: "keyturn@sandbox", op: "Microsoft.CognitiveServices/accounts/regenerateKey/action" }),
       ]),
     );
+  });
+});
+
+describe("consumers on their own clock", () => {
+  it("call continuously and pick up a new secret version after refreshSeconds, without a refresh call", async () => {
+    const scenario = { ...loadScenario(), refreshSeconds: 0.3 };
+    const own = await startSimulator({ scenario, consumerTickMs: 50 });
+    try {
+      const kv2 = new SecretClient(own.vaultUrls["contoso-kv"]!, cred, { disableChallengeResourceVerification: true, tlsOptions: { ca: own.caPem } });
+      const fresh = own.admin.currentKeys(translator).key2;
+      const pinnedBefore = (await kv2.getSecret("speech-key")).properties.version;
+      const v = await kv2.setSecret("translator-key", fresh);
+      await kv2.setSecret("speech-key", own.admin.currentKeys(speech).key1);
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && own.admin.consumers().find((c) => c.name === "translator-web")?.secretVersion !== v.properties.version) await new Promise((r) => setTimeout(r, 50));
+      const report = own.admin.consumers().find((c) => c.name === "translator-web")!;
+      expect(report.secretVersion).toBe(v.properties.version);
+      expect(report.calls).toBeGreaterThan(3);
+      expect(own.admin.consumers().find((c) => c.name === "speech-ivr")!.secretVersion).toBe(pinnedBefore);
+    } finally {
+      await own.close();
+    }
   });
 });
