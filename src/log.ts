@@ -60,7 +60,10 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       redact: { paths: REDACT_PATHS, censor: CENSOR },
       serializers: { err: serializeError, error: serializeError },
       formatters: { log: (obj) => scrub(obj, 0) as Record<string, unknown> },
-      base: { pid: process.pid, ...(opts.bindings ? (scrub(opts.bindings, 0) as Record<string, unknown>) : {}) },
+      base: {
+        pid: process.pid,
+        ...(opts.bindings ? (scrub(opts.bindings, 0) as Record<string, unknown>) : {}),
+      },
     },
     dest as pino.DestinationStream,
   );

@@ -16,7 +16,16 @@ export interface HashedFields {
 /** The hash of an event: the previous event's hash and the canonical JSON of its content. */
 export function eventHash(prevHash: string, e: HashedFields): string {
   return sha256Hex(
-    prevHash + "\n" + canonicalJson({ seq: e.seq, changeId: e.changeId, type: e.type, at: e.at, actor: e.actor, payload: e.payload }),
+    prevHash +
+      "\n" +
+      canonicalJson({
+        seq: e.seq,
+        changeId: e.changeId,
+        type: e.type,
+        at: e.at,
+        actor: e.actor,
+        payload: e.payload,
+      }),
   );
 }
 

@@ -47,8 +47,11 @@ export const MIGRATIONS: readonly string[] = [
 
 /** Brings the schema up to date; refuses a database written by a newer keyturn rather than guess. */
 export function migrate(db: Database.Database, logger?: Logger): void {
-  db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
-  const current = (db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null }).v ?? 0;
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+  );
+  const current =
+    (db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null }).v ?? 0;
   if (current > MIGRATIONS.length) {
     throw new KeyturnError(
       "config_invalid",

@@ -31,14 +31,24 @@ export function openStore(path: string, opts: { logger?: Logger } = {}): Store {
     // seq continues from what the store last wrote, not from the last row: a log whose tail was cut
     // off and then appended to still shows the gap
     let seq = (st.lastSeq.get() as { v: number }).v;
-    let prev = (st.hashAt.get(seq) as { hash: string } | undefined)?.hash ?? (seq === 0 ? GENESIS : "missing");
+    let prev =
+      (st.hashAt.get(seq) as { hash: string } | undefined)?.hash ?? (seq === 0 ? GENESIS : "missing");
     const out: StoredEvent[] = [];
     for (const e of events) {
       seq += 1;
       const payload = canonicalPayload(e.payload, `event ${e.type}`);
       const hash = eventHashFromText(prev, seq, e.changeId, e.type, e.at, e.actor, payload.text);
       st.insertEvent.run(seq, e.changeId, e.type, e.at, e.actor, payload.text, prev, hash);
-      out.push({ seq, changeId: e.changeId, type: e.type, at: e.at, actor: e.actor, payload: payload.value, prevHash: prev, hash });
+      out.push({
+        seq,
+        changeId: e.changeId,
+        type: e.type,
+        at: e.at,
+        actor: e.actor,
+        payload: payload.value,
+        prevHash: prev,
+        hash,
+      });
       prev = hash;
     }
     if (events.length > 0) st.setLastSeq.run(seq);
@@ -158,7 +168,9 @@ export function openStore(path: string, opts: { logger?: Logger } = {}): Store {
       return st.removeConsumer.run(accountId, name).changes > 0;
     },
     declaredConsumers(accountId) {
-      return (st.consumers.all(accountId) as { doc: string }[]).map((r) => JSON.parse(r.doc) as DeclaredConsumer);
+      return (st.consumers.all(accountId) as { doc: string }[]).map(
+        (r) => JSON.parse(r.doc) as DeclaredConsumer,
+      );
     },
     putKv(namespace, key, value) {
       st.putKv.run(namespace, key, storeJson(value, `${namespace}/${key}`));
@@ -168,7 +180,10 @@ export function openStore(path: string, opts: { logger?: Logger } = {}): Store {
       return row ? (JSON.parse(row.value) as T) : undefined;
     },
     listKv<T>(namespace: string) {
-      return (st.listKv.all(namespace) as { key: string; value: string }[]).map((r) => ({ key: r.key, value: JSON.parse(r.value) as T }));
+      return (st.listKv.all(namespace) as { key: string; value: string }[]).map((r) => ({
+        key: r.key,
+        value: JSON.parse(r.value) as T,
+      }));
     },
     close() {
       if (db.open) db.close();

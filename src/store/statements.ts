@@ -52,13 +52,19 @@ export function prepareStatements(db: Database.Database) {
        ON CONFLICT(id) DO UPDATE SET change_id = excluded.change_id, kind = excluded.kind, due_at = excluded.due_at, payload = excluded.payload`,
     ),
     clearTimer: db.prepare("DELETE FROM timers WHERE id = ?"),
-    dueTimers: db.prepare("SELECT id, change_id, kind, due_at, payload FROM timers WHERE due_at <= ? ORDER BY due_at, id"),
+    dueTimers: db.prepare(
+      "SELECT id, change_id, kind, due_at, payload FROM timers WHERE due_at <= ? ORDER BY due_at, id",
+    ),
     claim: db.prepare("INSERT OR IGNORE INTO idempotency_keys (key, at) VALUES (?, ?)"),
     addConsumer: db.prepare(
       "INSERT INTO declared_consumers (account_id, name, doc) VALUES (?, ?, ?) ON CONFLICT(account_id, name) DO UPDATE SET doc = excluded.doc",
     ),
-    removeConsumer: db.prepare("DELETE FROM declared_consumers WHERE account_id = ? COLLATE NOCASE AND name = ?"),
-    consumers: db.prepare("SELECT doc FROM declared_consumers WHERE account_id = ? COLLATE NOCASE ORDER BY name"),
+    removeConsumer: db.prepare(
+      "DELETE FROM declared_consumers WHERE account_id = ? COLLATE NOCASE AND name = ?",
+    ),
+    consumers: db.prepare(
+      "SELECT doc FROM declared_consumers WHERE account_id = ? COLLATE NOCASE ORDER BY name",
+    ),
     putKv: db.prepare(
       "INSERT INTO kv (namespace, key, value) VALUES (?, ?, ?) ON CONFLICT(namespace, key) DO UPDATE SET value = excluded.value",
     ),

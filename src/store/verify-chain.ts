@@ -2,7 +2,16 @@ import type Database from "better-sqlite3";
 import type { VerifyResult } from "../core/ports.js";
 import { eventHash, eventHashFromText, GENESIS } from "./hash-chain.js";
 
-type Row = [seq: number, changeId: string | null, type: string, at: string, actor: string | null, payload: string, prevHash: string, hash: string];
+type Row = [
+  seq: number,
+  changeId: string | null,
+  type: string,
+  at: string,
+  actor: string | null,
+  payload: string,
+  prevHash: string,
+  hash: string,
+];
 
 /**
  * Recomputes the whole chain in seq order and names the first event that does not fit. Rows come
@@ -10,7 +19,9 @@ type Row = [seq: number, changeId: string | null, type: string, at: string, acto
  * `expectedLast` is the seq the store last wrote: fewer rows means the tail was cut off.
  */
 export function verifyChain(db: Database.Database, expectedLast: number): VerifyResult {
-  const rows = db.prepare("SELECT seq, change_id, type, at, actor, payload, prev_hash, hash FROM events ORDER BY seq").raw(true);
+  const rows = db
+    .prepare("SELECT seq, change_id, type, at, actor, payload, prev_hash, hash FROM events ORDER BY seq")
+    .raw(true);
   let prev = GENESIS;
   let expected = 1;
   let count = 0;
@@ -18,18 +29,26 @@ export function verifyChain(db: Database.Database, expectedLast: number): Verify
     const [seq, changeId, type, at, actor, payload, prevHash, hash] = r;
     count++;
     if (seq !== expected) {
-      const missing = seq - expected === 1 ? `event ${expected} is missing` : `events ${expected}–${seq - 1} are missing`;
+      const missing =
+        seq - expected === 1 ? `event ${expected} is missing` : `events ${expected}–${seq - 1} are missing`;
       return fail(count, expected, `gap: ${missing} — rows were deleted from the log`);
     }
-    if (prevHash !== prev) return fail(count, seq, `event ${seq} (${type}) prevHash does not match event ${seq - 1}`);
-    if (eventHashFromText(prev, seq, changeId, type, at, actor, payload) !== hash && !legacyMatches(prev, r)) {
+    if (prevHash !== prev)
+      return fail(count, seq, `event ${seq} (${type}) prevHash does not match event ${seq - 1}`);
+    if (
+      eventHashFromText(prev, seq, changeId, type, at, actor, payload) !== hash &&
+      !legacyMatches(prev, r)
+    ) {
       return fail(count, seq, `event ${seq} (${type}) hash does not match its content — the row was edited`);
     }
     prev = hash;
     expected++;
   }
   if (expected - 1 < expectedLast) {
-    const missing = expectedLast === expected ? `event ${expected} is missing` : `events ${expected}–${expectedLast} are missing`;
+    const missing =
+      expectedLast === expected
+        ? `event ${expected} is missing`
+        : `events ${expected}–${expectedLast} are missing`;
     return fail(count, expected, `gap: ${missing} — the end of the log was cut off`);
   }
   return { ok: true, events: count, head: prev };
@@ -46,4 +65,9 @@ function legacyMatches(prev: string, [seq, changeId, type, at, actor, payload, ,
   return eventHash(prev, { seq, changeId, type, at, actor, payload: value }) === hash;
 }
 
-const fail = (events: number, firstBadSeq: number, problem: string): VerifyResult => ({ ok: false, events, firstBadSeq, problem });
+const fail = (events: number, firstBadSeq: number, problem: string): VerifyResult => ({
+  ok: false,
+  events,
+  firstBadSeq,
+  problem,
+});

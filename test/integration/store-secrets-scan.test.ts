@@ -31,7 +31,10 @@ describe("the secret scanner used by every test tier", () => {
     writeFileSync(dir.file("evidence", "CHG-1", "pack.md"), "# CHG-1\nfingerprint sha256:0123456789ab\n");
     expect(await scanPaths([dir.path, dir.file("does-not-exist")], [PLANTED])).toEqual([]);
 
-    writeFileSync(dir.file("evidence", "CHG-1", "pack.json"), JSON.stringify({ leaked: encodeURIComponent(PLANTED) }));
+    writeFileSync(
+      dir.file("evidence", "CHG-1", "pack.json"),
+      JSON.stringify({ leaked: encodeURIComponent(PLANTED) }),
+    );
     const db = new Database(dir.file("keyturn.db"));
     db.pragma("journal_mode = WAL");
     db.pragma("wal_autocheckpoint = 0"); // keep the row out of the main file

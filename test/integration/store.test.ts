@@ -34,21 +34,33 @@ function tamper(path: string, sql: string, ...args: unknown[]): void {
 describe("the SQLite store's event log", () => {
   it("chains events, verifies them, and keeps everything across reopen", () => {
     const s = openStore(dbPath());
-    const first = s.commit(change(), [ev("change_requested", { reason: "leaked in PR 123" }), ev("submitted")]);
+    const first = s.commit(change(), [
+      ev("change_requested", { reason: "leaked in PR 123" }),
+      ev("submitted"),
+    ]);
     expect(first.map((e) => e.seq)).toEqual([1, 2]);
     expect(first[0]?.prevHash).toBe(GENESIS);
     expect(first[1]?.prevHash).toBe(first[0]?.hash);
-    s.commit(change({ state: "awaiting_approval" }), [ev("approval_recorded", { by: "bob@contoso.com", when: new Date("2026-11-22T09:01:00Z") })]);
+    s.commit(change({ state: "awaiting_approval" }), [
+      ev("approval_recorded", { by: "bob@contoso.com", when: new Date("2026-11-22T09:01:00Z") }),
+    ]);
     const v = s.verify();
     expect(v).toMatchObject({ ok: true, events: 3 });
     s.close();
 
     const again = openStore(dbPath());
     expect(again.getChange("CHG-1")?.state).toBe("awaiting_approval");
-    expect(again.events({ changeId: "CHG-1" }).map((e) => e.type)).toEqual(["change_requested", "submitted", "approval_recorded"]);
+    expect(again.events({ changeId: "CHG-1" }).map((e) => e.type)).toEqual([
+      "change_requested",
+      "submitted",
+      "approval_recorded",
+    ]);
     expect(again.events({ afterSeq: 1, limit: 1 }).map((e) => e.seq)).toEqual([2]);
     // a Date in a payload is stored as the string JSON makes of it, and hashes as such
-    expect(again.events({ afterSeq: 2 })[0]?.payload).toEqual({ by: "bob@contoso.com", when: "2026-11-22T09:01:00.000Z" });
+    expect(again.events({ afterSeq: 2 })[0]?.payload).toEqual({
+      by: "bob@contoso.com",
+      when: "2026-11-22T09:01:00.000Z",
+    });
     expect(again.verify()).toEqual(v);
     again.commit(null, [ev("digest_sent", {}, "")]);
     expect(again.verify()).toMatchObject({ ok: true, events: 4 });
@@ -56,17 +68,30 @@ describe("the SQLite store's event log", () => {
   });
 
   it("hashes stored text exactly as the canonical JSON of the event", () => {
-    const e = { seq: 7, changeId: "CHG-2", type: "step_succeeded", at: "2026-11-22T09:00:00.000Z", actor: null, payload: { z: 1, a: [{ y: "é\n", b: null }] } };
+    const e = {
+      seq: 7,
+      changeId: "CHG-2",
+      type: "step_succeeded",
+      at: "2026-11-22T09:00:00.000Z",
+      actor: null,
+      payload: { z: 1, a: [{ y: "é\n", b: null }] },
+    };
     const text = '{"a":[{"b":null,"y":"é\\n"}],"z":1}';
     expect(eventHashFromText("ab", e.seq, e.changeId, e.type, e.at, e.actor, text)).toBe(eventHash("ab", e));
   });
 
   it("names the event whose row was edited, and its type", () => {
     const s = openStore(dbPath());
-    s.commit(change(), [ev("change_requested"), ev("approval_recorded", { by: "bob@contoso.com" }), ev("step_started")]);
+    s.commit(change(), [
+      ev("change_requested"),
+      ev("approval_recorded", { by: "bob@contoso.com" }),
+      ev("step_started"),
+    ]);
     s.close();
     const raw = new Database(dbPath());
-    expect(() => raw.prepare("UPDATE events SET payload = ? WHERE seq = 2").run('{"by":"mallory"}')).toThrow(/append-only/);
+    expect(() => raw.prepare("UPDATE events SET payload = ? WHERE seq = 2").run('{"by":"mallory"}')).toThrow(
+      /append-only/,
+    );
     expect(() => raw.prepare("DELETE FROM events WHERE seq = 3").run()).toThrow(/append-only/);
     raw.close();
 
@@ -74,7 +99,9 @@ describe("the SQLite store's event log", () => {
     const s2 = openStore(dbPath());
     const r = s2.verify();
     expect(r).toMatchObject({ ok: false, firstBadSeq: 2 });
-    expect(!r.ok && r.problem).toBe("event 2 (approval_recorded) hash does not match its content — the row was edited");
+    expect(!r.ok && r.problem).toBe(
+      "event 2 (approval_recorded) hash does not match its content — the row was edited",
+    );
     s2.close();
   });
 
@@ -97,7 +124,12 @@ describe("the SQLite store's event log", () => {
 
   it("detects a deleted row as a gap, also at the end of the log and after later appends", () => {
     const s = openStore(dbPath());
-    s.commit(change(), [ev("change_requested"), ev("approval_recorded"), ev("step_started"), ev("step_succeeded")]);
+    s.commit(change(), [
+      ev("change_requested"),
+      ev("approval_recorded"),
+      ev("step_started"),
+      ev("step_succeeded"),
+    ]);
     s.close();
     tamper(dbPath(), "DELETE FROM events WHERE seq = 2");
     const s2 = openStore(dbPath());
@@ -117,7 +149,9 @@ describe("the SQLite store's event log", () => {
 
   it("verifies a long log quickly", () => {
     const s = openStore(dbPath());
-    const batch = Array.from({ length: 1000 }, (_, i) => ev("metric_sampled", { i, fingerprints: { key1: "sha256:0123456789ab", key2: "sha256:ba9876543210" } }));
+    const batch = Array.from({ length: 1000 }, (_, i) =>
+      ev("metric_sampled", { i, fingerprints: { key1: "sha256:0123456789ab", key2: "sha256:ba9876543210" } }),
+    );
     for (let i = 0; i < 50; i++) s.commit(null, batch);
     const started = performance.now();
     const r = s.verify();
@@ -155,7 +189,15 @@ describe("the SQLite store's event log", () => {
     refused(() => s.commit(null, [ev("oops", { keys: { key1: key } })]));
     refused(() => s.commit(change({ reason: key as unknown as string }), []));
     refused(() => s.putKv("teams", "ref", { nested: [key] }));
-    refused(() => s.setTimer({ id: "t", changeId: null, kind: "reminder", dueAt: "2026-11-22T09:00:00.000Z", payload: key }));
+    refused(() =>
+      s.setTimer({
+        id: "t",
+        changeId: null,
+        kind: "reminder",
+        dueAt: "2026-11-22T09:00:00.000Z",
+        payload: key,
+      }),
+    );
     expect(s.events()).toEqual([]);
     expect(s.getChange("CHG-1")).toBeUndefined();
     s.close();
@@ -176,24 +218,36 @@ describe("the SQLite store's read models", () => {
     }
     expect(err).toBeInstanceOf(KeyturnError);
     expect((err as KeyturnError).code).toBe("change_open");
-    expect((err as KeyturnError).userMessage).toBe("contoso-translator already has an open change, CHG-3 (awaiting approval). Finish, cancel or resume it first.");
+    expect((err as KeyturnError).userMessage).toBe(
+      "contoso-translator already has an open change, CHG-3 (awaiting approval). Finish, cancel or resume it first.",
+    );
     expect(b.events({ changeId: "CHG-4" })).toEqual([]);
 
     // the database itself refuses, even for a writer that skips the check
     const raw = new Database(dbPath());
     expect(() =>
       raw
-        .prepare("INSERT INTO changes (id, account_id, state, open, created_at, updated_at, doc) VALUES ('CHG-5', ?, 'requested', 1, 'x', 'x', '{}')")
+        .prepare(
+          "INSERT INTO changes (id, account_id, state, open, created_at, updated_at, doc) VALUES ('CHG-5', ?, 'requested', 1, 'x', 'x', '{}')",
+        )
         .run(change().accountId.toUpperCase()),
     ).toThrow(/UNIQUE/);
     raw.close();
 
-    a.commit(change({ id: "CHG-3", state: "completed", completedAt: "2026-11-22T10:00:00.000Z" }), [ev("completed", {}, "CHG-3")]);
-    b.commit(change({ id: "CHG-4", state: "awaiting_approval", createdAt: "2026-11-22T11:00:00.000Z" }), [ev("submitted", {}, "CHG-4")]);
+    a.commit(change({ id: "CHG-3", state: "completed", completedAt: "2026-11-22T10:00:00.000Z" }), [
+      ev("completed", {}, "CHG-3"),
+    ]);
+    b.commit(change({ id: "CHG-4", state: "awaiting_approval", createdAt: "2026-11-22T11:00:00.000Z" }), [
+      ev("submitted", {}, "CHG-4"),
+    ]);
     expect(b.listChanges({ open: true }).map((c) => c.id)).toEqual(["CHG-4"]);
     expect(b.listChanges({ accountId: change().accountId }).map((c) => c.id)).toEqual(["CHG-4", "CHG-3"]);
     expect(b.listChanges({ limit: 1 }).map((c) => c.id)).toEqual(["CHG-4"]);
-    expect(b.lastRotation(change().accountId)).toMatchObject({ changeId: "CHG-3", completedAt: "2026-11-22T10:00:00.000Z", by: { displayName: change().requester.displayName } });
+    expect(b.lastRotation(change().accountId)).toMatchObject({
+      changeId: "CHG-3",
+      completedAt: "2026-11-22T10:00:00.000Z",
+      by: { displayName: change().requester.displayName },
+    });
     expect(b.lastRotation("/subscriptions/x/none")).toBeUndefined();
     expect(b.verify()).toMatchObject({ ok: true, events: 3 });
     a.close();
@@ -213,18 +267,43 @@ describe("the SQLite store's read models", () => {
 
   it("returns due timers in due order, upserts by id, clears them", () => {
     const s = openStore(dbPath());
-    s.setTimer({ id: "CHG-1:expiry", changeId: "CHG-1", kind: "approval_expiry", dueAt: "2026-11-22T09:02:00.000Z" });
-    s.setTimer({ id: "CHG-2:step", changeId: "CHG-2", kind: "step_wait", dueAt: "2026-11-22T09:01:00Z", payload: { step: 3 } });
+    s.setTimer({
+      id: "CHG-1:expiry",
+      changeId: "CHG-1",
+      kind: "approval_expiry",
+      dueAt: "2026-11-22T09:02:00.000Z",
+    });
+    s.setTimer({
+      id: "CHG-2:step",
+      changeId: "CHG-2",
+      kind: "step_wait",
+      dueAt: "2026-11-22T09:01:00Z",
+      payload: { step: 3 },
+    });
     s.setTimer({ id: "digest", changeId: null, kind: "digest", dueAt: "2026-11-22T09:09:00.000Z" });
     const now = new Date("2026-11-22T09:05:00.000Z");
     expect(s.dueTimers(now)).toEqual([
-      { id: "CHG-2:step", changeId: "CHG-2", kind: "step_wait", dueAt: "2026-11-22T09:01:00.000Z", payload: { step: 3 } },
+      {
+        id: "CHG-2:step",
+        changeId: "CHG-2",
+        kind: "step_wait",
+        dueAt: "2026-11-22T09:01:00.000Z",
+        payload: { step: 3 },
+      },
       { id: "CHG-1:expiry", changeId: "CHG-1", kind: "approval_expiry", dueAt: "2026-11-22T09:02:00.000Z" },
     ]);
-    s.setTimer({ id: "CHG-1:expiry", changeId: "CHG-1", kind: "approval_expiry", dueAt: "2026-11-22T10:00:00.000Z" });
+    s.setTimer({
+      id: "CHG-1:expiry",
+      changeId: "CHG-1",
+      kind: "approval_expiry",
+      dueAt: "2026-11-22T10:00:00.000Z",
+    });
     s.clearTimer("CHG-2:step");
     expect(s.dueTimers(now)).toEqual([]);
-    expect(s.dueTimers(new Date("2026-11-22T10:00:00.000Z")).map((t) => t.id)).toEqual(["digest", "CHG-1:expiry"]);
+    expect(s.dueTimers(new Date("2026-11-22T10:00:00.000Z")).map((t) => t.id)).toEqual([
+      "digest",
+      "CHG-1:expiry",
+    ]);
     s.close();
   });
 
@@ -240,7 +319,14 @@ describe("the SQLite store's read models", () => {
   it("keeps declared consumers unique by account and name, and kv by namespace and key", () => {
     const s = openStore(dbPath());
     const acc = change().accountId;
-    const c = { accountId: acc, name: "batch-job", owner: "alice@contoso.com", reload: "manual" as const, addedBy: "slack:T0CONTOSO:U0ALICE", addedAt: "2026-11-22T09:00:00.000Z" };
+    const c = {
+      accountId: acc,
+      name: "batch-job",
+      owner: "alice@contoso.com",
+      reload: "manual" as const,
+      addedBy: "slack:T0CONTOSO:U0ALICE",
+      addedAt: "2026-11-22T09:00:00.000Z",
+    };
     s.addDeclaredConsumer(c);
     s.addDeclaredConsumer({ ...c, owner: "dave@contoso.com" });
     s.addDeclaredConsumer({ ...c, name: "airflow" });

@@ -31,7 +31,9 @@ function formsOf(secret: string): { form: string; text: string }[] {
     { form: "hex", text: bytes.toString("hex") },
   ];
   for (let shift = 0; shift < 3; shift++) {
-    const b64 = Buffer.concat([Buffer.alloc(shift), bytes]).toString("base64").replace(/=+$/, "");
+    const b64 = Buffer.concat([Buffer.alloc(shift), bytes])
+      .toString("base64")
+      .replace(/=+$/, "");
     const middle = b64.slice(4, -4);
     if (middle.length < MIN_SECRET_LENGTH) continue;
     forms.push({ form: "base64", text: middle });
@@ -42,11 +44,17 @@ function formsOf(secret: string): { form: string; text: string }[] {
 
 export function findSecrets(haystacks: { name: string; text: string }[], secrets: string[]): SecretHit[] {
   const hits: SecretHit[] = [];
-  const candidates = secrets.filter((s) => s.length >= MIN_SECRET_LENGTH).map((s) => ({ s, forms: formsOf(s) }));
+  const candidates = secrets
+    .filter((s) => s.length >= MIN_SECRET_LENGTH)
+    .map((s) => ({ s, forms: formsOf(s) }));
   for (const h of haystacks) {
     for (const { s, forms } of candidates) {
       const found = forms.find((f) => h.text.includes(f.text));
-      if (found) hits.push({ where: found.form === "raw" ? h.name : `${h.name} (${found.form})`, secretPrefix: s.slice(0, 4) + "…" });
+      if (found)
+        hits.push({
+          where: found.form === "raw" ? h.name : `${h.name} (${found.form})`,
+          secretPrefix: s.slice(0, 4) + "…",
+        });
     }
   }
   return hits;
@@ -95,10 +103,15 @@ function tablesOf(path: string): { name: string; text: string }[] {
       return []; // not a SQLite file after all: its raw bytes were scanned
     }
     try {
-      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as {
+        name: string;
+      }[];
       return tables.map(({ name }) => {
         const cells: string[] = [];
-        for (const row of db.prepare(`SELECT * FROM "${name.replace(/"/g, '""')}"`).raw(true).iterate() as IterableIterator<unknown[]>) {
+        for (const row of db
+          .prepare(`SELECT * FROM "${name.replace(/"/g, '""')}"`)
+          .raw(true)
+          .iterate() as IterableIterator<unknown[]>) {
           for (const c of row) {
             if (typeof c === "string") cells.push(c);
             else if (Buffer.isBuffer(c)) cells.push(c.toString("latin1"));

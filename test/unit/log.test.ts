@@ -18,7 +18,11 @@ function capture(level = "debug") {
     },
   });
   const logger = createLogger({ level, destination: stream, name: "keyturn-test" });
-  return { logger, text: () => lines.join("\n"), records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    logger,
+    text: () => lines.join("\n"),
+    records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 /** Shaped like @azure/core-rest-pipeline's RestError after a listKeys call: the body is the keys. */
@@ -27,7 +31,12 @@ class FakeRestError extends Error {
   readonly code = "InternalServerError";
   readonly statusCode = 500;
   readonly details = { key1: KEY1, key2: KEY2 };
-  readonly request = { requestId: "client-req-1", url: "https://management.azure.com/…/listKeys", headers: { authorization: `Bearer ${KEY2}` }, body: KEY1 };
+  readonly request = {
+    requestId: "client-req-1",
+    url: "https://management.azure.com/…/listKeys",
+    headers: { authorization: `Bearer ${KEY2}` },
+    body: KEY1,
+  };
   readonly response = {
     status: 500,
     bodyAsText: JSON.stringify({ key1: KEY1, key2: KEY2 }),
@@ -70,17 +79,43 @@ describe("the logger", () => {
     const e = new FakeRestError();
     logger.error({ err: e, account: "contoso-translator" }, "listKeys failed");
     logger.error({ step: { failure: e } }, "nested");
-    logger.error({ err: new KeyturnError("azure_transient", "Azure failed temporarily; resume CHG-3.", { statusCode: 500 }, { cause: e }) }, "wrapped");
+    logger.error(
+      {
+        err: new KeyturnError(
+          "azure_transient",
+          "Azure failed temporarily; resume CHG-3.",
+          { statusCode: 500 },
+          { cause: e },
+        ),
+      },
+      "wrapped",
+    );
     expect(text()).not.toContain(KEY1);
     expect(text()).not.toContain(KEY2);
     const [first, nested, wrapped] = records();
-    expect(first?.err).toMatchObject({ type: "RestError", code: "InternalServerError", statusCode: 500, requestId: "arm-req-42", clientRequestId: "client-req-1", message: "Internal server error" });
+    expect(first?.err).toMatchObject({
+      type: "RestError",
+      code: "InternalServerError",
+      statusCode: 500,
+      requestId: "arm-req-42",
+      clientRequestId: "client-req-1",
+      message: "Internal server error",
+    });
     expect(String((first?.err as { stack?: string }).stack)).toContain("log.test.ts");
     expect(first?.err).not.toHaveProperty("response");
     expect(first?.err).not.toHaveProperty("request");
     expect(first?.err).not.toHaveProperty("details");
-    expect((nested?.step as { failure: unknown }).failure).toMatchObject({ type: "RestError", requestId: "arm-req-42" });
-    expect(wrapped?.err).toMatchObject({ type: "KeyturnError", code: "azure_transient", userMessage: "Azure failed temporarily; resume CHG-3.", details: { statusCode: 500 }, cause: { type: "RestError", statusCode: 500 } });
+    expect((nested?.step as { failure: unknown }).failure).toMatchObject({
+      type: "RestError",
+      requestId: "arm-req-42",
+    });
+    expect(wrapped?.err).toMatchObject({
+      type: "KeyturnError",
+      code: "azure_transient",
+      userMessage: "Azure failed temporarily; resume CHG-3.",
+      details: { statusCode: 500 },
+      cause: { type: "RestError", statusCode: 500 },
+    });
   });
 
   it("respects the level, and writes JSON lines to a file path", () => {
@@ -96,7 +131,13 @@ describe("the logger", () => {
       fileLogger.info({ key: KEY1, account: "contoso-openai" }, "to a file");
       const lines = readFileSync(file, "utf8").trim().split("\n");
       expect(lines).toHaveLength(1);
-      expect(JSON.parse(lines[0] ?? "")).toMatchObject({ msg: "to a file", account: "contoso-openai", mode: "sandbox", name: "keyturn", key: "[redacted]" });
+      expect(JSON.parse(lines[0] ?? "")).toMatchObject({
+        msg: "to a file",
+        account: "contoso-openai",
+        mode: "sandbox",
+        name: "keyturn",
+        key: "[redacted]",
+      });
     } finally {
       dir.remove();
     }
