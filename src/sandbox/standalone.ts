@@ -30,6 +30,15 @@ function num(flag: string, value: string | undefined): number | undefined {
   return n;
 }
 
+// Registered before start, so a signal during start-up still shuts down cleanly
+let stopping: Promise<void> | undefined;
+let started: Awaited<ReturnType<typeof startSimulator>> | undefined;
+const stop = () => {
+  stopping ??= (started ? started.close() : Promise.resolve()).then(() => process.exit(0));
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);
+
 const sim = await startSimulator({
   port: num("port", values.port) ?? 0,
   host: values.host,
@@ -42,6 +51,8 @@ const sim = await startSimulator({
   ...(values["consumer-tick-ms"] ? { consumerTickMs: num("consumer-tick-ms", values["consumer-tick-ms"])! } : {}),
   consumers: !values["no-consumers"],
 });
+started = sim;
+if (stopping) await sim.close();
 
 const lines = [
   "SANDBOX — simulated Azure tenant (not real Azure)",
@@ -63,8 +74,3 @@ const lines = [
 ];
 process.stdout.write(lines.join("\n") + "\n");
 
-const stop = () => {
-  void sim.close().then(() => process.exit(0));
-};
-process.on("SIGINT", stop);
-process.on("SIGTERM", stop);

@@ -97,6 +97,13 @@ export const accountIdOf = (sub: string, rg: string, name: string) => `/subscrip
 const siteIdOf = (sub: string, rg: string, name: string) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Web/sites/${name}`;
 const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
+/** Uniform alphanumerics: bytes at or above 248 (= 4 × 62) are dropped so `% 62` has no bias. */
+function alphanumeric(length: number): string {
+  let out = "";
+  while (out.length < length) for (const b of randomBytes(length)) if (b < 248 && out.length < length) out += ALNUM[b % 62];
+  return out;
+}
+
 export class Tenant {
   accounts: AccountState[] = [];
   vaults: Record<string, Record<string, SecretVersion[]>> = {};
@@ -133,7 +140,7 @@ export class Tenant {
   // ------------------------------------------------------------------ keys
 
   newKey(a: Pick<AccountState, "id" | "keyFormat">): string {
-    const key = a.keyFormat === "legacy" ? randomBytes(16).toString("hex") : Array.from(randomBytes(84), (b) => ALNUM[b % ALNUM.length]).join("");
+    const key = a.keyFormat === "legacy" ? randomBytes(16).toString("hex") : alphanumeric(84);
     this.issued.add(key);
     this.keyOwner.set(key, a.id);
     return key;
@@ -148,7 +155,6 @@ export class Tenant {
     a.keys[slot] = this.newKey(a);
     a.regenerations[slot]++;
     this.record(a, "Microsoft.CognitiveServices/accounts/regenerateKey/action", caller, ip, "Succeeded");
-    this.save();
   }
 
   record(a: AccountState, operation: string, caller: string, ip: string, status: "Succeeded" | "Failed"): void {
