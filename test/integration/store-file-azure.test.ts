@@ -7,7 +7,13 @@ import { existsSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { KeyturnError } from "../../src/core/errors.js";
 import { fingerprintOf, SecretValue } from "../../src/core/secret.js";
+import { createPolicyBook } from "../../src/core/policy.js";
+import { createLogger } from "../../src/log.js";
+import { ChatRegistry } from "../../src/runner/chat-registry.js";
+import { createEngine } from "../../src/runner/engine.js";
+import { openStore } from "../../src/store/open-store.js";
 import {
+  allKeyValues,
   armFault,
   createFileAzure,
   readFileAzure,
@@ -15,7 +21,10 @@ import {
   simulateTraffic,
   VAULT,
 } from "../support/file-azure.js";
+import { fastPolicy, users } from "../support/sandbox-engine.js";
+import { findSecrets, scanPaths } from "../support/scan-secrets.js";
 import { useTempDir } from "../support/temp-dir.js";
+import { ThreadRecorder } from "../support/thread-recorder.js";
 
 const tmp = useTempDir("keyturn-file-azure-");
 
@@ -199,3 +208,63 @@ describe("the file-backed Azure", () => {
 function readSeedKey2(state: ReturnType<typeof readFileAzure>): string {
   return state.issuedKeys.find((k) => k.slot === "key2")!.value;
 }
+
+describe("the file-backed Azure under keyturn's engine", () => {
+  it("carries a whole staged rotation, and nothing keyturn wrote holds a key", async () => {
+    const { path, translator } = seeded();
+    const store = openStore(tmp.current.file("keyturn.db"));
+    const chats = new ChatRegistry();
+    const chat = new ThreadRecorder();
+    chats.register(chat);
+    const engine = createEngine({
+      store,
+      azure: createFileAzure(path, { label: "SANDBOX" }),
+      policy: createPolicyBook(fastPolicy()),
+      chats,
+      clock: { now: () => new Date() },
+      logger: createLogger({ level: "silent" }),
+      sandbox: true,
+      tickMs: 50,
+      sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))),
+    });
+    await engine.start();
+    try {
+      const channel = { platform: "console" as const, id: "incident" };
+      await engine.service.handleText(
+        { principal: users.alice, channel },
+        'rotate contoso-translator --reason "quarterly"',
+      );
+      for (const who of [users.bob, users.carol]) {
+        const planHash = store.getChange("CHG-1")!.plan.hash;
+        await engine.service.handleAction(
+          { principal: who, channel },
+          { kind: "approve", changeId: "CHG-1", planHash },
+        );
+      }
+      const deadline = Date.now() + 60_000;
+      while (!["completed", "paused", "rolled_back"].includes(store.getChange("CHG-1")?.state ?? "")) {
+        if (Date.now() > deadline) throw new Error(`CHG-1 is ${store.getChange("CHG-1")?.state}`);
+        simulateTraffic(path);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await engine.idle();
+      const done = store.getChange("CHG-1")!;
+      expect(done.pause).toBeNull();
+      expect(done.state).toBe("completed");
+    } finally {
+      await engine.stop();
+      store.close();
+    }
+    const state = readFileAzure(path);
+    expect(state.regenerations[translator.id]).toEqual({ key1: 1, key2: 1 });
+    const web = state.consumers.find((c) => c.siteName === "translator-web")!;
+    expect(web.activeVersion).toBe(
+      state.secrets.find((s) => s.name === "translator-key")!.versions.at(-1)!.version,
+    );
+    expect(state.calls.filter((c) => c.callerIp === web.callerIp && c.status !== 200)).toEqual([]);
+    const keys = allKeyValues(state);
+    expect(keys.length).toBeGreaterThanOrEqual(6);
+    expect(await scanPaths([tmp.current.file("keyturn.db")], keys)).toEqual([]);
+    expect(findSecrets([{ name: "chat", text: chat.allText() }], keys)).toEqual([]);
+  });
+});
