@@ -31,10 +31,9 @@ function num(flag: string, value: string | undefined): number | undefined {
 }
 
 // Registered before start, so a signal during start-up still shuts down cleanly
-let stopping: Promise<void> | undefined;
-let started: Awaited<ReturnType<typeof startSimulator>> | undefined;
+const running: { sim?: Awaited<ReturnType<typeof startSimulator>> } = {};
 const stop = () => {
-  stopping ??= (started ? started.close() : Promise.resolve()).then(() => process.exit(0));
+  void (running.sim?.close() ?? Promise.resolve()).then(() => process.exit(0));
 };
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
@@ -51,8 +50,7 @@ const sim = await startSimulator({
   ...(values["consumer-tick-ms"] ? { consumerTickMs: num("consumer-tick-ms", values["consumer-tick-ms"])! } : {}),
   consumers: !values["no-consumers"],
 });
-started = sim;
-if (stopping) await sim.close();
+running.sim = sim;
 
 const lines = [
   "SANDBOX — simulated Azure tenant (not real Azure)",
