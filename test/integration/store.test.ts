@@ -12,7 +12,7 @@ import { useTempDir } from "../support/temp-dir.js";
 const tmp = useTempDir("keyturn-store-");
 const dbPath = () => tmp.current.file("keyturn.db");
 
-const ev = (type: string, payload: unknown = {}, changeId = "CHG-1"): NewEvent => ({
+const ev = (type: string, payload: unknown = {}, changeId: string | null = "CHG-1"): NewEvent => ({
   changeId,
   type,
   at: "2026-11-22T09:00:00.000Z",
@@ -62,7 +62,8 @@ describe("the SQLite store's event log", () => {
       when: "2026-11-22T09:01:00.000Z",
     });
     expect(again.verify()).toEqual(v);
-    again.commit(null, [ev("digest_sent", {}, "")]);
+    again.commit(null, [ev("digest_sent", {}, null)]);
+    expect(again.events({ afterSeq: 3 })[0]?.changeId).toBeNull();
     expect(again.verify()).toMatchObject({ ok: true, events: 4 });
     again.close();
   });
@@ -161,6 +162,28 @@ describe("the SQLite store's event log", () => {
     // room for a loaded CI machine and still catches anything quadratic or a parse per row gone slow
     expect(ms).toBeLessThan(1500);
     s.close();
+  });
+
+  it("migrates a new file once, records it, and works in memory too", () => {
+    const lines: object[] = [];
+    const logger = {
+      debug() {},
+      info: (o: object) => void lines.push(o),
+      warn() {},
+      error() {},
+      child: () => logger,
+    };
+    openStore(dbPath(), { logger }).close();
+    openStore(dbPath(), { logger }).close();
+    expect(lines).toEqual([{ schemaVersion: 1 }]);
+    const raw = new Database(dbPath(), { readonly: true });
+    expect(raw.prepare("SELECT version FROM schema_migrations").all()).toEqual([{ version: 1 }]);
+    expect(raw.pragma("journal_mode", { simple: true })).toBe("wal");
+    raw.close();
+    const mem = openStore(":memory:");
+    mem.commit(change(), [ev("change_requested")]);
+    expect(mem.verify()).toMatchObject({ ok: true, events: 1 });
+    mem.close();
   });
 
   it("refuses a database written by a newer keyturn", () => {
