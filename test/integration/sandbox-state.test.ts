@@ -1,4 +1,5 @@
 import { CognitiveServicesManagementClient } from "@azure/arm-cognitiveservices";
+import { MonitorClient } from "@azure/arm-monitor";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -41,6 +42,11 @@ describe("simulator state", () => {
       expect(report.calls).toBe(calls + 1);
       const cs2 = new CognitiveServicesManagementClient(cred, PROD, { endpoint: second.armEndpoint, credentialScopes: ["https://management.azure.com/.default"], tlsOptions: { ca: second.caPem } });
       expect((await cs2.accounts.listKeys("rg-ai-prod", "contoso-speech")).key2).toBe(rotated.key2);
+      const monitor = new MonitorClient(cred, PROD, { endpoint: second.armEndpoint, credentialScopes: ["https://management.azure.com/.default"], tlsOptions: { ca: second.caPem } });
+      const ops: string[] = [];
+      const filter = `eventTimestamp ge '${new Date(Date.now() - 3600_000).toISOString()}' and eventTimestamp le '${new Date(Date.now() + 60_000).toISOString()}' and resourceUri eq '${speechId}'`;
+      for await (const e of monitor.activityLogs.list(filter)) ops.push(`${e.caller} ${e.operationName?.value}`);
+      expect(ops).toEqual(expect.arrayContaining(["keyturn@sandbox Microsoft.CognitiveServices/accounts/regenerateKey/action", "keyturn@sandbox Microsoft.CognitiveServices/accounts/listKeys/action"]));
     } finally {
       await second.close();
     }
