@@ -36,7 +36,7 @@ const rows: [string, string][] = [
   [`inventory of ${inventory.accounts} accounts (${inventory.concurrency} at a time)`, `${inventory.inventory.seconds} s (minimum ${inventory.inventory.minimumSeconds} s, ${inventory.inventory.bound}; ×${inventory.inventory.ratio}) — ${inventory.inventory.requests} ARM requests, ${inventory.inventory.failed} failed`],
   ["peak RSS (simulator + keyturn in one process)", `${inventory.peakRssMiB} MiB`],
   [`rotation approval → old key dead (median of ${rotation.rotations})`, `${rotation.wallMedianMs} ms, of which Azure calls ${rotation.azureBusyMedianMs} ms`],
-  ["rotation: keyturn's own overhead (median)", `${rotation.overheadMedianMs} ms (each: ${rotation.overheadMs.join(", ")})`],
+  ["rotation: keyturn's own overhead (median)", `${rotation.overheadMedianMs} ms (each: ${rotation.overheadMs.join(", ")}; ${rotation.paused} paused by the cutover gate, not counted)`],
   ["rotation: Azure calls on that path", `${rotation.azureCallsMedian} (${Object.entries(rotation.azureCalls).map(([k, v]) => `${k} ${v}`).join(", ")})`],
   ["store: single-event commits (WAL, synchronous=FULL)", `${store.singleCommitsPerSecond} /s`],
   [`store: build a ${store.chainEvents.toLocaleString("en")}-event chain (batched)`, `${store.buildSeconds} s (${store.buildEventsPerSecond} events/s)`],

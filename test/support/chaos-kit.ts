@@ -68,11 +68,11 @@ export async function startStandaloneSimulator(dir: string, extra: string[] = []
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`simulator did not start:\n${out}`)), 30_000);
-    child.stdout!.on("data", () => {
+    child.stdout.on("data", () => {
       if (/simulator ready on/.test(out)) {
         clearTimeout(t);
         resolve();
