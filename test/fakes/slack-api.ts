@@ -10,6 +10,8 @@ export interface SlackMessage {
   channel: string;
   ts: string;
   thread_ts?: string;
+  /** Who posted it: the bot for everything posted through the Web API. */
+  user: string;
   text: string;
   blocks?: unknown[];
   versions: { text: string; blocks?: unknown[] }[];
@@ -22,12 +24,22 @@ const PEOPLE: Record<string, { name: string; real_name: string; email: string }>
   U0DAVE: { name: "dave", real_name: "Dave Kim", email: "dave@contoso.com" },
   U0ERIN: { name: "erin", real_name: "Erin Cho", email: "erin@contoso.com" },
 };
+export interface FakeFile {
+  id: string;
+  channel: string;
+  thread_ts?: string;
+  filename: string;
+  content: string;
+}
+
+const BOT_USER = "U0KEYTURN";
 const GROUPS: Record<string, string[]> = { S0SECOPS: ["U0BOB"] };
 
 export class FakeSlack {
   readonly messages: SlackMessage[] = [];
   readonly responses: { id: string; body: Record<string, unknown> }[] = [];
-  readonly files: { channel: string; thread_ts?: string; filename: string; content: string }[] = [];
+  /** Uploaded files; `channel` is set once files.completeUploadExternal shares them. */
+  readonly files: FakeFile[] = [];
   readonly views: unknown[] = [];
   readonly bodies: string[] = [];
   readonly calls: string[] = [];
@@ -72,14 +84,34 @@ export class FakeSlack {
   }
 
   thread(channel: string, ts: string): { root: SlackMessage | undefined; replies: SlackMessage[] } {
-    return { root: this.messages.find((m) => m.channel === channel && m.ts === ts), replies: this.messages.filter((m) => m.channel === channel && m.thread_ts === ts) };
+    return {
+      root: this.messages.find((m) => m.channel === channel && m.ts === ts),
+      replies: this.messages.filter((m) => m.channel === channel && m.thread_ts === ts),
+    };
+  }
+
+  /** Top-level messages and thread replies in a channel, in the order they were posted. */
+  channelMessages(channel: string): SlackMessage[] {
+    return this.messages.filter((m) => m.channel === channel);
+  }
+
+  /** Every raw request body received (Web API, response_url, uploads), for secret scans. */
+  allRequestBodies(): string[] {
+    return [...this.bodies];
+  }
+
+  /** Ephemeral messages keyturn posted to a user (chat.postEphemeral). */
+  ephemerals(user: string): SlackMessage[] {
+    return this.messages.filter((m) => m.channel === `E${user}`);
   }
 
   dms(user: string): SlackMessage[] {
     return this.messages.filter((m) => m.channel === `D${user}`);
   }
 
-  async #handle(req: IncomingMessage): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
+  async #handle(
+    req: IncomingMessage,
+  ): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString("utf8");
@@ -91,31 +123,50 @@ export class FakeSlack {
       return { status: 200, body: { ok: true } };
     }
     if (url.pathname.startsWith("/upload/")) {
-      const f = this.files.find((x) => x.filename === decodeURIComponent(url.pathname.slice(8)) && !x.content);
-      if (f) f.content = raw;
+      const f = this.files.find((x) => x.id === decodeURIComponent(url.pathname.slice(8)));
+      if (!f) return { status: 404, body: { ok: false, error: "file_not_found" } };
+      f.content = await uploadedContent(raw, String(req.headers["content-type"] ?? ""));
       return { status: 200, body: { ok: true } };
     }
     const method = url.pathname.replace(/^\/api\//, "");
     this.calls.push(method);
     const fail = this.#failures.get(method)?.shift();
-    if (fail?.status === 429) return { status: 429, body: { ok: false, error: "ratelimited" }, headers: { "retry-after": String(fail.retryAfter ?? 1) } };
+    if (fail?.status === 429)
+      return {
+        status: 429,
+        body: { ok: false, error: "ratelimited" },
+        headers: { "retry-after": String(fail.retryAfter ?? 1) },
+      };
     if (fail?.error) return { status: 200, body: { ok: false, error: fail.error } };
-    if (!/^Bearer xoxb-/.test(String(req.headers.authorization ?? ""))) return { status: 200, body: { ok: false, error: "not_authed" } };
+    const authz = String(req.headers.authorization ?? "");
+    if (!authz) return { status: 200, body: { ok: false, error: "not_authed" } };
+    if (!/^Bearer xoxb-/.test(authz)) return { status: 200, body: { ok: false, error: "invalid_auth" } };
     const args = parseArgs(raw, String(req.headers["content-type"] ?? ""));
     return { status: 200, body: this.#api(method, args) };
   }
 
   #api(method: string, a: Record<string, unknown>): unknown {
     const ts = () => `1700000000.${String(this.#seq++).padStart(6, "0")}`;
-    const blocks = typeof a.blocks === "string" ? (JSON.parse(a.blocks) as unknown[]) : (a.blocks as unknown[] | undefined);
+    const blocks =
+      typeof a.blocks === "string"
+        ? (JSON.parse(a.blocks) as unknown[])
+        : (a.blocks as unknown[] | undefined);
     switch (method) {
       case "auth.test":
-        return { ok: true, user_id: "U0KEYTURN", bot_id: "B0KEYTURN", team_id: "T0CONTOSO", team: "Contoso" };
+        return { ok: true, user_id: BOT_USER, bot_id: "B0KEYTURN", team_id: "T0CONTOSO", team: "Contoso" };
       case "chat.postMessage": {
-        let channel = String(a.channel ?? "");
+        let channel = str(a.channel);
         if (!channel) return { ok: false, error: "channel_not_found" };
         if (/^U/.test(channel)) channel = `D${channel}`;
-        const m: SlackMessage = { channel, ts: ts(), text: String(a.text ?? ""), ...(blocks ? { blocks } : {}), ...(a.thread_ts ? { thread_ts: String(a.thread_ts) } : {}), versions: [] };
+        const m: SlackMessage = {
+          channel,
+          ts: ts(),
+          user: BOT_USER,
+          text: str(a.text),
+          ...(blocks ? { blocks } : {}),
+          ...(a.thread_ts ? { thread_ts: str(a.thread_ts) } : {}),
+          versions: [],
+        };
         m.versions.push({ text: m.text, ...(blocks ? { blocks } : {}) });
         this.messages.push(m);
         return { ok: true, channel, ts: m.ts, message: { text: m.text } };
@@ -123,43 +174,74 @@ export class FakeSlack {
       case "chat.update": {
         const m = this.messages.find((x) => x.channel === a.channel && x.ts === a.ts);
         if (!m) return { ok: false, error: "message_not_found" };
-        m.text = String(a.text ?? "");
+        if (m.user !== BOT_USER) return { ok: false, error: "cant_update_message" };
+        m.text = str(a.text);
         if (blocks) m.blocks = blocks;
         m.versions.push({ text: m.text, ...(blocks ? { blocks } : {}) });
         return { ok: true, channel: m.channel, ts: m.ts };
       }
       case "chat.postEphemeral":
-        this.messages.push({ channel: `E${String(a.user)}`, ts: ts(), text: String(a.text ?? ""), versions: [] });
+        this.messages.push({
+          channel: `E${str(a.user)}`,
+          ts: ts(),
+          user: BOT_USER,
+          text: str(a.text),
+          ...(blocks ? { blocks } : {}),
+          versions: [],
+        });
         return { ok: true, message_ts: ts() };
       case "chat.getPermalink":
-        return { ok: true, permalink: `https://contoso.slack.com/archives/${String(a.channel)}/p${String(a.message_ts).replace(".", "")}` };
+        return {
+          ok: true,
+          permalink: `https://contoso.slack.com/archives/${str(a.channel)}/p${str(a.message_ts).replace(".", "")}`,
+        };
       case "conversations.open":
-        return { ok: true, channel: { id: `D${String(a.users)}` } };
+        return { ok: true, channel: { id: `D${str(a.users)}` } };
       case "users.info": {
-        const p = PEOPLE[String(a.user)];
-        return p ? { ok: true, user: { id: a.user, name: p.name, real_name: p.real_name, profile: { email: p.email, real_name: p.real_name } } } : { ok: false, error: "user_not_found" };
+        const p = PEOPLE[str(a.user)];
+        return p
+          ? {
+              ok: true,
+              user: {
+                id: a.user,
+                name: p.name,
+                real_name: p.real_name,
+                profile: { email: p.email, real_name: p.real_name },
+              },
+            }
+          : { ok: false, error: "user_not_found" };
       }
       case "users.lookupByEmail": {
         const id = Object.entries(PEOPLE).find(([, p]) => p.email === a.email)?.[0];
-        return id ? { ok: true, user: { id, name: PEOPLE[id]!.name } } : { ok: false, error: "users_not_found" };
+        return id
+          ? { ok: true, user: { id, name: PEOPLE[id]!.name } }
+          : { ok: false, error: "users_not_found" };
       }
       case "usergroups.users.list":
-        return GROUPS[String(a.usergroup)] ? { ok: true, users: GROUPS[String(a.usergroup)] } : { ok: false, error: "no_such_subteam" };
+        return GROUPS[str(a.usergroup)]
+          ? { ok: true, users: GROUPS[str(a.usergroup)] }
+          : { ok: false, error: "no_such_subteam" };
       case "views.open":
         this.views.push(typeof a.view === "string" ? JSON.parse(a.view) : a.view);
         return { ok: true, view: { id: `V${this.#seq++}` } };
       case "files.getUploadURLExternal": {
+        if (!a.filename || !a.length) return { ok: false, error: "invalid_arguments" };
         const id = `F${this.#seq++}`;
-        this.files.push({ channel: "", filename: String(a.filename), content: "" });
-        return { ok: true, upload_url: `${this.url}/upload/${encodeURIComponent(String(a.filename))}`, file_id: id };
+        this.files.push({ id, channel: "", filename: str(a.filename), content: "" });
+        return { ok: true, upload_url: `${this.url}/upload/${id}`, file_id: id };
       }
       case "files.completeUploadExternal": {
-        const files = (typeof a.files === "string" ? JSON.parse(a.files) : a.files) as { id: string; title?: string }[];
-        for (const f of this.files.filter((x) => !x.channel)) {
-          f.channel = String(a.channel_id ?? "");
-          if (a.thread_ts) f.thread_ts = String(a.thread_ts);
+        const listed = (typeof a.files === "string" ? JSON.parse(a.files) : a.files) as {
+          id: string;
+          title?: string;
+        }[];
+        const files = listed.map((l) => this.files.find((f) => f.id === l.id));
+        if (files.some((f) => !f || !f.content)) return { ok: false, error: "file_not_found" };
+        for (const f of files as FakeFile[]) {
+          f.channel = str(a.channel_id);
+          if (a.thread_ts) f.thread_ts = str(a.thread_ts);
         }
-        return { ok: true, files: files.map((f) => ({ id: f.id })) };
+        return { ok: true, files: listed.map((f) => ({ id: f.id, title: f.title })) };
       }
       default:
         return { ok: false, error: "unknown_method" };
@@ -167,7 +249,21 @@ export class FakeSlack {
   }
 }
 
+/** A form or JSON argument as Slack reads it: strings as they are, anything else as JSON. */
+function str(v: unknown): string {
+  if (v === undefined || v === null) return "";
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
 function parseArgs(raw: string, type: string): Record<string, unknown> {
   if (type.includes("json")) return raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
   return Object.fromEntries(new URLSearchParams(raw));
+}
+
+/** The bytes of an upload: the WebClient posts the file as multipart form data (or raw). */
+async function uploadedContent(raw: string, type: string): Promise<string> {
+  if (!type.startsWith("multipart/form-data")) return raw;
+  const form = await new Response(raw, { headers: { "content-type": type } }).formData();
+  for (const [, v] of form) if (typeof v !== "string") return v.text();
+  return "";
 }

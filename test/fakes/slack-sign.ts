@@ -1,12 +1,26 @@
 /** Slack-signed requests, built exactly as Slack sends them (form bodies, v0 HMAC-SHA256 signature). */
 import { createHmac } from "node:crypto";
 
-export function sign(secret: string, body: string, ts = Math.floor(Date.now() / 1000)): Record<string, string> {
+export function sign(
+  secret: string,
+  body: string,
+  ts = Math.floor(Date.now() / 1000),
+): Record<string, string> {
   const sig = "v0=" + createHmac("sha256", secret).update(`v0:${ts}:${body}`).digest("hex");
-  return { "content-type": "application/x-www-form-urlencoded", "x-slack-request-timestamp": String(ts), "x-slack-signature": sig };
+  return {
+    "content-type": "application/x-www-form-urlencoded",
+    "x-slack-request-timestamp": String(ts),
+    "x-slack-signature": sig,
+  };
 }
 
-export function slashCommand(o: { user: string; channel: string; text: string; responseUrl: string; command?: string }): string {
+export function slashCommand(o: {
+  user: string;
+  channel: string;
+  text: string;
+  responseUrl: string;
+  command?: string;
+}): string {
   return new URLSearchParams({
     token: "legacy",
     team_id: "T0CONTOSO",
@@ -23,7 +37,13 @@ export function slashCommand(o: { user: string; channel: string; text: string; r
   }).toString();
 }
 
-export function blockAction(o: { user: string; channel: string; button: { action_id: string; value: string }; responseUrl: string; actionTs?: string }): string {
+export function blockAction(o: {
+  user: string;
+  channel: string;
+  button: { action_id: string; value: string };
+  responseUrl: string;
+  actionTs?: string;
+}): string {
   const payload = {
     type: "block_actions",
     team: { id: "T0CONTOSO", domain: "contoso" },
@@ -34,17 +54,61 @@ export function blockAction(o: { user: string; channel: string; button: { action
     trigger_id: `trig-${Date.now()}`,
     channel: { id: o.channel, name: "incident" },
     response_url: o.responseUrl,
-    actions: [{ type: "button", action_id: o.button.action_id, block_id: "b1", text: { type: "plain_text", text: "x" }, value: o.button.value, action_ts: o.actionTs ?? `${Date.now() / 1000}` }],
+    actions: [
+      {
+        type: "button",
+        action_id: o.button.action_id,
+        block_id: "b1",
+        text: { type: "plain_text", text: "x" },
+        value: o.button.value,
+        action_ts: o.actionTs ?? `${Date.now() / 1000}`,
+      },
+    ],
   };
   return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
 }
 
 /** The buttons of a Block Kit message, as { label: { action_id, value } }. */
-export function buttonsOf(blocks: unknown[] | undefined): Record<string, { action_id: string; value: string }> {
+export function buttonsOf(
+  blocks: unknown[] | undefined,
+): Record<string, { action_id: string; value: string }> {
   const out: Record<string, { action_id: string; value: string }> = {};
-  for (const b of (blocks ?? []) as { type: string; elements?: { type: string; action_id: string; value: string; text: { text: string } }[] }[]) {
+  for (const b of (blocks ?? []) as {
+    type: string;
+    elements?: { type: string; action_id: string; value: string; text: { text: string } }[];
+  }[]) {
     if (b.type !== "actions") continue;
-    for (const e of b.elements ?? []) if (e.type === "button") out[e.text.text] = { action_id: e.action_id, value: e.value };
+    for (const e of b.elements ?? [])
+      if (e.type === "button") out[e.text.text] = { action_id: e.action_id, value: e.value };
   }
   return out;
+}
+
+/** A view_submission of keyturn's reason modal, as Slack sends it when the user presses Submit. */
+export function viewSubmission(o: {
+  user: string;
+  view: { id?: string; callback_id: string; private_metadata?: string };
+  reason: string;
+}): string {
+  const payload = {
+    type: "view_submission",
+    team: { id: "T0CONTOSO", domain: "contoso" },
+    user: { id: o.user, username: o.user.toLowerCase(), name: o.user.toLowerCase(), team_id: "T0CONTOSO" },
+    api_app_id: "A0KEYTURN",
+    token: "legacy",
+    trigger_id: `trig-${Date.now()}`,
+    view: {
+      id: o.view.id ?? `V${Date.now()}`,
+      team_id: "T0CONTOSO",
+      type: "modal",
+      callback_id: o.view.callback_id,
+      private_metadata: o.view.private_metadata ?? "",
+      state: { values: { reason: { value: { type: "plain_text_input", value: o.reason } } } },
+      hash: "1700000000.abcdef",
+      app_id: "A0KEYTURN",
+      bot_id: "B0KEYTURN",
+    },
+    response_urls: [],
+  };
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
 }
