@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSlack } from "../fakes/slack-api.js";
-import { blockAction, buttonsOf, sign, slashCommand } from "../fakes/slack-sign.js";
+import { blockAction, buttonsOf, sign, slashCommand, viewSubmission } from "../fakes/slack-sign.js";
 import { scanPaths, findSecrets } from "../support/scan-secrets.js";
 import { simulatorKeys, spawnKeyturn, waitUntil, type RunningProgram } from "../support/spawn-keyturn.js";
 
@@ -25,9 +25,21 @@ async function command(user: string, text: string): Promise<Record<string, unkno
   return waitUntil(`the reply to "${text}"`, () => slack.responses.find((r) => r.id === id)?.body, 30_000);
 }
 
-async function press(user: string, button: { action_id: string; value: string }, actionTs?: string): Promise<Record<string, unknown>> {
+async function press(
+  user: string,
+  button: { action_id: string; value: string },
+  actionTs?: string,
+): Promise<Record<string, unknown>> {
   const id = `r${++n}`;
-  const res = await post(blockAction({ user, channel: CHANNEL, button, responseUrl: slack.responseUrl(id), ...(actionTs ? { actionTs } : {}) }));
+  const res = await post(
+    blockAction({
+      user,
+      channel: CHANNEL,
+      button,
+      responseUrl: slack.responseUrl(id),
+      ...(actionTs ? { actionTs } : {}),
+    }),
+  );
   expect(res.status).toBe(200);
   return waitUntil("the button's reply", () => slack.responses.find((r) => r.id === id)?.body, 30_000);
 }
@@ -37,7 +49,14 @@ const text = (r: Record<string, unknown>) => JSON.stringify(r);
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "keyturn-slack-e2e-"));
   slack = await new FakeSlack().start();
-  kt = await spawnKeyturn({ KEYTURN_DATA_DIR: dir, SLACK_BOT_TOKEN: "xoxb-test-token", SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.apiUrl, SLACK_BOT_USER_ID: "U0KEYTURN", SLACK_TEAM_ID: "T0CONTOSO" });
+  kt = await spawnKeyturn({
+    KEYTURN_DATA_DIR: dir,
+    SLACK_BOT_TOKEN: "xoxb-test-token",
+    SLACK_SIGNING_SECRET: SECRET,
+    SLACK_API_URL: slack.apiUrl,
+    SLACK_BOT_USER_ID: "U0KEYTURN",
+    SLACK_TEAM_ID: "T0CONTOSO",
+  });
 });
 
 afterAll(async () => {
@@ -48,14 +67,22 @@ afterAll(async () => {
 
 describe("a whole incident in Slack", () => {
   it("refuses bad signatures, stale and future timestamps without changing anything", async () => {
-    const body = slashCommand({ user: "U0ALICE", channel: CHANNEL, text: 'rotate contoso-translator --reason "x"', responseUrl: slack.responseUrl("never") });
-    expect((await post(body, { ...sign(SECRET, body), "x-slack-signature": "v0=" + "0".repeat(64) })).status).toBe(401);
+    const body = slashCommand({
+      user: "U0ALICE",
+      channel: CHANNEL,
+      text: 'rotate contoso-translator --reason "x"',
+      responseUrl: slack.responseUrl("never"),
+    });
+    expect(
+      (await post(body, { ...sign(SECRET, body), "x-slack-signature": "v0=" + "0".repeat(64) })).status,
+    ).toBe(401);
     const now = Math.floor(Date.now() / 1000);
     expect((await post(body, sign(SECRET, body, now - 600))).status).toBe(401);
     expect((await post(body, sign(SECRET, body, now + 600))).status).toBe(401);
     await new Promise((r) => setTimeout(r, 500));
     expect(slack.responses.find((r) => r.id === "never")).toBeUndefined();
     expect(slack.roots(CHANNEL)).toHaveLength(0);
+    expect(text(await command("U0ERIN", "status contoso-translator"))).not.toMatch(/CHG-\d/);
   });
 
   it("answers questions ephemerally, with actionable errors", async () => {
@@ -63,15 +90,24 @@ describe("a whole incident in Slack", () => {
     expect(status.response_type).toBe("ephemeral");
     expect(text(status)).toContain("team-lang@contoso.com");
     expect(text(await command("U0ERIN", "status shared-lang"))).toMatch(/names 2 accounts.*full resource id/);
-    expect(text(await command("U0ERIN", "status contoso-translatr"))).toMatch(/Did you mean .*contoso-translator/);
-    expect(text(await command("U0ERIN", 'rotate contoso-translator --resaon "x"'))).toMatch(/did you mean --reason/);
+    expect(text(await command("U0ERIN", "status contoso-translatr"))).toMatch(
+      /Did you mean .*contoso-translator/,
+    );
+    expect(text(await command("U0ERIN", 'rotate contoso-translator --resaon "x"'))).toMatch(
+      /did you mean --reason/,
+    );
   });
 
   it("runs rotate --exposure through approvals to completion, with the evidence thread a person would read", async () => {
-    const opened = await command("U0ALICE", 'rotate contoso-translator --exposure key1 --reason "leaked in PR 123 <!channel>"');
+    const opened = await command(
+      "U0ALICE",
+      'rotate contoso-translator --exposure key1 --reason "leaked in PR 123 <!channel>"',
+    );
     expect(text(opened)).toContain("CHG-1");
     const root = await waitUntil("the thread root", () => slack.roots(CHANNEL)[0]);
-    expect(text(opened)).toContain(`https://contoso.slack.com/archives/${CHANNEL}/p${root.ts.replace(".", "")}`);
+    expect(text(opened)).toContain(
+      `https://contoso.slack.com/archives/${CHANNEL}/p${root.ts.replace(".", "")}`,
+    );
 
     // approvers get a DM with a link to the thread
     const bobDm = await waitUntil("Bob's DM", () => slack.dms("U0BOB")[0]);
@@ -79,7 +115,12 @@ describe("a whole incident in Slack", () => {
     expect(JSON.stringify(bobDm.blocks)).toContain(`/archives/${CHANNEL}/p`);
     expect(slack.dms("U0ALICE")).toHaveLength(0);
 
-    const buttons = await waitUntil("Approve on the card", () => buttonsOf(slack.thread(CHANNEL, root.ts).root?.blocks).Approve && buttonsOf(slack.thread(CHANNEL, root.ts).root?.blocks));
+    const buttons = await waitUntil(
+      "Approve on the card",
+      () =>
+        buttonsOf(slack.thread(CHANNEL, root.ts).root?.blocks).Approve &&
+        buttonsOf(slack.thread(CHANNEL, root.ts).root?.blocks),
+    );
     expect(buttons.Reject).toBeDefined();
 
     // Erin is no approver; Alice is the requester
@@ -96,7 +137,11 @@ describe("a whole incident in Slack", () => {
       "the card to show COMPLETED and every step reply",
       () => {
         const t = slack.thread(CHANNEL, root.ts);
-        return /COMPLETED/.test(JSON.stringify(t.root?.blocks)) && t.replies.filter((r) => /Step 8\/8 done/.test(JSON.stringify(r.blocks))).length === 1 && t;
+        return (
+          /COMPLETED/.test(JSON.stringify(t.root?.blocks)) &&
+          t.replies.filter((r) => /Step 8\/8 done/.test(JSON.stringify(r.blocks))).length === 1 &&
+          t
+        );
       },
       120_000,
     );
@@ -115,23 +160,68 @@ describe("a whole incident in Slack", () => {
 
     await command("U0ERIN", "evidence CHG-1");
     const files = await waitUntil("the evidence upload", () => slack.files.length >= 2 && slack.files);
-    expect(files.map((f) => f.filename).sort()).toEqual(["keyturn-evidence-CHG-1.json", "keyturn-evidence-CHG-1.md"]);
+    expect(files.map((f) => f.filename).sort()).toEqual([
+      "keyturn-evidence-CHG-1.json",
+      "keyturn-evidence-CHG-1.md",
+    ]);
   });
 
   it("a reject button asks for a reason in a modal", async () => {
     await command("U0ALICE", 'rotate fabrikam-ai --reason "quarterly"');
     const root = await waitUntil("the second thread", () => slack.roots(CHANNEL)[1]);
-    const buttons = await waitUntil("buttons", () => buttonsOf(slack.thread(CHANNEL, root.ts).root?.blocks).Reject && buttonsOf(slack.thread(CHANNEL, root.ts).root?.blocks));
+    const buttons = await waitUntil(
+      "buttons",
+      () =>
+        buttonsOf(slack.thread(CHANNEL, root.ts).root?.blocks).Reject &&
+        buttonsOf(slack.thread(CHANNEL, root.ts).root?.blocks),
+    );
     const viewsBefore = slack.views.length;
-    await post(blockAction({ user: "U0BOB", channel: CHANNEL, button: buttons.Reject!, responseUrl: slack.responseUrl("modal") }));
-    const view = await waitUntil("the reason modal", () => slack.views.length > viewsBefore && (slack.views.at(-1) as { callback_id: string }));
+    await post(
+      blockAction({
+        user: "U0BOB",
+        channel: CHANNEL,
+        button: buttons.Reject!,
+        responseUrl: slack.responseUrl("modal"),
+      }),
+    );
+    const view = await waitUntil(
+      "the reason modal",
+      () =>
+        slack.views.length > viewsBefore &&
+        (slack.views.at(-1) as { callback_id: string; private_metadata: string }),
+    );
     expect(view.callback_id).toBe("keyturn_reason");
+
+    const updates = slack.thread(CHANNEL, root.ts).root!.versions.length;
+    const submitted = await post(viewSubmission({ user: "U0BOB", view, reason: "wrong account <!here>" }));
+    expect(submitted.status).toBe(200);
+    const answer = await waitUntil("Bob's ephemeral answer", () => slack.ephemerals("U0BOB").at(-1));
+    expect(answer.text).toMatch(/Rejected CHG-2/);
+    const card = await waitUntil("the card to show the rejection", () => {
+      const r = slack.thread(CHANNEL, root.ts).root!;
+      return r.versions.length > updates && /REJECTED/i.test(JSON.stringify(r.blocks)) && r;
+    });
+    expect(card.blocks).toBeDefined();
+    const thread = await waitUntil("the rejection reason in the thread", () => {
+      const t = JSON.stringify(slack.thread(CHANNEL, root.ts));
+      return t.includes("wrong account &lt;!here&gt;") && t;
+    });
+    expect(thread).not.toContain("<!here>");
+    expect(JSON.stringify(slack.messages)).not.toContain("<!here>");
   });
 
   it("no simulator key value reached Slack, the program's output or its files", async () => {
     const keys = await simulatorKeys(kt.adminUrl!, readFileSync(kt.caPath!, "utf8"));
     expect(keys.length).toBeGreaterThan(10);
-    expect(findSecrets([{ name: "slack requests", text: slack.bodies.join("\n") }, { name: "output", text: kt.output() }], keys)).toEqual([]);
+    expect(
+      findSecrets(
+        [
+          { name: "slack requests", text: slack.allRequestBodies().join("\n") },
+          { name: "output", text: kt.output() },
+        ],
+        keys,
+      ),
+    ).toEqual([]);
     const sandboxState = join(dir, "sandbox");
     const hits = (await scanPaths([dir], keys)).filter((h) => !h.where.startsWith(sandboxState));
     expect(hits).toEqual([]);
