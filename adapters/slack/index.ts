@@ -68,6 +68,44 @@ export function refuseFutureTimestamps(clock: Clock) {
   };
 }
 
+/** Every Slack interaction names its type and the user who acted; Bolt reads both without checking. */
+function isInteraction(p: unknown): boolean {
+  if (!p || typeof p !== "object" || Array.isArray(p)) return false;
+  const { type, user } = p as { type?: unknown; user?: { id?: unknown } | null };
+  return typeof type === "string" && !!user && typeof user === "object" && typeof user.id === "string";
+}
+
+/**
+ * Bolt answers 500 when an interactive `payload` is not a whole interaction (`payload=null`, no user): read the
+ * raw body first (Bolt verifies the signature over `req.rawBody` when it is set) and refuse those with 400.
+ */
+function refuseMalformedPayloads() {
+  const raw = express.raw({ type: () => true, limit: "1mb" });
+  return [
+    raw,
+    (req: Request, res: Response, next: NextFunction): void => {
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      (req as Request & { rawBody?: Buffer }).rawBody = body;
+      if (!String(req.headers["content-type"] ?? "").includes("application/x-www-form-urlencoded"))
+        return next();
+      const payload = new URLSearchParams(body.toString("utf8")).get("payload");
+      if (payload !== null) {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(payload);
+        } catch {
+          parsed = null;
+        }
+        if (!isInteraction(parsed)) {
+          res.status(400).send("payload is not a Slack interaction");
+          return;
+        }
+      }
+      next();
+    },
+  ];
+}
+
 /** The service's reply, plus a note when a missing scope kept keyturn from knowing who asked. */
 function withScopeNote(message: Message, who: ResolvedUser): Message {
   if (!who.missingScope) return message;
@@ -114,10 +152,12 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
   // Slack resends a request it thinks went unanswered; the trigger id identifies the original
   const seen = new Map<string, number>();
   app.use(async ({ body, context, ack, next }) => {
-    const trigger = (body as { trigger_id?: string }).trigger_id;
+    // the body is whatever was signed: possibly not an object at all
+    const trigger =
+      body && typeof body === "object" ? (body as { trigger_id?: unknown }).trigger_id : undefined;
     const now = Date.now();
     for (const [k, at] of seen) if (now - at > SEEN_TTL_MS) seen.delete(k);
-    if (trigger && context.retryNum && seen.has(trigger)) {
+    if (typeof trigger === "string" && context.retryNum && seen.has(trigger)) {
       log.info(
         { retryNum: context.retryNum, retryReason: context.retryReason },
         "Slack retry of a request already handled",
@@ -125,7 +165,7 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
       await ack?.();
       return;
     }
-    if (trigger) seen.set(trigger, now);
+    if (typeof trigger === "string") seen.set(trigger, now);
     await next();
   });
 
@@ -248,7 +288,7 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
   });
 
   const router = express.Router();
-  router.use("/slack/events", refuseFutureTimestamps(clock));
+  router.use("/slack/events", refuseFutureTimestamps(clock), ...refuseMalformedPayloads());
   if (receiver instanceof ExpressReceiver) router.use(receiver.router);
 
   return {

@@ -37,6 +37,7 @@ const GROUPS: Record<string, string[]> = { S0SECOPS: ["U0BOB"] };
 
 export class FakeSlack {
   readonly messages: SlackMessage[] = [];
+  #withoutEmailScope = false;
   readonly responses: { id: string; body: Record<string, unknown> }[] = [];
   /** Uploaded files; `channel` is set once files.completeUploadExternal shares them. */
   readonly files: FakeFile[] = [];
@@ -73,6 +74,11 @@ export class FakeSlack {
 
   responseUrl(id: string): string {
     return `${this.url}/respond/${id}`;
+  }
+
+  /** Answer as Slack does for an app installed without the users:read.email scope. */
+  withoutEmailScope(on = true): void {
+    this.#withoutEmailScope = on;
   }
 
   failNext(method: string, f: { status?: number; retryAfter?: number; error?: string }): void {
@@ -206,12 +212,14 @@ export class FakeSlack {
                 id: a.user,
                 name: p.name,
                 real_name: p.real_name,
-                profile: { email: p.email, real_name: p.real_name },
+                // like Slack: no e-mail in the profile when the app lacks users:read.email
+                profile: { ...(this.#withoutEmailScope ? {} : { email: p.email }), real_name: p.real_name },
               },
             }
           : { ok: false, error: "user_not_found" };
       }
       case "users.lookupByEmail": {
+        if (this.#withoutEmailScope) return { ok: false, error: "missing_scope", needed: "users:read.email" };
         const id = Object.entries(PEOPLE).find(([, p]) => p.email === a.email)?.[0];
         return id
           ? { ok: true, user: { id, name: PEOPLE[id]!.name } }

@@ -209,6 +209,44 @@ describe("Slack requests", () => {
     expect(seen.inv.channel).toEqual({ platform: "slack", id: CHANNEL, ref: { teamId: "T0CONTOSO" } });
   });
 
+  it("without users:read.email still answers, knowing the user by Slack id, and says which scope to add", async () => {
+    // a user not seen before: cached identities would hide the missing scope for five minutes
+    slack.withoutEmailScope();
+    try {
+      await post(
+        slashCommand({
+          user: "U0DAVE",
+          channel: CHANNEL,
+          text: "status x",
+          responseUrl: slack.responseUrl("noscope"),
+        }),
+      );
+      const reply = await responseTo("noscope");
+      expect(JSON.stringify(reply)).toContain("add the users:read.email scope");
+      expect(service.texts[0]!.inv.principal.identities).toEqual(["slack:u0dave"]);
+      expect(await adapter.gateway.notify("erin@contoso.com", { text: "x" })).toBe(false);
+    } finally {
+      slack.withoutEmailScope(false);
+    }
+  });
+
+  it("answers signed nonsense without a server error and without calling the service", async () => {
+    for (const body of [
+      "payload=null",
+      "payload=42",
+      'payload={"type":"block_actions"}',
+      "payload=%7B",
+      "%%%",
+      'payload={"type":"view_submission","view":{}}',
+      'payload={"type":"block_actions","actions":"nope","user":{}}',
+    ]) {
+      const res = await post(body);
+      expect(res.status, body).toBeLessThan(500);
+    }
+    expect(service.texts).toEqual([]);
+    expect(service.actions).toEqual([]);
+  });
+
   it("runs a command once when Slack retries it", async () => {
     const body = slashCommand({
       user: "U0ALICE",
