@@ -44,15 +44,26 @@ const WRITE = { burst: 200, rate: 10 };
  * The least wall time for a phase: no subscription can go faster than its buckets refill, and no
  * request chain can go faster than `latency × requests / lanes` (lanes = requests in flight at once).
  */
-function minimum(delta: Counts, latencyMs: number, lanes: number, startTokens: (sub: string, write: boolean) => number): { seconds: number; bound: string } {
+function minimum(
+  delta: Counts,
+  latencyMs: number,
+  lanes: number,
+  startTokens: (sub: string, write: boolean) => number,
+): { seconds: number; bound: string } {
   let bucket = 0;
   let total = 0;
   for (const [sub, c] of Object.entries(delta)) {
     total += c.reads + c.writes;
-    bucket = Math.max(bucket, Math.max(0, c.reads - startTokens(sub, false)) / READ.rate, Math.max(0, c.writes - startTokens(sub, true)) / WRITE.rate);
+    bucket = Math.max(
+      bucket,
+      Math.max(0, c.reads - startTokens(sub, false)) / READ.rate,
+      Math.max(0, c.writes - startTokens(sub, true)) / WRITE.rate,
+    );
   }
   const latency = (total * latencyMs) / 1000 / lanes;
-  return bucket >= latency ? { seconds: bucket, bound: "token buckets" } : { seconds: latency, bound: "latency" };
+  return bucket >= latency
+    ? { seconds: bucket, bound: "token buckets" }
+    : { seconds: latency, bound: "latency" };
 }
 
 function diff(after: Counts, before: Counts): Counts {
@@ -66,17 +77,30 @@ function diff(after: Counts, before: Counts): Counts {
 
 const sum = (c: Counts) => Object.values(c).reduce((a, x) => a + x.reads + x.writes, 0);
 
-export async function benchInventory(opts: { subscriptions: number; accountsPerSubscription: number; armLatencyMs: number; concurrency: number }): Promise<InventoryFigures> {
+export async function benchInventory(opts: {
+  subscriptions: number;
+  accountsPerSubscription: number;
+  armLatencyMs: number;
+  concurrency: number;
+}): Promise<InventoryFigures> {
   const dir = mkdtempSync(join(tmpdir(), "keyturn-bench-inventory-"));
   const rss = rssSampler();
   const sim = await startSimulator({
-    scenario: generateScenario({ subscriptions: opts.subscriptions, accountsPerSubscription: opts.accountsPerSubscription, seed: 7 }),
+    scenario: generateScenario({
+      subscriptions: opts.subscriptions,
+      accountsPerSubscription: opts.accountsPerSubscription,
+      seed: 7,
+    }),
     dataDir: join(dir, "sim"),
     armLatencyMs: opts.armLatencyMs,
     throttle: true,
     consumers: false,
   });
-  const logger = createLogger({ level: "warn", destination: new Writable({ write: (_c, _e, cb) => cb() }), name: "keyturn-bench" });
+  const logger = createLogger({
+    level: "warn",
+    destination: new Writable({ write: (_c, _e, cb) => cb() }),
+    name: "keyturn-bench",
+  });
   const azure = createAzurePorts(
     {
       subscriptionIds: sim.subscriptionIds,
@@ -99,10 +123,13 @@ export async function benchInventory(opts: { subscriptions: number; accountsPerS
     const accounts = await azure.accounts.listAccounts();
     const listMs = elapsedMs(t0);
     const c1 = snapshot(sim.admin.requestCounts());
-    if (accounts.length !== opts.subscriptions * opts.accountsPerSubscription) throw new Error(`listAccounts returned ${accounts.length} accounts`);
+    if (accounts.length !== opts.subscriptions * opts.accountsPerSubscription)
+      throw new Error(`listAccounts returned ${accounts.length} accounts`);
     // the list runs one page chain per subscription: its lanes are the subscriptions
     const listDelta = diff(c1, c0);
-    const listMin = minimum(listDelta, opts.armLatencyMs, opts.subscriptions, (_s, w) => (w ? full().writes : full().reads));
+    const listMin = minimum(listDelta, opts.armLatencyMs, opts.subscriptions, (_s, w) =>
+      w ? full().writes : full().reads,
+    );
 
     // a pause long enough for every bucket to refill, so the inventory starts from full buckets as a scan would
     await new Promise((r) => setTimeout(r, (READ.burst / READ.rate) * 1000));
@@ -119,13 +146,21 @@ export async function benchInventory(opts: { subscriptions: number; accountsPerS
     );
     const invMs = elapsedMs(t1);
     const invDelta = diff(snapshot(sim.admin.requestCounts()), c2);
-    const invMin = minimum(invDelta, opts.armLatencyMs, opts.concurrency, (_s, w) => (w ? full().writes : full().reads));
+    const invMin = minimum(invDelta, opts.armLatencyMs, opts.concurrency, (_s, w) =>
+      w ? full().writes : full().reads,
+    );
     return {
       subscriptions: opts.subscriptions,
       accounts: accounts.length,
       armLatencyMs: opts.armLatencyMs,
       concurrency: opts.concurrency,
-      list: { seconds: round(listMs / 1000, 2), requests: sum(listDelta), minimumSeconds: round(listMin.seconds, 2), ratio: round(listMs / 1000 / listMin.seconds, 2), bound: listMin.bound },
+      list: {
+        seconds: round(listMs / 1000, 2),
+        requests: sum(listDelta),
+        minimumSeconds: round(listMin.seconds, 2),
+        ratio: round(listMs / 1000 / listMin.seconds, 2),
+        bound: listMin.bound,
+      },
       inventory: {
         seconds: round(invMs / 1000, 2),
         requests: sum(invDelta),

@@ -51,7 +51,10 @@ export async function benchRotation(opts: { rotations: number }): Promise<Rotati
   // the same account starts while its consumers' 401s from the first are still in the metrics, and
   // its cutover gate rightly stops it
   for (let i = 0; wall.length < opts.rotations; i++) {
-    if (i >= opts.rotations * 2) throw new Error(`only ${wall.length} of ${opts.rotations} rotations reached the old key's death (${paused} paused)`);
+    if (i >= opts.rotations * 2)
+      throw new Error(
+        `only ${wall.length} of ${opts.rotations} rotations reached the old key's death (${paused} paused)`,
+      );
     const r = await oneRotation(i);
     if (!r) {
       paused++;
@@ -78,11 +81,17 @@ export async function benchRotation(opts: { rotations: number }): Promise<Rotati
 
 const ACCOUNT = "contoso-translator";
 
-async function oneRotation(i: number): Promise<{ wallMs: number; busyMs: number; calls: number; byPort: Record<string, number> } | null> {
+async function oneRotation(
+  i: number,
+): Promise<{ wallMs: number; busyMs: number; calls: number; byPort: Record<string, number> } | null> {
   const dir = mkdtempSync(join(tmpdir(), "keyturn-bench-rotation-"));
   const sim = await startSimulator({ dataDir: join(dir, "sim"), consumerTickMs: 100 });
   const store = openStore(join(dir, "keyturn.db"));
-  const logger = createLogger({ level: "warn", destination: new Writable({ write: (_c, _e, cb) => cb() }), name: "keyturn-bench" });
+  const logger = createLogger({
+    level: "warn",
+    destination: new Writable({ write: (_c, _e, cb) => cb() }),
+    name: "keyturn-bench",
+  });
   const azure = meterAzure(
     createAzurePorts(
       {
@@ -100,26 +109,60 @@ async function oneRotation(i: number): Promise<{ wallMs: number; busyMs: number;
       logger,
     ),
   );
-  const base = YAML.parse(readFileSync(join(process.cwd(), "src/sandbox/scenarios/default-policy.yaml"), "utf8")) as { defaults: Record<string, unknown> };
-  const policy = parsePolicy({ ...base, defaults: { ...base.defaults, propagation: "0s", exposurePropagation: "0s", soak: "0s", exposureSoak: "0s" } });
+  const base = YAML.parse(
+    readFileSync(join(process.cwd(), "src/sandbox/scenarios/default-policy.yaml"), "utf8"),
+  ) as { defaults: Record<string, unknown> };
+  const policy = parsePolicy({
+    ...base,
+    defaults: {
+      ...base.defaults,
+      propagation: "0s",
+      exposurePropagation: "0s",
+      soak: "0s",
+      exposureSoak: "0s",
+    },
+  });
   const chats = new ChatRegistry();
   chats.register(new ThreadRecorder());
-  const engine = createEngine({ store, azure: azure.ports, policy: createPolicyBook(policy), chats, clock: { now: () => new Date() }, logger, sandbox: true, tickMs: 20 });
+  const engine = createEngine({
+    store,
+    azure: azure.ports,
+    policy: createPolicyBook(policy),
+    chats,
+    clock: { now: () => new Date() },
+    logger,
+    sandbox: true,
+    tickMs: 20,
+  });
   await engine.start();
   const channel = { platform: "console" as const, id: "bench" };
-  const [alice, bob, carol] = [person("alice", "U0ALICE"), person("bob", "U0BOB"), person("carol", "U0CAROL")];
+  const [alice, bob, carol] = [
+    person("alice", "U0ALICE"),
+    person("bob", "U0BOB"),
+    person("carol", "U0CAROL"),
+  ];
   try {
-    const opened = await engine.service.handleText({ principal: alice, channel }, `rotate ${ACCOUNT} --reason "benchmark ${i + 1}"`);
+    const opened = await engine.service.handleText(
+      { principal: alice, channel },
+      `rotate ${ACCOUNT} --reason "benchmark ${i + 1}"`,
+    );
     const id = /CHG-\d+/.exec(opened.message.text)?.[0];
     if (!id) throw new Error(`no change opened: ${opened.message.text}`);
     await engine.idle();
     const change = store.getChange(id)!;
-    await engine.service.handleAction({ principal: bob, channel }, { kind: "approve", changeId: id, planHash: change.plan.hash });
+    await engine.service.handleAction(
+      { principal: bob, channel },
+      { kind: "approve", changeId: id, planHash: change.plan.hash },
+    );
     await engine.idle();
     azure.reset();
-    await engine.service.handleAction({ principal: carol, channel }, { kind: "approve", changeId: id, planHash: change.plan.hash });
+    await engine.service.handleAction(
+      { principal: carol, channel },
+      { kind: "approve", changeId: id, planHash: change.plan.hash },
+    );
     const regenIndex = change.plan.steps.findIndex((s) => s.kind === "regenerate_old");
-    const done = (e: StoredEvent) => e.type === "step_succeeded" && (e.payload as { index?: number }).index === regenIndex;
+    const done = (e: StoredEvent) =>
+      e.type === "step_succeeded" && (e.payload as { index?: number }).index === regenIndex;
     const end = Date.now() + 60_000;
     let events = store.events({ changeId: id });
     while (!events.some(done)) {
@@ -151,7 +194,11 @@ async function waitDone<T extends { state: string }>(get: () => T): Promise<T> {
   const end = Date.now() + 60_000;
   for (;;) {
     const c = get();
-    if (["completed", "paused", "rolled_back", "cancelled", "rejected", "expired"].includes(c.state) || Date.now() > end) return c;
+    if (
+      ["completed", "paused", "rolled_back", "cancelled", "rejected", "expired"].includes(c.state) ||
+      Date.now() > end
+    )
+      return c;
     await new Promise((r) => setTimeout(r, 20));
   }
 }

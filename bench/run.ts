@@ -14,7 +14,9 @@ const quick = process.env.BENCH_QUICK === "1";
 const started = new Date();
 const m = machine();
 const log = (s: string) => process.stdout.write(s + "\n");
-log(`keyturn bench${quick ? " (quick: reduced sizes)" : ""} — ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.os}`);
+log(
+  `keyturn bench${quick ? " (quick: reduced sizes)" : ""} — ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.os}`,
+);
 
 log("store …");
 const store = benchStore({ singleForMs: quick ? 1000 : 5000, chainEvents: quick ? 50_000 : 1_000_000 });
@@ -24,7 +26,9 @@ log("rotation critical path …");
 const rotation = await benchRotation({ rotations: quick ? 2 : 7 });
 log("inventory and list at scale …");
 const inventory = await benchInventory(
-  quick ? { subscriptions: 4, accountsPerSubscription: 50, armLatencyMs: 50, concurrency: 64 } : { subscriptions: 20, accountsPerSubscription: 250, armLatencyMs: 50, concurrency: 64 },
+  quick
+    ? { subscriptions: 4, accountsPerSubscription: 50, armLatencyMs: 50, concurrency: 64 }
+    : { subscriptions: 20, accountsPerSubscription: 250, armLatencyMs: 50, concurrency: 64 },
 );
 
 const rows: [string, string][] = [
@@ -32,15 +36,38 @@ const rows: [string, string][] = [
   ["Slack ack: p50 / p99 / max", `${slack.p50Ms} / ${slack.p99Ms} / ${slack.maxMs} ms`],
   ["Slack ack: non-2xx answers", String(slack.non2xx)],
   ["Slack: replies on response_url", `${slack.replies} of ${slack.requests}`],
-  [`list: ${inventory.accounts} accounts in ${inventory.subscriptions} subscriptions`, `${inventory.list.seconds} s (minimum ${inventory.list.minimumSeconds} s, ${inventory.list.bound}; ×${inventory.list.ratio}) — ${inventory.list.requests} ARM requests`],
-  [`inventory of ${inventory.accounts} accounts (${inventory.concurrency} at a time)`, `${inventory.inventory.seconds} s (minimum ${inventory.inventory.minimumSeconds} s, ${inventory.inventory.bound}; ×${inventory.inventory.ratio}) — ${inventory.inventory.requests} ARM requests, ${inventory.inventory.failed} failed`],
+  [
+    `list: ${inventory.accounts} accounts in ${inventory.subscriptions} subscriptions`,
+    `${inventory.list.seconds} s (minimum ${inventory.list.minimumSeconds} s, ${inventory.list.bound}; ×${inventory.list.ratio}) — ${inventory.list.requests} ARM requests`,
+  ],
+  [
+    `inventory of ${inventory.accounts} accounts (${inventory.concurrency} at a time)`,
+    `${inventory.inventory.seconds} s (minimum ${inventory.inventory.minimumSeconds} s, ${inventory.inventory.bound}; ×${inventory.inventory.ratio}) — ${inventory.inventory.requests} ARM requests, ${inventory.inventory.failed} failed`,
+  ],
   ["peak RSS (simulator + keyturn in one process)", `${inventory.peakRssMiB} MiB`],
-  [`rotation approval → old key dead (median of ${rotation.rotations})`, `${rotation.wallMedianMs} ms, of which Azure calls ${rotation.azureBusyMedianMs} ms`],
-  ["rotation: keyturn's own overhead (median)", `${rotation.overheadMedianMs} ms (each: ${rotation.overheadMs.join(", ")}; ${rotation.paused} paused by the cutover gate, not counted)`],
-  ["rotation: Azure calls on that path", `${rotation.azureCallsMedian} (${Object.entries(rotation.azureCalls).map(([k, v]) => `${k} ${v}`).join(", ")})`],
+  [
+    `rotation approval → old key dead (median of ${rotation.rotations})`,
+    `${rotation.wallMedianMs} ms, of which Azure calls ${rotation.azureBusyMedianMs} ms`,
+  ],
+  [
+    "rotation: keyturn's own overhead (median)",
+    `${rotation.overheadMedianMs} ms (each: ${rotation.overheadMs.join(", ")}; ${rotation.paused} paused by the cutover gate, not counted)`,
+  ],
+  [
+    "rotation: Azure calls on that path",
+    `${rotation.azureCallsMedian} (${Object.entries(rotation.azureCalls)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")})`,
+  ],
   ["store: single-event commits (WAL, synchronous=FULL)", `${store.singleCommitsPerSecond} /s`],
-  [`store: build a ${store.chainEvents.toLocaleString("en")}-event chain (batched)`, `${store.buildSeconds} s (${store.buildEventsPerSecond} events/s)`],
-  [`store: verify ${store.chainEvents.toLocaleString("en")} events`, `${store.verifySeconds} s (${store.verifyOk ? "ok" : "FAILED"})`],
+  [
+    `store: build a ${store.chainEvents.toLocaleString("en")}-event chain (batched)`,
+    `${store.buildSeconds} s (${store.buildEventsPerSecond} events/s)`,
+  ],
+  [
+    `store: verify ${store.chainEvents.toLocaleString("en")} events`,
+    `${store.verifySeconds} s (${store.verifyOk ? "ok" : "FAILED"})`,
+  ],
 ];
 const width = Math.max(...rows.map(([k]) => k.length));
 log("");
@@ -50,4 +77,11 @@ log(`\n(${seconds} s in all)`);
 
 const dir = join(process.cwd(), "bench", "results");
 mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, quick ? "quick.json" : "latest.json"), JSON.stringify({ at: started.toISOString(), quick, machine: m, seconds, slack, inventory, rotation, store }, null, 2) + "\n");
+writeFileSync(
+  join(dir, quick ? "quick.json" : "latest.json"),
+  JSON.stringify(
+    { at: started.toISOString(), quick, machine: m, seconds, slack, inventory, rotation, store },
+    null,
+    2,
+  ) + "\n",
+);

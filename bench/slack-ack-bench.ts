@@ -34,23 +34,38 @@ export async function benchSlackAck(opts: { requests: number }): Promise<SlackAc
   });
   try {
     // one warm-up request so the figures are about steady state, not module loading
-    const warm = slashCommand({ user: "U0ERIN", channel: "C0BENCH", text: "help", responseUrl: slack.responseUrl("warm") });
+    const warm = slashCommand({
+      user: "U0ERIN",
+      channel: "C0BENCH",
+      text: "help",
+      responseUrl: slack.responseUrl("warm"),
+    });
     await fetch(`${kt.url}/slack/events`, { method: "POST", headers: sign(secret, warm), body: warm });
     const users = ["U0ALICE", "U0BOB", "U0CAROL", "U0DAVE", "U0ERIN"];
     const bodies = Array.from({ length: opts.requests }, (_, i) =>
-      slashCommand({ user: users[i % users.length]!, channel: "C0BENCH", text: i % 2 ? "help" : "status contoso-translator", responseUrl: slack.responseUrl(`b${i}`) }),
+      slashCommand({
+        user: users[i % users.length]!,
+        channel: "C0BENCH",
+        text: i % 2 ? "help" : "status contoso-translator",
+        responseUrl: slack.responseUrl(`b${i}`),
+      }),
     );
     const results = await Promise.all(
       bodies.map(async (body) => {
         const t0 = process.hrtime.bigint();
-        const r = await fetch(`${kt.url}/slack/events`, { method: "POST", headers: sign(secret, body), body });
+        const r = await fetch(`${kt.url}/slack/events`, {
+          method: "POST",
+          headers: sign(secret, body),
+          body,
+        });
         await r.arrayBuffer();
         return { ms: elapsedMs(t0), status: r.status };
       }),
     );
     // the replies themselves follow on response_url; count what arrived within a few seconds
     const end = Date.now() + 15_000;
-    while (Date.now() < end && slack.responses.filter((r) => r.id.startsWith("b")).length < opts.requests) await new Promise((r) => setTimeout(r, 100));
+    while (Date.now() < end && slack.responses.filter((r) => r.id.startsWith("b")).length < opts.requests)
+      await new Promise((r) => setTimeout(r, 100));
     const ms = results.map((r) => r.ms);
     return {
       requests: opts.requests,

@@ -24,7 +24,13 @@ const event = (i: number): NewEvent => ({
   type: "step_succeeded",
   at: new Date(1_700_000_000_000 + i).toISOString(),
   actor: "keyturn",
-  payload: { index: i % 8, evidence: { result: "old key → 401 (dead)", before: { key1: "sha256:0123456789ab", key2: "sha256:ba9876543210" } } },
+  payload: {
+    index: i % 8,
+    evidence: {
+      result: "old key → 401 (dead)",
+      before: { key1: "sha256:0123456789ab", key2: "sha256:ba9876543210" },
+    },
+  },
 });
 
 export function benchStore(opts: { singleForMs: number; chainEvents: number; batch?: number }): StoreFigures {
@@ -50,7 +56,8 @@ export function benchStore(opts: { singleForMs: number; chainEvents: number; bat
     const result = store.verify();
     const verifyMs = elapsedMs(v0);
     store.close();
-    if (result.events !== opts.chainEvents) throw new Error(`verify saw ${result.events} events, expected ${opts.chainEvents}`);
+    if (result.events !== opts.chainEvents)
+      throw new Error(`verify saw ${result.events} events, expected ${opts.chainEvents}`);
     return {
       singleCommits: n,
       singleCommitsPerSecond: round((n / singleMs) * 1000, 0),

@@ -12,7 +12,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Change } from "../../src/core/domain.js";
 import { findSecrets, scanPaths } from "../support/scan-secrets.js";
 import { ChaosKeyturn, SLACK_IDS } from "../support/chaos-keyturn.js";
-import { azureEnv, FULL, ROTATABLE, seeded, size, startStandaloneSimulator, writeShortPolicy, type StandaloneSimulator } from "../support/chaos-kit.js";
+import {
+  azureEnv,
+  FULL,
+  ROTATABLE,
+  seeded,
+  size,
+  startStandaloneSimulator,
+  writeShortPolicy,
+  type StandaloneSimulator,
+} from "../support/chaos-kit.js";
 
 const run = promisify(execFile);
 const ROTATIONS = size(50, 4);
@@ -25,7 +34,10 @@ let kt: ChaosKeyturn;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "keyturn-chaos-crash-"));
   sim = await startStandaloneSimulator(dir);
-  kt = await new ChaosKeyturn(join(dir, "data"), { ...azureEnv(sim), KEYTURN_POLICY_FILE: writeShortPolicy(dir) }).start();
+  kt = await new ChaosKeyturn(join(dir, "data"), {
+    ...azureEnv(sim),
+    KEYTURN_POLICY_FILE: writeShortPolicy(dir),
+  }).start();
 });
 
 afterAll(async () => {
@@ -35,7 +47,10 @@ afterAll(async () => {
 });
 
 const changeFor = (id: string) => kt.changes().find((c) => c.id === id);
-const openFor = (accountId: string) => kt.changes().find((c) => c.accountId.toLowerCase() === accountId.toLowerCase() && !TERMINAL.includes(c.state));
+const openFor = (accountId: string) =>
+  kt
+    .changes()
+    .find((c) => c.accountId.toLowerCase() === accountId.toLowerCase() && !TERMINAL.includes(c.state));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What the consumer's owner or an approver does when the cutover gate names them. */
@@ -44,7 +59,8 @@ async function unblock(c: Change): Promise<void> {
   const pinned = /(\S+) pins version \S+ of \S+: re-pin it to ([0-9a-f]+)/.exec(message);
   if (pinned) await sim.admin("POST", "/repin", { site: pinned[1], version: pinned[2] });
   const literal = /(\S+) still holds a literal copy/.exec(message);
-  if (literal) await kt.command(SLACK_IDS.bob, `waive ${c.id} ${literal[1]} --reason "owner updates it by hand"`);
+  if (literal)
+    await kt.command(SLACK_IDS.bob, `waive ${c.id} ${literal[1]} --reason "owner updates it by hand"`);
 }
 
 /** One account's rotations, one after another (an account has at most one open change). */
@@ -63,7 +79,8 @@ async function lane(account: (typeof ROTATABLE)[number], count: number, done: Ch
       const c = changeFor(id)!;
       if (TERMINAL.includes(c.state)) break;
       if (c.state === "awaiting_approval" || c.state === "requested") {
-        if (c.state === "awaiting_approval") for (const who of [SLACK_IDS.bob, SLACK_IDS.carol]) await kt.command(who, `approve ${id}`);
+        if (c.state === "awaiting_approval")
+          for (const who of [SLACK_IDS.bob, SLACK_IDS.carol]) await kt.command(who, `approve ${id}`);
       } else if (c.state === "paused") {
         // a pause names its reason; resuming twice more is all a person would try
         expect(c.pause?.message).toBeTruthy();
@@ -71,7 +88,8 @@ async function lane(account: (typeof ROTATABLE)[number], count: number, done: Ch
         await unblock(c);
         await kt.command(SLACK_IDS.bob, `resume ${id}`);
       }
-      if (Date.now() > end) throw new Error(`${id} stuck in ${c.state} (step ${c.currentStep}) ${c.pause?.message ?? ""}`);
+      if (Date.now() > end)
+        throw new Error(`${id} stuck in ${c.state} (step ${c.currentStep}) ${c.pause?.message ?? ""}`);
       await sleep(300);
     }
     done.push(id);
@@ -95,7 +113,10 @@ describe("crash and restart during rotations", () => {
           if (value !== keys.key1 && value !== keys.key2) {
             // a publish followed by a regenerate may land between the two reads: read again before calling it
             const [v2, k2] = await Promise.all([sim.secretValue(a.secret), sim.liveKeys(a.id)]);
-            if (v2 !== k2.key1 && v2 !== k2.key2) violations.push(`${a.secret} holds neither live key of ${a.name} at ${new Date().toISOString()}`);
+            if (v2 !== k2.key1 && v2 !== k2.key2)
+              violations.push(
+                `${a.secret} holds neither live key of ${a.name} at ${new Date().toISOString()}`,
+              );
           }
         }
         await sleep(250);
@@ -112,7 +133,9 @@ describe("crash and restart during rotations", () => {
       }
     })();
 
-    const perLane = ROTATABLE.map((_, i) => Math.floor(ROTATIONS / ROTATABLE.length) + (i < ROTATIONS % ROTATABLE.length ? 1 : 0));
+    const perLane = ROTATABLE.map(
+      (_, i) => Math.floor(ROTATIONS / ROTATABLE.length) + (i < ROTATIONS % ROTATABLE.length ? 1 : 0),
+    );
     try {
       await Promise.all(ROTATABLE.map((a, i) => lane(a, perLane[i]!, done)));
     } finally {
@@ -126,12 +149,21 @@ describe("crash and restart during rotations", () => {
     expect(violations).toEqual([]);
 
     const changes = kt.changes();
-    process.stdout.write(changes.map((c) => `  ${c.id} ${c.accountName}: ${c.state}${c.pause ? ` (${c.pause.code}: ${c.pause.message})` : ""}`).join("\n") + "\n");
+    process.stdout.write(
+      changes
+        .map(
+          (c) =>
+            `  ${c.id} ${c.accountName}: ${c.state}${c.pause ? ` (${c.pause.code}: ${c.pause.message})` : ""}`,
+        )
+        .join("\n") + "\n",
+    );
     for (const c of changes) {
       if (c.state === "paused") expect(c.pause?.message, `${c.id} paused without a reason`).toBeTruthy();
       else expect(c.state, `${c.id}: ${c.pause?.message ?? ""}`).toBe("completed");
     }
-    expect(changes.filter((c) => c.state === "completed").length).toBeGreaterThanOrEqual(Math.ceil(ROTATIONS / 2));
+    expect(changes.filter((c) => c.state === "completed").length).toBeGreaterThanOrEqual(
+      Math.ceil(ROTATIONS / 2),
+    );
 
     // no slot regenerated twice within a change: the simulator's counts never exceed the planned
     // regenerate steps each change reached, and cover every one that succeeded
@@ -141,14 +173,21 @@ describe("crash and restart during rotations", () => {
         let reached = 0;
         let succeeded = 0;
         for (const c of changes.filter((x) => x.accountId.toLowerCase() === a.id.toLowerCase())) {
-          for (const s of c.plan.steps.filter((p) => (p.kind === "regenerate_standby" || p.kind === "regenerate_old" || p.kind === "kill_leaked") && p.slot === slot)) {
+          for (const s of c.plan.steps.filter(
+            (p) =>
+              (p.kind === "regenerate_standby" || p.kind === "regenerate_old" || p.kind === "kill_leaked") &&
+              p.slot === slot,
+          )) {
             const ev = c.steps.find((e) => e.index === s.index);
             if (ev) reached++;
             if (ev?.outcome === "succeeded") succeeded++;
           }
         }
         const seen = regens[a.id]?.[slot] ?? 0;
-        expect(seen, `${a.name} ${slot}: simulator ${seen}, reached ${reached}, succeeded ${succeeded}`).toBeLessThanOrEqual(reached);
+        expect(
+          seen,
+          `${a.name} ${slot}: simulator ${seen}, reached ${reached}, succeeded ${succeeded}`,
+        ).toBeLessThanOrEqual(reached);
         expect(seen).toBeGreaterThanOrEqual(succeeded);
       }
     }
@@ -163,10 +202,19 @@ describe("crash and restart during rotations", () => {
 
     // no key value anywhere: logs, database and WAL, evidence packs, what Slack received
     const evidenceDir = join(dir, "evidence");
-    for (const c of changes) await run(process.execPath, ["dist/src/cli.js", "evidence", c.id, "--out", evidenceDir], { env });
+    for (const c of changes)
+      await run(process.execPath, ["dist/src/cli.js", "evidence", c.id, "--out", evidenceDir], { env });
     const keys = (await sim.admin<{ values: string[] }>("GET", "/keys")).values;
     expect(keys.length).toBeGreaterThan(10);
-    expect(findSecrets([{ name: "keyturn output", text: kt.output() }, { name: "slack requests", text: kt.slack.bodies.join("\n") }], keys)).toEqual([]);
+    expect(
+      findSecrets(
+        [
+          { name: "keyturn output", text: kt.output() },
+          { name: "slack requests", text: kt.slack.bodies.join("\n") },
+        ],
+        keys,
+      ),
+    ).toEqual([]);
     expect(await scanPaths([kt.dir, evidenceDir], keys)).toEqual([]);
   });
 });

@@ -43,7 +43,11 @@ async function slack(what: string, body: string | Buffer, headers: Record<string
 }
 
 async function teams(what: string, body: string, contentType = "application/json"): Promise<number> {
-  const r = await fetch(`${url()}/api/messages`, { method: "POST", headers: { "content-type": contentType }, body });
+  const r = await fetch(`${url()}/api/messages`, {
+    method: "POST",
+    headers: { "content-type": contentType },
+    body,
+  });
   await r.arrayBuffer();
   statuses.push({ what, status: r.status });
   return r.status;
@@ -63,37 +67,119 @@ async function healthy(): Promise<void> {
 }
 
 function noisyText(rng: ReturnType<typeof seeded>): string {
-  const pieces = ["\u0000", "\u001b[2J", "\u202e", "🔑", "<!channel>", "<@U0BOB>", '"', "'", "--reason", "--", "%", "&", "=", "+", "status", "help", "approve CHG-1", "resume CHG-7", "\ud800", "x".repeat(rng.int(3000))];
+  const pieces = [
+    "\u0000",
+    "\u001b[2J",
+    "\u202e",
+    "🔑",
+    "<!channel>",
+    "<@U0BOB>",
+    '"',
+    "'",
+    "--reason",
+    "--",
+    "%",
+    "&",
+    "=",
+    "+",
+    "status",
+    "help",
+    "approve CHG-1",
+    "resume CHG-7",
+    "\ud800",
+    "x".repeat(rng.int(3000)),
+  ];
   return Array.from({ length: 1 + rng.int(8) }, () => rng.pick(pieces)).join(rng.pick([" ", "", "\n"]));
 }
 
 describe("hostile input at the chat endpoints", () => {
   it("Slack: unsigned, mis-signed, stale, malformed, huge and nonsensical requests", async () => {
-    const body = slashCommand({ user: "U0ALICE", channel: "C0X", text: 'rotate contoso-translator --reason "x"', responseUrl: kt.slack.responseUrl("nope") });
+    const body = slashCommand({
+      user: "U0ALICE",
+      channel: "C0X",
+      text: 'rotate contoso-translator --reason "x"',
+      responseUrl: kt.slack.responseUrl("nope"),
+    });
     expect(await slack("unsigned", body, { "content-type": "application/x-www-form-urlencoded" })).toBe(401);
-    expect(await slack("mis-signed", body, { ...sign(kt.secret, body), "x-slack-signature": "v0=" + "f".repeat(64) })).toBe(401);
+    expect(
+      await slack("mis-signed", body, {
+        ...sign(kt.secret, body),
+        "x-slack-signature": "v0=" + "f".repeat(64),
+      }),
+    ).toBe(401);
     expect(await slack("wrong secret", body, sign("not-the-secret", body))).toBe(401);
-    expect(await slack("signature garbage", body, { ...sign(kt.secret, body), "x-slack-signature": "v0=zz-not-hex" })).toBe(401);
-    expect(await slack("timestamp garbage", body, { ...sign(kt.secret, body), "x-slack-request-timestamp": "yesterday" })).toBe(401);
+    expect(
+      await slack("signature garbage", body, {
+        ...sign(kt.secret, body),
+        "x-slack-signature": "v0=zz-not-hex",
+      }),
+    ).toBe(401);
+    expect(
+      await slack("timestamp garbage", body, {
+        ...sign(kt.secret, body),
+        "x-slack-request-timestamp": "yesterday",
+      }),
+    ).toBe(401);
 
-    const malformed = ["%%%", "=&=&=", "payload=", "payload=%7B", "payload=null", "payload=42", 'payload={"type":"block_actions"}', 'payload={"type":"block_actions","actions":"nope","user":{}}', 'payload={"type":"view_submission","view":{}}', "command=%2Fkeyturn", "command=%2Fother&text=help&user_id=U0ALICE", "text=" + "%F0%9F".repeat(100), "\u0000\u0001"];
-    for (const m of malformed) expect(await slack(`malformed ${m.slice(0, 30)}`, m, signed(m))).toBeLessThan(500);
-    expect(await slack("json body", '{"type":"url_verification","challenge":"c"}', signed('{"type":"url_verification","challenge":"c"}', "application/json"))).toBeLessThan(500);
+    const malformed = [
+      "%%%",
+      "=&=&=",
+      "payload=",
+      "payload=%7B",
+      "payload=null",
+      "payload=42",
+      'payload={"type":"block_actions"}',
+      'payload={"type":"block_actions","actions":"nope","user":{}}',
+      'payload={"type":"view_submission","view":{}}',
+      "command=%2Fkeyturn",
+      "command=%2Fother&text=help&user_id=U0ALICE",
+      "text=" + "%F0%9F".repeat(100),
+      "\u0000\u0001",
+    ];
+    for (const m of malformed)
+      expect(await slack(`malformed ${m.slice(0, 30)}`, m, signed(m))).toBeLessThan(500);
+    expect(
+      await slack(
+        "json body",
+        '{"type":"url_verification","challenge":"c"}',
+        signed('{"type":"url_verification","challenge":"c"}', "application/json"),
+      ),
+    ).toBeLessThan(500);
     expect(await slack("bad json", "{", signed("{", "application/json"))).toBeLessThan(500);
 
-    const huge = slashCommand({ user: "U0ALICE", channel: "C0X", text: "status " + "y".repeat(2_000_000), responseUrl: kt.slack.responseUrl("huge") });
+    const huge = slashCommand({
+      user: "U0ALICE",
+      channel: "C0X",
+      text: "status " + "y".repeat(2_000_000),
+      responseUrl: kt.slack.responseUrl("huge"),
+    });
     const hugeStatus = await slack("2 MB slash command", huge, signed(huge));
     expect(hugeStatus === 200 || (hugeStatus >= 400 && hugeStatus < 500)).toBe(true);
 
-    const unknownAction = blockAction({ user: "U0BOB", channel: "C0X", button: { action_id: "keyturn_selfdestruct", value: "CHG-1" }, responseUrl: kt.slack.responseUrl("ua") });
+    const unknownAction = blockAction({
+      user: "U0BOB",
+      channel: "C0X",
+      button: { action_id: "keyturn_selfdestruct", value: "CHG-1" },
+      responseUrl: kt.slack.responseUrl("ua"),
+    });
     expect(await slack("unknown action id", unknownAction, signed(unknownAction))).toBeLessThan(500);
-    const badValue = blockAction({ user: "U0BOB", channel: "C0X", button: { action_id: "keyturn_approve", value: "{not json" }, responseUrl: kt.slack.responseUrl("bv") });
+    const badValue = blockAction({
+      user: "U0BOB",
+      channel: "C0X",
+      button: { action_id: "keyturn_approve", value: "{not json" },
+      responseUrl: kt.slack.responseUrl("bv"),
+    });
     expect(await slack("approve with a garbage value", badValue, signed(badValue))).toBeLessThan(500);
 
     const rng = seeded("endpoints-slack");
     for (let i = 0; i < RANDOM; i++) {
       const text = noisyText(rng);
-      const b = slashCommand({ user: rng.pick(["U0ALICE", "U0ERIN", "U0NOBODY", ""]), channel: "C0X", text, responseUrl: kt.slack.responseUrl(`f${i}`) });
+      const b = slashCommand({
+        user: rng.pick(["U0ALICE", "U0ERIN", "U0NOBODY", ""]),
+        channel: "C0X",
+        text,
+        responseUrl: kt.slack.responseUrl(`f${i}`),
+      });
       expect(await slack(`random slash command ${i}`, b, signed(b))).toBeLessThan(500);
     }
     await healthy();
@@ -102,25 +188,75 @@ describe("hostile input at the chat endpoints", () => {
   it("Teams: malformed JSON, missing fields, unknown activity types, huge text", async () => {
     expect(await teams("malformed json", "{")).toBeGreaterThanOrEqual(400);
     expect(await teams("not json", "hello", "text/plain")).toBeLessThan(500);
-    for (const b of ["{}", "[]", "null", "42", '{"type":"message"}', '{"type":"message","text":"help"}', '{"type":"message","from":{},"conversation":{},"serviceUrl":"' + fc.url + '"}']) {
+    for (const b of [
+      "{}",
+      "[]",
+      "null",
+      "42",
+      '{"type":"message"}',
+      '{"type":"message","text":"help"}',
+      '{"type":"message","from":{},"conversation":{},"serviceUrl":"' + fc.url + '"}',
+    ]) {
       expect(await teams(`missing fields ${b}`, b)).toBeLessThan(500);
     }
     const base = personalMessage(fc.url, "erin", "help");
-    for (const type of ["typing", "endOfConversation", "event", "installationUpdate", "messageReaction", "conversationUpdate", "weird"]) {
+    for (const type of [
+      "typing",
+      "endOfConversation",
+      "event",
+      "installationUpdate",
+      "messageReaction",
+      "conversationUpdate",
+      "weird",
+    ]) {
       expect(await teams(`activity type ${type}`, JSON.stringify({ ...base, type }))).toBeLessThan(500);
     }
     // the Bot Framework protocol answers an invoke nobody handles with 501 Not Implemented
-    const r = await fetch(`${url()}/api/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...base, type: "invoke", name: "composeExtension/weird" }) });
+    const r = await fetch(`${url()}/api/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...base, type: "invoke", name: "composeExtension/weird" }),
+    });
     await r.arrayBuffer();
     expect([200, 400, 404, 501]).toContain(r.status);
-    expect(await teams("unknown card verb", JSON.stringify(cardAction(fc.url, "bob", "a:personal-bob", { verb: "selfDestruct", data: { changeId: "CHG-1" } })))).toBeLessThan(500);
-    expect(await teams("approve a change that does not exist", JSON.stringify(cardAction(fc.url, "bob", "a:personal-bob", { verb: "approve", data: { changeId: "CHG-404", planHash: "x" } })))).toBeLessThan(500);
-    expect(await teams("100 KB text", JSON.stringify(personalMessage(fc.url, "erin", "status " + "z".repeat(100_000))))).toBeLessThan(500);
-    const huge = await teams("1 MB text", JSON.stringify(personalMessage(fc.url, "erin", "status " + "z".repeat(1_000_000))));
+    expect(
+      await teams(
+        "unknown card verb",
+        JSON.stringify(
+          cardAction(fc.url, "bob", "a:personal-bob", { verb: "selfDestruct", data: { changeId: "CHG-1" } }),
+        ),
+      ),
+    ).toBeLessThan(500);
+    expect(
+      await teams(
+        "approve a change that does not exist",
+        JSON.stringify(
+          cardAction(fc.url, "bob", "a:personal-bob", {
+            verb: "approve",
+            data: { changeId: "CHG-404", planHash: "x" },
+          }),
+        ),
+      ),
+    ).toBeLessThan(500);
+    expect(
+      await teams(
+        "100 KB text",
+        JSON.stringify(personalMessage(fc.url, "erin", "status " + "z".repeat(100_000))),
+      ),
+    ).toBeLessThan(500);
+    const huge = await teams(
+      "1 MB text",
+      JSON.stringify(personalMessage(fc.url, "erin", "status " + "z".repeat(1_000_000))),
+    );
     expect(huge >= 400 && huge < 500).toBe(true);
     const rng = seeded("endpoints-teams");
     for (let i = 0; i < RANDOM; i++) {
-      expect(await teams(`random message ${i}`, JSON.stringify(personalMessage(fc.url, rng.pick(["erin", "alice"] as const), noisyText(rng))))).toBeLessThan(500);
+      expect(
+        await teams(
+          `random message ${i}`,
+          JSON.stringify(personalMessage(fc.url, rng.pick(["erin", "alice"] as const), noisyText(rng))),
+        ),
+      ).toBeLessThan(500);
     }
     await healthy();
   });

@@ -10,12 +10,82 @@ import { seeded, size } from "../support/chaos-kit.js";
 const CASES = size(200_000, 20_000);
 
 function generator(rng: ReturnType<typeof seeded>): () => string {
-  const words = [...COMMAND_HELP.map((c) => c.name), "keyturn", "/keyturn", "audit", "verify", "contoso-translator", "shared-lang", "CHG-1", "CHG-0", "CHG-999999999999", "key1", "key2", "both", "unknown"];
-  const flags = ["--reason", "--exposure", "--kill-now", "--break-glass", "--out", "--resaon", "--", "---", "--reason=", "--exposure=key3", "-r", "--REASON"];
-  const unicode = ["é", "ü", "日本語", "🔑", "\u200b", "\u202e", "\ufeff", "ﬁ", "İ", "\ud800", "\udfff", "Ω", "\u0301", "“", "”", "‘", "’", "«", "»"];
-  const controls = ["\u0000", "\u0001", "\u0007", "\b", "\t", "\n", "\r", "\u001b[31m", "\u007f", "\u0085", "\u2028"];
+  const words = [
+    ...COMMAND_HELP.map((c) => c.name),
+    "keyturn",
+    "/keyturn",
+    "audit",
+    "verify",
+    "contoso-translator",
+    "shared-lang",
+    "CHG-1",
+    "CHG-0",
+    "CHG-999999999999",
+    "key1",
+    "key2",
+    "both",
+    "unknown",
+  ];
+  const flags = [
+    "--reason",
+    "--exposure",
+    "--kill-now",
+    "--break-glass",
+    "--out",
+    "--resaon",
+    "--",
+    "---",
+    "--reason=",
+    "--exposure=key3",
+    "-r",
+    "--REASON",
+  ];
+  const unicode = [
+    "é",
+    "ü",
+    "日本語",
+    "🔑",
+    "\u200b",
+    "\u202e",
+    "\ufeff",
+    "ﬁ",
+    "İ",
+    "\ud800",
+    "\udfff",
+    "Ω",
+    "\u0301",
+    "“",
+    "”",
+    "‘",
+    "’",
+    "«",
+    "»",
+  ];
+  const controls = [
+    "\u0000",
+    "\u0001",
+    "\u0007",
+    "\b",
+    "\t",
+    "\n",
+    "\r",
+    "\u001b[31m",
+    "\u007f",
+    "\u0085",
+    "\u2028",
+  ];
   const quotes = ['"', "'", "`", '\\"', "\\", '""', "''", "“", "”"];
-  const ids = ["/subscriptions/00000000-0000-4000-8000-0000000000a1/resourceGroups/rg-ai-prod/providers/Microsoft.CognitiveServices/accounts/contoso-translator", "/subscriptions//resourceGroups/", "<@U0BOB>", "<!channel>", "*bold*", "${x}", "%s%n", "../../etc/passwd", "'; DROP TABLE events; --"];
+  const ids = [
+    "/subscriptions/00000000-0000-4000-8000-0000000000a1/resourceGroups/rg-ai-prod/providers/Microsoft.CognitiveServices/accounts/contoso-translator",
+    "/subscriptions//resourceGroups/",
+    "<@U0BOB>",
+    "<!channel>",
+    "*bold*",
+    "${x}",
+    "%s%n",
+    "../../etc/passwd",
+    "'; DROP TABLE events; --",
+  ];
   const token = (): string => {
     switch (rng.int(9)) {
       case 0:
@@ -48,11 +118,13 @@ function generator(rng: ReturnType<typeof seeded>): () => string {
 function judge(input: string): string | null {
   try {
     const c = parseCommand(input);
-    if (!c || typeof c !== "object" || typeof (c as { name?: unknown }).name !== "string") return `returned ${JSON.stringify(c)}`;
+    if (!c || typeof c !== "object" || typeof (c as { name?: unknown }).name !== "string")
+      return `returned ${JSON.stringify(c)}`;
     if (!COMMAND_HELP.some((h) => h.name === c.name)) return `returned unknown command ${c.name}`;
     return null;
   } catch (e) {
-    if (!(e instanceof KeyturnError)) return `threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
+    if (!(e instanceof KeyturnError))
+      return `threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
     if (!(e.code in ERROR_CODES)) return `error code ${e.code} outside the closed set`;
     if (!e.userMessage || e.userMessage.trim().length < 10) return `error without a message: ${e.code}`;
     return null;
@@ -84,7 +156,7 @@ describe("command parser fuzzing", () => {
       "\u0000".repeat(100_000),
       Array.from({ length: 100_000 }, () => String.fromCharCode(rng.int(0x10000))).join(""),
       "rotate " + "contoso-translator ".repeat(200),
-      `rotate contoso-translator --reason "${"\\\"".repeat(1000)}"`,
+      `rotate contoso-translator --reason "${'\\"'.repeat(1000)}"`,
     ];
     for (const input of inputs) {
       const t0 = performance.now();
@@ -92,6 +164,8 @@ describe("command parser fuzzing", () => {
       expect(performance.now() - t0, `${input.slice(0, 40)}… took too long`).toBeLessThan(1000);
     }
     // a long command is refused with the limit named, not cut silently
-    expect(() => parseCommand(`rotate contoso-translator --reason "${"a".repeat(100_000)}"`)).toThrow(/at most/);
+    expect(() => parseCommand(`rotate contoso-translator --reason "${"a".repeat(100_000)}"`)).toThrow(
+      /at most/,
+    );
   });
 });

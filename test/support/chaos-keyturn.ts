@@ -10,7 +10,13 @@ import { FakeSlack } from "../fakes/slack-api.js";
 import { sign, slashCommand } from "../fakes/slack-sign.js";
 import { spawnKeyturn, type RunningProgram } from "./spawn-keyturn.js";
 
-export const SLACK_IDS = { alice: "U0ALICE", bob: "U0BOB", carol: "U0CAROL", dave: "U0DAVE", erin: "U0ERIN" } as const;
+export const SLACK_IDS = {
+  alice: "U0ALICE",
+  bob: "U0BOB",
+  carol: "U0CAROL",
+  dave: "U0DAVE",
+  erin: "U0ERIN",
+} as const;
 
 export class ChaosKeyturn {
   readonly slack = new FakeSlack();
@@ -75,9 +81,18 @@ export class ChaosKeyturn {
     for (;;) {
       const kt = this.kt;
       if (kt) {
-        const body = slashCommand({ user, channel: "C0CHAOS", text, responseUrl: this.slack.responseUrl(`c${++this.#n}`) });
+        const body = slashCommand({
+          user,
+          channel: "C0CHAOS",
+          text,
+          responseUrl: this.slack.responseUrl(`c${++this.#n}`),
+        });
         try {
-          const r = await fetch(`${kt.url}/slack/events`, { method: "POST", headers: sign(this.secret, body), body });
+          const r = await fetch(`${kt.url}/slack/events`, {
+            method: "POST",
+            headers: sign(this.secret, body),
+            body,
+          });
           await r.arrayBuffer();
           return r.status;
         } catch {
@@ -95,7 +110,9 @@ export class ChaosKeyturn {
     const db = new Database(this.dbPath, { readonly: true, fileMustExist: true });
     try {
       db.pragma("busy_timeout = 5000");
-      return (db.prepare("SELECT doc FROM changes ORDER BY created_at").all() as { doc: string }[]).map((r) => JSON.parse(r.doc) as Change);
+      return (db.prepare("SELECT doc FROM changes ORDER BY created_at").all() as { doc: string }[]).map(
+        (r) => JSON.parse(r.doc) as Change,
+      );
     } catch {
       return [];
     } finally {
@@ -106,7 +123,10 @@ export class ChaosKeyturn {
   events(changeId: string): { seq: number; type: string }[] {
     const db = new Database(this.dbPath, { readonly: true, fileMustExist: true });
     try {
-      return db.prepare("SELECT seq, type FROM events WHERE change_id = ? ORDER BY seq").all(changeId) as { seq: number; type: string }[];
+      return db.prepare("SELECT seq, type FROM events WHERE change_id = ? ORDER BY seq").all(changeId) as {
+        seq: number;
+        type: string;
+      }[];
     } finally {
       db.close();
     }
