@@ -118,7 +118,11 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
   const log = logger.child({ component: "slack" });
   const clientOptions = config.apiUrl ? { slackApiUrl: config.apiUrl } : {};
   const receiver = config.socketMode
-    ? new SocketModeReceiver({ appToken: config.appToken ?? "", logLevel: LogLevel.ERROR })
+    ? new SocketModeReceiver({
+        appToken: config.appToken ?? "",
+        logLevel: LogLevel.ERROR,
+        installerOptions: { clientOptions },
+      })
     : new ExpressReceiver({
         signingSecret: config.signingSecret,
         endpoints: "/slack/events",
@@ -256,6 +260,16 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
     }
   });
 
+  // any other action id is not keyturn's: acknowledge it rather than leave Slack waiting three seconds
+  app.action(/^(?!keyturn:)/, async ({ ack, respond }) => {
+    await ack();
+    await respond({
+      response_type: "ephemeral",
+      replace_original: false,
+      text: "That button is not one keyturn understands; use the buttons on the change's latest message.",
+    }).catch(() => undefined);
+  });
+
   app.view(REASON_CALLBACK, async ({ ack, body, view, client: c }) => {
     const submission = readReasonSubmission(view);
     if (!submission) {
@@ -289,6 +303,15 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
 
   const router = express.Router();
   router.use("/slack/events", refuseFutureTimestamps(clock), ...refuseMalformedPayloads());
+  // body-parser errors (too large, bad encoding) become plain 4xx answers instead of stack traces
+  router.use("/slack/events", (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === "number" && status >= 400 && status < 500) {
+      res.status(status).send(status === 413 ? "request too large" : "unreadable request");
+      return;
+    }
+    next(err);
+  });
   if (receiver instanceof ExpressReceiver) router.use(receiver.router);
 
   return {

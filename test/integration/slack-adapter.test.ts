@@ -331,6 +331,22 @@ describe("buttons", () => {
     });
   });
 
+  it("acknowledges a button that is not keyturn's at once, without calling the service", async () => {
+    const started = Date.now();
+    const res = await post(
+      blockAction({
+        user: "U0BOB",
+        channel: CHANNEL,
+        button: { action_id: "other_app_button", value: "x" },
+        responseUrl: slack.responseUrl("other"),
+      }),
+    );
+    expect(res.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(JSON.stringify(await responseTo("other"))).toMatch(/not one keyturn understands/);
+    expect(service.actions).toEqual([]);
+  });
+
   it("refuses a button value keyturn did not render, without calling the service", async () => {
     await post(
       blockAction({
