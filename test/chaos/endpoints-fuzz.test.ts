@@ -15,7 +15,7 @@ import { findSecrets, scanPaths } from "../support/scan-secrets.js";
 import { simulatorKeys } from "../support/spawn-keyturn.js";
 import { readFileSync } from "node:fs";
 
-const RANDOM = size(400, 60);
+const RANDOM = size(400, 30);
 let dir: string;
 let kt: ChaosKeyturn;
 let fc: FakeConnector;
