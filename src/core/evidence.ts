@@ -6,6 +6,49 @@
 import type { Change } from "./domain.js";
 import type { StoredEvent, VerifyResult } from "./ports.js";
 
+/** Events that interrupt or redirect a change: a reviewer reads them as the pause/resume history. */
+const HISTORY_TYPES = new Set([
+  "step_failed",
+  "resumed",
+  "consumer_waived",
+  "rollback_requested",
+  "rolled_back",
+  "cancelled",
+  "rejected",
+  "expired",
+  "plan_revalidated",
+  "break_glass_deadline",
+]);
+
+export interface HistoryEntry {
+  readonly seq: number;
+  readonly at: string;
+  readonly type: string;
+  readonly actor: string | null;
+  readonly detail: string;
+}
+
+/** The pause/resume history of a change, from its events. */
+export function pauseHistory(events: readonly StoredEvent[]): HistoryEntry[] {
+  return events
+    .filter((e) => HISTORY_TYPES.has(e.type))
+    .map((e) => {
+      const p = (e.payload ?? {}) as Record<string, unknown>;
+      const str = (k: string): string | undefined => {
+        const v = p[k];
+        return typeof v === "string" ? v : undefined;
+      };
+      const step = typeof p.index === "number" ? `step ${p.index + 1}` : undefined;
+      const detail =
+        e.type === "step_failed"
+          ? `paused at ${step ?? "a step"} (${str("code") ?? "failed"}): ${str("message") ?? ""}`
+          : e.type === "consumer_waived"
+            ? `waived ${str("consumerId") ?? str("consumer") ?? "a consumer"}${str("reason") ? `: ${str("reason")}` : ""}`
+            : [e.type.replace(/_/g, " "), step, str("reason")].filter(Boolean).join(" — ");
+      return { seq: e.seq, at: e.at, type: e.type, actor: e.actor, detail: detail.trim() };
+    });
+}
+
 export function buildEvidence(
   change: Change,
   events: readonly StoredEvent[],
@@ -35,15 +78,30 @@ export function buildEvidence(
       approvals: change.approvals,
       waivers: change.waivedConsumerIds,
       steps: change.steps,
-      events: events.map((e) => ({ seq: e.seq, type: e.type, at: e.at, actor: e.actor, prevHash: e.prevHash, hash: e.hash, payload: e.payload })),
+      history: pauseHistory(events),
+      events: events.map((e) => ({
+        seq: e.seq,
+        type: e.type,
+        at: e.at,
+        actor: e.actor,
+        prevHash: e.prevHash,
+        hash: e.hash,
+        payload: e.payload,
+      })),
       chain: verify,
     },
     null,
     2,
   );
   const md: string[] = [];
-  md.push(`# Evidence — ${change.id}: rotate ${change.accountName}${opts.label ? ` (${opts.label})` : ""}`, "");
-  md.push(`Generated ${opts.generatedAt}. Key values never appear here: keys are identified by fingerprint (sha256 prefix).`, "");
+  md.push(
+    `# Evidence — ${change.id}: rotate ${change.accountName}${opts.label ? ` (${opts.label})` : ""}`,
+    "",
+  );
+  md.push(
+    `Generated ${opts.generatedAt}. Key values never appear here: keys are identified by fingerprint (sha256 prefix).`,
+    "",
+  );
   md.push("## Change", "");
   md.push(`| | |`, `|---|---|`);
   for (const [k, v] of [
@@ -55,15 +113,24 @@ export function buildEvidence(
     ["Break-glass", change.breakGlass ? "YES" : "no"],
     ["Requested by", `${change.requester.displayName} (${change.requester.id}) at ${change.createdAt}`],
     ["Completed", change.completedAt ?? "—"],
-    ["Policy", `${change.policy.name}: ${change.policy.approvalsRequired} approval(s) from ${change.policy.approvers.join(", ")}`],
+    [
+      "Policy",
+      `${change.policy.name}: ${change.policy.approvalsRequired} approval(s) from ${change.policy.approvers.join(", ")}`,
+    ],
     ["Plan", `${change.plan.variant}, hash ${change.plan.hash}`],
-  ]) md.push(`| ${k} | ${String(v).replace(/\|/g, "\\|")} |`);
+  ])
+    md.push(`| ${k} | ${cell(String(v))} |`);
   md.push("", "## Approvals", "");
   if (!change.approvals.length) md.push("None.");
-  for (const a of change.approvals) md.push(`- ${a.by.displayName} (${a.by.id}) at ${a.at}, plan ${a.planHash.slice(0, 12)}${a.planHash !== change.plan.hash ? " — for an earlier plan, not counted" : ""}${a.afterTheFact ? " — after the fact" : ""}`);
-  if (change.waivedConsumerIds.length) md.push("", `Waived consumers: ${change.waivedConsumerIds.join(", ")}`);
+  for (const a of change.approvals)
+    md.push(
+      `- ${a.by.displayName} (${a.by.id}) at ${a.at}, plan ${a.planHash.slice(0, 12)}${a.planHash !== change.plan.hash ? " — for an earlier plan, not counted" : ""}${a.afterTheFact ? " — after the fact" : ""}`,
+    );
+  if (change.waivedConsumerIds.length)
+    md.push("", `Waived consumers: ${change.waivedConsumerIds.join(", ")}`);
   md.push("", "## Blast radius", "");
-  for (const c of change.inventory.consumers) md.push(`- ${c.name} — ${c.source}, uses ${c.slot}, ${c.reload}: ${c.evidence}`);
+  for (const c of change.inventory.consumers)
+    md.push(`- ${c.name} — ${c.source}, uses ${c.slot}, ${c.reload}: ${c.evidence}`);
   for (const u of change.inventory.unseen) md.push(`- could not see: ${u}`);
   md.push("", "## Steps", "");
   for (const p of change.plan.steps) {
@@ -73,16 +140,40 @@ export function buildEvidence(
       md.push("Not run.", "");
       continue;
     }
-    md.push(`- Outcome: ${s.outcome ?? "not finished"}; actor ${s.actor}; started ${s.startedAt}; finished ${s.finishedAt ?? "—"}`);
+    md.push(
+      `- Outcome: ${s.outcome ?? "not finished"}; actor ${s.actor}; started ${s.startedAt}; finished ${s.finishedAt ?? "—"}`,
+    );
     for (const [k, v] of Object.entries(s.before ?? {})) md.push(`- Before ${k}: ${v}`);
     for (const [k, v] of Object.entries(s.after ?? {})) md.push(`- After ${k}: ${v}`);
-    if (s.validation) md.push(`- Validation query: ${s.validation.query}`, `- Validation result (${s.validation.passed ? "passed" : "NOT passed"}): ${s.validation.result}`);
+    if (s.validation)
+      md.push(
+        `- Validation query: ${s.validation.query}`,
+        `- Validation result (${s.validation.passed ? "passed" : "NOT passed"}): ${s.validation.result}`,
+      );
     for (const n of s.notes ?? []) md.push(`- Note: ${n}`);
     md.push(`- Rollback: ${s.rollback}`, "");
   }
+  md.push("## Pauses, resumptions and rollbacks", "");
+  const history = pauseHistory(events);
+  if (!history.length) md.push("None: the change was never paused.");
+  for (const h of history)
+    md.push(`- ${h.at} (event ${h.seq}) ${h.actor ?? "keyturn"}: ${oneLine(h.detail)}`);
+  md.push("");
   md.push("## Event chain", "");
-  md.push(verify.ok ? `Verified: ${verify.events} events in the log, head ${verify.head}.` : `TAMPERED: event ${verify.firstBadSeq} — ${verify.problem}`, "");
+  md.push(
+    verify.ok
+      ? `Verified: ${verify.events} events in the log, head ${verify.head}.`
+      : `TAMPERED: event ${verify.firstBadSeq} — ${verify.problem}`,
+    "",
+  );
   md.push("| seq | time | type | actor | prev hash | hash |", "|---|---|---|---|---|---|");
-  for (const e of events) md.push(`| ${e.seq} | ${e.at} | ${e.type} | ${e.actor ?? ""} | ${e.prevHash.slice(0, 16)} | ${e.hash.slice(0, 16)} |`);
+  for (const e of events)
+    md.push(
+      `| ${e.seq} | ${e.at} | ${cell(e.type)} | ${cell(e.actor ?? "")} | ${e.prevHash.slice(0, 16)} | ${e.hash.slice(0, 16)} |`,
+    );
   return { markdown: md.join("\n") + "\n", json, filenameBase: `keyturn-evidence-${change.id}` };
 }
+
+/** User text (reasons, names) kept on one line so it cannot start a heading or break a table. */
+const oneLine = (t: string) => t.replace(/\s*[\r\n]+\s*/g, " ");
+const cell = (t: string) => oneLine(t).replace(/\|/g, "\\|");

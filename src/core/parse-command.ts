@@ -12,10 +12,22 @@ export const MAX_REASON = 500;
 
 export const COMMAND_HELP: readonly { name: CommandName; usage: string; summary: string }[] = [
   { name: "help", usage: "help [command]", summary: "What keyturn can do, or how to use one command." },
-  { name: "status", usage: "status <account>", summary: "Active key, where it is stored, last rotation and by whom, consumers, local auth." },
+  {
+    name: "status",
+    usage: "status <account>",
+    summary: "Active key, where it is stored, last rotation and by whom, consumers, local auth.",
+  },
   { name: "owner", usage: "owner <account>", summary: "Who owns an account's keys." },
-  { name: "list", usage: "list [--overdue]", summary: "Every account keyturn can reach, with rotation due dates." },
-  { name: "inventory", usage: "inventory <account>", summary: "The blast radius: consumers, services, what could not be seen." },
+  {
+    name: "list",
+    usage: "list [--overdue]",
+    summary: "Every account keyturn can reach, with rotation due dates.",
+  },
+  {
+    name: "inventory",
+    usage: "inventory <account>",
+    summary: "The blast radius: consumers, services, what could not be seen.",
+  },
   {
     name: "rotate",
     usage: 'rotate <account> --reason "…" [--exposure [key1|key2|unknown]] [--kill-now] [--break-glass]',
@@ -25,14 +37,27 @@ export const COMMAND_HELP: readonly { name: CommandName; usage: string; summary:
   { name: "reject", usage: 'reject <CHG> --reason "…"', summary: "Reject a change." },
   { name: "cancel", usage: 'cancel <CHG> [--reason "…"]', summary: "Cancel a change that has not finished." },
   { name: "resume", usage: "resume <CHG>", summary: "Continue a paused change from the step that stopped." },
-  { name: "rollback", usage: "rollback <CHG>", summary: "Point consumers back at the old key (before the point of no return only)." },
-  { name: "waive", usage: 'waive <CHG> <consumer> --reason "…"', summary: "Let the cutover check pass without a pinned consumer (approvers)." },
+  {
+    name: "rollback",
+    usage: "rollback <CHG>",
+    summary: "Point consumers back at the old key (before the point of no return only).",
+  },
+  {
+    name: "waive",
+    usage: 'waive <CHG> <consumer> --reason "…"',
+    summary: "Let the cutover check pass without a pinned consumer (approvers).",
+  },
   { name: "history", usage: "history <account>", summary: "Past changes of an account." },
-  { name: "evidence", usage: "evidence <CHG>", summary: "Export the evidence pack (Markdown + JSON) of a change." },
+  {
+    name: "evidence",
+    usage: "evidence <CHG>",
+    summary: "Export the evidence pack (Markdown + JSON) of a change.",
+  },
   { name: "verify", usage: "verify", summary: "Recompute the audit log's hash chain." },
   {
     name: "consumer",
-    usage: "consumer add|remove <account> <name> [--owner x] [--secret https://<vault>/secrets/<name>[/<version>]] [--reload versionless|refreshable|pinned|manual]",
+    usage:
+      "consumer add|remove <account> <name> [--owner x] [--secret https://<vault>/secrets/<name>[/<version>]] [--reload versionless|refreshable|pinned|manual]",
     summary: "Declare (or remove) a consumer keyturn cannot discover.",
   },
 ];
@@ -46,7 +71,13 @@ interface Token {
   readonly quoted: boolean;
 }
 
-const QUOTES: Record<string, string> = { '"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u201d": "\u201d" };
+const QUOTES: Record<string, string> = {
+  '"': '"',
+  "'": "'",
+  "\u201c": "\u201d",
+  "\u2018": "\u2019",
+  "\u201d": "\u201d",
+};
 
 /** Splits on whitespace; quotes (straight or smart) group; a backslash escapes a quote inside quotes. */
 export function tokenize(input: string): Token[] {
@@ -69,7 +100,10 @@ export function tokenize(input: string): Token[] {
           i++;
         }
         if (i >= input.length) {
-          throw new KeyturnError("malformed_command", `Unterminated quote starting at character ${start + 1}: close it with ${close}.`);
+          throw new KeyturnError(
+            "malformed_command",
+            `Unterminated quote starting at character ${start + 1}: close it with ${close}.`,
+          );
         }
         i++;
       } else {
@@ -85,24 +119,36 @@ export function tokenize(input: string): Token[] {
 type FlagSpec = { readonly value: "none" | "required" | "optional" };
 const FLAGS: Partial<Record<CommandName, Record<string, FlagSpec>>> = {
   list: { overdue: { value: "none" } },
-  rotate: { reason: { value: "required" }, exposure: { value: "optional" }, "kill-now": { value: "none" }, "break-glass": { value: "none" } },
+  rotate: {
+    reason: { value: "required" },
+    exposure: { value: "optional" },
+    "kill-now": { value: "none" },
+    "break-glass": { value: "none" },
+  },
   reject: { reason: { value: "required" } },
   cancel: { reason: { value: "required" } },
   waive: { reason: { value: "required" } },
   consumer: { owner: { value: "required" }, secret: { value: "required" }, reload: { value: "required" } },
 };
 
-const bad = (code: "malformed_command" | "unknown_flag" | "missing_argument", name: string, message: string): KeyturnError =>
-  new KeyturnError(code, `${message}\nUsage: ${usageOf(name)}`);
+const bad = (
+  code: "malformed_command" | "unknown_flag" | "missing_argument",
+  name: string,
+  message: string,
+): KeyturnError => new KeyturnError(code, `${message}\nUsage: ${usageOf(name)}`);
 
 export function parseCommand(raw: string): Command {
   // eslint-disable-next-line no-control-regex -- control characters are stripped on purpose
   const text = raw.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, " ").trim();
   if (text.length > MAX_INPUT) {
-    throw new KeyturnError("malformed_command", `The command is ${text.length} characters long; keyturn reads at most ${MAX_INPUT}.`);
+    throw new KeyturnError(
+      "malformed_command",
+      `The command is ${text.length} characters long; keyturn reads at most ${MAX_INPUT}.`,
+    );
   }
   const tokens = tokenize(text);
-  if (tokens[0] && !tokens[0].quoted && tokens[0].text.toLowerCase().replace(/^\//, "") === "keyturn") tokens.shift();
+  if (tokens[0] && !tokens[0].quoted && tokens[0].text.toLowerCase().replace(/^\//, "") === "keyturn")
+    tokens.shift();
   if (tokens.length === 0) return { name: "help" };
   let word = tokens[0]!.text.toLowerCase();
   if (word === "audit" && tokens[1]?.text.toLowerCase() === "verify") {
@@ -111,7 +157,10 @@ export function parseCommand(raw: string): Command {
   }
   const known = COMMAND_HELP.find((c) => c.name === word);
   if (!known) {
-    const near = closest(word, COMMAND_HELP.map((c) => c.name));
+    const near = closest(
+      word,
+      COMMAND_HELP.map((c) => c.name),
+    );
     throw new KeyturnError(
       "unknown_command",
       `Unknown command "${tokens[0]!.text}".${near.length ? ` Did you mean ${near[0]}?` : ""} Type \`help\` for the list of commands.`,
@@ -122,7 +171,10 @@ export function parseCommand(raw: string): Command {
   return build(name, positionals, flags);
 }
 
-function splitArgs(name: CommandName, tokens: Token[]): { positionals: string[]; flags: Map<string, string | true> } {
+function splitArgs(
+  name: CommandName,
+  tokens: Token[],
+): { positionals: string[]; flags: Map<string, string | true> } {
   const spec = FLAGS[name] ?? {};
   const positionals: string[] = [];
   const flags = new Map<string, string | true>();
@@ -136,7 +188,21 @@ function splitArgs(name: CommandName, tokens: Token[]): { positionals: string[];
     const s = spec[flagName];
     if (!s) {
       const near = closest(flagName, Object.keys(spec));
-      throw bad("unknown_flag", name, `unknown flag --${flagName}${near.length ? ` — did you mean --${near[0]}?` : ` — ${name} takes ${Object.keys(spec).length ? Object.keys(spec).map((f) => `--${f}`).join(", ") : "no flags"}`}`);
+      throw bad(
+        "unknown_flag",
+        name,
+        `unknown flag --${flagName}${
+          near.length
+            ? ` — did you mean --${near[0]}?`
+            : ` — ${name} takes ${
+                Object.keys(spec).length
+                  ? Object.keys(spec)
+                      .map((f) => `--${f}`)
+                      .join(", ")
+                  : "no flags"
+              }`
+        }`,
+      );
     }
     if (flags.has(flagName)) throw bad("malformed_command", name, `--${flagName} is given twice.`);
     if (s.value === "none") {
@@ -146,7 +212,10 @@ function splitArgs(name: CommandName, tokens: Token[]): { positionals: string[];
       flags.set(flagName, inline);
     } else {
       const next = tokens[i + 1];
-      const takesNext = next && (next.quoted || !next.text.startsWith("--")) && (s.value === "required" || /^(key\d+|unknown)$/i.test(next.text));
+      const takesNext =
+        next &&
+        (next.quoted || !next.text.startsWith("--")) &&
+        (s.value === "required" || /^(key\d+|unknown)$/i.test(next.text));
       if (takesNext) {
         flags.set(flagName, next.text);
         i++;
@@ -167,12 +236,17 @@ function splitFlag(body: string, original: string): [string, string | undefined]
 }
 
 const ACCOUNT = /^[a-zA-Z0-9][a-zA-Z0-9-_.]{1,63}$/;
-const RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/microsoft\.cognitiveservices\/accounts\/[^/]+$/i;
+const RESOURCE_ID =
+  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/microsoft\.cognitiveservices\/accounts\/[^/]+$/i;
 
 function account(name: CommandName, value: string | undefined): string {
   if (!value) throw bad("missing_argument", name, "Name the account (its name, or its full resource id).");
   if (ACCOUNT.test(value) || RESOURCE_ID.test(value)) return value;
-  throw bad("malformed_command", name, `"${value}" is not an account name or a Cognitive Services resource id.`);
+  throw bad(
+    "malformed_command",
+    name,
+    `"${value}" is not an account name or a Cognitive Services resource id.`,
+  );
 }
 
 function changeId(name: CommandName, value: string | undefined): string {
@@ -190,13 +264,22 @@ function reason(name: CommandName, flags: Map<string, string | true>, required: 
   }
   const text = r.trim();
   if (!text) throw bad("missing_argument", name, "The reason is empty: say why, for the evidence record.");
-  if (text.length > MAX_REASON) throw bad("malformed_command", name, `The reason is ${text.length} characters; keep it under ${MAX_REASON}.`);
+  if (text.length > MAX_REASON)
+    throw bad(
+      "malformed_command",
+      name,
+      `The reason is ${text.length} characters; keep it under ${MAX_REASON}.`,
+    );
   return text;
 }
 
 function noExtra(name: CommandName, positionals: string[], expected: number): void {
   if (positionals.length > expected) {
-    throw bad("malformed_command", name, `Unexpected argument "${positionals[expected]}"${name === "rotate" || name === "reject" ? ' (quote a reason with spaces: --reason "…")' : ""}.`);
+    throw bad(
+      "malformed_command",
+      name,
+      `Unexpected argument "${positionals[expected]}"${name === "rotate" || name === "reject" ? ' (quote a reason with spaces: --reason "…")' : ""}.`,
+    );
   }
 }
 
@@ -225,14 +308,27 @@ function build(name: CommandName, p: string[], flags: Map<string, string | true>
       let leakedSlot: LeakedSlot | null = null;
       if (exp !== undefined) {
         const v = exp === true ? "unknown" : exp.toLowerCase();
-        if (v !== "key1" && v !== "key2" && v !== "unknown") throw bad("malformed_command", name, `--exposure takes key1, key2 or unknown, not "${exp}".`);
+        if (v !== "key1" && v !== "key2" && v !== "unknown")
+          throw bad("malformed_command", name, `--exposure takes key1, key2 or unknown, not "${exp}".`);
         leakedSlot = v;
       }
       const killNow = flags.has("kill-now");
       if (killNow && (leakedSlot === null || leakedSlot === "unknown")) {
-        throw bad("malformed_command", name, "--kill-now needs the leaked key: --exposure key1 or --exposure key2.");
+        throw bad(
+          "malformed_command",
+          name,
+          "--kill-now needs the leaked key: --exposure key1 or --exposure key2.",
+        );
       }
-      return { name, account: acc, reason: why, exposure: leakedSlot !== null, leakedSlot, killNow, breakGlass: flags.has("break-glass") };
+      return {
+        name,
+        account: acc,
+        reason: why,
+        exposure: leakedSlot !== null,
+        leakedSlot,
+        killNow,
+        breakGlass: flags.has("break-glass"),
+      };
     }
     case "approve":
     case "resume":
@@ -246,7 +342,9 @@ function build(name: CommandName, p: string[], flags: Map<string, string | true>
     case "cancel": {
       noExtra(name, p, 1);
       const r = reason(name, flags, false);
-      return r ? { name, changeId: changeId(name, p[0]), reason: r } : { name, changeId: changeId(name, p[0]) };
+      return r
+        ? { name, changeId: changeId(name, p[0]), reason: r }
+        : { name, changeId: changeId(name, p[0]) };
     }
     case "waive": {
       noExtra(name, p, 2);

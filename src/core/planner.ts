@@ -2,7 +2,17 @@
  * The planner: which steps, on which slots, with which windows. Never regenerate the key consumers
  * use until they have moved off it (the point of no return comes after the cutover check).
  */
-import type { Account, Inventory, KeySlot, LeakedSlot, Plan, PlanStep, PlanVariant, PolicySnapshot, StepKind } from "./domain.js";
+import type {
+  Account,
+  Inventory,
+  KeySlot,
+  LeakedSlot,
+  Plan,
+  PlanStep,
+  PlanVariant,
+  PolicySnapshot,
+  StepKind,
+} from "./domain.js";
 import { otherSlot } from "./domain.js";
 import { KeyturnError } from "./errors.js";
 import { canonicalJson, sha256Hex } from "./secret.js";
@@ -19,28 +29,43 @@ export interface PlanInput {
 export function buildPlan(input: PlanInput): Plan {
   const { account, inventory, policy } = input;
   if (inventory.keyFree || account.disableLocalAuth) {
-    throw new KeyturnError("key_free", `${account.name} has disableLocalAuth=true: it has no keys to rotate; nothing to do.`);
+    throw new KeyturnError(
+      "key_free",
+      `${account.name} has disableLocalAuth=true: it has no keys to rotate; nothing to do.`,
+    );
   }
   const notes: string[] = [];
   let active = inventory.activeSlot;
   if (!active) {
-    const used = new Set(inventory.consumers.map((c) => c.slot).filter((s): s is KeySlot => s === "key1" || s === "key2"));
+    const used = new Set(
+      inventory.consumers.map((c) => c.slot).filter((s): s is KeySlot => s === "key1" || s === "key2"),
+    );
     if (used.size > 1) {
-      const who = inventory.consumers.filter((c) => c.slot !== "unknown").map((c) => `${c.name} (${c.slot})`).join(", ");
+      const who = inventory.consumers
+        .filter((c) => c.slot !== "unknown")
+        .map((c) => `${c.name} (${c.slot})`)
+        .join(", ");
       throw new KeyturnError(
         "no_active_slot",
         `Consumers of ${account.name} use both keys (${who}), so no key can be regenerated without an outage. Move them all to one key (publish it to their secrets), then request the rotation again.`,
       );
     }
     active = "key1";
-    notes.push("No consumer with a known key was found: key1 is taken as the active key. Declare consumers keyturn cannot see with `consumer add`.");
+    notes.push(
+      "No consumer with a known key was found: key1 is taken as the active key. Declare consumers keyturn cannot see with `consumer add`.",
+    );
   }
   const standby = otherSlot(active);
   const variant = variantOf(input, active);
   const steps = stepsFor(variant, active, standby, policy);
-  const moved = inventory.consumers.filter((c) => c.secret || c.source === "app-setting-literal" || c.source === "declared");
+  const moved = inventory.consumers.filter(
+    (c) => c.secret || c.source === "app-setting-literal" || c.source === "declared",
+  );
   const consumerIds = moved.map((c) => c.id).sort();
-  const pinnedConsumerIds = inventory.consumers.filter((c) => c.reload === "pinned").map((c) => c.id).sort();
+  const pinnedConsumerIds = inventory.consumers
+    .filter((c) => c.reload === "pinned")
+    .map((c) => c.id)
+    .sort();
   const unpinnedHash = {
     variant,
     accountId: account.id,
@@ -48,11 +73,27 @@ export function buildPlan(input: PlanInput): Plan {
     standbySlot: standby,
     steps: steps.map((s) => ({ kind: s.kind, slot: s.slot ?? null, waitSeconds: s.waitSeconds })),
     consumers: inventory.consumers
-      .map((c) => ({ id: c.id, slot: c.slot, reload: c.reload, secret: c.secret ? `${c.secret.vaultUrl}/${c.secret.name}/${c.secret.version ?? ""}` : null }))
+      .map((c) => ({
+        id: c.id,
+        slot: c.slot,
+        reload: c.reload,
+        secret: c.secret ? `${c.secret.vaultUrl}/${c.secret.name}/${c.secret.version ?? ""}` : null,
+      }))
       .sort((a, b) => a.id.localeCompare(b.id)),
   };
-  if (variant === "exposure-standby") notes.push(`The leaked ${standby} is not used by any known consumer: regenerating it affects no one.`);
-  return { variant, accountId: account.id, activeSlot: active, standbySlot: standby, steps, consumerIds, pinnedConsumerIds, hash: planHash(unpinnedHash), ...(notes.length ? { notes } : {}) };
+  if (variant === "exposure-standby")
+    notes.push(`The leaked ${standby} is not used by any known consumer: regenerating it affects no one.`);
+  return {
+    variant,
+    accountId: account.id,
+    activeSlot: active,
+    standbySlot: standby,
+    steps,
+    consumerIds,
+    pinnedConsumerIds,
+    hash: planHash(unpinnedHash),
+    ...(notes.length ? { notes } : {}),
+  };
 }
 
 /** SHA-256 of the canonical plan and inventory (no times, no fingerprints): approvals bind to it. */
@@ -77,46 +118,84 @@ function stepsFor(variant: PlanVariant, active: KeySlot, standby: KeySlot, p: Po
     rollback: prevVersion,
     ...extra,
   });
-  const preflight = s("preflight", "Preflight: read the account and both fingerprints, confirm consumers use " + active + ", record the traffic baseline", {
-    rollback: "nothing changed yet",
+  const preflight = s(
+    "preflight",
+    "Preflight: read the account and both fingerprints, confirm consumers use " +
+      active +
+      ", record the traffic baseline",
+    {
+      rollback: "nothing changed yet",
+    },
+  );
+  const complete = s("complete", "Complete: record the rotation and the next due date", {
+    rollback: "none needed",
   });
-  const complete = s("complete", "Complete: record the rotation and the next due date", { rollback: "none needed" });
   let list: Omit<PlanStep, "index">[];
   if (variant === "exposure-standby") {
     list = [
       preflight,
-      s("regenerate_standby", `Regenerate ${standby} (the leaked standby key — no consumer uses it)`, { slot: standby, rollback: `none needed: no consumer used ${standby}` }),
+      s("regenerate_standby", `Regenerate ${standby} (the leaked standby key — no consumer uses it)`, {
+        slot: standby,
+        rollback: `none needed: no consumer used ${standby}`,
+      }),
       complete,
     ];
   } else if (variant === "exposure-active-kill-now") {
     list = [
       preflight,
-      s("kill_leaked", `Regenerate ${active} NOW — POINT OF NO RETURN: the leaked key dies and consumers fail until they move`, {
+      s(
+        "kill_leaked",
+        `Regenerate ${active} NOW — POINT OF NO RETURN: the leaked key dies and consumers fail until they move`,
+        {
+          slot: active,
+          pointOfNoReturn: true,
+          rollback: `none: ${active} is dead; move consumers to the new value`,
+        },
+      ),
+      s("publish", `Publish the new ${active} to every consumer's Key Vault secret`, {
         slot: active,
-        pointOfNoReturn: true,
-        rollback: `none: ${active} is dead; move consumers to the new value`,
+        rollback: "none: the old value is dead",
       }),
-      s("publish", `Publish the new ${active} to every consumer's Key Vault secret`, { slot: active, rollback: "none: the old value is dead" }),
-      s("move_consumers", "Move consumers: refresh App Service references, notify owners", { waitSeconds: p.propagationSeconds, rollback: "none: the old value is dead" }),
-      s("verify_cutover", "Verify consumers read the new key and calls succeed again", { rollback: "none: the old value is dead" }),
-      s("soak", "Soak: watch for 401s from anyone still holding the leaked key", { waitSeconds: p.soakSeconds, rollback: "none needed" }),
+      s("move_consumers", "Move consumers: refresh App Service references, notify owners", {
+        waitSeconds: p.propagationSeconds,
+        rollback: "none: the old value is dead",
+      }),
+      s("verify_cutover", "Verify consumers read the new key and calls succeed again", {
+        rollback: "none: the old value is dead",
+      }),
+      s("soak", "Soak: watch for 401s from anyone still holding the leaked key", {
+        waitSeconds: p.soakSeconds,
+        rollback: "none needed",
+      }),
       complete,
     ];
   } else {
     list = [
       preflight,
-      s("regenerate_standby", `Regenerate ${standby} (standby — no consumer uses it)`, { slot: standby, rollback: `none needed: no consumer used ${standby}` }),
-      s("publish", `Publish ${standby} as a new version of every consumer's Key Vault secret`, { slot: standby }),
-      s("move_consumers", "Move consumers: refresh App Service references, notify owners of manual ones, wait the propagation window", {
-        waitSeconds: p.propagationSeconds,
+      s("regenerate_standby", `Regenerate ${standby} (standby — no consumer uses it)`, {
+        slot: standby,
+        rollback: `none needed: no consumer used ${standby}`,
       }),
+      s("publish", `Publish ${standby} as a new version of every consumer's Key Vault secret`, {
+        slot: standby,
+      }),
+      s(
+        "move_consumers",
+        "Move consumers: refresh App Service references, notify owners of manual ones, wait the propagation window",
+        {
+          waitSeconds: p.propagationSeconds,
+        },
+      ),
       s("verify_cutover", `Cutover check: every consumer reads ${standby}, no error spike (gate)`),
       s("regenerate_old", `Regenerate ${active} — POINT OF NO RETURN: the old key stops working`, {
         slot: active,
         pointOfNoReturn: true,
         rollback: `none: ${active} is dead; consumers on ${standby} are unaffected`,
       }),
-      s("soak", `Soak: watch for 401s from anyone still holding the old ${active}`, { waitSeconds: p.soakSeconds, rollback: "none needed" }),
+      s("soak", `Soak: watch for 401s from anyone still holding the old ${active}`, {
+        waitSeconds: p.soakSeconds,
+        rollback: "none needed",
+      }),
       complete,
     ];
   }

@@ -18,7 +18,10 @@ export function closest(typed: string, candidates: readonly string[], limit = 1)
   const t = typed.toLowerCase();
   const max = Math.max(2, Math.floor(t.length / 3));
   return candidates
-    .map((c) => ({ c, d: c.toLowerCase().startsWith(t) && t.length >= 3 ? 0 : editDistance(t, c.toLowerCase()) }))
+    .map((c) => ({
+      c,
+      d: c.toLowerCase().startsWith(t) && t.length >= 3 ? 0 : editDistance(t, c.toLowerCase()),
+    }))
     .filter((x) => x.d <= max)
     .sort((x, y) => x.d - y.d || x.c.localeCompare(y.c))
     .slice(0, limit)

@@ -10,38 +10,108 @@ describe("command parser", () => {
     ["/keyturn owner contoso-openai", { name: "owner", account: "contoso-openai" }],
     ["keyturn list --overdue", { name: "list", overdue: true }],
     ["list", { name: "list", overdue: false }],
-    ['rotate contoso-translator --reason "leaked in PR 123"', { name: "rotate", account: "contoso-translator", reason: "leaked in PR 123", exposure: false, leakedSlot: null, killNow: false, breakGlass: false }],
-    ['rotate contoso-translator --exposure --reason "x y"', { name: "rotate", account: "contoso-translator", reason: "x y", exposure: true, leakedSlot: "unknown", killNow: false, breakGlass: false }],
-    ["rotate contoso-translator --exposure KEY2 --reason=pasted", { name: "rotate", account: "contoso-translator", reason: "pasted", exposure: true, leakedSlot: "key2", killNow: false, breakGlass: false }],
-    ["rotate contoso-translator --exposure key1 --kill-now --break-glass --reason “smart quotes”", { name: "rotate", account: "contoso-translator", reason: "smart quotes", exposure: true, leakedSlot: "key1", killNow: true, breakGlass: true }],
+    [
+      'rotate contoso-translator --reason "leaked in PR 123"',
+      {
+        name: "rotate",
+        account: "contoso-translator",
+        reason: "leaked in PR 123",
+        exposure: false,
+        leakedSlot: null,
+        killNow: false,
+        breakGlass: false,
+      },
+    ],
+    [
+      'rotate contoso-translator --exposure --reason "x y"',
+      {
+        name: "rotate",
+        account: "contoso-translator",
+        reason: "x y",
+        exposure: true,
+        leakedSlot: "unknown",
+        killNow: false,
+        breakGlass: false,
+      },
+    ],
+    [
+      "rotate contoso-translator --exposure KEY2 --reason=pasted",
+      {
+        name: "rotate",
+        account: "contoso-translator",
+        reason: "pasted",
+        exposure: true,
+        leakedSlot: "key2",
+        killNow: false,
+        breakGlass: false,
+      },
+    ],
+    [
+      "rotate contoso-translator --exposure key1 --kill-now --break-glass --reason “smart quotes”",
+      {
+        name: "rotate",
+        account: "contoso-translator",
+        reason: "smart quotes",
+        exposure: true,
+        leakedSlot: "key1",
+        killNow: true,
+        breakGlass: true,
+      },
+    ],
     ["approve chg-42", { name: "approve", changeId: "CHG-42" }],
     ["approve 7", { name: "approve", changeId: "CHG-7" }],
     ["reject CHG-3 --reason 'wrong account'", { name: "reject", changeId: "CHG-3", reason: "wrong account" }],
     ["cancel CHG-3", { name: "cancel", changeId: "CHG-3" }],
-    ['waive CHG-3 speech-ivr --reason "IVR retired"', { name: "waive", changeId: "CHG-3", consumer: "speech-ivr", reason: "IVR retired" }],
+    [
+      'waive CHG-3 speech-ivr --reason "IVR retired"',
+      { name: "waive", changeId: "CHG-3", consumer: "speech-ivr", reason: "IVR retired" },
+    ],
     ["audit verify", { name: "verify" }],
     [
       "consumer add contoso-translator batch-job --owner team@contoso.com --secret https://kv.vault.azure.net/secrets/k --reload versionless",
-      { name: "consumer", op: "add", account: "contoso-translator", consumer: "batch-job", owner: "team@contoso.com", secret: "https://kv.vault.azure.net/secrets/k", reload: "versionless" },
+      {
+        name: "consumer",
+        op: "add",
+        account: "contoso-translator",
+        consumer: "batch-job",
+        owner: "team@contoso.com",
+        secret: "https://kv.vault.azure.net/secrets/k",
+        reload: "versionless",
+      },
     ],
     [
       "status /subscriptions/s1/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a1",
-      { name: "status", account: "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a1" },
+      {
+        name: "status",
+        account: "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a1",
+      },
     ],
   ])("%s", (text, expected) => {
     expect(parseCommand(text)).toEqual(expected);
   });
 
   it.each([
-    ['rotate contoso-translator --resaon "x"', "unknown_flag", /unknown flag --resaon — did you mean --reason\?/],
+    [
+      'rotate contoso-translator --resaon "x"',
+      "unknown_flag",
+      /unknown flag --resaon — did you mean --reason\?/,
+    ],
     ["rotat contoso-translator", "unknown_command", /Did you mean rotate\?/],
     ["frobnicate", "unknown_command", /Type `help`/],
     ["rotate contoso-translator", "missing_argument", /Give a reason: --reason/],
     ['rotate --reason "x"', "missing_argument", /Name the account/],
     ['rotate contoso-translator --reason "unterminated', "malformed_command", /Unterminated quote/],
-    ["rotate contoso-translator --reason leaked in PR", "malformed_command", /Unexpected argument "in".*quote a reason/],
+    [
+      "rotate contoso-translator --reason leaked in PR",
+      "malformed_command",
+      /Unexpected argument "in".*quote a reason/,
+    ],
     ['rotate contoso-translator --exposure key3 --reason "x"', "malformed_command", /key1, key2 or unknown/],
-    ['rotate contoso-translator --kill-now --reason "x"', "malformed_command", /--kill-now needs the leaked key/],
+    [
+      'rotate contoso-translator --kill-now --reason "x"',
+      "malformed_command",
+      /--kill-now needs the leaked key/,
+    ],
     ['rotate contoso-translator --reason "a" --reason "b"', "malformed_command", /given twice/],
     ["approve change-one", "malformed_command", /write it as CHG-42/],
     ["reject CHG-1", "missing_argument", /reason/],
@@ -65,6 +135,9 @@ describe("command parser", () => {
   });
 
   it("strips control characters", () => {
-    expect(parseCommand("status\u0000 contoso-translator\u0007")).toEqual({ name: "status", account: "contoso-translator" });
+    expect(parseCommand("status\u0000 contoso-translator\u0007")).toEqual({
+      name: "status",
+      account: "contoso-translator",
+    });
   });
 });

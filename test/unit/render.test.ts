@@ -4,7 +4,8 @@ import { toCard } from "../../adapters/teams/render.js";
 import { renderChangeCard } from "../../src/core/render/index.js";
 import { change, standardPlan } from "../support/change-fixture.js";
 
-const evil = 'leaked <!channel> <@U0BOB> <https://evil.example|click> [x](https://evil.example) <at>Bob</at> *bold*';
+const evil =
+  "leaked <!channel> <@U0BOB> <https://evil.example|click> [x](https://evil.example) <at>Bob</at> *bold*";
 
 describe("rendering", () => {
   it("the card offers Approve/Reject while awaiting approval, binds Approve to the plan hash, confirms the point of no return", () => {
@@ -17,8 +18,15 @@ describe("rendering", () => {
   });
 
   it("paused offers resume, rollback before the point of no return, waivers for pinned consumers; closed changes offer nothing", () => {
-    const paused = renderChangeCard(change({ state: "paused", plan: { ...standardPlan, pinnedConsumerIds: ["site:ivr/K"] } }));
-    expect(paused.buttons?.map((b) => b.label)).toEqual(["Resume", "Roll back", "Waive site:ivr/K", "Cancel"]);
+    const paused = renderChangeCard(
+      change({ state: "paused", plan: { ...standardPlan, pinnedConsumerIds: ["site:ivr/K"] } }),
+    );
+    expect(paused.buttons?.map((b) => b.label)).toEqual([
+      "Resume",
+      "Roll back",
+      "Waive site:ivr/K",
+      "Cancel",
+    ]);
     expect(renderChangeCard(change({ state: "completed" })).buttons).toEqual([]);
   });
 
@@ -42,7 +50,8 @@ describe("rendering", () => {
     for (const b of blocks) {
       const text = (b.text as { text?: string } | undefined)?.text ?? "";
       expect(text.length).toBeLessThanOrEqual(3000);
-      for (const f of (b.fields as { text: string }[] | undefined) ?? []) expect(f.text.length).toBeLessThanOrEqual(2000);
+      for (const f of (b.fields as { text: string }[] | undefined) ?? [])
+        expect(f.text.length).toBeLessThanOrEqual(2000);
     }
   });
 });

@@ -9,24 +9,53 @@ const day = (iso: string | null | undefined) => (iso ? iso.slice(0, 10) : "—")
 
 export function renderStatus(s: AccountStatus, label?: string): Message {
   const a = s.account;
-  const last = s.lastRotation ? `${day(s.lastRotation.at)} by ${s.lastRotation.by} (${s.lastRotation.source}${s.lastRotation.changeId ? `, ${s.lastRotation.changeId}` : ""})` : "none on record";
+  const last = s.lastRotation
+    ? `${day(s.lastRotation.at)} by ${s.lastRotation.by} (${s.lastRotation.source}${s.lastRotation.changeId ? `, ${s.lastRotation.changeId}` : ""})`
+    : "none on record";
   const sections: Section[] = [
-    { heading: "Consumers", lines: s.consumers.length ? s.consumers.map((c) => `${c.name} — ${c.source}, uses ${c.slot}, ${c.reload}${c.owner ? `, owner ${c.owner}` : ""}`) : ["No consumer found."] },
+    {
+      heading: "Consumers",
+      lines: s.consumers.length
+        ? s.consumers.map(
+            (c) =>
+              `${c.name} — ${c.source}, uses ${c.slot}, ${c.reload}${c.owner ? `, owner ${c.owner}` : ""}`,
+          )
+        : ["No consumer found."],
+    },
   ];
-  if (s.couldDisableLocalAuth) sections.push({ lines: ["No key consumer and no traffic: this account could drop keys entirely (disableLocalAuth=true)."] });
+  if (s.couldDisableLocalAuth)
+    sections.push({
+      lines: [
+        "No key consumer and no traffic: this account could drop keys entirely (disableLocalAuth=true).",
+      ],
+    });
   return {
     text: `${a.name}: ${s.localAuthAllowed ? `active key ${s.activeSlot ?? "unknown"}, last rotated ${last}` : "local auth disabled (no keys)"}`,
     title: `Status · ${a.name}`,
     tone: s.overdue ? "warning" : "info",
     fields: [
       { label: "Kind", value: a.kind },
-      { label: "Owner", value: s.owner ? `${s.owner} (${s.ownerSource})` : "unknown — tag the account with owner=…" },
+      {
+        label: "Owner",
+        value: s.owner ? `${s.owner} (${s.ownerSource})` : "unknown — tag the account with owner=…",
+      },
       { label: "Environment", value: s.environment ?? "—" },
       { label: "Local auth (keys)", value: s.localAuthAllowed ? "allowed" : "disabled — nothing to rotate" },
       { label: "Active key", value: s.activeSlot ?? "unknown" },
-      { label: "Stored in", value: s.storedIn.map((x) => `${x.vaultUrl}/secrets/${x.name}`).join(", ") || "no Key Vault secret found" },
+      {
+        label: "Stored in",
+        value:
+          s.storedIn.map((x) => `${x.vaultUrl}/secrets/${x.name}`).join(", ") || "no Key Vault secret found",
+      },
       { label: "Last rotation", value: last },
-      { label: "Next due", value: s.nextDue ? `${day(s.nextDue)}${s.overdue ? " — OVERDUE" : ""}` : s.localAuthAllowed ? "now (no rotation on record)" : "—" },
+      {
+        label: "Next due",
+        value: s.nextDue
+          ? `${day(s.nextDue)}${s.overdue ? " — OVERDUE" : ""}`
+          : s.localAuthAllowed
+            ? "now (no rotation on record)"
+            : "—",
+      },
       ...(s.openChangeId ? [{ label: "Open change", value: s.openChangeId }] : []),
     ],
     sections,
@@ -35,7 +64,9 @@ export function renderStatus(s: AccountStatus, label?: string): Message {
 }
 
 export function renderOwner(s: AccountStatus): Message {
-  const text = s.owner ? `${s.account.name} is owned by ${s.owner} (from the ${s.ownerSource}).` : `${s.account.name} has no owner on record: tag it with owner=<team or person>.`;
+  const text = s.owner
+    ? `${s.account.name} is owned by ${s.owner} (from the ${s.ownerSource}).`
+    : `${s.account.name} has no owner on record: tag it with owner=<team or person>.`;
   return { text, title: `Owner · ${s.account.name}`, sections: [{ lines: [text] }], context: [s.account.id] };
 }
 
@@ -44,15 +75,37 @@ export function renderList(rows: readonly AccountStatus[], opts: { overdue: bool
     (s) =>
       `${s.account.name} (${s.account.kind}, ${s.account.subscriptionId.slice(-4)}) — owner ${s.owner ?? "?"} — last ${s.lastRotation ? day(s.lastRotation.at) : "none"} — due ${s.localAuthAllowed ? (s.nextDue ? day(s.nextDue) : "now") : "n/a (keyless)"}${s.overdue ? " — OVERDUE" : ""}`,
   );
-  const title = opts.overdue ? `Overdue keys: ${rows.length}` : `Accounts: ${rows.length} (${rows.filter((r) => r.overdue).length} overdue)`;
-  return { text: title, title, tone: opts.overdue && rows.length ? "warning" : "info", sections: [{ lines: lines.length ? lines : ["None."] }] };
+  const title = opts.overdue
+    ? `Overdue keys: ${rows.length}`
+    : `Accounts: ${rows.length} (${rows.filter((r) => r.overdue).length} overdue)`;
+  return {
+    text: title,
+    title,
+    tone: opts.overdue && rows.length ? "warning" : "info",
+    sections: [{ lines: lines.length ? lines : ["None."] }],
+  };
 }
 
 export function renderInventory(account: Account, inv: Inventory): Message {
-  if (inv.keyFree) return { text: `${account.name} has local auth disabled: no keys, no key consumers.`, title: `Inventory · ${account.name}`, sections: [{ lines: ["disableLocalAuth=true"] }] };
+  if (inv.keyFree)
+    return {
+      text: `${account.name} has local auth disabled: no keys, no key consumers.`,
+      title: `Inventory · ${account.name}`,
+      sections: [{ lines: ["disableLocalAuth=true"] }],
+    };
   const sections: Section[] = [
-    { heading: "Consumers", lines: inv.consumers.length ? inv.consumers.map((c) => `${c.name} — ${c.source}, uses ${c.slot}, ${c.reload}. ${c.evidence}`) : ["No consumer found."] },
-    { heading: "Services (traffic by ApiName, 24 h)", lines: inv.services.length ? inv.services.map((s) => `${s.apiName}: ${s.calls} calls`) : ["No traffic seen."] },
+    {
+      heading: "Consumers",
+      lines: inv.consumers.length
+        ? inv.consumers.map((c) => `${c.name} — ${c.source}, uses ${c.slot}, ${c.reload}. ${c.evidence}`)
+        : ["No consumer found."],
+    },
+    {
+      heading: "Services (traffic by ApiName, 24 h)",
+      lines: inv.services.length
+        ? inv.services.map((s) => `${s.apiName}: ${s.calls} calls`)
+        : ["No traffic seen."],
+    },
   ];
   if (inv.unseen.length) sections.push({ heading: "Could not see", lines: [...inv.unseen] });
   return {
@@ -68,8 +121,15 @@ export function renderInventory(account: Account, inv: Inventory): Message {
   };
 }
 
-export function renderHistory(account: Account, changes: readonly Change[], last: { changeId: string; completedAt: string; by: PrincipalRef } | undefined): Message {
-  const lines = changes.map((c) => `${c.id} — ${c.state.replace("_", " ")} — ${day(c.createdAt)} by ${c.requester.displayName}${c.exposure ? " — exposure" : ""} — ${c.reason}`);
+export function renderHistory(
+  account: Account,
+  changes: readonly Change[],
+  last: { changeId: string; completedAt: string; by: PrincipalRef } | undefined,
+): Message {
+  const lines = changes.map(
+    (c) =>
+      `${c.id} — ${c.state.replace("_", " ")} — ${day(c.createdAt)} by ${c.requester.displayName}${c.exposure ? " — exposure" : ""} — ${c.reason}`,
+  );
   return {
     text: `${account.name}: ${changes.length} change(s)${last ? `, last rotation ${day(last.completedAt)} (${last.changeId})` : ""}`,
     title: `History · ${account.name}`,
@@ -80,7 +140,12 @@ export function renderHistory(account: Account, changes: readonly Change[], last
 export function renderHelp(topic?: string): Message {
   if (topic) {
     const c = COMMAND_HELP.find((x) => x.name === topic);
-    if (c) return { text: `${c.usage} — ${c.summary}`, title: `help ${c.name}`, sections: [{ lines: [`Usage: ${c.usage}`, c.summary] }] };
+    if (c)
+      return {
+        text: `${c.usage} — ${c.summary}`,
+        title: `help ${c.name}`,
+        sections: [{ lines: [`Usage: ${c.usage}`, c.summary] }],
+      };
   }
   return {
     text: "keyturn rotates Azure AI service keys under approval, without downtime.",
@@ -91,10 +156,18 @@ export function renderHelp(topic?: string): Message {
 
 export function renderError(e: KeyturnError | { code: "internal"; correlationId: string }): Message {
   if ("correlationId" in e) {
-    return { text: `Something went wrong (ref ${e.correlationId}). Nothing was changed by this request; tell your keyturn operator this reference.`, tone: "danger" };
+    return {
+      text: `Something went wrong (ref ${e.correlationId}). Nothing was changed by this request; tell your keyturn operator this reference.`,
+      tone: "danger",
+    };
   }
   const [first, ...rest] = e.userMessage.split("\n");
-  return { text: first!, tone: "danger", ...(rest.length ? { sections: [{ lines: rest }] } : {}), context: [e.code] };
+  return {
+    text: first!,
+    tone: "danger",
+    ...(rest.length ? { sections: [{ lines: rest }] } : {}),
+    context: [e.code],
+  };
 }
 
 export function renderAck(text: string): Message {
@@ -102,7 +175,9 @@ export function renderAck(text: string): Message {
 }
 
 export function renderVerify(r: VerifyResult): Message {
-  const text = r.ok ? `Audit log verified: ${r.events} events, head ${r.head.slice(0, 16)}.` : `Audit log does NOT verify: event ${r.firstBadSeq} — ${r.problem}`;
+  const text = r.ok
+    ? `Audit log verified: ${r.events} events, head ${r.head.slice(0, 16)}.`
+    : `Audit log does NOT verify: event ${r.firstBadSeq} — ${r.problem}`;
   return { text, tone: r.ok ? "success" : "danger" };
 }
 

@@ -21,7 +21,11 @@ const STATE_TONE: Record<Change["state"], Tone> = {
 const stateLabel = (c: Change) => c.state.replace("_", " ").toUpperCase();
 
 export function changeTitle(c: Change): string {
-  const flags = [c.exposure ? `EXPOSURE (${c.leakedSlot ?? "unknown"})` : "", c.breakGlass ? "BREAK-GLASS" : "", c.killNow ? "KILL NOW" : ""].filter(Boolean);
+  const flags = [
+    c.exposure ? `EXPOSURE (${c.leakedSlot ?? "unknown"})` : "",
+    c.breakGlass ? "BREAK-GLASS" : "",
+    c.killNow ? "KILL NOW" : "",
+  ].filter(Boolean);
   return `${c.id} · rotate ${c.accountName}${flags.length ? " · " + flags.join(" · ") : ""}`;
 }
 
@@ -33,32 +37,52 @@ function stepMark(c: Change, index: number): string {
   return "·";
 }
 
-export function renderChangeCard(c: Change, opts: { permalink?: string | undefined; label?: string | undefined } = {}): Message {
+export function renderChangeCard(
+  c: Change,
+  opts: { permalink?: string | undefined; label?: string | undefined } = {},
+): Message {
   const counted = countedApprovals(c);
   const fields: Field[] = [
     { label: "Account", value: `${c.accountName} (${c.accountKind})` },
     { label: "State", value: stateLabel(c) + (c.escalated ? " · ESCALATED" : "") },
     { label: "Requested by", value: c.requester.displayName },
     { label: "Reason", value: c.reason },
-    { label: "Approvals", value: `${counted} of ${c.policy.approvalsRequired}` + (c.approvals.length ? ` — ${c.approvals.map((a) => a.by.displayName + (a.afterTheFact ? " (after the fact)" : "") + (a.planHash !== c.plan.hash ? " (earlier plan, not counted)" : "")).join(", ")}` : "") },
+    {
+      label: "Approvals",
+      value:
+        `${counted} of ${c.policy.approvalsRequired}` +
+        (c.approvals.length
+          ? ` — ${c.approvals.map((a) => a.by.displayName + (a.afterTheFact ? " (after the fact)" : "") + (a.planHash !== c.plan.hash ? " (earlier plan, not counted)" : "")).join(", ")}`
+          : ""),
+    },
     { label: "Approvers", value: c.policy.approvers.join(", ") || "none configured" },
   ];
   if (c.exposure) fields.push({ label: "Leaked key", value: c.leakedSlot ?? "unknown" });
-  if (c.state === "awaiting_approval" && c.approvalDeadline) fields.push({ label: "Approve by", value: c.approvalDeadline.replace("T", " ").slice(0, 16) + " UTC" });
+  if (c.state === "awaiting_approval" && c.approvalDeadline)
+    fields.push({ label: "Approve by", value: c.approvalDeadline.replace("T", " ").slice(0, 16) + " UTC" });
   const inv = c.inventory;
   const blast: string[] = inv.consumers.length
-    ? inv.consumers.map((x) => `${x.name} — ${x.source}, uses ${x.slot}, ${x.reload}${c.waivedConsumerIds.includes(x.id) ? " (waived)" : ""}`)
+    ? inv.consumers.map(
+        (x) =>
+          `${x.name} — ${x.source}, uses ${x.slot}, ${x.reload}${c.waivedConsumerIds.includes(x.id) ? " (waived)" : ""}`,
+      )
     : ["No consumer found."];
-  if (inv.services.length) blast.push("Services: " + inv.services.map((s) => `${s.apiName} (${s.calls} calls/24 h)`).join(", "));
+  if (inv.services.length)
+    blast.push("Services: " + inv.services.map((s) => `${s.apiName} (${s.calls} calls/24 h)`).join(", "));
   for (const u of inv.unseen) blast.push(`Could not see: ${u}`);
   const plan = c.plan.steps.map(
-    (s) => `${stepMark(c, s.index)} ${s.index + 1}. ${s.title}${s.waitSeconds ? ` (window ${formatDuration(s.waitSeconds)})` : ""}${s.pointOfNoReturn ? "  ⚠ point of no return" : ""}`,
+    (s) =>
+      `${stepMark(c, s.index)} ${s.index + 1}. ${s.title}${s.waitSeconds ? ` (window ${formatDuration(s.waitSeconds)})` : ""}${s.pointOfNoReturn ? "  ⚠ point of no return" : ""}`,
   );
   const sections: Section[] = [
     { heading: `Blast radius (active key: ${c.plan.activeSlot})`, lines: blast },
-    { heading: `Plan — ${c.plan.variant}`, lines: [...plan, ...(c.plan.notes ?? []).map((n) => `Note: ${n}`)] },
+    {
+      heading: `Plan — ${c.plan.variant}`,
+      lines: [...plan, ...(c.plan.notes ?? []).map((n) => `Note: ${n}`)],
+    },
   ];
-  if (c.pause) sections.push({ heading: `Paused at step ${c.pause.stepIndex + 1}`, lines: [c.pause.message] });
+  if (c.pause)
+    sections.push({ heading: `Paused at step ${c.pause.stepIndex + 1}`, lines: [c.pause.message] });
   return {
     text: `${changeTitle(c)} — ${stateLabel(c)}`,
     title: changeTitle(c),
@@ -75,7 +99,10 @@ function buttonsFor(c: Change): Button[] {
   const id = c.id;
   const pnr = c.plan.steps.find((s) => s.pointOfNoReturn);
   const buttons: Button[] = [];
-  if (c.state === "awaiting_approval" || (c.breakGlass && isOpen(c.state) && countedApprovals(c) < c.policy.approvalsRequired)) {
+  if (
+    c.state === "awaiting_approval" ||
+    (c.breakGlass && isOpen(c.state) && countedApprovals(c) < c.policy.approvalsRequired)
+  ) {
     buttons.push({
       label: "Approve",
       style: "primary",
@@ -91,7 +118,13 @@ function buttonsFor(c: Change): Button[] {
           }
         : {}),
     });
-    if (c.state === "awaiting_approval") buttons.push({ label: "Reject", style: "danger", action: { kind: "reject", changeId: id }, needsReason: true });
+    if (c.state === "awaiting_approval")
+      buttons.push({
+        label: "Reject",
+        style: "danger",
+        action: { kind: "reject", changeId: id },
+        needsReason: true,
+      });
   }
   if (c.state === "paused") {
     buttons.push({ label: "Resume", style: "primary", action: { kind: "resume", changeId: id } });
@@ -99,12 +132,21 @@ function buttonsFor(c: Change): Button[] {
       buttons.push({
         label: "Roll back",
         action: { kind: "rollback", changeId: id },
-        confirm: { title: "Roll back?", text: "Consumers' secrets go back to the previous key.", confirm: "Roll back", deny: "Cancel" },
+        confirm: {
+          title: "Roll back?",
+          text: "Consumers' secrets go back to the previous key.",
+          confirm: "Roll back",
+          deny: "Cancel",
+        },
       });
     }
     for (const cid of c.plan.pinnedConsumerIds.filter((x) => !c.waivedConsumerIds.includes(x))) {
       const name = c.inventory.consumers.find((x) => x.id === cid)?.name ?? cid;
-      buttons.push({ label: `Waive ${name}`, action: { kind: "waive", changeId: id, consumerId: cid }, needsReason: true });
+      buttons.push({
+        label: `Waive ${name}`,
+        action: { kind: "waive", changeId: id, consumerId: cid },
+        needsReason: true,
+      });
     }
   }
   if (["awaiting_approval", "approved", "paused", "requested"].includes(c.state)) {
@@ -115,12 +157,24 @@ function buttonsFor(c: Change): Button[] {
 
 export function renderStepReply(c: Change, s: StepEvidence): Message {
   const planned = c.plan.steps[s.index];
-  const outcome = s.outcome === "succeeded" ? "done" : s.outcome === "gate_failed" ? "GATE FAILED" : s.outcome === "failed" ? "FAILED" : "running";
-  const lines = (m: Readonly<Record<string, string>> | undefined) => Object.entries(m ?? {}).map(([k, v]) => `${k}: ${v}`);
+  const outcome =
+    s.outcome === "succeeded"
+      ? "done"
+      : s.outcome === "gate_failed"
+        ? "GATE FAILED"
+        : s.outcome === "failed"
+          ? "FAILED"
+          : "running";
+  const lines = (m: Readonly<Record<string, string>> | undefined) =>
+    Object.entries(m ?? {}).map(([k, v]) => `${k}: ${v}`);
   const sections: Section[] = [];
   if (s.before && Object.keys(s.before).length) sections.push({ heading: "Before", lines: lines(s.before) });
   if (s.after && Object.keys(s.after).length) sections.push({ heading: "After", lines: lines(s.after) });
-  if (s.validation) sections.push({ heading: `Validation — ${s.validation.passed ? "passed" : "NOT passed"}`, lines: [`Query: ${s.validation.query}`, `Result: ${s.validation.result}`] });
+  if (s.validation)
+    sections.push({
+      heading: `Validation — ${s.validation.passed ? "passed" : "NOT passed"}`,
+      lines: [`Query: ${s.validation.query}`, `Result: ${s.validation.result}`],
+    });
   if (s.notes?.length) sections.push({ heading: "Notes", lines: [...s.notes] });
   sections.push({ heading: "Rollback", lines: [s.rollback] });
   return {
@@ -150,5 +204,9 @@ export function renderApprovalRequest(c: Change, permalink?: string): Message {
 }
 
 export function renderBreakGlassAlert(c: Change): Message {
-  return renderNotice(c, `BREAK-GLASS: ${c.requester.displayName} started ${c.id} on ${c.accountName} without prior approval.`, "danger");
+  return renderNotice(
+    c,
+    `BREAK-GLASS: ${c.requester.displayName} started ${c.id} on ${c.accountName} without prior approval.`,
+    "danger",
+  );
 }
