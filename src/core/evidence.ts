@@ -6,6 +6,12 @@
 import type { Change } from "./domain.js";
 import type { StoredEvent, VerifyResult } from "./ports.js";
 
+/** "TAMPERED: event 4 — …", without repeating the event when the store's problem already names it. */
+export function tamperText(r: Extract<VerifyResult, { ok: false }>): string {
+  const named = r.problem.toLowerCase().startsWith(`event ${r.firstBadSeq}`);
+  return named ? `TAMPERED: ${r.problem}` : `TAMPERED: event ${r.firstBadSeq} — ${r.problem}`;
+}
+
 /** Events that interrupt or redirect a change: a reviewer reads them as the pause/resume history. */
 const HISTORY_TYPES = new Set([
   "step_failed",
@@ -161,9 +167,7 @@ export function buildEvidence(
   md.push("");
   md.push("## Event chain", "");
   md.push(
-    verify.ok
-      ? `Verified: ${verify.events} events in the log, head ${verify.head}.`
-      : `TAMPERED: event ${verify.firstBadSeq} — ${verify.problem}`,
+    verify.ok ? `Verified: ${verify.events} events in the log, head ${verify.head}.` : tamperText(verify),
     "",
   );
   md.push("| seq | time | type | actor | prev hash | hash |", "|---|---|---|---|---|---|");

@@ -88,11 +88,13 @@ export function tokenize(input: string): Token[] {
     if (i >= input.length) break;
     let text = "";
     let quoted = false;
+    const opens = i;
     while (i < input.length && !/\s/.test(input[i]!)) {
       const close = QUOTES[input[i]!];
       if (close) {
         const start = i;
-        quoted = true;
+        // only a token that opens with a quote is literal text; `--reason="a b"` is still a flag
+        if (start === opens) quoted = true;
         i++;
         while (i < input.length && input[i] !== close) {
           if (input[i] === "\\" && (input[i + 1] === close || input[i + 1] === "\\")) i++;

@@ -144,6 +144,15 @@ describe("evidence pack", () => {
     expect(pack.markdown).toContain("TAMPERED: event 3 — hash does not match the event's content");
     expect(pack.markdown).not.toContain("Verified:");
     expect((JSON.parse(pack.json) as { chain: VerifyResult }).chain).toEqual(bad);
+    const named: VerifyResult = {
+      ok: false,
+      events: 6,
+      firstBadSeq: 4,
+      problem: "event 4 (approved) hash does not match its content",
+    };
+    expect(buildEvidence(completed, chain(), named, { generatedAt: "x" }).markdown).toContain(
+      "TAMPERED: event 4 (approved) hash does not match its content\n",
+    );
   });
 
   it("keeps a hostile reason on one table row and marks unrun steps and uncounted approvals", () => {

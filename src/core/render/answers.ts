@@ -3,6 +3,7 @@ import type { Account, AccountStatus, Change, Inventory, PrincipalRef } from "..
 import type { KeyturnError } from "../errors.js";
 import type { Message, Section } from "../messages.js";
 import { COMMAND_HELP, usageOf } from "../parse-command.js";
+import { tamperText } from "../evidence.js";
 import type { VerifyResult } from "../ports.js";
 
 const day = (iso: string | null | undefined) => (iso ? iso.slice(0, 10) : "—");
@@ -177,7 +178,7 @@ export function renderAck(text: string): Message {
 export function renderVerify(r: VerifyResult): Message {
   const text = r.ok
     ? `Audit log verified: ${r.events} events, head ${r.head.slice(0, 16)}.`
-    : `Audit log does NOT verify: event ${r.firstBadSeq} — ${r.problem}`;
+    : `Audit log does NOT verify. ${tamperText(r).replace(/\.$/, "")}. Keep the database file as it is and tell your security team: the events from there on cannot be trusted.`;
   return { text, tone: r.ok ? "success" : "danger" };
 }
 
