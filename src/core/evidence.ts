@@ -137,6 +137,14 @@ export function buildEvidence(
   md.push("", "## Blast radius", "");
   for (const c of change.inventory.consumers)
     md.push(`- ${c.name} — ${c.source}, uses ${c.slot}, ${c.reload}: ${c.evidence}`);
+  if (!change.inventory.consumers.length) md.push("- no consumer found");
+  const pinned = change.plan.pinnedConsumerIds;
+  if (pinned.length)
+    md.push(`- pinned (block the cutover check until re-pinned or waived): ${pinned.join(", ")}`);
+  if (change.inventory.services.length)
+    md.push(
+      `- services by ApiName: ${change.inventory.services.map((s) => `${s.apiName} (${s.calls} calls)`).join(", ")}`,
+    );
   for (const u of change.inventory.unseen) md.push(`- could not see: ${u}`);
   md.push("", "## Steps", "");
   for (const p of change.plan.steps) {

@@ -233,6 +233,8 @@ export function createPolicyBook(policy: Policy): PolicyBook {
         ...Object.values(groups).flat(),
         ...(policy.defaults?.approvers ?? []),
         ...(policy.policies ?? []).flatMap((p) => p.approvers ?? []),
+        ...(policy.defaults?.breakGlass ?? []),
+        ...(policy.policies ?? []).flatMap((p) => p.breakGlass ?? []),
       ];
       return [...new Set(all.map((x) => x.toLowerCase()).filter((x) => x.startsWith("slackgroup:")))];
     },
