@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Account } from "../../src/core/domain.js";
+import { formatDuration, parseDuration } from "../../src/core/duration.js";
 import { KeyturnError } from "../../src/core/errors.js";
 import {
   countedApprovals,
@@ -242,5 +243,21 @@ describe("policy", () => {
       breakGlassApprovalSeconds: 3600,
     });
     expect(isBreakGlassResponder(exp, people.dave)).toBe(true);
+  });
+
+  it("reads and writes durations as people do", () => {
+    expect(["90s", "5m", "4h", "1d", " 2H ", "1.5h", 30].map(parseDuration)).toEqual([
+      90, 300, 14400, 86400, 7200, 5400, 30,
+    ]);
+    expect(["soon", "5", "-1m", "5 minutes", -3].map(parseDuration)).toEqual([null, null, null, null, null]);
+    expect([5, 59.4, 60, 3599, 4 * 3600 + 30 * 60, 7199, 86400 + 7200].map(formatDuration)).toEqual([
+      "5 s",
+      "59 s",
+      "1 min",
+      "1 h",
+      "4 h 30 min",
+      "2 h",
+      "1 d 2 h",
+    ]);
   });
 });

@@ -241,6 +241,9 @@ describe("rendering", () => {
     const help = all(renderHelp());
     for (const c of COMMAND_HELP) expect(help).toContain(c.usage);
     expect(renderHelp("rotate").sections?.[0]?.lines[0]).toMatch(/^Usage: rotate <account> --reason/);
+    expect(renderHelp("rotat").text).toBe(
+      'There is no command "rotat". Did you mean rotate? These are the commands:',
+    );
     const bad = renderVerify({
       ok: false,
       events: 9,

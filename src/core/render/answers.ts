@@ -5,6 +5,7 @@ import type { Message, Section } from "../messages.js";
 import { COMMAND_HELP, usageOf } from "../parse-command.js";
 import { tamperText } from "../evidence.js";
 import type { VerifyResult } from "../ports.js";
+import { closest } from "../suggest.js";
 
 const day = (iso: string | null | undefined) => (iso ? iso.slice(0, 10) : "—");
 
@@ -148,8 +149,16 @@ export function renderHelp(topic?: string): Message {
         sections: [{ lines: [`Usage: ${c.usage}`, c.summary] }],
       };
   }
+  const near = topic
+    ? closest(
+        topic,
+        COMMAND_HELP.map((c) => c.name),
+      )
+    : [];
   return {
-    text: "keyturn rotates Azure AI service keys under approval, without downtime.",
+    text: topic
+      ? `There is no command "${topic}".${near.length ? ` Did you mean ${near[0]}?` : ""} These are the commands:`
+      : "keyturn rotates Azure AI service keys under approval, without downtime.",
     title: "keyturn commands",
     sections: [{ lines: COMMAND_HELP.map((c) => `${c.usage} — ${c.summary}`) }],
   };
