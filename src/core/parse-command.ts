@@ -145,10 +145,16 @@ export function parseCommand(raw: string): Command {
   if (text.length > MAX_INPUT) {
     throw new KeyturnError(
       "malformed_command",
-      `The command is ${text.length} characters long; keyturn reads at most ${MAX_INPUT}.`,
+      `The command is ${text.length} characters long; keyturn reads at most ${MAX_INPUT}.\n${hintFor(text)}`,
     );
   }
-  const tokens = tokenize(text);
+  let tokens: Token[];
+  try {
+    tokens = tokenize(text);
+  } catch (e) {
+    if (e instanceof KeyturnError) throw new KeyturnError(e.code, `${e.userMessage}\n${hintFor(text)}`);
+    throw e;
+  }
   if (tokens[0] && !tokens[0].quoted && tokens[0].text.toLowerCase().replace(/^\//, "") === "keyturn")
     tokens.shift();
   if (tokens.length === 0) return { name: "help" };
@@ -171,6 +177,14 @@ export function parseCommand(raw: string): Command {
   const name = known.name;
   const { positionals, flags } = splitArgs(name, tokens.slice(1));
   return build(name, positionals, flags);
+}
+
+/** The usage line of the command the text starts with, for errors found before the words are split. */
+function hintFor(text: string): string {
+  const word = /^(?:\/?keyturn\s+)?(?:audit\s+)?([a-z]+)/i.exec(text)?.[1]?.toLowerCase();
+  return COMMAND_HELP.some((c) => c.name === word)
+    ? `Usage: ${usageOf(word!)}`
+    : "Type `help` for the list of commands.";
 }
 
 function splitArgs(

@@ -185,6 +185,15 @@ describe("command parser", () => {
 
   it("shows the usage line with every argument error", () => {
     expect(() => parseCommand("reject CHG-1")).toThrow(/Usage: reject <CHG> --reason/);
+    expect(() => parseCommand('keyturn reject CHG-1 --reason "oops')).toThrow(
+      /Unterminated quote starting at character 31: close it with "\.\nUsage: reject <CHG> --reason/,
+    );
+    expect(() => parseCommand(`rotate a --reason ${"x".repeat(4000)}`)).toThrow(
+      /at most 4000\.\nUsage: rotate <account>/,
+    );
+    expect(() => parseCommand("bogus 'x")).toThrow(
+      /Unterminated quote.*\nType `help` for the list of commands\./,
+    );
   });
 
   it("strips control characters", () => {
