@@ -2,9 +2,27 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 const forbiddenInCore = [
-  { group: ["@slack/*", "@azure/*", "@microsoft/*", "botbuilder*", "better-sqlite3", "pino", "express"], message: "src/core knows no SDK: put this behind a port." },
-  { group: ["node:fs", "node:fs/*", "node:http", "node:https", "node:net", "node:child_process", "node:dgram", "node:tls"], message: "src/core does no I/O: put this behind a port." },
-  { group: ["../store/*", "../azure/*", "../runner/*", "../sandbox/*", "../../adapters/*"], message: "src/core depends on nothing outside it." },
+  {
+    group: ["@slack/*", "@azure/*", "@microsoft/*", "botbuilder*", "better-sqlite3", "pino", "express"],
+    message: "src/core knows no SDK: put this behind a port.",
+  },
+  {
+    group: [
+      "node:fs",
+      "node:fs/*",
+      "node:http",
+      "node:https",
+      "node:net",
+      "node:child_process",
+      "node:dgram",
+      "node:tls",
+    ],
+    message: "src/core does no I/O: put this behind a port.",
+  },
+  {
+    group: ["../store/*", "../azure/*", "../runner/*", "../sandbox/*", "../../adapters/*"],
+    message: "src/core depends on nothing outside it.",
+  },
 ];
 
 export default tseslint.config(
@@ -25,10 +43,19 @@ export default tseslint.config(
       "@typescript-eslint/no-unsafe-call": "off",
       "@typescript-eslint/no-unsafe-return": "off",
       "@typescript-eslint/restrict-template-expressions": "off",
-      "@typescript-eslint/no-misused-promises": ["error", { checksVoidReturn: { arguments: false, attributes: false } }],
+      "@typescript-eslint/no-misused-promises": [
+        "error",
+        { checksVoidReturn: { arguments: false, attributes: false } },
+      ],
     },
   },
-  { files: ["src/core/**/*.ts"], rules: { "no-restricted-imports": ["error", { patterns: forbiddenInCore }] } },
+  {
+    files: ["src/core/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: forbiddenInCore }] },
+  },
   { files: ["**/*.js", "**/*.mjs", "**/*.cjs"], ...tseslint.configs.disableTypeChecked },
-  { files: ["**/*.mjs"], languageOptions: { globals: { process: "readonly", URL: "readonly", console: "readonly" } } },
+  {
+    files: ["**/*.mjs"],
+    languageOptions: { globals: { process: "readonly", URL: "readonly", console: "readonly" } },
+  },
 );

@@ -13,20 +13,22 @@ import {
 } from "@slack/bolt";
 import { WebClient } from "@slack/web-api";
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
-import type { ThreadRef } from "../../src/core/domain.js";
-import { KeyturnError } from "../../src/core/errors.js";
-import type { ActionRequest, Reply } from "../../src/core/messages.js";
+import type { ChannelRef, Message, Reply } from "../../src/core/messages.js";
 import type { ChatGateway, Clock, KeyturnService, Logger, Store } from "../../src/core/ports.js";
-import { SerialQueues } from "../../src/runner/serial.js";
-import { SlackIdentity } from "./identity.js";
+import { createSlackGateway } from "./gateway.js";
+import { SlackIdentity, type ResolvedUser } from "./identity.js";
+import { parseButtonValue, reasonModal, REASON_CALLBACK, readReasonSubmission } from "./interactions.js";
 import { toBlocks } from "./render.js";
 
 export interface SlackConfig {
   botToken: string;
   signingSecret: string;
+  /** xapp-…: Socket Mode when set and socketMode is true. */
   appToken?: string;
   socketMode: boolean;
+  /** SLACK_API_URL, e.g. GovSlack or a test fake; ends with "/". */
   apiUrl?: string;
+  /** "/keyturn" unless SLACK_COMMAND says otherwise. */
   command: string;
   botUserId?: string;
   botId?: string;
@@ -35,16 +37,28 @@ export interface SlackConfig {
 
 export interface SlackAdapter {
   readonly gateway: ChatGateway;
+  /** POST /slack/events (commands, interactivity), for the shared express app. */
   readonly router: Router;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
+export interface SlackDeps {
+  service: KeyturnService;
+  store: Store;
+  logger: Logger;
+  clock: Clock;
+  config: SlackConfig;
+  /** `slackgroup:S…` identities the policy names, e.g. ["slackgroup:S0SECOPS"]. */
+  policyGroups: readonly string[];
+}
+
 const FUTURE_SKEW_S = 300;
+const SEEN_TTL_MS = 10 * 60_000;
 
 /** Bolt refuses stale timestamps but not future ones: refuse those too, before Bolt runs. */
 export function refuseFutureTimestamps(clock: Clock) {
-  return (req: Request, res: Response, next: NextFunction) => {
+  return (req: Request, res: Response, next: NextFunction): void => {
     const ts = Number(req.headers["x-slack-request-timestamp"]);
     if (Number.isFinite(ts) && ts > clock.now().getTime() / 1000 + FUTURE_SKEW_S) {
       res.status(401).send("request timestamp is in the future");
@@ -54,19 +68,61 @@ export function refuseFutureTimestamps(clock: Clock) {
   };
 }
 
-export function createSlackAdapter(deps: {
-  service: KeyturnService;
-  store: Store;
-  logger: Logger;
-  clock: Clock;
-  config: SlackConfig;
-  policyGroups: readonly string[];
-}): SlackAdapter {
+/** Every Slack interaction names its type and the user who acted; Bolt reads both without checking. */
+function isInteraction(p: unknown): boolean {
+  if (!p || typeof p !== "object" || Array.isArray(p)) return false;
+  const { type, user } = p as { type?: unknown; user?: { id?: unknown } | null };
+  return typeof type === "string" && !!user && typeof user === "object" && typeof user.id === "string";
+}
+
+/**
+ * Bolt answers 500 when an interactive `payload` is not a whole interaction (`payload=null`, no user): read the
+ * raw body first (Bolt verifies the signature over `req.rawBody` when it is set) and refuse those with 400.
+ */
+function refuseMalformedPayloads() {
+  const raw = express.raw({ type: () => true, limit: "1mb" });
+  return [
+    raw,
+    (req: Request, res: Response, next: NextFunction): void => {
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      (req as Request & { rawBody?: Buffer }).rawBody = body;
+      if (!String(req.headers["content-type"] ?? "").includes("application/x-www-form-urlencoded"))
+        return next();
+      const payload = new URLSearchParams(body.toString("utf8")).get("payload");
+      if (payload !== null) {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(payload);
+        } catch {
+          parsed = null;
+        }
+        if (!isInteraction(parsed)) {
+          res.status(400).send("payload is not a Slack interaction");
+          return;
+        }
+      }
+      next();
+    },
+  ];
+}
+
+/** The service's reply, plus a note when a missing scope kept keyturn from knowing who asked. */
+function withScopeNote(message: Message, who: ResolvedUser): Message {
+  if (!who.missingScope) return message;
+  const note = `keyturn could not read your e-mail address from Slack: add the ${who.missingScope} scope to the Slack app (manifest/slack.yaml) and reinstall it.`;
+  return { ...message, context: [...(message.context ?? []), note] };
+}
+
+export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
   const { service, logger, clock, config } = deps;
   const log = logger.child({ component: "slack" });
   const clientOptions = config.apiUrl ? { slackApiUrl: config.apiUrl } : {};
   const receiver = config.socketMode
-    ? new SocketModeReceiver({ appToken: config.appToken ?? "", logLevel: LogLevel.ERROR })
+    ? new SocketModeReceiver({
+        appToken: config.appToken ?? "",
+        logLevel: LogLevel.ERROR,
+        installerOptions: { clientOptions },
+      })
     : new ExpressReceiver({
         signingSecret: config.signingSecret,
         endpoints: "/slack/events",
@@ -80,18 +136,13 @@ export function createSlackAdapter(deps: {
     receiver,
     clientOptions,
     logLevel: LogLevel.ERROR,
-    authorize: async (): Promise<{ botToken: string; botUserId: string; botId: string; teamId: string }> => {
+    // authorize instead of `token`: with the ids configured Bolt never needs auth.test
+    authorize: async () => {
       if (!auth) {
-        const r: { user_id?: string; bot_id?: string; team_id?: string } = await app.client.auth.test({
-          token: config.botToken,
-        });
-        auth = {
-          botUserId: String(r.user_id ?? ""),
-          botId: String(r.bot_id ?? ""),
-          teamId: String(r.team_id ?? ""),
-        };
+        const r = await app.client.auth.test({ token: config.botToken });
+        auth = { botUserId: r.user_id ?? "", botId: r.bot_id ?? "", teamId: r.team_id ?? "" };
       }
-      return { botToken: config.botToken, botUserId: auth.botUserId, botId: auth.botId, teamId: auth.teamId };
+      return { botToken: config.botToken, ...auth };
     },
   });
   // the gateway's own client: Bolt's app.client carries no token when `authorize` is used
@@ -99,222 +150,149 @@ export function createSlackAdapter(deps: {
     ...clientOptions,
     retryConfig: { retries: 5, factor: 2, minTimeout: 500, maxTimeout: 10_000 },
   });
+  const gateway = createSlackGateway(client, log);
   const identity = new SlackIdentity(client, deps.policyGroups, clock, log);
-  const queues = new SerialQueues();
-  const lastPost = new Map<string, number[]>();
 
-  /** About one message a second per channel, with a small burst; FIFO per channel keeps thread order. */
-  const paced = <T>(channel: string, task: () => Promise<T>): Promise<T> =>
-    queues.run(channel, async () => {
-      const now = Date.now();
-      const recent = (lastPost.get(channel) ?? []).filter((t) => now - t < 10_000);
-      if (recent.length >= 10) await new Promise((r) => setTimeout(r, 10_000 - (now - recent[0]!)));
-      recent.push(Date.now());
-      lastPost.set(channel, recent);
-      return task();
-    });
-
-  const chatCall = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (e) {
-      const code = (e as { data?: { error?: string } }).data?.error ?? (e as Error).message;
-      log.warn({ slack: what, error: code }, "Slack call failed");
-      throw new KeyturnError("chat_failed", `Slack refused ${what} (${code}).`);
+  // Slack resends a request it thinks went unanswered; the trigger id identifies the original
+  const seen = new Map<string, number>();
+  app.use(async ({ body, context, ack, next }) => {
+    // the body is whatever was signed: possibly not an object at all
+    const trigger =
+      body && typeof body === "object" ? (body as { trigger_id?: unknown }).trigger_id : undefined;
+    const now = Date.now();
+    for (const [k, at] of seen) if (now - at > SEEN_TTL_MS) seen.delete(k);
+    if (typeof trigger === "string" && context.retryNum && seen.has(trigger)) {
+      log.info(
+        { retryNum: context.retryNum, retryReason: context.retryReason },
+        "Slack retry of a request already handled",
+      );
+      await ack?.();
+      return;
     }
-  };
+    if (typeof trigger === "string") seen.set(trigger, now);
+    await next();
+  });
 
-  const userIdOf = async (who: string): Promise<string | null> => {
-    const w = who.trim();
-    let m = /^slack:(?:[A-Z0-9]+:)?(U[A-Z0-9]+)$/i.exec(w);
-    if (m) return m[1]!.toUpperCase();
-    if (/^[^@\s]+@[^@\s]+$/.test(w)) {
-      try {
-        const r = await client.users.lookupByEmail({ email: w });
-        return r.user?.id ?? null;
-      } catch {
-        return null;
-      }
-    }
-    m = /^(U[A-Z0-9]+)$/.exec(w);
-    return m ? m[1]! : null;
-  };
-
-  const upload = async (
-    channel: string,
-    threadTs: string | undefined,
-    files: NonNullable<Reply["attachments"]>,
-  ) => {
-    for (const f of files) {
-      const args = threadTs
-        ? {
-            channel_id: channel,
-            thread_ts: threadTs,
-            filename: f.filename,
-            content: f.content,
-            title: f.filename,
-          }
-        : { channel_id: channel, filename: f.filename, content: f.content, title: f.filename };
-      await chatCall("files.uploadV2", () => client.files.uploadV2(args));
-    }
-  };
-
-  const gateway: ChatGateway = {
+  const channelRef = (channelId: string, teamId: string): ChannelRef => ({
     platform: "slack",
-    async postRoot(channel, message) {
-      const r = await paced(channel.id, () =>
-        chatCall("chat.postMessage", () =>
-          client.chat.postMessage({ channel: channel.id, ...toBlocks(message), unfurl_links: false }),
-        ),
-      );
-      return { platform: "slack", channel: String(r.channel ?? channel.id), root: String(r.ts) };
-    },
-    async updateRoot(thread, message) {
-      await paced(thread.channel, () =>
-        chatCall("chat.update", () =>
-          client.chat.update({ channel: thread.channel, ts: thread.root, ...toBlocks(message) }),
-        ),
-      );
-    },
-    async reply(thread, message) {
-      await paced(thread.channel, () =>
-        chatCall("chat.postMessage", () =>
-          client.chat.postMessage({
-            channel: thread.channel,
-            thread_ts: thread.root,
-            ...toBlocks(message),
-            unfurl_links: false,
-          }),
-        ),
-      );
-    },
-    async notify(user, message) {
-      const id = await userIdOf(typeof user === "string" ? user : user.id);
-      if (!id) return false;
-      await paced(id, () =>
-        chatCall("chat.postMessage", () =>
-          client.chat.postMessage({ channel: id, ...toBlocks(message), unfurl_links: false }),
-        ),
-      );
-      return true;
-    },
-    async permalink(thread: ThreadRef) {
-      const r = await chatCall("chat.getPermalink", () =>
-        client.chat.getPermalink({ channel: thread.channel, message_ts: thread.root }),
-      );
-      return r.permalink;
-    },
-    async attach(thread, attachment) {
-      await upload(thread.channel, thread.root, [attachment]);
-    },
-  };
+    id: channelId,
+    ref: { teamId },
+  });
 
-  const deliver = async (respond: RespondFn, channel: string, reply: Reply, replaceOriginal = false) => {
+  const deliver = async (
+    respond: RespondFn,
+    channel: string,
+    reply: Reply,
+    who: ResolvedUser,
+  ): Promise<void> => {
     await respond({
       response_type: reply.visibility === "ephemeral" ? "ephemeral" : "in_channel",
-      replace_original: replaceOriginal,
-      ...toBlocks(reply.message),
+      replace_original: false,
+      ...toBlocks(withScopeNote(reply.message, who)),
     });
-    if (reply.attachments?.length)
-      await upload(channel, undefined, reply.attachments).catch((e: unknown) =>
-        log.warn({ err: e }, "evidence upload failed"),
-      );
+    if (reply.attachments?.length && channel) {
+      await gateway.upload(channel, undefined, reply.attachments).catch(async (e: unknown) => {
+        log.warn({ err: e }, "evidence upload failed");
+        await respond({
+          response_type: "ephemeral",
+          replace_original: false,
+          text: "keyturn could not upload the evidence files: check that it is in this channel and has the files:write scope, then ask again.",
+        });
+      });
+    }
+  };
+
+  const failed = async (respond: RespondFn, e: unknown): Promise<void> => {
+    log.error({ err: e }, "Slack request failed");
+    await respond({
+      response_type: "ephemeral",
+      replace_original: false,
+      text: "keyturn hit an internal error handling that; nothing was changed. Try again, and tell the operators if it repeats.",
+    }).catch(() => undefined);
   };
 
   app.command(config.command, async ({ command, ack, respond }) => {
     await ack();
-    const principal = await identity.principal(command.user_id, command.team_id, command.user_name);
-    const text = command.text.replace(/^\s*keyturn\s+/i, "");
-    const reply = await service.handleText(
-      { principal, channel: { platform: "slack", id: command.channel_id, ref: { teamId: command.team_id } } },
-      text,
-    );
-    await deliver(respond, command.channel_id, reply);
+    try {
+      const who = await identity.resolve(command.user_id, command.team_id, command.user_name);
+      // `/keyturn keyturn status x` reads as `status x`
+      const text = command.text.replace(/^\s*keyturn(?:\s+|$)/i, "");
+      const reply = await service.handleText(
+        { principal: who.principal, channel: channelRef(command.channel_id, command.team_id) },
+        text,
+      );
+      await deliver(respond, command.channel_id, reply, who);
+    } catch (e) {
+      await failed(respond, e);
+    }
   });
 
   app.action<BlockAction<ButtonAction>>(/^keyturn:/, async ({ ack, body, action, respond, client: c }) => {
     await ack();
-    let request: ActionRequest & { needsReason?: boolean };
     try {
-      request = JSON.parse(action.value ?? "{}") as ActionRequest & { needsReason?: boolean };
-    } catch {
-      await respond({
-        response_type: "ephemeral",
-        replace_original: false,
-        text: "That button is not one keyturn understands; use the change's latest message.",
-      });
-      return;
-    }
-    const channelId = body.channel?.id ?? "";
-    if (request.needsReason && !request.reason) {
-      await c.views.open({
-        trigger_id: body.trigger_id,
-        view: {
-          type: "modal",
-          callback_id: "keyturn_reason",
-          private_metadata: JSON.stringify({
-            action: {
-              kind: request.kind,
-              changeId: request.changeId,
-              ...(request.consumerId ? { consumerId: request.consumerId } : {}),
-            },
-            channel: channelId,
-            teamId: body.team?.id ?? "",
-          }),
-          title: {
-            type: "plain_text",
-            text: `${request.kind === "reject" ? "Reject" : "Waive"} ${request.changeId}`.slice(0, 24),
-          },
-          submit: { type: "plain_text", text: "Submit" },
-          blocks: [
-            {
-              type: "input",
-              block_id: "reason",
-              label: { type: "plain_text", text: "Reason (kept in the evidence)" },
-              element: { type: "plain_text_input", action_id: "value", multiline: true, max_length: 500 },
-            },
-          ],
-        },
-      });
-      return;
-    }
-    const principal = await identity.principal(body.user.id, body.team?.id ?? "", body.user.name);
-    const { needsReason: _n, ...act } = request;
-    const reply = await service.handleAction(
-      {
-        principal,
-        channel: { platform: "slack", id: channelId, ref: { teamId: body.team?.id ?? "" } },
+      const request = parseButtonValue(action.value);
+      if (!request) {
+        await respond({
+          response_type: "ephemeral",
+          replace_original: false,
+          text: "That button is not one keyturn understands; use the buttons on the change's latest message.",
+        });
+        return;
+      }
+      const teamId = body.team?.id ?? body.user.team_id ?? "";
+      const channelId = body.channel?.id ?? "";
+      if (request.needsReason && !request.action.reason) {
+        await c.views.open({
+          trigger_id: body.trigger_id,
+          view: reasonModal(request.action, { channel: channelId, teamId }),
+        });
+        return;
+      }
+      const who = await identity.resolve(body.user.id, teamId, body.user.name);
+      const inv = {
+        principal: who.principal,
+        channel: channelRef(channelId, teamId),
         idempotencyKey: `slack:${action.action_ts}:${body.user.id}`,
-      },
-      act,
-    );
-    await deliver(respond, channelId, reply);
+      };
+      await deliver(respond, channelId, await service.handleAction(inv, request.action), who);
+    } catch (e) {
+      await failed(respond, e);
+    }
   });
 
-  app.view("keyturn_reason", async ({ ack, body, view, client: c }) => {
+  // any other action id is not keyturn's: acknowledge it rather than leave Slack waiting three seconds
+  app.action(/^(?!keyturn:)/, async ({ ack, respond }) => {
     await ack();
-    const meta = JSON.parse(view.private_metadata || "{}") as {
-      action: ActionRequest;
-      channel: string;
-      teamId: string;
-    };
-    const reason = view.state.values.reason?.value?.value ?? "";
-    const principal = await identity.principal(
-      body.user.id,
-      meta.teamId || (body.team?.id ?? ""),
-      body.user.name,
-    );
+    await respond({
+      response_type: "ephemeral",
+      replace_original: false,
+      text: "That button is not one keyturn understands; use the buttons on the change's latest message.",
+    }).catch(() => undefined);
+  });
+
+  app.view(REASON_CALLBACK, async ({ ack, body, view, client: c }) => {
+    const submission = readReasonSubmission(view);
+    if (!submission) {
+      await ack({
+        response_action: "errors",
+        errors: { reason: "Say why, in a few words: the reason is kept in the evidence." },
+      });
+      return;
+    }
+    await ack();
+    const { action, channel, teamId } = submission;
+    const who = await identity.resolve(body.user.id, teamId || (body.team?.id ?? ""), body.user.name);
     const reply = await service.handleAction(
       {
-        principal,
-        channel: { platform: "slack", id: meta.channel, ref: { teamId: meta.teamId } },
+        principal: who.principal,
+        channel: channelRef(channel, teamId),
         idempotencyKey: `slack:view:${view.id}:${body.user.id}`,
       },
-      { ...meta.action, reason },
+      action,
     );
-    if (meta.channel) {
+    if (channel) {
       await c.chat
-        .postEphemeral({ channel: meta.channel, user: body.user.id, ...toBlocks(reply.message) })
+        .postEphemeral({ channel, user: body.user.id, ...toBlocks(withScopeNote(reply.message, who)) })
         .catch((e: unknown) => log.warn({ err: e }, "ephemeral reply failed"));
     }
   });
@@ -324,7 +302,16 @@ export function createSlackAdapter(deps: {
   });
 
   const router = express.Router();
-  router.use("/slack/events", refuseFutureTimestamps(clock));
+  router.use("/slack/events", refuseFutureTimestamps(clock), ...refuseMalformedPayloads());
+  // body-parser errors (too large, bad encoding) become plain 4xx answers instead of stack traces
+  router.use("/slack/events", (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === "number" && status >= 400 && status < 500) {
+      res.status(status).send(status === 413 ? "request too large" : "unreadable request");
+      return;
+    }
+    next(err);
+  });
   if (receiver instanceof ExpressReceiver) router.use(receiver.router);
 
   return {
@@ -334,7 +321,7 @@ export function createSlackAdapter(deps: {
       if (config.socketMode) await app.start();
     },
     async stop() {
-      await queues.idle();
+      await gateway.idle();
       if (config.socketMode) await app.stop();
     },
   };

@@ -1,34 +1,79 @@
 /**
  * Message → Block Kit. All text is escaped for mrkdwn (&, <, >) so user-provided reasons and names
- * can never ping (`<!channel>`, `<@U…>`) or link; Block Kit limits are respected by truncating.
+ * can never ping (`<!channel>`, `<@U…>`) or link, and formatting markers at a word's edge are defused
+ * so a reason cannot restyle the card. Block Kit limits are met by truncating, never by failing.
  */
 import type { ActionRequest, Button, Message } from "../../src/core/messages.js";
 
-export const escapeMrkdwn = (s: string): string =>
-  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-const cut = (s: string, n: number) => (s.length > n ? s.slice(0, n - 1) + "…" : s);
-
 export type Block = Record<string, unknown>;
 
-export function actionId(a: ActionRequest, i: number): string {
-  return `keyturn:${a.kind}:${a.changeId}:${i}`;
+/** Block Kit limits (https://api.slack.com/reference/block-kit). */
+export const LIMITS = {
+  blocks: 50,
+  text: 3000,
+  field: 2000,
+  fields: 10,
+  header: 150,
+  buttonText: 75,
+  value: 2000,
+  actionId: 255,
+  elements: 25,
+  context: 10,
+} as const;
+
+const ZWSP = "\u200b";
+
+export const escapeMrkdwn = (s: string): string =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/**
+ * Slack styles `*x*`, `_x_`, `~x~` and `` `x` `` only when the opening marker starts a word; a zero-width
+ * space in front of such a marker keeps it literal. Markers inside a word (snake_case names) are left
+ * alone so identifiers stay copyable.
+ */
+export const defuseFormatting = (s: string): string => s.replace(/(^|[\s([{"'])([*_~`])/g, `$1${ZWSP}$2`);
+
+/** Plain text from keyturn or a user, made safe for a mrkdwn text object. */
+export const mrkdwnText = (s: string): string => defuseFormatting(escapeMrkdwn(s));
+
+export const cut = (s: string, n: number): string => (s.length > n ? s.slice(0, n - 1) + "…" : s);
+
+/** The button's value: the ActionRequest as JSON, within 2000 characters (an over-long reason is shortened). */
+export function buttonValue(b: Button): string {
+  const payload = { ...b.action, ...(b.needsReason ? { needsReason: true } : {}) };
+  let value = JSON.stringify(payload);
+  if (value.length > LIMITS.value && payload.reason) {
+    value = JSON.stringify({
+      ...payload,
+      reason: cut(payload.reason, Math.max(1, payload.reason.length - (value.length - LIMITS.value) - 8)),
+    });
+  }
+  return value;
 }
 
-function button(b: Button, i: number): Block {
-  const value = JSON.stringify({ ...b.action, needsReason: b.needsReason ?? false });
+/** `keyturn:<kind>:<changeId>`; a second button of the same kind on one message (per-consumer waive) gets a suffix. */
+export function actionId(a: ActionRequest, taken: Set<string>): string {
+  const base = cut(`keyturn:${a.kind}:${a.changeId}`, LIMITS.actionId - 8);
+  let id = base;
+  for (let n = 2; taken.has(id); n++) id = `${base}:${n}`;
+  taken.add(id);
+  return id;
+}
+
+function button(b: Button, taken: Set<string>): Block {
   return {
     type: "button",
-    action_id: actionId(b.action, i),
-    text: { type: "plain_text", text: cut(b.label, 75) },
-    value: cut(value, 2000),
+    action_id: actionId(b.action, taken),
+    text: { type: "plain_text", text: cut(escapeMrkdwn(b.label), LIMITS.buttonText) },
+    value: buttonValue(b),
     ...(b.style ? { style: b.style } : {}),
     ...(b.confirm
       ? {
           confirm: {
-            title: { type: "plain_text", text: cut(b.confirm.title, 100) },
-            text: { type: "mrkdwn", text: cut(escapeMrkdwn(b.confirm.text), 300) },
-            confirm: { type: "plain_text", text: cut(b.confirm.confirm, 30) },
-            deny: { type: "plain_text", text: cut(b.confirm.deny, 30) },
+            title: { type: "plain_text", text: cut(escapeMrkdwn(b.confirm.title), 100) },
+            text: { type: "mrkdwn", text: cut(mrkdwnText(b.confirm.text), 300) },
+            confirm: { type: "plain_text", text: cut(escapeMrkdwn(b.confirm.confirm), 30) },
+            deny: { type: "plain_text", text: cut(escapeMrkdwn(b.confirm.deny), 30) },
             ...(b.style === "danger" ? { style: "danger" } : {}),
           },
         }
@@ -44,37 +89,65 @@ const TONE: Record<string, string> = {
 };
 
 export function toBlocks(m: Message): { text: string; blocks: Block[] } {
-  const blocks: Block[] = [];
+  const head: Block[] = [];
   if (m.title)
-    blocks.push({
+    head.push({
       type: "header",
-      text: { type: "plain_text", text: cut(`${m.tone === "danger" ? "🚨 " : ""}${m.title}`, 150) },
+      text: {
+        type: "plain_text",
+        text: cut(escapeMrkdwn(`${m.tone === "danger" ? "🚨 " : ""}${m.title}`), LIMITS.header),
+      },
     });
   const fields = (m.fields ?? []).map((f) => ({
     type: "mrkdwn",
-    text: cut(`*${escapeMrkdwn(f.label)}*\n${escapeMrkdwn(f.value)}`, 2000),
+    text: cut(`*${mrkdwnText(f.label)}*\n${mrkdwnText(f.value)}`, LIMITS.field),
   }));
-  for (let i = 0; i < fields.length; i += 10)
-    blocks.push({ type: "section", fields: fields.slice(i, i + 10) });
+  for (let i = 0; i < fields.length; i += LIMITS.fields)
+    head.push({ type: "section", fields: fields.slice(i, i + LIMITS.fields) });
   for (const s of m.sections ?? []) {
-    const body = `${s.heading ? `*${escapeMrkdwn(s.heading)}*\n` : ""}${s.lines.map(escapeMrkdwn).join("\n")}`;
-    if (body.trim()) blocks.push({ type: "section", text: { type: "mrkdwn", text: cut(body, 3000) } });
+    const body = `${s.heading ? `*${mrkdwnText(s.heading)}*\n` : ""}${s.lines.map(mrkdwnText).join("\n")}`;
+    if (body.trim()) head.push({ type: "section", text: { type: "mrkdwn", text: cut(body, LIMITS.text) } });
   }
   if (m.link)
-    blocks.push({
+    head.push({
       type: "section",
-      text: { type: "mrkdwn", text: `<${m.link.url}|${escapeMrkdwn(m.link.label)}>` },
+      text: {
+        type: "mrkdwn",
+        text: cut(
+          `<${linkTarget(m.link.url)}|${escapeMrkdwn(m.link.label).replace(/\|/g, "¦")}>`,
+          LIMITS.text,
+        ),
+      },
     });
-  if (m.buttons?.length) blocks.push({ type: "actions", elements: m.buttons.slice(0, 25).map(button) });
-  if (m.context?.length)
-    blocks.push({
-      type: "context",
-      elements: [
-        {
-          type: "mrkdwn",
-          text: cut(`${TONE[m.tone ?? "info"] ?? ""} ${m.context.map(escapeMrkdwn).join(" · ")}`, 3000),
-        },
-      ],
+
+  // buttons and the small print always survive; the body gives way if the message is too long
+  const tail: Block[] = [];
+  if (m.buttons?.length) {
+    const taken = new Set<string>();
+    tail.push({
+      type: "actions",
+      elements: m.buttons.slice(0, LIMITS.elements).map((b) => button(b, taken)),
     });
-  return { text: cut(escapeMrkdwn(m.text), 3000), blocks: blocks.slice(0, 50) };
+  }
+  if (m.context?.length) {
+    const line = `${TONE[m.tone ?? "info"] ?? ""} ${m.context.map(mrkdwnText).join(" · ")}`;
+    tail.push({ type: "context", elements: [{ type: "mrkdwn", text: cut(line, LIMITS.text) }] });
+  }
+  const room = LIMITS.blocks - tail.length;
+  const body =
+    head.length > room
+      ? [
+          ...head.slice(0, room - 1),
+          {
+            type: "context",
+            elements: [{ type: "mrkdwn", text: `… ${head.length - room + 1} more block(s) not shown` }],
+          },
+        ]
+      : head;
+  return { text: cut(mrkdwnText(m.text), LIMITS.text), blocks: [...body, ...tail] };
+}
+
+/** Only http(s) links are rendered as links; `|` and `>` would end Slack's link syntax early. */
+function linkTarget(url: string): string {
+  return /^https?:\/\//i.test(url) ? url.replace(/[|>]/g, encodeURIComponent) : "about:blank";
 }

@@ -7,11 +7,12 @@ export function parseDuration(text: string | number): number | null {
   return m ? Math.round(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!) : null;
 }
 
+/** "45 s", "5 min", "4 h 30 min", "1 d 2 h": rounded to the minute above a minute. */
 export function formatDuration(seconds: number): string {
-  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 59.5) return `${Math.round(seconds)} s`;
   const minutes = Math.round(seconds / 60);
-  if (minutes < 60) return `${minutes} min`;
-  const h = Math.floor(minutes / 60);
+  const d = Math.floor(minutes / 1440);
+  const h = Math.floor((minutes % 1440) / 60);
   const m = minutes % 60;
-  return m ? `${h} h ${m} min` : `${h} h`;
+  return [d ? `${d} d` : "", h ? `${h} h` : "", m ? `${m} min` : ""].filter(Boolean).join(" ");
 }

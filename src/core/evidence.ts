@@ -6,6 +6,55 @@
 import type { Change } from "./domain.js";
 import type { StoredEvent, VerifyResult } from "./ports.js";
 
+/** "TAMPERED: event 4 — …", without repeating the event when the store's problem already names it. */
+export function tamperText(r: Extract<VerifyResult, { ok: false }>): string {
+  const named = r.problem.toLowerCase().startsWith(`event ${r.firstBadSeq}`);
+  return named ? `TAMPERED: ${r.problem}` : `TAMPERED: event ${r.firstBadSeq} — ${r.problem}`;
+}
+
+/** Events that interrupt or redirect a change: a reviewer reads them as the pause/resume history. */
+const HISTORY_TYPES = new Set([
+  "step_failed",
+  "resumed",
+  "consumer_waived",
+  "rollback_requested",
+  "rolled_back",
+  "cancelled",
+  "rejected",
+  "expired",
+  "plan_revalidated",
+  "break_glass_deadline",
+]);
+
+export interface HistoryEntry {
+  readonly seq: number;
+  readonly at: string;
+  readonly type: string;
+  readonly actor: string | null;
+  readonly detail: string;
+}
+
+/** The pause/resume history of a change, from its events. */
+export function pauseHistory(events: readonly StoredEvent[]): HistoryEntry[] {
+  return events
+    .filter((e) => HISTORY_TYPES.has(e.type))
+    .map((e) => {
+      const p = (e.payload ?? {}) as Record<string, unknown>;
+      const str = (k: string): string | undefined => {
+        const v = p[k];
+        return typeof v === "string" ? v : undefined;
+      };
+      const step = typeof p.index === "number" ? `step ${p.index + 1}` : undefined;
+      const detail =
+        e.type === "step_failed"
+          ? `paused at ${step ?? "a step"} (${str("code") ?? "failed"}): ${str("message") ?? ""}`
+          : e.type === "consumer_waived"
+            ? `waived ${str("consumerId") ?? str("consumer") ?? "a consumer"}${str("reason") ? `: ${str("reason")}` : ""}`
+            : [e.type.replace(/_/g, " "), step, str("reason")].filter(Boolean).join(" — ");
+      return { seq: e.seq, at: e.at, type: e.type, actor: e.actor, detail: detail.trim() };
+    });
+}
+
 export function buildEvidence(
   change: Change,
   events: readonly StoredEvent[],
@@ -35,6 +84,7 @@ export function buildEvidence(
       approvals: change.approvals,
       waivers: change.waivedConsumerIds,
       steps: change.steps,
+      history: pauseHistory(events),
       events: events.map((e) => ({
         seq: e.seq,
         type: e.type,
@@ -75,7 +125,7 @@ export function buildEvidence(
     ],
     ["Plan", `${change.plan.variant}, hash ${change.plan.hash}`],
   ])
-    md.push(`| ${k} | ${String(v).replace(/\|/g, "\\|")} |`);
+    md.push(`| ${k} | ${cell(String(v))} |`);
   md.push("", "## Approvals", "");
   if (!change.approvals.length) md.push("None.");
   for (const a of change.approvals)
@@ -87,6 +137,14 @@ export function buildEvidence(
   md.push("", "## Blast radius", "");
   for (const c of change.inventory.consumers)
     md.push(`- ${c.name} — ${c.source}, uses ${c.slot}, ${c.reload}: ${c.evidence}`);
+  if (!change.inventory.consumers.length) md.push("- no consumer found");
+  const pinned = change.plan.pinnedConsumerIds;
+  if (pinned.length)
+    md.push(`- pinned (block the cutover check until re-pinned or waived): ${pinned.join(", ")}`);
+  if (change.inventory.services.length)
+    md.push(
+      `- services by ApiName: ${change.inventory.services.map((s) => `${s.apiName} (${s.calls} calls)`).join(", ")}`,
+    );
   for (const u of change.inventory.unseen) md.push(`- could not see: ${u}`);
   md.push("", "## Steps", "");
   for (const p of change.plan.steps) {
@@ -109,17 +167,25 @@ export function buildEvidence(
     for (const n of s.notes ?? []) md.push(`- Note: ${n}`);
     md.push(`- Rollback: ${s.rollback}`, "");
   }
+  md.push("## Pauses, resumptions and rollbacks", "");
+  const history = pauseHistory(events);
+  if (!history.length) md.push("None: the change was never paused.");
+  for (const h of history)
+    md.push(`- ${h.at} (event ${h.seq}) ${h.actor ?? "keyturn"}: ${oneLine(h.detail)}`);
+  md.push("");
   md.push("## Event chain", "");
   md.push(
-    verify.ok
-      ? `Verified: ${verify.events} events in the log, head ${verify.head}.`
-      : `TAMPERED: event ${verify.firstBadSeq} — ${verify.problem}`,
+    verify.ok ? `Verified: ${verify.events} events in the log, head ${verify.head}.` : tamperText(verify),
     "",
   );
   md.push("| seq | time | type | actor | prev hash | hash |", "|---|---|---|---|---|---|");
   for (const e of events)
     md.push(
-      `| ${e.seq} | ${e.at} | ${e.type} | ${e.actor ?? ""} | ${e.prevHash.slice(0, 16)} | ${e.hash.slice(0, 16)} |`,
+      `| ${e.seq} | ${e.at} | ${cell(e.type)} | ${cell(e.actor ?? "")} | ${e.prevHash.slice(0, 16)} | ${e.hash.slice(0, 16)} |`,
     );
   return { markdown: md.join("\n") + "\n", json, filenameBase: `keyturn-evidence-${change.id}` };
 }
+
+/** User text (reasons, names) kept on one line so it cannot start a heading or break a table. */
+const oneLine = (t: string) => t.replace(/\s*[\r\n]+\s*/g, " ");
+const cell = (t: string) => oneLine(t).replace(/\|/g, "\\|");

@@ -88,11 +88,13 @@ export function tokenize(input: string): Token[] {
     if (i >= input.length) break;
     let text = "";
     let quoted = false;
+    const opens = i;
     while (i < input.length && !/\s/.test(input[i]!)) {
       const close = QUOTES[input[i]!];
       if (close) {
         const start = i;
-        if (text === "") quoted = true;
+        // only a token that opens with a quote is literal text; `--reason="a b"` is still a flag
+        if (start === opens) quoted = true;
         i++;
         while (i < input.length && input[i] !== close) {
           if (input[i] === "\\" && (input[i + 1] === close || input[i + 1] === "\\")) i++;
@@ -143,10 +145,16 @@ export function parseCommand(raw: string): Command {
   if (text.length > MAX_INPUT) {
     throw new KeyturnError(
       "malformed_command",
-      `The command is ${text.length} characters long; keyturn reads at most ${MAX_INPUT}.`,
+      `The command is ${text.length} characters long; keyturn reads at most ${MAX_INPUT}.\n${hintFor(text)}`,
     );
   }
-  const tokens = tokenize(text);
+  let tokens: Token[];
+  try {
+    tokens = tokenize(text);
+  } catch (e) {
+    if (e instanceof KeyturnError) throw new KeyturnError(e.code, `${e.userMessage}\n${hintFor(text)}`);
+    throw e;
+  }
   if (tokens[0] && !tokens[0].quoted && tokens[0].text.toLowerCase().replace(/^\//, "") === "keyturn")
     tokens.shift();
   if (tokens.length === 0) return { name: "help" };
@@ -169,6 +177,14 @@ export function parseCommand(raw: string): Command {
   const name = known.name;
   const { positionals, flags } = splitArgs(name, tokens.slice(1));
   return build(name, positionals, flags);
+}
+
+/** The usage line of the command the text starts with, for errors found before the words are split. */
+function hintFor(text: string): string {
+  const word = /^(?:\/?keyturn\s+)?(?:audit\s+)?([a-z]+)/i.exec(text)?.[1]?.toLowerCase();
+  return COMMAND_HELP.some((c) => c.name === word)
+    ? `Usage: ${usageOf(word!)}`
+    : "Type `help` for the list of commands.";
 }
 
 function splitArgs(

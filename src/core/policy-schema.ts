@@ -2,54 +2,96 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
 
+/** Messages read "expected …" then " — " and the fix; the loader inserts what it got between them. */
 const duration = z
-  .union([z.string(), z.number()])
-  .refine((v) => parseDuration(v) !== null, { message: "expected a duration such as 90s, 5m, 4h or 1d" });
+  .union([z.string(), z.number()], { error: "expected a duration — write it as 90s, 5m, 4h or 1d" })
+  .refine((v) => parseDuration(v) !== null, {
+    message: "expected a duration — write it as 90s, 5m, 4h or 1d",
+  });
 
 const identity = z
-  .string()
-  .min(1, "expected an identity such as bob@contoso.com, slack:U123, aad:<object id> or group:<name>");
+  .string({
+    error:
+      "expected an identity — write an e-mail, slack:U123, slackgroup:S123, aad:<object id>, console:<name> or group:<name>",
+  })
+  .min(1, {
+    error:
+      "expected an identity — write an e-mail, slack:U123, slackgroup:S123, aad:<object id>, console:<name> or group:<name>",
+  });
+const identities = z.array(identity, {
+  error: "expected a list — write it as [bob@contoso.com, group:secops]",
+});
+const positiveInt = (what: string, example: number) =>
+  z
+    .number({ error: `expected ${what} — write a number such as ${example}` })
+    .int({ error: `expected ${what} — write a whole number such as ${example}` })
+    .positive({ error: `expected ${what} — write a number such as ${example}` });
 
 export const settingsSchema = z
-  .object({
-    approvers: z.array(identity).optional(),
-    approvalsRequired: z
-      .number({ message: "expected a positive integer, e.g. 2" })
-      .int("expected a whole number")
-      .positive("expected at least 1")
-      .optional(),
-    approvalExpiry: duration.optional(),
-    exposureApprovalExpiry: duration.optional(),
-    breakGlass: z.array(identity).optional(),
-    breakGlassApprovalWithin: duration.optional(),
-    propagation: duration.optional(),
-    exposurePropagation: duration.optional(),
-    soak: duration.optional(),
-    exposureSoak: duration.optional(),
-    cadenceDays: z.number({ message: "expected a number of days, e.g. 90" }).int().positive().optional(),
-    owner: z.string().optional(),
-  })
+  .object(
+    {
+      approvers: identities.optional(),
+      approvalsRequired: positiveInt("a positive integer", 2).optional(),
+      approvalExpiry: duration.optional(),
+      exposureApprovalExpiry: duration.optional(),
+      breakGlass: identities.optional(),
+      breakGlassApprovalWithin: duration.optional(),
+      propagation: duration.optional(),
+      exposurePropagation: duration.optional(),
+      soak: duration.optional(),
+      exposureSoak: duration.optional(),
+      cadenceDays: positiveInt("a positive number of days", 90).optional(),
+      owner: z.string({ error: "expected text — write the owner's e-mail or team name" }).optional(),
+    },
+    { error: "expected settings — write key: value pairs beneath it" },
+  )
   .strict();
 
 export const policySchema = z
-  .object({
-    defaults: settingsSchema.optional(),
-    groups: z.record(z.string(), z.array(identity)).optional(),
-    policies: z
-      .array(
-        settingsSchema.extend({
-          name: z.string().min(1, "give the policy a name"),
-          match: z
-            .object({
-              tags: z.record(z.string(), z.string()).optional(),
-              names: z.array(z.string()).optional(),
-              subscriptions: z.array(z.string()).optional(),
-            })
-            .strict(),
-        }),
-      )
-      .optional(),
-  })
+  .object(
+    {
+      defaults: settingsSchema.optional(),
+      groups: z
+        .record(z.string(), identities, {
+          error: "expected groups — write name: [member, …] pairs beneath it",
+        })
+        .optional(),
+      policies: z
+        .array(
+          settingsSchema.extend({
+            name: z
+              .string({ error: "expected a name — give the policy a name such as production" })
+              .min(1, { error: "expected a name — give the policy a name such as production" }),
+            match: z
+              .object(
+                {
+                  tags: z
+                    .record(
+                      z.string(),
+                      z.string({ error: "expected a tag value — write it as text, e.g. production" }),
+                    )
+                    .optional(),
+                  names: z
+                    .array(z.string(), {
+                      error: 'expected a list of name patterns — write it as ["*-prod-*"]',
+                    })
+                    .optional(),
+                  subscriptions: z
+                    .array(z.string(), {
+                      error: "expected a list of subscription ids — write it as [00000000-…]",
+                    })
+                    .optional(),
+                },
+                { error: "expected match conditions — write match: { tags: { environment: production } }" },
+              )
+              .strict(),
+          }),
+          { error: "expected a list of policies — write each as - name: …" },
+        )
+        .optional(),
+    },
+    { error: "expected a policy file of key: value pairs (defaults, groups, policies)" },
+  )
   .strict();
 
 export type PolicySettings = z.infer<typeof settingsSchema>;

@@ -56,15 +56,18 @@ export function parsePolicy(input: unknown): Policy {
           );
         }
       } else {
-        problems.push(`${path || "(file)"}: ${issue.message}`);
+        problems.push(`${path || "(file)"}: ${withReceived(issue.message, valueAt(input, issue.path))}`);
       }
     }
   }
   // the semantic checks run on whatever was readable, so one pass lists every problem
   const raw = (result.success ? result.data : input) as Partial<Policy> | null | undefined;
-  const groups = isRecord(raw?.groups) ? raw.groups : {};
   const list = (v: unknown): string[] =>
     Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  // an unreadable file still has its readable groups checked; entries of the wrong type are dropped here (the schema already reported them)
+  const groups: Record<string, string[]> = isRecord(raw?.groups)
+    ? Object.fromEntries(Object.entries(raw.groups).map(([k, v]) => [k, list(v)]))
+    : {};
   const checkGroup = (path: string, entry: string) => {
     if (!entry.startsWith("group:")) return;
     const g = entry.slice(6);
@@ -92,6 +95,15 @@ export function parsePolicy(input: unknown): Policy {
   };
   const defaults = isRecord(raw?.defaults) ? raw.defaults : undefined;
   checkSettings("defaults", defaults, { approvers: [], required: 1 });
+  if (
+    resolveIdentities(list(defaults?.approvers), groups).length === 0 &&
+    !problems.some((p) => p.startsWith("defaults.approvers"))
+  ) {
+    // without default approvers a change on an unmatched account could never be approved
+    problems.push(
+      "defaults.approvers: nobody can approve a rotation — list at least one identity, or a group:<name> that has members",
+    );
+  }
   (Array.isArray(raw?.policies) ? raw.policies : []).forEach((p, i) =>
     checkSettings(`policies[${i}]`, p, {
       approvers: list(defaults?.approvers),
@@ -106,6 +118,29 @@ export function parsePolicy(input: unknown): Policy {
     );
   }
   return result.data;
+}
+
+/** "expected X — fix" becomes "expected X, got "two" — fix", so the reader sees what was wrong. */
+function withReceived(message: string, value: unknown): string {
+  const got =
+    value === undefined || value === null
+      ? "nothing"
+      : typeof value === "string"
+        ? JSON.stringify(value)
+        : Array.isArray(value)
+          ? "a list"
+          : typeof value === "object"
+            ? "a map"
+            : (JSON.stringify(value) ?? typeof value);
+  const cut = message.indexOf(" — ");
+  return cut === -1 ? `${message}, got ${got}` : `${message.slice(0, cut)}, got ${got}${message.slice(cut)}`;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v = root;
+  for (const k of path)
+    v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
@@ -198,6 +233,8 @@ export function createPolicyBook(policy: Policy): PolicyBook {
         ...Object.values(groups).flat(),
         ...(policy.defaults?.approvers ?? []),
         ...(policy.policies ?? []).flatMap((p) => p.approvers ?? []),
+        ...(policy.defaults?.breakGlass ?? []),
+        ...(policy.policies ?? []).flatMap((p) => p.breakGlass ?? []),
       ];
       return [...new Set(all.map((x) => x.toLowerCase()).filter((x) => x.startsWith("slackgroup:")))];
     },

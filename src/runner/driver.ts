@@ -26,6 +26,8 @@ export interface DriverDeps {
   readonly logger: Logger;
   readonly chat: ChatOut;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Seconds before a transient Azure failure without a Retry-After is tried again (default 30). */
+  readonly retryDelaySeconds?: number;
 }
 
 export const timerId = (changeId: string, kind: string, index?: number): string =>
@@ -163,7 +165,10 @@ export class Driver {
       const retryable = isKeyturnError(e) && e.retryable;
       const retryAt = new Date(
         this.deps.clock.now().getTime() +
-          ((isKeyturnError(e) ? e.details.retryAfterSeconds : undefined) ?? 30) * 1000,
+          ((isKeyturnError(e) ? e.details.retryAfterSeconds : undefined) ??
+            this.deps.retryDelaySeconds ??
+            30) *
+            1000,
       );
       if (retryable) {
         this.deps.store.setTimer({

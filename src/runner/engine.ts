@@ -31,6 +31,8 @@ export interface EngineDeps {
   readonly tickMs?: number;
   /** Real-time waits inside steps (data-plane probe retries); tests may shorten them. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Seconds before a transient Azure failure without a Retry-After is tried again (default 30). */
+  readonly retryDelaySeconds?: number;
 }
 
 export interface Engine {
@@ -57,6 +59,7 @@ export function createEngine(deps: EngineDeps): Engine {
     logger,
     chat,
     ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    ...(deps.retryDelaySeconds !== undefined ? { retryDelaySeconds: deps.retryDelaySeconds } : {}),
   });
   const directory = new AccountDirectory(deps.azure.accounts, deps.clock);
   const queries = new Queries(deps.store, deps.azure, deps.policy, deps.clock);

@@ -1,7 +1,4 @@
-/**
- * The simulator's HTTP plumbing: JSON answers with Azure's headers, bearer-token callers, fault
- * injection (throttle, 5xx after success, latency, 403, 404, timeouts) and ARM's token buckets.
- */
+/** The simulator's HTTP plumbing: JSON answers with Azure's headers, and bearer-token callers. */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 
@@ -32,85 +29,10 @@ export type Operation =
   | "logs"
   | "dataPlane";
 
-export interface Fault {
-  match: { method?: string; pathIncludes?: string; operation?: Operation };
-  effect:
-    | { type: "throttle"; retryAfterSeconds?: number }
-    | { type: "fail-after-success"; status: 500 | 502 | 503 }
-    | { type: "hold-after-success"; ms: number }
-    | { type: "latency"; ms: number }
-    | { type: "forbidden" }
-    | { type: "not-found" }
-    | { type: "timeout" };
-  times?: number;
-}
-
-export class Faults {
-  #list: (Fault & { left: number })[] = [];
-
-  add(f: Fault): void {
-    this.#list.push({ ...f, left: f.times ?? 1 });
-  }
-
-  clear(): void {
-    this.#list = [];
-  }
-
-  list(): Fault[] {
-    return this.#list.map(({ left, ...f }) => ({ ...f, times: left }));
-  }
-
-  /** Whether an action is denied by a standing forbidden fault (the permissions API reports it). */
-  denies(operation: Operation): boolean {
-    return this.#list.some(
-      (f) => f.effect.type === "forbidden" && f.match.operation === operation && f.left !== 0,
-    );
-  }
-
-  take(method: string, path: string, operation: Operation): Fault["effect"][] {
-    const hit: Fault["effect"][] = [];
-    for (const f of this.#list) {
-      if (f.left === 0) continue;
-      if (f.match.method && f.match.method.toUpperCase() !== method) continue;
-      if (f.match.pathIncludes && !path.toLowerCase().includes(f.match.pathIncludes.toLowerCase())) continue;
-      if (f.match.operation && f.match.operation !== operation) continue;
-      if (f.left > 0) f.left--;
-      hit.push(f.effect);
-    }
-    this.#list = this.#list.filter((f) => f.left !== 0);
-    return hit;
-  }
-}
-
-/** ARM's per-subscription buckets: reads 250 burst / 25 per s, writes 200 / 10 per s. */
-export class TokenBuckets {
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
-  readonly counts = new Map<string, { reads: number; writes: number }>();
-
-  take(subscription: string, write: boolean): number {
-    const [cap, rate] = write ? [200, 10] : [250, 25];
-    const key = `${subscription}|${write ? "w" : "r"}`;
-    const now = Date.now();
-    const b = this.#buckets.get(key) ?? { tokens: cap, at: now };
-    b.tokens = Math.min(cap, b.tokens + ((now - b.at) / 1000) * rate);
-    b.at = now;
-    this.#buckets.set(key, b);
-    const c = this.counts.get(subscription) ?? { reads: 0, writes: 0 };
-    this.counts.set(subscription, c);
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      if (write) c.writes++;
-      else c.reads++;
-      return -1;
-    }
-    return Math.ceil((1 - b.tokens) / rate);
-  }
-
-  remaining(subscription: string, write: boolean): number {
-    return Math.floor(
-      this.#buckets.get(`${subscription}|${write ? "w" : "r"}`)?.tokens ?? (write ? 200 : 250),
-    );
-  }
+/** The path of a request, tolerating the `//subscriptions/…` that SDKs build from a resourceUri with a leading slash. */
+export function pathOf(rawUrl: string | undefined): { path: string; query: URLSearchParams } {
+  const url = new URL((rawUrl ?? "/").replace(/^\/+/, "/"), "https://sandbox.invalid");
+  return { path: decodeURIComponent(url.pathname).replace(/\/+$/, "") || "/", query: url.searchParams };
 }
 
 export function callerOf(req: IncomingMessage): Caller | null {
@@ -164,3 +86,11 @@ export function send(res: ServerResponse, r: Reply): void {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

@@ -2,10 +2,51 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 
-const keyRef = z.string(); // "$key:<subscriptionId>/<accountName>/key1" or a literal value
+const keyRef = z.string();
+
+const DEFAULT_ROLES = [
+  {
+    role: "Cognitive Services Contributor",
+    scope: "/",
+    actions: [
+      "Microsoft.CognitiveServices/*",
+      "Microsoft.Authorization/*/read",
+      "Microsoft.Resources/subscriptions/resourceGroups/read",
+      "Microsoft.Insights/alertRules/*",
+    ],
+    notActions: [],
+    dataActions: [],
+  },
+  {
+    role: "Key Vault Secrets Officer",
+    scope: "/",
+    actions: ["Microsoft.KeyVault/vaults/read", "Microsoft.Authorization/*/read"],
+    notActions: [],
+    dataActions: ["Microsoft.KeyVault/vaults/secrets/*"],
+  },
+  {
+    role: "Monitoring Reader",
+    scope: "/",
+    actions: ["*/read", "Microsoft.OperationalInsights/workspaces/search/action"],
+    notActions: [],
+    dataActions: [],
+  },
+  {
+    role: "Website Contributor",
+    scope: "/",
+    actions: [
+      "Microsoft.Web/sites/*",
+      "Microsoft.Web/serverFarms/join/action",
+      "Microsoft.Insights/components/*",
+    ],
+    notActions: [],
+    dataActions: [],
+  },
+]; // "$key:<subscriptionId>/<accountName>/key1" or a literal value
 
 export const scenarioSchema = z.object({
   tenantId: z.string(),
+  slackTeamId: z.string().default("T0CONTOSO"),
   subscriptions: z.array(z.object({ id: z.string(), displayName: z.string() })),
   accounts: z.array(
     z.object({
@@ -37,6 +78,7 @@ export const scenarioSchema = z.object({
         name: z.string(),
         owner: z.string().optional(),
         apiName: z.string().default("Default"),
+        callerIp: z.string().default("10.1.0.4"),
         settings: z.record(
           z.string(),
           z.union([
@@ -74,7 +116,19 @@ export const scenarioSchema = z.object({
       }),
     )
     .default([]),
-  refreshSeconds: z.number().default(2),
+  refreshSeconds: z.number().positive().default(2),
+  /** What keyturn's identity may do (the permissions API answers from this); default: the roles keyturn documents. */
+  roleAssignments: z
+    .array(
+      z.object({
+        role: z.string(),
+        scope: z.string().default("/"),
+        actions: z.array(z.string()),
+        notActions: z.array(z.string()).default([]),
+        dataActions: z.array(z.string()).default([]),
+      }),
+    )
+    .default(DEFAULT_ROLES),
   users: z
     .array(
       z.object({
@@ -84,6 +138,8 @@ export const scenarioSchema = z.object({
         role: z.string(),
         slackId: z.string(),
         aadObjectId: z.string(),
+        groups: z.array(z.string()).default([]),
+        slackGroups: z.array(z.string()).default([]),
       }),
     )
     .default([]),

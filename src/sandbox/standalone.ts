@@ -14,18 +14,45 @@ const { values } = parseArgs({
     "data-dir": { type: "string" },
     "arm-latency-ms": { type: "string" },
     throttle: { type: "boolean", default: false },
+    "page-size": { type: "string" },
+    "consumer-tick-ms": { type: "string" },
+    "no-consumers": { type: "boolean", default: false },
   },
 });
 
+function num(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) {
+    process.stderr.write(`--${flag} must be a whole number, got "${value}"\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+// Registered before start, so a signal during start-up still shuts down cleanly
+const running: { sim?: Awaited<ReturnType<typeof startSimulator>> } = {};
+const stop = () => {
+  void (running.sim?.close() ?? Promise.resolve()).then(() => process.exit(0));
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);
+
 const sim = await startSimulator({
-  port: Number(values.port),
+  port: num("port", values.port) ?? 0,
   host: values.host,
   throttle: values.throttle,
   ...(values.scenario ? { scenario: values.scenario } : {}),
   ...(values["state-file"] ? { stateFile: values["state-file"] } : {}),
   ...(values["data-dir"] ? { dataDir: values["data-dir"] } : {}),
-  ...(values["arm-latency-ms"] ? { armLatencyMs: Number(values["arm-latency-ms"]) } : {}),
+  ...(values["arm-latency-ms"] ? { armLatencyMs: num("arm-latency-ms", values["arm-latency-ms"])! } : {}),
+  ...(values["page-size"] ? { pageSize: num("page-size", values["page-size"])! } : {}),
+  ...(values["consumer-tick-ms"]
+    ? { consumerTickMs: num("consumer-tick-ms", values["consumer-tick-ms"])! }
+    : {}),
+  consumers: !values["no-consumers"],
 });
+running.sim = sim;
 
 const lines = [
   "SANDBOX — simulated Azure tenant (not real Azure)",
@@ -46,9 +73,3 @@ const lines = [
   `simulator ready on ${sim.armEndpoint}`,
 ];
 process.stdout.write(lines.join("\n") + "\n");
-
-const stop = () => {
-  void sim.close().then(() => process.exit(0));
-};
-process.on("SIGINT", stop);
-process.on("SIGTERM", stop);

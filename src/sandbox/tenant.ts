@@ -4,8 +4,10 @@
  * data plane that answers 401 to dead keys, metrics and an Activity Log fed by what happens.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { refreshSite } from "./consumers.js";
+import type { Bucket } from "./dataplane.js";
 import type { Scenario } from "./scenario.js";
+import { readState, writeState, type PersistedState } from "./state.js";
 
 export type Slot = "key1" | "key2";
 
@@ -30,6 +32,8 @@ export interface SecretVersion {
   contentType?: string;
   tags: Record<string, string>;
   enabled: boolean;
+  nbf?: number;
+  exp?: number;
   created: number;
   updated: number;
 }
@@ -46,6 +50,7 @@ export interface SiteState {
   name: string;
   owner?: string;
   apiName: string;
+  callerIp: string;
   settings: Record<string, SiteSetting>;
   /** What the running app currently holds per setting (the resolved reference). */
   resolved: Record<string, { version?: string; value: string }>;
@@ -81,23 +86,11 @@ export interface ConsumerReport {
   lastFailureAt?: string;
 }
 
-interface Bucket {
-  calls: number;
-  ok: number;
-  clientErrors: number;
-  byApi: Record<
-    string,
-    { calls: number; ok: number; clientErrors: number; byStatus: Record<string, number> }
-  >;
-}
-
-interface Persisted {
-  accounts: AccountState[];
-  vaults: Record<string, Record<string, SecretVersion[]>>;
-  sites: SiteState[];
-  external: ExternalState[];
-  activity: ActivityRecord[];
-  issued: string[];
+export interface UnauthorizedCall {
+  accountId: string;
+  at: number;
+  callerIp: string;
+  operation: string;
 }
 
 export const accountIdOf = (sub: string, rg: string, name: string) =>
@@ -106,6 +99,14 @@ const siteIdOf = (sub: string, rg: string, name: string) =>
   `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Web/sites/${name}`;
 const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
+/** Uniform alphanumerics: bytes at or above 248 (= 4 × 62) are dropped so `% 62` has no bias. */
+function alphanumeric(length: number): string {
+  let out = "";
+  while (out.length < length)
+    for (const b of randomBytes(length)) if (b < 248 && out.length < length) out += ALNUM[b % 62];
+  return out;
+}
+
 export class Tenant {
   accounts: AccountState[] = [];
   vaults: Record<string, Record<string, SecretVersion[]>> = {};
@@ -113,9 +114,11 @@ export class Tenant {
   external: ExternalState[] = [];
   activity: ActivityRecord[] = [];
   readonly issued = new Set<string>();
-  readonly reports = new Map<string, ConsumerReport>();
-  readonly metrics = new Map<string, Map<number, Bucket>>(); // accountId(lower) → minute → bucket
-  readonly unauthorized: { accountId: string; at: number; callerIp: string; operation: string }[] = [];
+  /** Which account each key was issued for (dead keys too: their holders keep calling that account). */
+  readonly keyOwner = new Map<string, string>();
+  reports: Record<string, ConsumerReport> = {};
+  metrics: Record<string, Record<string, Bucket>> = {}; // accountId (lower case) → minute → counts
+  unauthorized: UnauthorizedCall[] = [];
   /** Vault name → its URL (each vault listens on its own port). */
   vaultUrls: Record<string, string> = {};
 
@@ -132,19 +135,17 @@ export class Tenant {
     readonly scenario: Scenario,
     private readonly stateFile?: string,
   ) {
-    if (stateFile && existsSync(stateFile))
-      this.#load(JSON.parse(readFileSync(stateFile, "utf8")) as Persisted);
+    const saved = readState(stateFile);
+    if (saved) this.#load(saved);
     else this.#seed();
   }
 
   // ------------------------------------------------------------------ keys
 
-  newKey(format: "new" | "legacy"): string {
-    const key =
-      format === "legacy"
-        ? randomBytes(16).toString("hex")
-        : Array.from(randomBytes(84), (b) => ALNUM[b % ALNUM.length]).join("");
+  newKey(a: Pick<AccountState, "id" | "keyFormat">): string {
+    const key = a.keyFormat === "legacy" ? randomBytes(16).toString("hex") : alphanumeric(84);
     this.issued.add(key);
+    this.keyOwner.set(key, a.id);
     return key;
   }
 
@@ -154,10 +155,9 @@ export class Tenant {
   }
 
   regenerate(a: AccountState, slot: Slot, caller: string, ip: string): void {
-    a.keys[slot] = this.newKey(a.keyFormat);
+    a.keys[slot] = this.newKey(a);
     a.regenerations[slot]++;
     this.record(a, "Microsoft.CognitiveServices/accounts/regenerateKey/action", caller, ip, "Succeeded");
-    this.save();
   }
 
   record(
@@ -177,6 +177,7 @@ export class Tenant {
       callerIp: ip,
       status,
     });
+    this.save();
   }
 
   // ------------------------------------------------------------------ Key Vault
@@ -187,6 +188,7 @@ export class Tenant {
     value: string,
     contentType: string | undefined,
     tags: Record<string, string>,
+    attrs: { enabled?: boolean; nbf?: number; exp?: number } = {},
   ): SecretVersion {
     const v = (this.vaults[vault] ??= {});
     const now = Math.floor(Date.now() / 1000);
@@ -194,10 +196,12 @@ export class Tenant {
       version: randomBytes(16).toString("hex"),
       value,
       tags,
-      enabled: true,
+      enabled: attrs.enabled ?? true,
       created: now,
       updated: now,
       ...(contentType ? { contentType } : {}),
+      ...(attrs.nbf !== undefined ? { nbf: attrs.nbf } : {}),
+      ...(attrs.exp !== undefined ? { exp: attrs.exp } : {}),
     };
     (v[name] ??= []).push(version);
     this.save();
@@ -210,153 +214,43 @@ export class Tenant {
     return version ? versions.find((x) => x.version === version) : versions.at(-1);
   }
 
-  // ------------------------------------------------------------------ consumers
-
-  /** Re-reads a site's Key Vault references (versionless ones move to the latest version). */
-  refreshSite(site: SiteState): void {
-    for (const [name, setting] of Object.entries(site.settings)) {
-      if (setting.reference) {
-        const s = this.secret(setting.reference.vault, setting.reference.secret, setting.reference.version);
-        if (s && s.enabled) site.resolved[name] = { version: s.version, value: s.value };
-      } else if (setting.literal !== undefined) {
-        site.resolved[name] = { value: setting.literal };
-      }
-    }
-    site.lastRefresh = Date.now();
-  }
-
-  /** One round: versionless references past their refresh interval re-read; every consumer calls its account. */
-  tick(call: (accountId: string, key: string, apiName: string, callerIp: string) => number): void {
-    const now = Date.now();
-    for (const site of this.sites) {
-      if (now - site.lastRefresh >= this.scenario.refreshSeconds * 1000) this.refreshSite(site);
-      for (const [name, held] of Object.entries(site.resolved)) {
-        const account = this.accountForKey(held.value) ?? this.#accountOfSetting(site, name);
-        if (!account) continue;
-        const status = call(account.id, held.value, site.apiName, "10.1.0.4");
-        const setting = site.settings[name]!;
-        this.#report(
-          `${site.name}`,
-          account.id,
-          setting.literal !== undefined ? "literal" : setting.reference?.version ? "pinned" : "versionless",
-          status,
-          held.version,
-        );
-      }
-    }
-    for (const ext of this.external) {
-      const account = this.#originalAccount(ext.key);
-      if (!account) continue;
-      this.#report(ext.name, account.id, "external", call(account.id, ext.key, ext.apiName, ext.callerIp));
-    }
-  }
-
-  accountForKey(key: string): AccountState | undefined {
-    return this.accounts.find((a) => a.keys.key1 === key || a.keys.key2 === key);
-  }
-
-  /** Which account a key was issued for, even after it died (consumers keep calling that endpoint). */
-  readonly #keyOwner = new Map<string, string>();
-  #originalAccount(key: string): AccountState | undefined {
-    const live = this.accountForKey(key);
-    if (live) {
-      this.#keyOwner.set(key, live.id);
-      return live;
-    }
-    const id = this.#keyOwner.get(key);
-    return id ? this.account(id) : undefined;
-  }
-
-  #accountOfSetting(site: SiteState, name: string): AccountState | undefined {
-    const held = site.resolved[name];
-    return held ? this.#originalAccount(held.value) : undefined;
-  }
-
-  #report(
-    name: string,
-    accountId: string,
-    mode: ConsumerReport["mode"],
-    status: number,
-    version?: string,
-  ): void {
-    const r = this.reports.get(name) ?? { name, accountId, mode, calls: 0, failures: 0, lastStatus: 0 };
-    r.calls++;
-    r.lastStatus = status;
-    r.mode = mode;
-    if (version) r.secretVersion = version;
-    if (status >= 400) {
-      r.failures++;
-      r.lastFailureAt = new Date().toISOString();
-    }
-    this.reports.set(name, r);
-  }
-
-  // ------------------------------------------------------------------ data plane and metrics
-
-  /** The data plane's answer to a key: 200 live, 401 dead (or local auth disabled). Recorded in metrics. */
-  dataPlane(accountId: string, key: string, apiName: string, callerIp: string): number {
-    const a = this.account(accountId);
-    if (!a) return 404;
-    const ok = !a.disableLocalAuth && (a.keys.key1 === key || a.keys.key2 === key);
-    if (ok) this.#keyOwner.set(key, a.id);
-    const status = ok ? 200 : 401;
-    const minute = Math.floor(Date.now() / 60_000) * 60_000;
-    const perAccount = this.metrics.get(a.id.toLowerCase()) ?? new Map<number, Bucket>();
-    this.metrics.set(a.id.toLowerCase(), perAccount);
-    const b = perAccount.get(minute) ?? { calls: 0, ok: 0, clientErrors: 0, byApi: {} };
-    perAccount.set(minute, b);
-    const api = (b.byApi[apiName] ??= { calls: 0, ok: 0, clientErrors: 0, byStatus: {} });
-    b.calls++;
-    api.calls++;
-    api.byStatus[String(status)] = (api.byStatus[String(status)] ?? 0) + 1;
-    if (ok) {
-      b.ok++;
-      api.ok++;
-    } else {
-      b.clientErrors++;
-      api.clientErrors++;
-      this.unauthorized.push({ accountId: a.id, at: Date.now(), callerIp, operation: apiName });
-    }
-    return status;
-  }
-
-  buckets(accountId: string, from: number, to: number): [number, Bucket][] {
-    const m = this.metrics.get(accountId.toLowerCase());
-    if (!m) return [];
-    return [...m.entries()].filter(([t]) => t + 60_000 > from && t <= to).sort((x, y) => x[0] - y[0]);
-  }
-
   // ------------------------------------------------------------------ persistence
 
   save(): void {
     if (!this.stateFile) return;
-    const data: Persisted = {
+    writeState(this.stateFile, {
       accounts: this.accounts,
       vaults: this.vaults,
       sites: this.sites,
       external: this.external,
       activity: this.activity,
       issued: [...this.issued],
-    };
-    const tmp = `${this.stateFile}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(data));
-    renameSync(tmp, this.stateFile);
+      keyOwner: [...this.keyOwner],
+      reports: this.reports,
+      metrics: this.metrics,
+      unauthorized: this.unauthorized,
+    });
   }
 
-  #load(p: Persisted): void {
+  #load(p: PersistedState): void {
     this.accounts = p.accounts;
     this.vaults = p.vaults;
     this.sites = p.sites;
     this.external = p.external;
     this.activity = p.activity;
+    this.reports = p.reports;
+    this.metrics = p.metrics;
+    this.unauthorized = p.unauthorized;
     for (const k of p.issued) this.issued.add(k);
+    for (const [k, v] of p.keyOwner) this.keyOwner.set(k, v);
   }
 
   #seed(): void {
     const sc = this.scenario;
     for (const a of sc.accounts) {
+      const id = accountIdOf(a.subscription, a.resourceGroup, a.name);
       this.accounts.push({
-        id: accountIdOf(a.subscription, a.resourceGroup, a.name),
+        id,
         subscriptionId: a.subscription,
         resourceGroup: a.resourceGroup,
         name: a.name,
@@ -365,7 +259,10 @@ export class Tenant {
         tags: { ...a.tags, "keyturn-sandbox": "true" },
         disableLocalAuth: a.disableLocalAuth,
         keyFormat: a.keyFormat,
-        keys: { key1: this.newKey(a.keyFormat), key2: this.newKey(a.keyFormat) },
+        keys: {
+          key1: this.newKey({ id, keyFormat: a.keyFormat }),
+          key2: this.newKey({ id, keyFormat: a.keyFormat }),
+        },
         regenerations: { key1: 0, key2: 0 },
         createdAt: new Date(Date.now() - 200 * 86_400_000).toISOString(),
       });
@@ -395,12 +292,13 @@ export class Tenant {
         resourceGroup: s.resourceGroup,
         name: s.name,
         apiName: s.apiName,
+        callerIp: s.callerIp,
         settings,
         resolved: {},
         lastRefresh: 0,
         ...(s.owner ? { owner: s.owner } : {}),
       };
-      this.refreshSite(site);
+      refreshSite(this, site);
       this.sites.push(site);
     }
     this.external = sc.external.map((e) => ({

@@ -1,4 +1,11 @@
-/** Ordered schema steps; each runs once, in a transaction, and is recorded in schema_migrations. */
+import type Database from "better-sqlite3";
+import { KeyturnError } from "../core/errors.js";
+import type { Logger } from "../core/ports.js";
+
+/**
+ * Ordered schema steps; each runs once, in a transaction, and is recorded in schema_migrations.
+ * Append new steps; never edit a step that has shipped (databases in the field already ran it).
+ */
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE events (
      seq INTEGER PRIMARY KEY,
@@ -37,3 +44,34 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE TABLE kv (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (namespace, key));`,
 ];
+
+/** Brings the schema up to date; refuses a database written by a newer keyturn rather than guess. */
+export function migrate(db: Database.Database, logger?: Logger): void {
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+  );
+  const current =
+    (db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null }).v ?? 0;
+  if (current > MIGRATIONS.length) {
+    throw new KeyturnError(
+      "config_invalid",
+      `The database ${db.name} was written by a newer keyturn (schema version ${current}; this keyturn knows up to ${MIGRATIONS.length}). Upgrade keyturn, or point KEYTURN_DATA_DIR at another directory.`,
+    );
+  }
+  const record = db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)");
+  const done = db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?");
+  for (let v = current + 1; v <= MIGRATIONS.length; v++) {
+    const step = MIGRATIONS[v - 1];
+    if (step === undefined) break;
+    // IMMEDIATE and re-checked inside: two processes opening a new file at once migrate it once
+    const applied = db
+      .transaction(() => {
+        if (done.get(v)) return false;
+        db.exec(step);
+        record.run(v, new Date().toISOString());
+        return true;
+      })
+      .immediate();
+    if (applied) logger?.info({ schemaVersion: v }, "database schema migrated");
+  }
+}

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSlack } from "../fakes/slack-api.js";
-import { blockAction, buttonsOf, sign, slashCommand } from "../fakes/slack-sign.js";
+import { blockAction, buttonsOf, sign, slashCommand, viewSubmission } from "../fakes/slack-sign.js";
 import { scanPaths, findSecrets } from "../support/scan-secrets.js";
 import { simulatorKeys, spawnKeyturn, waitUntil, type RunningProgram } from "../support/spawn-keyturn.js";
 
@@ -82,6 +82,7 @@ describe("a whole incident in Slack", () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(slack.responses.find((r) => r.id === "never")).toBeUndefined();
     expect(slack.roots(CHANNEL)).toHaveLength(0);
+    expect(text(await command("U0ERIN", "status contoso-translator"))).not.toMatch(/CHG-\d/);
   });
 
   it("answers questions ephemerally, with actionable errors", async () => {
@@ -185,9 +186,28 @@ describe("a whole incident in Slack", () => {
     );
     const view = await waitUntil(
       "the reason modal",
-      () => slack.views.length > viewsBefore && (slack.views.at(-1) as { callback_id: string }),
+      () =>
+        slack.views.length > viewsBefore &&
+        (slack.views.at(-1) as { callback_id: string; private_metadata: string }),
     );
     expect(view.callback_id).toBe("keyturn_reason");
+
+    const updates = slack.thread(CHANNEL, root.ts).root!.versions.length;
+    const submitted = await post(viewSubmission({ user: "U0BOB", view, reason: "wrong account <!here>" }));
+    expect(submitted.status).toBe(200);
+    const answer = await waitUntil("Bob's ephemeral answer", () => slack.ephemerals("U0BOB").at(-1));
+    expect(answer.text).toMatch(/Rejected CHG-2/);
+    const card = await waitUntil("the card to show the rejection", () => {
+      const r = slack.thread(CHANNEL, root.ts).root!;
+      return r.versions.length > updates && /REJECTED/i.test(JSON.stringify(r.blocks)) && r;
+    });
+    expect(card.blocks).toBeDefined();
+    const thread = await waitUntil("the rejection reason in the thread", () => {
+      const t = JSON.stringify(slack.thread(CHANNEL, root.ts));
+      return t.includes("wrong account &lt;!here&gt;") && t;
+    });
+    expect(thread).not.toContain("<!here>");
+    expect(JSON.stringify(slack.messages)).not.toContain("<!here>");
   });
 
   it("no simulator key value reached Slack, the program's output or its files", async () => {
@@ -196,7 +216,7 @@ describe("a whole incident in Slack", () => {
     expect(
       findSecrets(
         [
-          { name: "slack requests", text: slack.bodies.join("\n") },
+          { name: "slack requests", text: slack.allRequestBodies().join("\n") },
           { name: "output", text: kt.output() },
         ],
         keys,

@@ -10,6 +10,8 @@ export interface SlackMessage {
   channel: string;
   ts: string;
   thread_ts?: string;
+  /** Who posted it: the bot for everything posted through the Web API. */
+  user: string;
   text: string;
   blocks?: unknown[];
   versions: { text: string; blocks?: unknown[] }[];
@@ -22,12 +24,23 @@ const PEOPLE: Record<string, { name: string; real_name: string; email: string }>
   U0DAVE: { name: "dave", real_name: "Dave Kim", email: "dave@contoso.com" },
   U0ERIN: { name: "erin", real_name: "Erin Cho", email: "erin@contoso.com" },
 };
+export interface FakeFile {
+  id: string;
+  channel: string;
+  thread_ts?: string;
+  filename: string;
+  content: string;
+}
+
+const BOT_USER = "U0KEYTURN";
 const GROUPS: Record<string, string[]> = { S0SECOPS: ["U0BOB"] };
 
 export class FakeSlack {
   readonly messages: SlackMessage[] = [];
+  #withoutEmailScope = false;
   readonly responses: { id: string; body: Record<string, unknown> }[] = [];
-  readonly files: { channel: string; thread_ts?: string; filename: string; content: string }[] = [];
+  /** Uploaded files; `channel` is set once files.completeUploadExternal shares them. */
+  readonly files: FakeFile[] = [];
   readonly views: unknown[] = [];
   readonly bodies: string[] = [];
   readonly calls: string[] = [];
@@ -63,6 +76,11 @@ export class FakeSlack {
     return `${this.url}/respond/${id}`;
   }
 
+  /** Answer as Slack does for an app installed without the users:read.email scope. */
+  withoutEmailScope(on = true): void {
+    this.#withoutEmailScope = on;
+  }
+
   failNext(method: string, f: { status?: number; retryAfter?: number; error?: string }): void {
     this.#failures.set(method, [...(this.#failures.get(method) ?? []), f]);
   }
@@ -76,6 +94,21 @@ export class FakeSlack {
       root: this.messages.find((m) => m.channel === channel && m.ts === ts),
       replies: this.messages.filter((m) => m.channel === channel && m.thread_ts === ts),
     };
+  }
+
+  /** Top-level messages and thread replies in a channel, in the order they were posted. */
+  channelMessages(channel: string): SlackMessage[] {
+    return this.messages.filter((m) => m.channel === channel);
+  }
+
+  /** Every raw request body received (Web API, response_url, uploads), for secret scans. */
+  allRequestBodies(): string[] {
+    return [...this.bodies];
+  }
+
+  /** Ephemeral messages keyturn posted to a user (chat.postEphemeral). */
+  ephemerals(user: string): SlackMessage[] {
+    return this.messages.filter((m) => m.channel === `E${user}`);
   }
 
   dms(user: string): SlackMessage[] {
@@ -96,10 +129,9 @@ export class FakeSlack {
       return { status: 200, body: { ok: true } };
     }
     if (url.pathname.startsWith("/upload/")) {
-      const f = this.files.find(
-        (x) => x.filename === decodeURIComponent(url.pathname.slice(8)) && !x.content,
-      );
-      if (f) f.content = raw;
+      const f = this.files.find((x) => x.id === decodeURIComponent(url.pathname.slice(8)));
+      if (!f) return { status: 404, body: { ok: false, error: "file_not_found" } };
+      f.content = await uploadedContent(raw, String(req.headers["content-type"] ?? ""));
       return { status: 200, body: { ok: true } };
     }
     const method = url.pathname.replace(/^\/api\//, "");
@@ -112,8 +144,9 @@ export class FakeSlack {
         headers: { "retry-after": String(fail.retryAfter ?? 1) },
       };
     if (fail?.error) return { status: 200, body: { ok: false, error: fail.error } };
-    if (!/^Bearer xoxb-/.test(String(req.headers.authorization ?? "")))
-      return { status: 200, body: { ok: false, error: "not_authed" } };
+    const authz = String(req.headers.authorization ?? "");
+    if (!authz) return { status: 200, body: { ok: false, error: "not_authed" } };
+    if (!/^Bearer xoxb-/.test(authz)) return { status: 200, body: { ok: false, error: "invalid_auth" } };
     const args = parseArgs(raw, String(req.headers["content-type"] ?? ""));
     return { status: 200, body: this.#api(method, args) };
   }
@@ -126,7 +159,7 @@ export class FakeSlack {
         : (a.blocks as unknown[] | undefined);
     switch (method) {
       case "auth.test":
-        return { ok: true, user_id: "U0KEYTURN", bot_id: "B0KEYTURN", team_id: "T0CONTOSO", team: "Contoso" };
+        return { ok: true, user_id: BOT_USER, bot_id: "B0KEYTURN", team_id: "T0CONTOSO", team: "Contoso" };
       case "chat.postMessage": {
         let channel = str(a.channel);
         if (!channel) return { ok: false, error: "channel_not_found" };
@@ -134,6 +167,7 @@ export class FakeSlack {
         const m: SlackMessage = {
           channel,
           ts: ts(),
+          user: BOT_USER,
           text: str(a.text),
           ...(blocks ? { blocks } : {}),
           ...(a.thread_ts ? { thread_ts: str(a.thread_ts) } : {}),
@@ -146,13 +180,21 @@ export class FakeSlack {
       case "chat.update": {
         const m = this.messages.find((x) => x.channel === a.channel && x.ts === a.ts);
         if (!m) return { ok: false, error: "message_not_found" };
+        if (m.user !== BOT_USER) return { ok: false, error: "cant_update_message" };
         m.text = str(a.text);
         if (blocks) m.blocks = blocks;
         m.versions.push({ text: m.text, ...(blocks ? { blocks } : {}) });
         return { ok: true, channel: m.channel, ts: m.ts };
       }
       case "chat.postEphemeral":
-        this.messages.push({ channel: `E${str(a.user)}`, ts: ts(), text: str(a.text), versions: [] });
+        this.messages.push({
+          channel: `E${str(a.user)}`,
+          ts: ts(),
+          user: BOT_USER,
+          text: str(a.text),
+          ...(blocks ? { blocks } : {}),
+          versions: [],
+        });
         return { ok: true, message_ts: ts() };
       case "chat.getPermalink":
         return {
@@ -170,12 +212,14 @@ export class FakeSlack {
                 id: a.user,
                 name: p.name,
                 real_name: p.real_name,
-                profile: { email: p.email, real_name: p.real_name },
+                // like Slack: no e-mail in the profile when the app lacks users:read.email
+                profile: { ...(this.#withoutEmailScope ? {} : { email: p.email }), real_name: p.real_name },
               },
             }
           : { ok: false, error: "user_not_found" };
       }
       case "users.lookupByEmail": {
+        if (this.#withoutEmailScope) return { ok: false, error: "missing_scope", needed: "users:read.email" };
         const id = Object.entries(PEOPLE).find(([, p]) => p.email === a.email)?.[0];
         return id
           ? { ok: true, user: { id, name: PEOPLE[id]!.name } }
@@ -189,24 +233,23 @@ export class FakeSlack {
         this.views.push(typeof a.view === "string" ? JSON.parse(a.view) : a.view);
         return { ok: true, view: { id: `V${this.#seq++}` } };
       case "files.getUploadURLExternal": {
+        if (!a.filename || !a.length) return { ok: false, error: "invalid_arguments" };
         const id = `F${this.#seq++}`;
-        this.files.push({ channel: "", filename: str(a.filename), content: "" });
-        return {
-          ok: true,
-          upload_url: `${this.url}/upload/${encodeURIComponent(str(a.filename))}`,
-          file_id: id,
-        };
+        this.files.push({ id, channel: "", filename: str(a.filename), content: "" });
+        return { ok: true, upload_url: `${this.url}/upload/${id}`, file_id: id };
       }
       case "files.completeUploadExternal": {
-        const files = (typeof a.files === "string" ? JSON.parse(a.files) : a.files) as {
+        const listed = (typeof a.files === "string" ? JSON.parse(a.files) : a.files) as {
           id: string;
           title?: string;
         }[];
-        for (const f of this.files.filter((x) => !x.channel)) {
+        const files = listed.map((l) => this.files.find((f) => f.id === l.id));
+        if (files.some((f) => !f || !f.content)) return { ok: false, error: "file_not_found" };
+        for (const f of files as FakeFile[]) {
           f.channel = str(a.channel_id);
           if (a.thread_ts) f.thread_ts = str(a.thread_ts);
         }
-        return { ok: true, files: files.map((f) => ({ id: f.id })) };
+        return { ok: true, files: listed.map((f) => ({ id: f.id, title: f.title })) };
       }
       default:
         return { ok: false, error: "unknown_method" };
@@ -214,10 +257,21 @@ export class FakeSlack {
   }
 }
 
-const str = (v: unknown): string =>
-  typeof v === "string" ? v : v === undefined || v === null ? "" : JSON.stringify(v);
+/** A form or JSON argument as Slack reads it: strings as they are, anything else as JSON. */
+function str(v: unknown): string {
+  if (v === undefined || v === null) return "";
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
 
 function parseArgs(raw: string, type: string): Record<string, unknown> {
   if (type.includes("json")) return raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
   return Object.fromEntries(new URLSearchParams(raw));
+}
+
+/** The bytes of an upload: the WebClient posts the file as multipart form data (or raw). */
+async function uploadedContent(raw: string, type: string): Promise<string> {
+  if (!type.startsWith("multipart/form-data")) return raw;
+  const form = await new Response(raw, { headers: { "content-type": type } }).formData();
+  for (const [, v] of form) if (typeof v !== "string") return v.text();
+  return "";
 }

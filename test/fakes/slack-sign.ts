@@ -83,3 +83,32 @@ export function buttonsOf(
   }
   return out;
 }
+
+/** A view_submission of keyturn's reason modal, as Slack sends it when the user presses Submit. */
+export function viewSubmission(o: {
+  user: string;
+  view: { id?: string; callback_id: string; private_metadata?: string };
+  reason: string;
+}): string {
+  const payload = {
+    type: "view_submission",
+    team: { id: "T0CONTOSO", domain: "contoso" },
+    user: { id: o.user, username: o.user.toLowerCase(), name: o.user.toLowerCase(), team_id: "T0CONTOSO" },
+    api_app_id: "A0KEYTURN",
+    token: "legacy",
+    trigger_id: `trig-${Date.now()}`,
+    view: {
+      id: o.view.id ?? `V${Date.now()}`,
+      team_id: "T0CONTOSO",
+      type: "modal",
+      callback_id: o.view.callback_id,
+      private_metadata: o.view.private_metadata ?? "",
+      state: { values: { reason: { value: { type: "plain_text_input", value: o.reason } } } },
+      hash: "1700000000.abcdef",
+      app_id: "A0KEYTURN",
+      bot_id: "B0KEYTURN",
+    },
+    response_urls: [],
+  };
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}

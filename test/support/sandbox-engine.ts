@@ -115,6 +115,7 @@ export async function startSandboxEngine(
     sandbox: true,
     tickMs: 100,
     sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 200))),
+    retryDelaySeconds: 2,
   });
   await engine.start();
   const channel = { platform: "console" as const, id: "incident" };

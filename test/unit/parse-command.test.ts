@@ -87,6 +87,41 @@ describe("command parser", () => {
         account: "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a1",
       },
     ],
+    ["resume CHG-9", { name: "resume", changeId: "CHG-9" }],
+    ["rollback chg9", { name: "rollback", changeId: "CHG-9" }],
+    ["evidence 0012", { name: "evidence", changeId: "CHG-12" }],
+    ["history contoso-openai", { name: "history", account: "contoso-openai" }],
+    ["inventory shared-lang", { name: "inventory", account: "shared-lang" }],
+    ["VERIFY", { name: "verify" }],
+    ['cancel 3 --reason="not today"', { name: "cancel", changeId: "CHG-3", reason: "not today" }],
+    [
+      "consumer remove contoso-translator batch-job",
+      { name: "consumer", op: "remove", account: "contoso-translator", consumer: "batch-job" },
+    ],
+    [
+      'rotate contoso-translator --reason "she said \\"leaked\\" twice"',
+      {
+        name: "rotate",
+        account: "contoso-translator",
+        reason: 'she said "leaked" twice',
+        exposure: false,
+        leakedSlot: null,
+        killNow: false,
+        breakGlass: false,
+      },
+    ],
+    [
+      "rotate contoso-translator --reason ‘single smart’ --exposure",
+      {
+        name: "rotate",
+        account: "contoso-translator",
+        reason: "single smart",
+        exposure: true,
+        leakedSlot: "unknown",
+        killNow: false,
+        breakGlass: false,
+      },
+    ],
   ])("%s", (text, expected) => {
     expect(parseCommand(text)).toEqual(expected);
   });
@@ -118,6 +153,24 @@ describe("command parser", () => {
     ["reject CHG-1", "missing_argument", /reason/],
     ["status <!channel>", "malformed_command", /not an account name/],
     ["x".repeat(5000), "malformed_command", /at most 4000/],
+    [
+      `rotate contoso-translator --reason "${"r".repeat(501)}"`,
+      "malformed_command",
+      /501 characters; keep it under 500/,
+    ],
+    ['rotate contoso-translator --reason ""', "missing_argument", /The reason is empty/],
+    ["approve CHG-1 CHG-2", "malformed_command", /Unexpected argument "CHG-2"/],
+    ["list --overdue=yes", "malformed_command", /--overdue takes no value/],
+    ["list --all", "unknown_flag", /unknown flag --all — list takes --overdue/],
+    ["approve CHG-1 --reason x", "unknown_flag", /unknown flag --reason — approve takes no flags/],
+    ["waive CHG-1 --reason x", "missing_argument", /Name the consumer to waive/],
+    [
+      "consumer add contoso-translator job --reload sometimes",
+      "malformed_command",
+      /--reload takes versionless, refreshable, pinned, manual/,
+    ],
+    ["consumer rename a b", "missing_argument", /Say add or remove/],
+    ["status", "missing_argument", /Usage: status <account>/],
   ])("%s → %s", (text, code, message) => {
     try {
       parseCommand(text);
@@ -133,6 +186,15 @@ describe("command parser", () => {
 
   it("shows the usage line with every argument error", () => {
     expect(() => parseCommand("reject CHG-1")).toThrow(/Usage: reject <CHG> --reason/);
+    expect(() => parseCommand('keyturn reject CHG-1 --reason "oops')).toThrow(
+      /Unterminated quote starting at character 31: close it with "\.\nUsage: reject <CHG> --reason/,
+    );
+    expect(() => parseCommand(`rotate a --reason ${"x".repeat(4000)}`)).toThrow(
+      /at most 4000\.\nUsage: rotate <account>/,
+    );
+    expect(() => parseCommand("bogus 'x")).toThrow(
+      /Unterminated quote.*\nType `help` for the list of commands\./,
+    );
   });
 
   it("strips control characters", () => {

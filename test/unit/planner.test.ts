@@ -123,4 +123,65 @@ describe("planner", () => {
       ["site:web/KEY"],
     );
   });
+
+  it("exposure plans use the snapshot's short windows; titles and rollback notes say what happens", () => {
+    const short = { ...policy, propagationSeconds: 60, soakSeconds: 300 };
+    const p = plan({ exposure: true, leakedSlot: "key1", policy: short });
+    expect(p.steps.filter((s) => s.waitSeconds > 0).map((s) => [s.kind, s.waitSeconds])).toEqual([
+      ["move_consumers", 60],
+      ["soak", 300],
+    ]);
+    const pnr = p.steps.filter((s) => s.pointOfNoReturn);
+    expect(pnr.map((s) => s.kind)).toEqual(["regenerate_old"]);
+    expect(pnr[0]?.title).toMatch(/Regenerate key1 — POINT OF NO RETURN: the old key stops working/);
+    expect(pnr[0]?.rollback).toMatch(/none: key1 is dead; consumers on key2 are unaffected/);
+    expect(p.steps.find((s) => s.kind === "publish")?.rollback).toMatch(/previous version; key1 still works/);
+    expect(p.steps.find((s) => s.kind === "regenerate_standby")?.title).toMatch(
+      /Regenerate key2 \(standby — no consumer uses it\)/,
+    );
+  });
+
+  it("follows the active slot: consumers on key2 make key1 the standby", () => {
+    const onKey2 = inv({ activeSlot: "key2", consumers: [{ ...web, slot: "key2" }] });
+    expect(kinds(plan({ inventory: onKey2 }))).toEqual([
+      "preflight",
+      "regenerate_standby(key1)",
+      "publish(key1)",
+      "move_consumers",
+      "verify_cutover",
+      "regenerate_old(key2)!",
+      "soak",
+      "complete",
+    ]);
+    expect(plan({ inventory: onKey2, exposure: true, leakedSlot: "key1" }).variant).toBe("exposure-standby");
+    expect(
+      plan({ inventory: onKey2, exposure: true, leakedSlot: "key2", killNow: true }).steps[1],
+    ).toMatchObject({ kind: "kill_leaked", slot: "key2", pointOfNoReturn: true });
+  });
+
+  it("moves consumers that read a secret or hold a copy; activity-log callers are only reported", () => {
+    const caller: Consumer = {
+      id: "al:caller",
+      name: "someone",
+      source: "listkeys-caller",
+      slot: "unknown",
+      reload: "unknown",
+      evidence: "",
+    };
+    const p = plan({ inventory: inv({ consumers: [web, caller] }) });
+    expect(p.consumerIds).toEqual(["site:web/KEY"]);
+  });
+
+  it("the same input gives the same hash; a slot change moves it", () => {
+    expect(plan().hash).toBe(plan().hash);
+    expect(plan().hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(
+      plan({
+        inventory: inv({
+          consumers: [{ ...web, secret: { vaultUrl: "https://kv", name: "k", version: "v2" } }],
+        }),
+      }).hash,
+    ).not.toBe(plan().hash);
+    expect(plan({ policy: { ...policy, soakSeconds: 1 } }).hash).not.toBe(plan().hash);
+  });
 });

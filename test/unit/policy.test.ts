@@ -1,8 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { Account } from "../../src/core/domain.js";
+import { formatDuration, parseDuration } from "../../src/core/duration.js";
 import { KeyturnError } from "../../src/core/errors.js";
-import { createPolicyBook, isApprover, isBreakGlassResponder, parsePolicy } from "../../src/core/policy.js";
-import { people } from "../support/change-fixture.js";
+import {
+  countedApprovals,
+  createPolicyBook,
+  isApprover,
+  isBreakGlassResponder,
+  parsePolicy,
+} from "../../src/core/policy.js";
+import { change, people, standardPlan } from "../support/change-fixture.js";
 
 const policy = parsePolicy({
   defaults: {
@@ -91,8 +98,12 @@ describe("policy", () => {
       const problems = (e as KeyturnError).details.problems as string[];
       expect(problems).toEqual(
         expect.arrayContaining([
-          expect.stringMatching(/^defaults\.approvalsRequired: expected a positive integer/),
-          expect.stringMatching(/^defaults\.approvalExpiry: expected a duration such as 90s/),
+          expect.stringMatching(
+            /^defaults\.approvalsRequired: expected a positive integer, got "two" — write a number such as 2$/,
+          ),
+          expect.stringMatching(
+            /^defaults\.approvalExpiry: expected a duration, got "soon" — write it as 90s, 5m, 4h or 1d$/,
+          ),
           expect.stringMatching(/^defaults\.aprovers: unknown setting — did you mean approvers\?/),
         ]),
       );
@@ -110,5 +121,143 @@ describe("policy", () => {
     expect(() => parsePolicy({ defaults: { approvers: ["bob@contoso.com"], approvalsRequired: 2 } })).toThrow(
       /only 1 approver/,
     );
+    expect(() => parsePolicy({ groups: { secops: [] }, defaults: { approvers: ["group:secops"] } })).toThrow(
+      /defaults\.approvers: nobody can approve a rotation/,
+    );
+    expect(() => parsePolicy(null)).toThrow(/nobody can approve/);
+  });
+
+  it("lists schema problems and unknown groups together, in one pass", () => {
+    let problems: string[] = [];
+    try {
+      parsePolicy({
+        defaults: { approvers: ["group:secopz"], approvalsRequired: "two", soak: "forever" },
+        groups: { secops: ["bob@contoso.com"], platform: "carol@contoso.com" },
+        policies: [
+          {
+            name: "prod",
+            match: { tag: { environment: "production" } },
+            breakGlass: ["group:oncall"],
+            approvalsRequired: 3,
+            approvers: ["bob@contoso.com", "group:platform"],
+          },
+        ],
+      });
+    } catch (e) {
+      expect((e as KeyturnError).code).toBe("config_invalid");
+      problems = (e as KeyturnError).details.problems as string[];
+    }
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^defaults\.approvalsRequired: expected a positive integer/),
+        expect.stringMatching(
+          /^defaults\.soak: expected a duration, got "forever" — write it as 90s, 5m, 4h or 1d$/,
+        ),
+        expect.stringMatching(/^groups\.platform: expected a list, got "carol@contoso.com" — write it as \[/),
+        expect.stringMatching(
+          /^policies\[0\]\.approvalsRequired: 3 approvals, but only 1 approver\(s\) can give them/,
+        ),
+        expect.stringMatching(/^policies\[0\]\.match\.tag: unknown setting — did you mean tags\?/),
+        expect.stringMatching(
+          /^defaults\.approvers\[0\]: unknown approver group "secopz" — did you mean group:secops\? define it under groups: or remove it/,
+        ),
+        expect.stringMatching(
+          /^policies\[0\]\.breakGlass\[0\]: unknown approver group "oncall" — define it under groups: or remove it/,
+        ),
+      ]),
+    );
+    expect(problems).toHaveLength(7);
+  });
+
+  it("refuses more required approvals than distinct approvers, per policy", () => {
+    expect(() =>
+      parsePolicy({
+        defaults: { approvers: ["group:secops"] },
+        groups: { secops: ["bob@contoso.com", "BOB@contoso.com"] },
+        policies: [{ name: "prod", match: { names: ["*-prod-*"] }, approvalsRequired: 2 }],
+      }),
+    ).toThrow(
+      /policies\[0\]\.approvalsRequired: 2 approvals, but only 1 approver\(s\) can give them — add approvers or lower it/,
+    );
+  });
+
+  it("matches by name glob and subscription; first match wins", () => {
+    const b = createPolicyBook(
+      parsePolicy({
+        defaults: { approvers: ["bob@contoso.com", "carol@contoso.com", "dave@contoso.com"] },
+        policies: [
+          { name: "by-name", match: { names: ["*-prod-*"] }, approvalsRequired: 3 },
+          { name: "by-sub", match: { subscriptions: ["S"] }, approvalsRequired: 2 },
+        ],
+      }),
+    );
+    expect(b.snapshotFor({ ...account({}), name: "x-prod-1" }, { exposure: false }).name).toBe("by-name");
+    expect(b.snapshotFor(account({}), { exposure: false }).name).toBe("by-sub");
+    expect(b.snapshotFor({ ...account({}), subscriptionId: "other" }, { exposure: false }).name).toBe(
+      "default",
+    );
+  });
+
+  it("counts distinct approvers for the current plan, never the requester (separation of duties)", () => {
+    const ref = (p: typeof people.bob) => ({ platform: p.platform, id: p.id, displayName: p.displayName });
+    const at = "2026-11-22T09:10:00.000Z";
+    const approval = (p: typeof people.bob, planHash = standardPlan.hash) => ({
+      by: ref(p),
+      at,
+      planHash,
+      afterTheFact: false,
+    });
+    expect(countedApprovals(change({ approvals: [approval(people.alice)] }))).toBe(0);
+    expect(countedApprovals(change({ approvals: [approval(people.bob), approval(people.bob)] }))).toBe(1);
+    expect(
+      countedApprovals(change({ approvals: [approval(people.bob, "c".repeat(64)), approval(people.carol)] })),
+    ).toBe(1);
+    expect(
+      countedApprovals(
+        change({ approvals: [approval(people.bob), approval(people.carol), approval(people.alice)] }),
+      ),
+    ).toBe(2);
+  });
+
+  it("loads the sandbox policy: production needs bob and carol, dave is break-glass, windows are seconds", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const { parse } = await import("yaml");
+    const sandbox = createPolicyBook(
+      parsePolicy(parse(await readFile("src/sandbox/scenarios/default-policy.yaml", "utf8"))),
+    );
+    const prod = sandbox.snapshotFor(account({ environment: "production" }), { exposure: false });
+    expect(prod).toMatchObject({
+      approvalsRequired: 2,
+      propagationSeconds: 5,
+      soakSeconds: 5,
+      approvalExpirySeconds: 4 * 3600,
+    });
+    expect(isApprover(prod, people.bob) && isApprover(prod, people.carol)).toBe(true);
+    expect(isApprover(prod, people.erin) || isApprover(prod, people.alice)).toBe(false);
+    const exp = sandbox.snapshotFor(account({ environment: "staging" }), { exposure: true });
+    expect(exp).toMatchObject({
+      approvalsRequired: 1,
+      propagationSeconds: 3,
+      soakSeconds: 3,
+      approvalExpirySeconds: 30 * 60,
+      breakGlassApprovalSeconds: 3600,
+    });
+    expect(isBreakGlassResponder(exp, people.dave)).toBe(true);
+  });
+
+  it("reads and writes durations as people do", () => {
+    expect(["90s", "5m", "4h", "1d", " 2H ", "1.5h", 30].map(parseDuration)).toEqual([
+      90, 300, 14400, 86400, 7200, 5400, 30,
+    ]);
+    expect(["soon", "5", "-1m", "5 minutes", -3].map(parseDuration)).toEqual([null, null, null, null, null]);
+    expect([5, 59.4, 60, 3599, 4 * 3600 + 30 * 60, 7199, 86400 + 7200].map(formatDuration)).toEqual([
+      "5 s",
+      "59 s",
+      "1 min",
+      "1 h",
+      "4 h 30 min",
+      "2 h",
+      "1 d 2 h",
+    ]);
   });
 });

@@ -3,7 +3,9 @@ import type { Account, AccountStatus, Change, Inventory, PrincipalRef } from "..
 import type { KeyturnError } from "../errors.js";
 import type { Message, Section } from "../messages.js";
 import { COMMAND_HELP, usageOf } from "../parse-command.js";
+import { tamperText } from "../evidence.js";
 import type { VerifyResult } from "../ports.js";
+import { closest } from "../suggest.js";
 
 const day = (iso: string | null | undefined) => (iso ? iso.slice(0, 10) : "—");
 
@@ -147,8 +149,16 @@ export function renderHelp(topic?: string): Message {
         sections: [{ lines: [`Usage: ${c.usage}`, c.summary] }],
       };
   }
+  const near = topic
+    ? closest(
+        topic,
+        COMMAND_HELP.map((c) => c.name),
+      )
+    : [];
   return {
-    text: "keyturn rotates Azure AI service keys under approval, without downtime.",
+    text: topic
+      ? `There is no command "${topic}".${near.length ? ` Did you mean ${near[0]}?` : ""} These are the commands:`
+      : "keyturn rotates Azure AI service keys under approval, without downtime.",
     title: "keyturn commands",
     sections: [{ lines: COMMAND_HELP.map((c) => `${c.usage} — ${c.summary}`) }],
   };
@@ -177,7 +187,7 @@ export function renderAck(text: string): Message {
 export function renderVerify(r: VerifyResult): Message {
   const text = r.ok
     ? `Audit log verified: ${r.events} events, head ${r.head.slice(0, 16)}.`
-    : `Audit log does NOT verify: event ${r.firstBadSeq} — ${r.problem}`;
+    : `Audit log does NOT verify. ${tamperText(r).replace(/\.$/, "")}. Keep the database file as it is and tell your security team: the events from there on cannot be trusted.`;
   return { text, tone: r.ok ? "success" : "danger" };
 }
 

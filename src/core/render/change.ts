@@ -33,7 +33,7 @@ function stepMark(c: Change, index: number): string {
   const s = c.steps.find((x) => x.index === index);
   if (s?.outcome === "succeeded") return "✓";
   if (s?.outcome === "failed" || s?.outcome === "gate_failed") return "✗";
-  if (s && !s.finishedAt) return s.actedAt ? "⏳" : "▶";
+  if (s && !s.finishedAt) return "▶";
   return "·";
 }
 
@@ -43,7 +43,9 @@ export function renderChangeCard(
 ): Message {
   const counted = countedApprovals(c);
   const fields: Field[] = [
-    { label: "Account", value: `${c.accountName} (${c.accountKind})` },
+    { label: "Account", value: c.accountName },
+    { label: "Kind", value: c.accountKind },
+    { label: "Subscription", value: /\/subscriptions\/([^/]+)/i.exec(c.accountId)?.[1] ?? "—" },
     { label: "State", value: stateLabel(c) + (c.escalated ? " · ESCALATED" : "") },
     { label: "Requested by", value: c.requester.displayName },
     { label: "Reason", value: c.reason },
@@ -58,8 +60,16 @@ export function renderChangeCard(
     { label: "Approvers", value: c.policy.approvers.join(", ") || "none configured" },
   ];
   if (c.exposure) fields.push({ label: "Leaked key", value: c.leakedSlot ?? "unknown" });
-  if (c.state === "awaiting_approval" && c.approvalDeadline)
-    fields.push({ label: "Approve by", value: c.approvalDeadline.replace("T", " ").slice(0, 16) + " UTC" });
+  if (
+    c.approvalDeadline &&
+    (c.state === "awaiting_approval" ||
+      (c.breakGlass && isOpen(c.state) && counted < c.policy.approvalsRequired))
+  ) {
+    const at = c.approvalDeadline.replace("T", " ").slice(0, 16) + " UTC";
+    fields.push({ label: c.breakGlass ? "Approve after the fact by" : "Approve by", value: at });
+  }
+  if (c.completedAt)
+    fields.push({ label: "Finished", value: c.completedAt.replace("T", " ").slice(0, 16) + " UTC" });
   const inv = c.inventory;
   const blast: string[] = inv.consumers.length
     ? inv.consumers.map(
@@ -110,8 +120,11 @@ function buttonsFor(c: Change): Button[] {
       ...(pnr
         ? {
             confirm: {
-              title: "Approve this rotation?",
-              text: `${c.accountName}: ${pnr.title}. Consumers still on ${pnr.slot ?? "the old key"} after the cutover check will fail.`,
+              title: "Approve rotation?",
+              text:
+                pnr.kind === "kill_leaked"
+                  ? `${c.accountName}: ${pnr.slot ?? "the leaked key"} will be regenerated at once; every consumer still on it fails until it reads the new key.`
+                  : `${c.accountName}: ${pnr.slot ?? "the old key"} will be regenerated after the cutover check; consumers still on it will fail.`,
               confirm: "Approve",
               deny: "Not yet",
             },

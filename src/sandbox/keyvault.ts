@@ -1,5 +1,8 @@
-/** Key Vault secrets as @azure/keyvault-secrets calls them (api-version 2025-07-01 / 7.x). */
-import type { Reply } from "./http.js";
+/**
+ * Key Vault secrets as @azure/keyvault-secrets calls them (api-version 2025-07-01): versions with
+ * 32-hex ids, latest or by version, paged listings without values, attribute updates.
+ */
+import { safeJson, type Reply } from "./http.js";
 import type { SecretVersion, Tenant } from "./tenant.js";
 
 const kvError = (status: number, code: string, message: string, inner?: string): Reply => ({
@@ -10,11 +13,31 @@ const kvError = (status: number, code: string, message: string, inner?: string):
 function attributes(v: SecretVersion) {
   return {
     enabled: v.enabled,
+    ...(v.nbf !== undefined ? { nbf: v.nbf } : {}),
+    ...(v.exp !== undefined ? { exp: v.exp } : {}),
     created: v.created,
     updated: v.updated,
     recoveryLevel: "Recoverable+Purgeable",
     recoverableDays: 90,
   };
+}
+
+const PAGE = 25;
+
+/** One page of a listing; nextLink absolute, like Key Vault's. */
+function page<T>(
+  items: T[],
+  baseUrl: string,
+  path: string,
+  query: URLSearchParams,
+): { value: T[]; nextLink: string | null } {
+  const size = Math.min(25, Math.max(1, Number(query.get("maxresults") ?? PAGE) || PAGE));
+  const skip = Math.max(0, Number(query.get("$skiptoken") ?? "0") || 0);
+  const next =
+    skip + size < items.length
+      ? `${baseUrl}${path}?api-version=${query.get("api-version") ?? "2025-07-01"}&maxresults=${size}&$skiptoken=${skip + size}`
+      : null;
+  return { value: items.slice(skip, skip + size), nextLink: next };
 }
 
 export function routeVault(
@@ -23,6 +46,7 @@ export function routeVault(
   baseUrl: string,
   method: string,
   path: string,
+  query: URLSearchParams,
   body: string,
 ): { operation: "setSecret" | "getSecret" | "listSecrets"; reply: () => Reply } | null {
   const parts = path.split("/").filter(Boolean);
@@ -41,8 +65,8 @@ export function routeVault(
       operation: "listSecrets",
       reply: () => ({
         status: 200,
-        body: {
-          value: Object.entries(t.vaults[vault] ?? {}).map(([n, vs]) => {
+        body: page(
+          Object.entries(t.vaults[vault] ?? {}).map(([n, vs]) => {
             const v = vs.at(-1)!;
             return {
               id: `${baseUrl}/secrets/${n}`,
@@ -51,8 +75,10 @@ export function routeVault(
               ...(v.contentType ? { contentType: v.contentType } : {}),
             };
           }),
-          nextLink: null,
-        },
+          baseUrl,
+          "/secrets",
+          query,
+        ),
       }),
     };
   }
@@ -61,7 +87,12 @@ export function routeVault(
     return {
       operation: "setSecret",
       reply: () => {
-        let parsed: { value?: unknown; contentType?: string; tags?: Record<string, string> };
+        let parsed: {
+          value?: unknown;
+          contentType?: string;
+          tags?: Record<string, string>;
+          attributes?: { enabled?: boolean; nbf?: number; exp?: number };
+        };
         try {
           parsed = JSON.parse(body) as typeof parsed;
         } catch {
@@ -71,7 +102,14 @@ export function routeVault(
           return kvError(400, "BadParameter", "Property 'value' is required.");
         if (parsed.value.length > 25 * 1024)
           return kvError(400, "BadParameter", "The secret value exceeds 25 KB.");
-        const v = t.setSecret(vault, name, parsed.value, parsed.contentType, parsed.tags ?? {});
+        const v = t.setSecret(
+          vault,
+          name,
+          parsed.value,
+          parsed.contentType,
+          parsed.tags ?? {},
+          parsed.attributes ?? {},
+        );
         return { status: 200, body: bundle(name, v, true) };
       },
     };
@@ -87,7 +125,15 @@ export function routeVault(
             "SecretNotFound",
             `A secret with (name/id) ${name} was not found in this key vault.`,
           );
-        return { status: 200, body: { value: vs.map((v) => bundle(name, v, false)), nextLink: null } };
+        return {
+          status: 200,
+          body: page(
+            vs.map((v) => bundle(name, v, false)),
+            baseUrl,
+            `/secrets/${name}/versions`,
+            query,
+          ),
+        };
       },
     };
   }
@@ -124,12 +170,14 @@ export function routeVault(
             "SecretNotFound",
             `A secret with (name/id) ${name}/${version} was not found in this key vault.`,
           );
-        const p = JSON.parse(body || "{}") as {
-          attributes?: { enabled?: boolean };
+        const p = (safeJson(body || "{}") ?? {}) as {
+          attributes?: { enabled?: boolean; nbf?: number; exp?: number };
           tags?: Record<string, string>;
           contentType?: string;
         };
         if (p.attributes?.enabled !== undefined) v.enabled = p.attributes.enabled;
+        if (p.attributes?.nbf !== undefined) v.nbf = p.attributes.nbf;
+        if (p.attributes?.exp !== undefined) v.exp = p.attributes.exp;
         if (p.tags) v.tags = p.tags;
         if (p.contentType) v.contentType = p.contentType;
         v.updated = Math.floor(Date.now() / 1000);

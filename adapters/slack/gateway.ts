@@ -1,0 +1,172 @@
+/**
+ * The evidence thread through the Slack Web API: root post and in-place updates, thread replies, DMs,
+ * permalinks and file uploads. Posts go through one FIFO queue per channel at about one message a
+ * second, so a thread reads in order; the WebClient waits out a 429's Retry-After inside the queue,
+ * which delays later posts instead of dropping or reordering them.
+ */
+import type { WebClient } from "@slack/web-api";
+import type { ThreadRef } from "../../src/core/domain.js";
+import { KeyturnError } from "../../src/core/errors.js";
+import type { Attachment } from "../../src/core/messages.js";
+import type { ChatGateway, Logger } from "../../src/core/ports.js";
+import { SerialQueues } from "../../src/runner/serial.js";
+import { toBlocks } from "./render.js";
+
+/** Slack tolerates short bursts; over ten seconds it expects about one message a second per channel. */
+const WINDOW_MS = 10_000;
+const PER_WINDOW = 10;
+
+export interface SlackGateway extends ChatGateway {
+  /** Files into a channel (or thread), e.g. an evidence export asked for by a command. */
+  upload(channel: string, threadTs: string | undefined, files: readonly Attachment[]): Promise<void>;
+  /** Resolves when every queued post has been sent or has failed. */
+  idle(): Promise<void>;
+}
+
+export function slackErrorCode(e: unknown): string {
+  const err = e as { data?: { error?: string }; code?: string; message?: string };
+  return err.data?.error ?? err.code ?? err.message ?? "unknown_error";
+}
+
+export function createSlackGateway(client: WebClient, log: Logger): SlackGateway {
+  const queues = new SerialQueues();
+  const sent = new Map<string, number[]>();
+
+  const paced = <T>(channel: string, task: () => Promise<T>): Promise<T> =>
+    queues.run(channel, async () => {
+      const now = Date.now();
+      const recent = (sent.get(channel) ?? []).filter((t) => now - t < WINDOW_MS);
+      const oldest = recent[0];
+      if (recent.length >= PER_WINDOW && oldest !== undefined)
+        await new Promise((r) => setTimeout(r, WINDOW_MS - (now - oldest)));
+      recent.push(Date.now());
+      sent.set(channel, recent.slice(-PER_WINDOW));
+      return task();
+    });
+
+  const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      const code = slackErrorCode(e);
+      log.warn({ slack: what, error: code }, "Slack call failed");
+      throw new KeyturnError(
+        "chat_failed",
+        `Slack refused ${what} (${code}). Check that keyturn is in the channel and has the scopes in manifest/slack.yaml, then try again.`,
+        { slackError: code },
+      );
+    }
+  };
+
+  /** `slack:T…:U…`, `slack:U…`, `U…` or an e-mail address → a Slack user id. */
+  const userIdOf = async (who: string): Promise<string | null> => {
+    const w = who.trim();
+    const m = /^(?:slack:(?:[A-Z0-9]+:)?)?([UW][A-Z0-9]+)$/i.exec(w);
+    if (m) return m[1]!.toUpperCase();
+    if (/^[^@\s]+@[^@\s]+$/.test(w)) {
+      try {
+        const r = await client.users.lookupByEmail({ email: w });
+        return r.user?.id ?? null;
+      } catch (e) {
+        log.info(
+          { error: slackErrorCode(e) },
+          "no Slack user for an e-mail address (scope users:read.email?)",
+        );
+        return null;
+      }
+    }
+    return null;
+  };
+
+  const upload = async (
+    channel: string,
+    threadTs: string | undefined,
+    files: readonly Attachment[],
+  ): Promise<void> => {
+    for (const f of files) {
+      await paced(channel, () =>
+        call("files.uploadV2", () =>
+          client.files.uploadV2(
+            threadTs
+              ? {
+                  channel_id: channel,
+                  thread_ts: threadTs,
+                  filename: f.filename,
+                  title: f.filename,
+                  content: f.content,
+                }
+              : { channel_id: channel, filename: f.filename, title: f.filename, content: f.content },
+          ),
+        ),
+      );
+    }
+  };
+
+  return {
+    platform: "slack",
+    async postRoot(channel, message) {
+      const r = await paced(channel.id, () =>
+        call("chat.postMessage", () =>
+          client.chat.postMessage({
+            channel: channel.id,
+            ...toBlocks(message),
+            unfurl_links: false,
+            unfurl_media: false,
+          }),
+        ),
+      );
+      if (!r.ts)
+        throw new KeyturnError(
+          "chat_failed",
+          "Slack accepted the message but returned no timestamp; try again.",
+        );
+      return { platform: "slack", channel: r.channel ?? channel.id, root: r.ts };
+    },
+    async updateRoot(thread, message) {
+      await paced(thread.channel, () =>
+        call("chat.update", () =>
+          client.chat.update({ channel: thread.channel, ts: thread.root, ...toBlocks(message) }),
+        ),
+      );
+    },
+    async reply(thread, message) {
+      await paced(thread.channel, () =>
+        call("chat.postMessage", () =>
+          client.chat.postMessage({
+            channel: thread.channel,
+            thread_ts: thread.root,
+            ...toBlocks(message),
+            unfurl_links: false,
+            unfurl_media: false,
+          }),
+        ),
+      );
+    },
+    async notify(user, message) {
+      const id = await userIdOf(typeof user === "string" ? user : user.id);
+      if (!id) return false;
+      try {
+        // a user id as channel opens (or reuses) the DM with the bot
+        await paced(id, () =>
+          call("chat.postMessage", () =>
+            client.chat.postMessage({ channel: id, ...toBlocks(message), unfurl_links: false }),
+          ),
+        );
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async permalink(thread: ThreadRef) {
+      const r = await call("chat.getPermalink", () =>
+        client.chat.getPermalink({ channel: thread.channel, message_ts: thread.root }),
+      );
+      return r.permalink;
+    },
+    async attach(thread, attachment) {
+      await upload(thread.channel, thread.root, [attachment]);
+    },
+    upload,
+    idle: () => queues.idle(),
+  };
+}

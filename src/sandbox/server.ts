@@ -1,0 +1,179 @@
+/**
+ * The simulator's request handlers: ARM, Monitor, Log Analytics, data planes and admin on the main
+ * listener; Key Vault on one listener per vault (the SDK reads /secrets/… from the start of the path).
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { routeArm } from "./arm-routes.js";
+import { callDataPlane, DENIED_MESSAGE } from "./dataplane.js";
+import { withFaults, type Faults } from "./faults.js";
+import {
+  armError,
+  callerOf,
+  pathOf,
+  readBody,
+  send,
+  type Caller,
+  type Operation,
+  type Reply,
+} from "./http.js";
+import { routeVault } from "./keyvault.js";
+import { logsQuery } from "./log-analytics.js";
+import type { Tenant } from "./tenant.js";
+import type { TokenBuckets } from "./throttle.js";
+
+export interface ServerDeps {
+  tenant: Tenant;
+  faults: Faults;
+  buckets: TokenBuckets;
+  armEndpoint: () => string;
+  pageSize: number;
+  armLatencyMs: number;
+  throttle: boolean;
+  admin: (method: string, path: string, body: string) => Reply;
+  /** Requests held open by a timeout fault; destroyed on close. */
+  held: Set<ServerResponse>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+async function answer(
+  d: ServerDeps,
+  res: ServerResponse,
+  method: string,
+  path: string,
+  operation: Operation,
+  caller: Caller | undefined,
+  run: () => Reply,
+  extraHeaders: Record<string, string> = {},
+): Promise<void> {
+  const r = await withFaults(
+    d.faults.take(method, path, operation),
+    { path, operation, ...(caller ? { caller } : {}) },
+    run,
+  );
+  if (r === "hold") {
+    d.held.add(res);
+    res.on("close", () => d.held.delete(res));
+    return;
+  }
+  send(res, { ...r, headers: { ...extraHeaders, ...r.headers } });
+}
+
+export function mainHandler(d: ServerDeps): Handler {
+  return async (req, res) => {
+    const { path, query } = pathOf(req.url);
+    const method = (req.method ?? "GET").toUpperCase();
+    const body = await readBody(req).catch(() => "");
+    if (path === "/_admin" || path.startsWith("/_admin/"))
+      return send(res, d.admin(method, path.slice(7), body));
+    const dp = /^\/dataplane\/([^/]+)\/([^/]+)(\/.*)?$/.exec(path);
+    if (dp) {
+      const account = d.tenant.accounts.find((a) => a.subscriptionId === dp[1] && a.name === dp[2]);
+      if (!account)
+        return send(res, { status: 404, body: { error: { code: "404", message: "Resource not found" } } });
+      const key = String(req.headers["ocp-apim-subscription-key"] ?? req.headers["api-key"] ?? "");
+      const operation = (dp[3] ?? "/").split("/").filter(Boolean).slice(0, 2).join("/") || "Root";
+      return answer(d, res, method, path, "dataPlane", undefined, () => {
+        const status = callDataPlane(d.tenant, account.id, key, {
+          apiName: account.kind,
+          operation,
+          callerIp: req.socket.remoteAddress ?? "127.0.0.1",
+        });
+        return status === 200
+          ? { status: 200, body: { status: "ok", sandbox: true, account: account.name } }
+          : { status: 401, body: { error: { code: "401", message: DENIED_MESSAGE } } };
+      });
+    }
+    const caller = callerOf(req);
+    if (!caller) {
+      return send(
+        res,
+        armError(
+          401,
+          "AuthenticationFailed",
+          "Authentication failed. The 'Authorization' header is missing or invalid.",
+          {
+            "www-authenticate": `Bearer authorization_uri="https://login.microsoftonline.com/${d.tenant.scenario.tenantId}", error="invalid_token", error_description="The authentication failed because of missing 'Authorization' header."`,
+          },
+        ),
+      );
+    }
+    if (/^\/loganalytics\/v1\/workspaces\/[^/]+\/query$/i.test(path) && method === "POST") {
+      return answer(d, res, method, path, "logs", caller, () => logsQuery(d.tenant, body));
+    }
+    if (!query.get("api-version"))
+      return send(
+        res,
+        armError(
+          400,
+          "MissingApiVersionParameter",
+          "The api-version query parameter (?api-version=) is required for all requests.",
+        ),
+      );
+    const route = routeArm(
+      d.tenant,
+      { armEndpoint: d.armEndpoint, pageSize: d.pageSize, deniedActions: () => d.faults.deniedActions() },
+      method,
+      path,
+      query,
+    );
+    if (!route)
+      return send(
+        res,
+        armError(404, "InvalidResourceType", `The resource type could not be found for ${method} ${path}.`),
+      );
+    if (d.armLatencyMs > 0) await new Promise((r) => setTimeout(r, d.armLatencyMs));
+    if (d.throttle && route.subscription) {
+      const wait = d.buckets.take(route.subscription, route.write);
+      if (wait >= 0) {
+        return send(
+          res,
+          armError(
+            429,
+            "SubscriptionRequestsThrottled",
+            `Number of '${route.write ? "write" : "read"}' requests for subscription '${route.subscription}' actor '${caller.objectId}' exceeded. Please try again after '${wait}' seconds after the first request.`,
+            { "retry-after": String(wait) },
+          ),
+        );
+      }
+    }
+    const header = route.write
+      ? "x-ms-ratelimit-remaining-subscription-writes"
+      : "x-ms-ratelimit-remaining-subscription-reads";
+    const remaining = route.subscription
+      ? String(d.buckets.remaining(route.subscription, route.write))
+      : "11999";
+    return answer(d, res, method, path, route.operation, caller, () => route.handle(body, caller), {
+      [header]: remaining,
+    });
+  };
+}
+
+export function vaultHandler(d: ServerDeps, vault: string): Handler {
+  return async (req, res) => {
+    const url = new URL(req.url ?? "/", "https://sandbox.invalid");
+    const method = (req.method ?? "GET").toUpperCase();
+    const body = await readBody(req).catch(() => "");
+    const caller = callerOf(req);
+    // Key Vault's challenge: a client's first request comes without a token and without a body
+    if (!caller) {
+      return send(res, {
+        status: 401,
+        body: {
+          error: { code: "Unauthorized", message: "AKV10000: Request is missing a Bearer or PoP token." },
+        },
+        headers: {
+          "www-authenticate": `Bearer authorization="https://login.microsoftonline.com/${d.tenant.scenario.tenantId}", resource="https://vault.azure.net"`,
+        },
+      });
+    }
+    const path = decodeURIComponent(url.pathname);
+    const route = routeVault(d.tenant, vault, d.tenant.vaultUrl(vault), method, path, url.searchParams, body);
+    if (!route)
+      return send(res, {
+        status: 400,
+        body: { error: { code: "BadParameter", message: `Unsupported ${method} ${url.pathname}` } },
+      });
+    return answer(d, res, method, path, route.operation, caller, route.reply);
+  };
+}
