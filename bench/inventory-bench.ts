@@ -11,7 +11,12 @@ import { Writable } from "node:stream";
 import { createAzurePorts } from "../src/azure/index.js";
 import type { Account } from "../src/core/domain.js";
 import { createLogger } from "../src/log.js";
-import { createSimulatorCredential, generateScenario, startSimulator } from "../src/sandbox/index.js";
+import {
+  createSimulatorCredential,
+  generateScenario,
+  simulatorAzureConfig,
+  startSimulator,
+} from "../src/sandbox/index.js";
 import { elapsedMs, round, rssSampler } from "./stats.js";
 
 type Counts = Record<string, { reads: number; writes: number }>;
@@ -103,13 +108,7 @@ export async function benchInventory(opts: {
   });
   const azure = createAzurePorts(
     {
-      subscriptionIds: sim.subscriptionIds,
-      vaultUrls: Object.values(sim.vaultUrls),
-      armEndpoint: sim.armEndpoint,
-      caPem: sim.caPem,
-      disableChallengeResourceVerification: true,
-      label: "SANDBOX",
-      logAnalytics: { endpoint: sim.logAnalyticsEndpoint, workspaceId: sim.workspaceId },
+      ...simulatorAzureConfig(sim),
       maxRetryAfterSeconds: 30,
       declaredConsumers: () => [],
     },

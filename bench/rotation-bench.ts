@@ -15,7 +15,7 @@ import type { StoredEvent } from "../src/core/ports.js";
 import { createLogger } from "../src/log.js";
 import { ChatRegistry } from "../src/runner/chat-registry.js";
 import { createEngine } from "../src/runner/engine.js";
-import { createSimulatorCredential, startSimulator } from "../src/sandbox/index.js";
+import { createSimulatorCredential, simulatorAzureConfig, startSimulator } from "../src/sandbox/index.js";
 import { openStore } from "../src/store/open-store.js";
 import { ThreadRecorder } from "../test/support/thread-recorder.js";
 import { meterAzure } from "./counting-ports.js";
@@ -95,13 +95,7 @@ async function oneRotation(
   const azure = meterAzure(
     createAzurePorts(
       {
-        subscriptionIds: sim.subscriptionIds,
-        vaultUrls: Object.values(sim.vaultUrls),
-        armEndpoint: sim.armEndpoint,
-        caPem: sim.caPem,
-        disableChallengeResourceVerification: true,
-        label: "SANDBOX",
-        logAnalytics: { endpoint: sim.logAnalyticsEndpoint, workspaceId: sim.workspaceId },
+        ...simulatorAzureConfig(sim),
         maxRetryAfterSeconds: 5,
         declaredConsumers: (id) => store.declaredConsumers(id),
       },

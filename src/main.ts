@@ -19,7 +19,7 @@ import type { Logger } from "./core/ports.js";
 import { createLogger } from "./log.js";
 import { ChatRegistry } from "./runner/chat-registry.js";
 import { createEngine, type Engine } from "./runner/engine.js";
-import { startSimulator, type Simulator } from "./sandbox/index.js";
+import { simulatorAzureConfig, startSimulator, type Simulator } from "./sandbox/index.js";
 import { openStore } from "./store/open-store.js";
 
 export interface RunningKeyturn {
@@ -68,13 +68,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     });
     azure = createAzurePorts(
       {
-        subscriptionIds: simulator.subscriptionIds,
-        vaultUrls: Object.values(simulator.vaultUrls),
-        armEndpoint: simulator.armEndpoint,
-        caPem: simulator.caPem,
-        disableChallengeResourceVerification: true,
-        label: "SANDBOX",
-        logAnalytics: { endpoint: simulator.logAnalyticsEndpoint, workspaceId: simulator.workspaceId },
+        ...simulatorAzureConfig(simulator),
         maxRetryAfterSeconds: config.azure.maxRetryAfterSeconds,
         declaredConsumers: (id) => store.declaredConsumers(id),
       },

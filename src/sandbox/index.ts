@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
+import type { AzureConfig } from "../azure/index.js";
 import { adminRoute, createAdmin, type SimulatorAdmin } from "./admin.js";
 import { Faults } from "./faults.js";
 import { armError, send } from "./http.js";
@@ -55,6 +56,28 @@ export interface Simulator {
 }
 
 export const WORKSPACE_ID = "9b3f6a52-0f2e-4f59-8e3d-5a1b2c3d4e5f";
+
+/** Where keyturn's Azure ports find this simulator: its endpoints, its CA and its vaults. */
+export function simulatorAzureConfig(
+  sim: Pick<Simulator, "subscriptionIds" | "armEndpoint" | "caPem"> & {
+    readonly vaultUrls: Readonly<Record<string, string>> | readonly string[];
+    readonly logAnalyticsEndpoint?: string;
+    readonly workspaceId?: string;
+  },
+): AzureConfig {
+  return {
+    subscriptionIds: sim.subscriptionIds,
+    vaultUrls: Array.isArray(sim.vaultUrls) ? sim.vaultUrls : Object.values(sim.vaultUrls),
+    armEndpoint: sim.armEndpoint,
+    caPem: sim.caPem,
+    // the simulator's vaults are not on *.vault.azure.net, which the SDK's challenge check expects
+    disableChallengeResourceVerification: true,
+    label: "SANDBOX",
+    ...(sim.logAnalyticsEndpoint && sim.workspaceId
+      ? { logAnalytics: { endpoint: sim.logAnalyticsEndpoint, workspaceId: sim.workspaceId } }
+      : {}),
+  };
+}
 
 /** A credential the simulator accepts (`sim.<base64url identity>`); the identity shows in its Activity Log. */
 export function createSimulatorCredential(

@@ -11,7 +11,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAzurePorts } from "../../src/azure/index.js";
 import { createLogger } from "../../src/log.js";
-import { createSimulatorCredential, startSimulator, type Simulator } from "../../src/sandbox/index.js";
+import {
+  createSimulatorCredential,
+  simulatorAzureConfig,
+  startSimulator,
+  type Simulator,
+} from "../../src/sandbox/index.js";
 import { openStore } from "../../src/store/open-store.js";
 import { scanPaths } from "../support/scan-secrets.js";
 
@@ -85,13 +90,7 @@ function runChild(opts: { killAfterSeq?: number; killOnType?: string; killDelayM
 
 async function secretsHoldLiveKeys(): Promise<void> {
   const azure = createAzurePorts(
-    {
-      subscriptionIds: sim.subscriptionIds,
-      vaultUrls: Object.values(sim.vaultUrls),
-      armEndpoint: sim.armEndpoint,
-      caPem: sim.caPem,
-      disableChallengeResourceVerification: true,
-    },
+    simulatorAzureConfig(sim),
     createSimulatorCredential({ name: "auditor@test" }),
     createLogger({ level: "silent" }),
   );

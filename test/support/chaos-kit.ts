@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import { Agent, fetch as undiciFetch } from "undici";
+import { stopChild } from "./spawn-keyturn.js";
 
 export const FULL = process.env.CHAOS_FULL === "1";
 export const size = (full: number, bounded: number): number => (FULL ? full : bounded);
@@ -169,11 +170,7 @@ export async function startStandaloneSimulator(
         headers: auth,
       }),
     async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (child.exitCode === null) child.kill("SIGKILL");
+      await stopChild(child);
       await dispatcher.close();
     },
   };

@@ -13,7 +13,7 @@ import { createPolicyBook, parsePolicy } from "../../src/core/policy.js";
 import { createLogger } from "../../src/log.js";
 import { ChatRegistry } from "../../src/runner/chat-registry.js";
 import { createEngine } from "../../src/runner/engine.js";
-import { createSimulatorCredential } from "../../src/sandbox/index.js";
+import { createSimulatorCredential, simulatorAzureConfig } from "../../src/sandbox/index.js";
 import { openStore } from "../../src/store/open-store.js";
 
 const env = process.env;
@@ -75,12 +75,12 @@ const chat: ChatGateway = {
 const logger = createLogger({ level: "info", destination: env.LOG_FILE! });
 const azure = createAzurePorts(
   {
-    subscriptionIds: JSON.parse(env.SIM_SUBSCRIPTIONS!) as string[],
-    vaultUrls: JSON.parse(env.SIM_VAULTS!) as string[],
-    armEndpoint: env.SIM_ARM!,
-    caPem: readFileSync(env.SIM_CA!, "utf8"),
-    disableChallengeResourceVerification: true,
-    label: "SANDBOX",
+    ...simulatorAzureConfig({
+      subscriptionIds: JSON.parse(env.SIM_SUBSCRIPTIONS!) as string[],
+      vaultUrls: JSON.parse(env.SIM_VAULTS!) as string[],
+      armEndpoint: env.SIM_ARM!,
+      caPem: readFileSync(env.SIM_CA!, "utf8"),
+    }),
     maxRetryAfterSeconds: 2,
   },
   createSimulatorCredential(),

@@ -17,6 +17,7 @@ import { ChatRegistry } from "../../src/runner/chat-registry.js";
 import { createEngine, type Engine } from "../../src/runner/engine.js";
 import {
   createSimulatorCredential,
+  simulatorAzureConfig,
   startSimulator,
   type Simulator,
   type SimulatorOptions,
@@ -88,13 +89,7 @@ export async function startSandboxEngine(
   const store = openStore(join(dir, "keyturn.db"));
   const azure = createAzurePorts(
     {
-      subscriptionIds: sim.subscriptionIds,
-      vaultUrls: Object.values(sim.vaultUrls),
-      armEndpoint: sim.armEndpoint,
-      caPem: sim.caPem,
-      disableChallengeResourceVerification: true,
-      label: "SANDBOX",
-      logAnalytics: { endpoint: sim.logAnalyticsEndpoint, workspaceId: sim.workspaceId },
+      ...simulatorAzureConfig(sim),
       maxRetryAfterSeconds: 5,
       requestTimeoutMs: 1500,
       declaredConsumers: (id) => store.declaredConsumers(id),

@@ -47,14 +47,17 @@ export async function spawnKeyturn(env: Record<string, string>, timeoutMs = 60_0
     url: ready,
     ...(admin ? { adminUrl: admin[1]!, caPath: admin[2]! } : {}),
     output: () => out,
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (child.exitCode === null) child.kill("SIGKILL");
-    },
+    stop: () => stopChild(child),
   };
+}
+
+/** SIGTERM, and SIGKILL after five seconds if the process is still there. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 }
 
 /** Every key value the sandbox simulator ever issued (its admin API, over its own CA). */
