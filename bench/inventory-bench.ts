@@ -135,7 +135,12 @@ export async function benchInventory(opts: {
     const c2 = snapshot(sim.admin.requestCounts());
     const t1 = process.hrtime.bigint();
     let failed = 0;
-    const queue: Account[] = [...accounts];
+    // subscriptions taken in turn: each has its own buckets, so a scan spreads across them
+    const bySub = new Map<string, Account[]>();
+    for (const a of accounts) bySub.set(a.subscriptionId, [...(bySub.get(a.subscriptionId) ?? []), a]);
+    const queue: Account[] = [];
+    for (let i = 0; queue.length < accounts.length; i++)
+      for (const list of bySub.values()) if (list[i]) queue.push(list[i]!);
     await Promise.all(
       Array.from({ length: opts.concurrency }, async () => {
         for (let a = queue.shift(); a; a = queue.shift()) {
