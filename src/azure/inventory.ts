@@ -38,12 +38,19 @@ export interface InventoryDeps {
   readonly declared?: (accountId: string) => readonly DeclaredConsumer[];
   /** keyturn's own caller name in the Activity Log (its listKeys calls are not consumers). */
   readonly selfCallers?: readonly string[];
+  /** How long one listing of secrets and App Service settings serves (ms, default 10 s). */
+  readonly cacheMs?: number;
 }
 
 export class AzureInventory implements InventoryPort {
   #secretCache: { at: number; entries: Promise<{ info: SecretVersionInfo; fingerprint: string }[]> } | null =
     null;
   #siteCache: { at: number; settings: Promise<SiteSetting[]> } | null = null;
+  /** Fingerprints of secrets' current versions, read once each: a version's value never changes. */
+  readonly #fingerprints = new Map<
+    string,
+    { info: SecretVersionInfo; fingerprint: string; readAt: number }
+  >();
 
   constructor(private readonly d: InventoryDeps) {}
 
@@ -208,21 +215,33 @@ export class AzureInventory implements InventoryPort {
 
   #secrets(): Promise<{ info: SecretVersionInfo; fingerprint: string }[]> {
     const now = Date.now();
-    if (this.#secretCache && now - this.#secretCache.at < CACHE_MS) return this.#secretCache.entries;
+    if (this.#secretCache && now - this.#secretCache.at < (this.d.cacheMs ?? CACHE_MS))
+      return this.#secretCache.entries;
     const entries = (async () => {
       const list = await this.d.secrets.listSecrets();
       const out: { info: SecretVersionInfo; fingerprint: string }[] = [];
+      const read = async (info: SecretVersionInfo) => {
+        const key = secretKey(info);
+        const known = this.#fingerprints.get(key);
+        if (known && unchangedSince(info, known))
+          return {
+            info: { ...known.info, tags: info.tags, enabled: info.enabled },
+            fingerprint: known.fingerprint,
+          };
+        const readAt = Date.now();
+        const s = await this.d.secrets
+          .getSecret({ vaultUrl: info.locator.vaultUrl, name: info.locator.name })
+          .catch(() => null);
+        if (!s) return null;
+        this.#fingerprints.set(key, { info: s.info, fingerprint: s.value.fingerprint, readAt });
+        return { info: s.info, fingerprint: s.value.fingerprint };
+      };
       for (let i = 0; i < list.length; i += 8) {
-        const batch = await Promise.all(
-          list.slice(i, i + 8).map(async (info) => {
-            const s = await this.d.secrets
-              .getSecret({ vaultUrl: info.locator.vaultUrl, name: info.locator.name })
-              .catch(() => null);
-            return s ? { info: s.info, fingerprint: s.value.fingerprint } : null;
-          }),
-        );
+        const batch = await Promise.all(list.slice(i, i + 8).map(read));
         for (const b of batch) if (b) out.push(b);
       }
+      const listed = new Set(list.map(secretKey));
+      for (const k of this.#fingerprints.keys()) if (!listed.has(k)) this.#fingerprints.delete(k);
       return out;
     })();
     this.#secretCache = { at: now, entries };
@@ -232,7 +251,8 @@ export class AzureInventory implements InventoryPort {
 
   #sites(): Promise<SiteSetting[]> {
     const now = Date.now();
-    if (this.#siteCache && now - this.#siteCache.at < CACHE_MS) return this.#siteCache.settings;
+    if (this.#siteCache && now - this.#siteCache.at < (this.d.cacheMs ?? CACHE_MS))
+      return this.#siteCache.settings;
     const settings = this.d.sites.settings();
     this.#siteCache = { at: now, settings };
     settings.catch(() => (this.#siteCache = null));
@@ -244,6 +264,21 @@ export class AzureInventory implements InventoryPort {
     this.#secretCache = null;
     this.#siteCache = null;
   }
+}
+
+const secretKey = (info: SecretVersionInfo) => `${info.locator.vaultUrl}/${info.locator.name}`.toLowerCase();
+
+/**
+ * A listed secret whose current version has the creation time of the one read before is that version,
+ * unless both were created within the same second: a value read well after its version's creation
+ * time (a minute covers clock skew) cannot belong to an older version with the same timestamp.
+ */
+function unchangedSince(
+  listed: SecretVersionInfo,
+  known: { info: SecretVersionInfo; readAt: number },
+): boolean {
+  if (!listed.createdOn || listed.createdOn !== known.info.createdOn) return false;
+  return known.readAt - Date.parse(listed.createdOn) > 60_000;
 }
 
 const hostOf = (url: string) => {

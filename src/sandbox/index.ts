@@ -127,7 +127,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
           send(res, armError(500, "InternalServerError", e instanceof Error ? e.message : "error")),
         );
       });
-      s.keepAliveTimeout = 1000;
+      // like Azure's front doors, idle connections stay open: clients reuse them instead of a TLS
+      // handshake per request (Node clients drop a connection whose hint is `timeout=1` at once)
+      s.keepAliveTimeout = 60_000;
       servers.push(s);
       s.once("error", reject);
       s.listen(port, host, () => resolve((s.address() as AddressInfo).port));

@@ -188,10 +188,10 @@ export class Tenant {
     value: string,
     contentType: string | undefined,
     tags: Record<string, string>,
-    attrs: { enabled?: boolean; nbf?: number; exp?: number } = {},
+    attrs: { enabled?: boolean; nbf?: number; exp?: number; created?: number } = {},
   ): SecretVersion {
     const v = (this.vaults[vault] ??= {});
-    const now = Math.floor(Date.now() / 1000);
+    const now = attrs.created ?? Math.floor(Date.now() / 1000);
     const version: SecretVersion = {
       version: randomBytes(16).toString("hex"),
       value,
@@ -270,7 +270,10 @@ export class Tenant {
     for (const v of sc.vaults) {
       this.vaults[v.name] = {};
       for (const s of v.secrets)
-        this.setSecret(v.name, s.name, this.resolveRef(s.value), "text/plain", s.tags);
+        // the tenant's secrets predate keyturn: their versions were written when the keys were last set
+        this.setSecret(v.name, s.name, this.resolveRef(s.value), "text/plain", s.tags, {
+          created: Math.floor(Date.now() / 1000) - 30 * 86_400,
+        });
     }
     for (const s of sc.sites) {
       const settings: Record<string, SiteSetting> = {};
