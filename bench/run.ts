@@ -36,6 +36,7 @@ const rows: [string, string][] = [
   ["Slack ack: p50 / p99 / max", `${slack.p50Ms} / ${slack.p99Ms} / ${slack.maxMs} ms`],
   ["Slack ack: non-2xx answers", String(slack.non2xx)],
   ["Slack: replies on response_url", `${slack.replies} of ${slack.requests}`],
+  ["Slack ack: p50 of one command at a time (idle bot)", `${slack.aloneP50Ms} ms`],
   [
     `list: ${inventory.accounts} accounts in ${inventory.subscriptions} subscriptions`,
     `${inventory.list.seconds} s (minimum ${inventory.list.minimumSeconds} s, ${inventory.list.bound}; ×${inventory.list.ratio}) — ${inventory.list.requests} ARM requests`,

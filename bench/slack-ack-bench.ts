@@ -17,6 +17,8 @@ export interface SlackAckFigures {
   readonly maxMs: number;
   readonly non2xx: number;
   readonly replies: number;
+  /** The same commands one at a time: what a single user waits for on an idle bot. */
+  readonly aloneP50Ms: number;
 }
 
 export async function benchSlackAck(opts: { requests: number }): Promise<SlackAckFigures> {
@@ -41,7 +43,27 @@ export async function benchSlackAck(opts: { requests: number }): Promise<SlackAc
       responseUrl: slack.responseUrl("warm"),
     });
     await fetch(`${kt.url}/slack/events`, { method: "POST", headers: sign(secret, warm), body: warm });
+    const post = async (body: string): Promise<{ ms: number; status: number }> => {
+      const t0 = process.hrtime.bigint();
+      const r = await fetch(`${kt.url}/slack/events`, { method: "POST", headers: sign(secret, body), body });
+      await r.arrayBuffer();
+      return { ms: elapsedMs(t0), status: r.status };
+    };
     const users = ["U0ALICE", "U0BOB", "U0CAROL", "U0DAVE", "U0ERIN"];
+    const alone: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const body = slashCommand({
+        user: users[i % users.length]!,
+        channel: "C0BENCH",
+        text: i % 2 ? "help" : "status contoso-translator",
+        responseUrl: slack.responseUrl(`alone${i}`),
+      });
+      alone.push((await post(body)).ms);
+      // the reply follows the acknowledgement: wait for it so the next command meets an idle bot
+      const end = Date.now() + 5_000;
+      while (Date.now() < end && !slack.responses.some((r) => r.id === `alone${i}`))
+        await new Promise((r) => setTimeout(r, 10));
+    }
     const bodies = Array.from({ length: opts.requests }, (_, i) =>
       slashCommand({
         user: users[i % users.length]!,
@@ -50,18 +72,7 @@ export async function benchSlackAck(opts: { requests: number }): Promise<SlackAc
         responseUrl: slack.responseUrl(`b${i}`),
       }),
     );
-    const results = await Promise.all(
-      bodies.map(async (body) => {
-        const t0 = process.hrtime.bigint();
-        const r = await fetch(`${kt.url}/slack/events`, {
-          method: "POST",
-          headers: sign(secret, body),
-          body,
-        });
-        await r.arrayBuffer();
-        return { ms: elapsedMs(t0), status: r.status };
-      }),
-    );
+    const results = await Promise.all(bodies.map(post));
     // the replies themselves follow on response_url; count what arrived within a few seconds
     const end = Date.now() + 15_000;
     while (Date.now() < end && slack.responses.filter((r) => r.id.startsWith("b")).length < opts.requests)
@@ -74,6 +85,7 @@ export async function benchSlackAck(opts: { requests: number }): Promise<SlackAc
       maxMs: round(Math.max(...ms)),
       non2xx: results.filter((r) => r.status < 200 || r.status > 299).length,
       replies: slack.responses.filter((r) => r.id.startsWith("b")).length,
+      aloneP50Ms: round(percentile(alone, 50)),
     };
   } finally {
     await kt.stop();

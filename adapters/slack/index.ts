@@ -88,7 +88,13 @@ function refuseMalformedPayloads() {
       (req as Request & { rawBody?: Buffer }).rawBody = body;
       if (!String(req.headers["content-type"] ?? "").includes("application/x-www-form-urlencoded"))
         return next();
-      const payload = new URLSearchParams(body.toString("utf8")).get("payload");
+      const form = new URLSearchParams(body.toString("utf8"));
+      const payload = form.get("payload");
+      // a form that is neither a command, an interaction nor Slack's ssl_check would wait out Bolt's 3 s
+      if (payload === null && !form.has("command") && !form.has("ssl_check")) {
+        res.status(400).send("not a Slack command or interaction");
+        return;
+      }
       if (payload !== null) {
         let parsed: unknown;
         try {

@@ -243,6 +243,9 @@ describe("Slack requests", () => {
       const res = await post(body);
       expect(res.status, body).toBeLessThan(500);
     }
+    // neither a command nor an interaction: refused at once, not left to Bolt's three-second timeout
+    expect((await post("%%%")).status).toBe(400);
+    expect((await post("text=status&user_id=U0ALICE")).status).toBe(400);
     expect(service.texts).toEqual([]);
     expect(service.actions).toEqual([]);
   });
