@@ -191,4 +191,22 @@ describe("staged rotation against the simulated tenant", () => {
     expect(paused.pause?.message).toContain("Microsoft.CognitiveServices/accounts/regenerateKey/action");
     expect(kt.sim.admin.regenerations()[translator]).toEqual({ key1: 0, key2: 0 });
   });
+
+  it("callers a previous rotation cut off do not stop the next one at the cutover gate", async () => {
+    // the ops laptop script holds a literal copy of contoso-openai's key1: the first rotation kills it
+    await kt.say(users.alice, 'rotate contoso-openai --reason "first"');
+    await approveAll("CHG-1");
+    const first = await kt.waitFor("CHG-1", ["completed", "paused"], 90_000);
+    expect(first.state).toBe("completed");
+    expect(JSON.stringify(first.steps.find((s) => s.kind === "soak")?.validation)).toMatch(/203\.0\.113\.7/);
+
+    // seconds later, the same account again: the laptop's 401s go on, in the same minute of metrics
+    await kt.say(users.alice, 'rotate contoso-openai --reason "second"');
+    await approveAll("CHG-2");
+    const second = await kt.waitFor("CHG-2", ["completed", "paused"], 90_000);
+    expect(second.pause?.message ?? "").toBe("");
+    expect(second.state).toBe("completed");
+    const gate = second.steps.find((s) => s.kind === "verify_cutover")!;
+    expect((gate.notes ?? []).join(" ")).toMatch(/already failing before .*203\.0\.113\.7/);
+  });
 });

@@ -1,4 +1,5 @@
 import type { Consumer } from "../../core/domain.js";
+import type { CallerErrors } from "../../core/ports.js";
 import { KeyturnError } from "../../core/errors.js";
 import type { StepContext, StepExecutor, StepResult } from "./context.js";
 import { callTotals, ownProbeCount, planConsumers, secretKey, stepOf } from "./context.js";
@@ -66,7 +67,8 @@ async function gate(ctx: StepContext): Promise<StepResult> {
   }
 
   const spike = await errorSpike(ctx, published?.finishedAt ?? published?.startedAt);
-  if (spike) blockers.push(spike);
+  if (spike.blocker) blockers.push(spike.blocker);
+  if (spike.note) notes.push(spike.note);
   const summary =
     blockers.length === 0
       ? `all ${Object.keys(after).length} consumer(s) read ${targetSlot} (${target}); no error spike`
@@ -89,22 +91,52 @@ async function gate(ctx: StepContext): Promise<StepResult> {
   return result;
 }
 
-async function errorSpike(ctx: StepContext, sinceIso: string | undefined): Promise<string | null> {
-  if (!sinceIso) return null;
+/**
+ * Callers failing more since publish than before it. Monitor counts errors in one-minute buckets, so
+ * callers that were already failing before publish (an unmanaged copy a previous rotation cut off)
+ * land "after" it too; where Log Analytics names the callers, those already failing in the 15 minutes
+ * before publish are not this rotation's doing, and only new ones hold the gate.
+ */
+async function errorSpike(
+  ctx: StepContext,
+  sinceIso: string | undefined,
+): Promise<{ blocker: string | null; note: string | null }> {
+  const none = { blocker: null, note: null };
+  if (!sinceIso) return none;
   const pre = stepOf(ctx.change, "preflight");
   const baselineErrors = Number(pre?.after?.baselineClientErrors ?? "0");
   const from = new Date(sinceIso);
   const to = ctx.clock.now();
+  let errors: number;
   try {
-    const errors = (await callTotals(ctx, from, to)).clientErrors;
-    const minutes = Math.max(1, (to.getTime() - from.getTime()) / 60_000);
-    const allowed =
-      Math.max(5, 2 * (baselineErrors / 15) * minutes) + ownProbeCount(ctx.change) + baselineErrors;
-    return errors > allowed
-      ? `${errors} client errors since publish (baseline ${baselineErrors} per 15 min): callers are failing`
-      : null;
+    errors = (await callTotals(ctx, from, to)).clientErrors;
   } catch {
-    return null; // metrics are evidence, not a gate, when they cannot be read
+    return none; // metrics are evidence, not a gate, when they cannot be read
+  }
+  const minutes = Math.max(1, (to.getTime() - from.getTime()) / 60_000);
+  const allowed =
+    Math.max(5, 2 * (baselineErrors / 15) * minutes) + ownProbeCount(ctx.change) + baselineErrors;
+  if (errors <= allowed) return none;
+  const blocker = `${errors} client errors since publish (baseline ${baselineErrors} per 15 min): callers are failing`;
+  const callersOf = ctx.azure.telemetry.unauthorizedCallers?.bind(ctx.azure.telemetry);
+  if (!callersOf) return { blocker, note: null };
+  try {
+    const others = (l: readonly CallerErrors[]) => l.filter((c) => c.operation !== "Probe");
+    const [since, before] = await Promise.all([
+      callersOf(ctx.account.id, { from, to }).then(others),
+      callersOf(ctx.account.id, { from: new Date(from.getTime() - 15 * 60_000), to: from }).then(others),
+    ]);
+    const earlier = new Set(before.map((c) => c.callerIp));
+    const fresh = since.filter((c) => !earlier.has(c.callerIp));
+    const list = (l: readonly CallerErrors[]) => l.map((c) => `${c.callerIp} × ${c.count}`).join(", ");
+    if (since.length > 0 && fresh.length === 0)
+      return {
+        blocker: null,
+        note: `${errors} client errors since publish come from callers already failing before it (${list(since)}): not this rotation's doing; find and fix them`,
+      };
+    return { blocker: fresh.length ? `${blocker}; new 401 callers: ${list(fresh)}` : blocker, note: null };
+  } catch {
+    return { blocker, note: null };
   }
 }
 
