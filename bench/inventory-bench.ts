@@ -82,6 +82,14 @@ function diff(after: Counts, before: Counts): Counts {
 
 const sum = (c: Counts) => Object.values(c).reduce((a, x) => a + x.reads + x.writes, 0);
 
+const phase = (ms: number, delta: Counts, min: { seconds: number; bound: string }): PhaseFigures => ({
+  seconds: round(ms / 1000, 2),
+  requests: sum(delta),
+  minimumSeconds: round(min.seconds, 2),
+  ratio: round(ms / 1000 / min.seconds, 2),
+  bound: min.bound,
+});
+
 export async function benchInventory(opts: {
   subscriptions: number;
   accountsPerSubscription: number;
@@ -158,21 +166,8 @@ export async function benchInventory(opts: {
       accounts: accounts.length,
       armLatencyMs: opts.armLatencyMs,
       concurrency: opts.concurrency,
-      list: {
-        seconds: round(listMs / 1000, 2),
-        requests: sum(listDelta),
-        minimumSeconds: round(listMin.seconds, 2),
-        ratio: round(listMs / 1000 / listMin.seconds, 2),
-        bound: listMin.bound,
-      },
-      inventory: {
-        seconds: round(invMs / 1000, 2),
-        requests: sum(invDelta),
-        minimumSeconds: round(invMin.seconds, 2),
-        ratio: round(invMs / 1000 / invMin.seconds, 2),
-        bound: invMin.bound,
-        failed,
-      },
+      list: phase(listMs, listDelta, listMin),
+      inventory: { ...phase(invMs, invDelta, invMin), failed },
       peakRssMiB: rss.stop(),
     };
   } finally {

@@ -15,6 +15,7 @@ export function tamperText(r: Extract<VerifyResult, { ok: false }>): string {
 /** Events that interrupt or redirect a change: a reviewer reads them as the pause/resume history. */
 const HISTORY_TYPES = new Set([
   "step_failed",
+  "revalidation_failed",
   "resumed",
   "consumer_waived",
   "rollback_requested",
@@ -48,9 +49,11 @@ export function pauseHistory(events: readonly StoredEvent[]): HistoryEntry[] {
       const detail =
         e.type === "step_failed"
           ? `paused at ${step ?? "a step"} (${str("code") ?? "failed"}): ${str("message") ?? ""}`
-          : e.type === "consumer_waived"
-            ? `waived ${str("consumerId") ?? str("consumer") ?? "a consumer"}${str("reason") ? `: ${str("reason")}` : ""}`
-            : [e.type.replace(/_/g, " "), step, str("reason")].filter(Boolean).join(" — ");
+          : e.type === "revalidation_failed"
+            ? `paused before the first step (${str("code") ?? "failed"}): ${str("message") ?? ""}`
+            : e.type === "consumer_waived"
+              ? `waived ${str("consumerId") ?? str("consumer") ?? "a consumer"}${str("reason") ? `: ${str("reason")}` : ""}`
+              : [e.type.replace(/_/g, " "), step, str("reason")].filter(Boolean).join(" — ");
       return { seq: e.seq, at: e.at, type: e.type, actor: e.actor, detail: detail.trim() };
     });
 }

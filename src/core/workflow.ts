@@ -42,6 +42,13 @@ export type WorkflowEvent =
       readonly code: string;
       readonly message: string;
     }
+  | {
+      /** The plan could not be re-checked before the first step, for a reason a retry will not fix. */
+      readonly type: "revalidation_failed";
+      readonly at: string;
+      readonly code: string;
+      readonly message: string;
+    }
   | { readonly type: "resumed"; readonly at: string; readonly by: Principal }
   | { readonly type: "rollback_requested"; readonly at: string; readonly by: Principal }
   | { readonly type: "rolled_back"; readonly at: string; readonly evidence: StepEvidence }
@@ -212,6 +219,9 @@ const waive: Handler<Extract<WorkflowEvent, { type: "consumer_waived" }>> = (c, 
   );
 };
 
+/** A pause's step index when the change stopped before running anything (the plan re-check). */
+export const BEFORE_FIRST_STEP = -1;
+
 const runAt = (c: Change, index: number): TransitionResult => {
   if (!c.plan.steps[index]) return no("invalid_state", `${c.id} has no step ${index + 1}.`);
   return ok(
@@ -291,6 +301,16 @@ const TABLE: { readonly [S in ChangeState]: Handlers } = {
       if (e.plan.hash === c.plan.hash) return runAt({ ...c, inventory: e.inventory }, 0);
       return replan(c, e);
     },
+    revalidation_failed: (c, e) =>
+      ok(
+        { ...c, state: "paused", pause: { code: e.code, message: e.message, stepIndex: BEFORE_FIRST_STEP } },
+        { type: "render" },
+        {
+          type: "notice",
+          text: `${c.id} paused before its first step: keyturn could not re-check the plan. ${e.message}`,
+          tone: "danger",
+        },
+      ),
     cancelled: cancel,
     consumer_waived: waive,
   },
@@ -379,6 +399,19 @@ const TABLE: { readonly [S in ChangeState]: Handlers } = {
       if (e.by.id !== c.requester.id && !isApprover(c.policy, e.by)) {
         return no("not_authorised", `Only the requester or an approver of ${c.id} can resume it.`);
       }
+      if (c.pause?.stepIndex === BEFORE_FIRST_STEP) {
+        // nothing has run: the plan is re-checked again before the first step
+        return ok(
+          { ...c, state: "approved", pause: null },
+          { type: "render" },
+          {
+            type: "notice",
+            text: `${e.by.displayName} resumed ${c.id}: re-checking the plan.`,
+            tone: "info",
+          },
+          { type: "revalidate_plan" },
+        );
+      }
       const index = c.pause?.stepIndex ?? c.currentStep;
       const r = runAt(c, index);
       if (!r.ok) return r;
@@ -391,6 +424,12 @@ const TABLE: { readonly [S in ChangeState]: Handlers } = {
     rollback_requested: (c, e) => {
       if (e.by.id !== c.requester.id && !isApprover(c.policy, e.by)) {
         return no("not_authorised", `Only the requester or an approver of ${c.id} can roll it back.`);
+      }
+      if (c.pause?.stepIndex === BEFORE_FIRST_STEP) {
+        return no(
+          "invalid_state",
+          `${c.id} has not changed anything yet: there is nothing to roll back. Resume it, or cancel it.`,
+        );
       }
       if (pastPointOfNoReturn(c)) {
         return no(

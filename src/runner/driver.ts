@@ -170,17 +170,25 @@ export class Driver {
             30) *
             1000,
       );
-      if (retryable) {
-        this.deps.store.setTimer({
-          id: timerId(changeId, "revalidate"),
-          changeId,
-          kind: "revalidate",
-          dueAt: retryAt.toISOString(),
+      if (!retryable) {
+        // a retry will not fix it (a missing permission, a deleted account): the change pauses with the reason
+        await this.apply(changeId, {
+          type: "revalidation_failed",
+          at: this.#now(),
+          code: isKeyturnError(e) ? e.code : "internal",
+          message: `${message}${/\bresume\b/i.test(message) ? "" : ` Then \`resume ${changeId}\`.`} Nothing has been changed yet.`,
         });
+        return;
       }
+      this.deps.store.setTimer({
+        id: timerId(changeId, "revalidate"),
+        changeId,
+        kind: "revalidate",
+        dueAt: retryAt.toISOString(),
+      });
       this.deps.chat.notice(
         changeId,
-        `Could not re-check the plan before starting ${changeId}: ${message} ${retryable ? `keyturn tries again at ${retryAt.toISOString().slice(11, 19)} UTC, or run` : "Run"} \`resume ${changeId}\` to try again.`,
+        `Could not re-check the plan before starting ${changeId}: ${message} keyturn tries again at ${retryAt.toISOString().slice(11, 19)} UTC, or run \`resume ${changeId}\` to try now.`,
         "danger",
       );
     }

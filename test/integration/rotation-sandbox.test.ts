@@ -192,6 +192,28 @@ describe("staged rotation against the simulated tenant", () => {
     expect(kt.sim.admin.regenerations()[translator]).toEqual({ key1: 0, key2: 0 });
   });
 
+  it("a permission lost between approval and start pauses the change before its first step; resume re-checks", async () => {
+    await kt.say(users.alice, 'rotate contoso-translator --reason "rotation"');
+    kt.sim.admin.injectFault({ match: { operation: "listKeys" }, effect: { type: "forbidden" }, times: -1 });
+    await approveAll("CHG-1");
+    const paused = await kt.waitFor("CHG-1", ["paused", "completed"]);
+    expect(paused.state).toBe("paused");
+    expect(paused.pause?.code).toBe("azure_permission");
+    expect(paused.pause?.message).toMatch(/listKeys\/action.*resume/);
+    expect(paused.steps).toEqual([]);
+    expect(kt.sim.admin.regenerations()[translator]).toEqual({ key1: 0, key2: 0 });
+    expect(kt.chat.allText()).toMatch(/paused before its first step/);
+    const refused = await kt.press(users.bob, { kind: "rollback", changeId: "CHG-1" });
+    expect(refused.message.text).toMatch(/nothing to roll back/);
+
+    kt.sim.admin.clearFaults();
+    await kt.press(users.bob, { kind: "resume", changeId: "CHG-1" });
+    const done = await kt.waitFor("CHG-1", ["completed", "paused"], 90_000);
+    expect(done.pause).toBeNull();
+    expect(done.state).toBe("completed");
+    expect(kt.sim.admin.regenerations()[translator]).toEqual({ key1: 1, key2: 1 });
+  });
+
   it("callers a previous rotation cut off do not stop the next one at the cutover gate", async () => {
     // the ops laptop script holds a literal copy of contoso-openai's key1: the first rotation kills it
     await kt.say(users.alice, 'rotate contoso-openai --reason "first"');

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Change, ChangeState } from "../../src/core/domain.js";
 import { isKeyturnError } from "../../src/core/errors.js";
 import type { Effect, WorkflowEvent } from "../../src/core/workflow.js";
-import { acceptedEvents, transition } from "../../src/core/workflow.js";
+import { acceptedEvents, BEFORE_FIRST_STEP, transition } from "../../src/core/workflow.js";
 import { change, people, standardPlan } from "../support/change-fixture.js";
 
 const T0 = "2026-11-22T09:00:00.000Z";
@@ -315,6 +315,49 @@ describe("break-glass after the fact", () => {
   });
 });
 
+describe("a plan that cannot be re-checked before the first step", () => {
+  const failed: WorkflowEvent = {
+    type: "revalidation_failed",
+    at: at(2),
+    code: "azure_permission",
+    message: "keyturn's identity lacks listKeys: grant it, then resume.",
+  };
+
+  it("pauses the approved change with the reason, before any step", () => {
+    const r = transition(change({ state: "approved" }), failed);
+    if (!r.ok) throw r.error;
+    expect(r.change.state).toBe("paused");
+    expect(r.change.pause).toEqual({
+      code: "azure_permission",
+      message: "keyturn's identity lacks listKeys: grant it, then resume.",
+      stepIndex: BEFORE_FIRST_STEP,
+    });
+    expect(r.effects.some((e) => e.type === "run_step")).toBe(false);
+    expect(r.effects).toContainEqual(expect.objectContaining({ type: "notice", tone: "danger" }));
+  });
+
+  it("resume re-checks the plan instead of running a step; rollback has nothing to undo", () => {
+    const paused = transition(change({ state: "approved" }), failed);
+    if (!paused.ok) throw paused.error;
+    const resumed = transition(paused.change, { type: "resumed", at: at(3), by: people.bob });
+    if (!resumed.ok) throw resumed.error;
+    expect(resumed.change.state).toBe("approved");
+    expect(resumed.change.pause).toBeNull();
+    expect(resumed.effects).toContainEqual({ type: "revalidate_plan" });
+    expect(resumed.effects.some((e) => e.type === "run_step")).toBe(false);
+
+    const rollback = transition(paused.change, { type: "rollback_requested", at: at(3), by: people.bob });
+    expect(!rollback.ok && rollback.error.userMessage).toMatch(/nothing to roll back.*cancel/);
+    const cancelled = transition(paused.change, { type: "cancelled", at: at(3), by: people.alice });
+    expect(cancelled.ok && cancelled.change.state).toBe("cancelled");
+  });
+
+  it("is refused once the change runs", () => {
+    const r = transition(change({ state: "running" }), failed);
+    expect(r.ok).toBe(false);
+  });
+});
+
 describe("every (state, event) pair is handled or refused with a typed error", () => {
   const states: ChangeState[] = [
     "requested",
@@ -340,6 +383,7 @@ describe("every (state, event) pair is handled or refused with a typed error", (
     { type: "wait_elapsed", at: at(1), index: 0 },
     { type: "step_succeeded", at: at(1), index: 0, evidence: evidence(0) },
     { type: "step_failed", at: at(1), index: 0, evidence: evidence(0), code: "internal", message: "m" },
+    { type: "revalidation_failed", at: at(1), code: "azure_permission", message: "grant it" },
     { type: "resumed", at: at(1), by: people.bob },
     { type: "rollback_requested", at: at(1), by: people.bob },
     { type: "rolled_back", at: at(1), evidence: evidence(0) },

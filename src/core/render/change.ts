@@ -92,7 +92,11 @@ export function renderChangeCard(
     },
   ];
   if (c.pause)
-    sections.push({ heading: `Paused at step ${c.pause.stepIndex + 1}`, lines: [c.pause.message] });
+    sections.push({
+      heading:
+        c.pause.stepIndex < 0 ? "Paused before the first step" : `Paused at step ${c.pause.stepIndex + 1}`,
+      lines: [c.pause.message],
+    });
   return {
     text: `${changeTitle(c)} — ${stateLabel(c)}`,
     title: changeTitle(c),
