@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fingerprintOf } from "../../src/core/secret.js";
+import { loadScenario } from "../../src/sandbox/index.js";
 import { scanPaths } from "../support/scan-secrets.js";
 import { startSandboxEngine, users, type SandboxEngine } from "../support/sandbox-engine.js";
 
@@ -212,6 +213,25 @@ describe("staged rotation against the simulated tenant", () => {
     expect(done.pause).toBeNull();
     expect(done.state).toBe("completed");
     expect(kt.sim.admin.regenerations()[translator]).toEqual({ key1: 1, key2: 1 });
+  });
+
+  it("a failed App Service refresh is asked again at the cutover gate, not left to App Service's daily re-read", async () => {
+    await kt.close();
+    // App Service re-reads versionless references on its own only about once a day
+    kt = await startSandboxEngine({ sim: { scenario: { ...loadScenario(), refreshSeconds: 86_400 } } });
+    await kt.say(users.alice, 'rotate contoso-translator --reason "rotation"');
+    kt.sim.admin.injectFault({
+      match: { pathIncludes: "/config/configreferences/appsettings/refresh" },
+      effect: { type: "not-found" },
+      times: 1,
+    });
+    await approveAll("CHG-1");
+    const done = await kt.waitFor("CHG-1", ["completed", "paused"], 90_000);
+    const moved = done.steps.find((s) => s.kind === "move_consumers")!;
+    expect(JSON.stringify(moved.after)).toMatch(/refresh failed/);
+    expect(done.pause?.message ?? "").toBe("");
+    expect(done.state).toBe("completed");
+    expect(kt.sim.admin.consumers().find((x) => x.name === "translator-web")!.failures).toBe(0);
   });
 
   it("callers a previous rotation cut off do not stop the next one at the cutover gate", async () => {

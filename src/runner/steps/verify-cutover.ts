@@ -35,13 +35,22 @@ async function gate(ctx: StepContext): Promise<StepResult> {
       ? publishedVersion(published?.after, secretKey(c.secret.vaultUrl, c.secret.name))
       : undefined;
     if (c.siteId && c.secret) {
-      const active = await azure.consumers.activeVersion(c);
+      let active = await azure.consumers.activeVersion(c);
+      if (want && active !== want.version && c.reload === "refreshable") {
+        // the refresh of the move step may have failed (or been throttled): ask again, it is idempotent
+        const again = await azure.consumers.refresh(c).catch(() => false);
+        if (again) active = await azure.consumers.activeVersion(c);
+        if (active !== want.version)
+          notes.push(
+            `${c.name}: refresh requested again; it reads the new version once App Service applies it`,
+          );
+      }
       after[c.id] = `uses version ${active ?? "unknown"}`;
       if (!want || active !== want.version) {
         blockers.push(
           c.reload === "pinned"
             ? `${c.name} pins version ${active ?? c.secret.version ?? "?"} of ${c.secret.name}: re-pin it to ${want?.version ?? "the new version"} or have an approver waive it`
-            : `${c.name} still uses version ${active ?? "unknown"} of ${c.secret.name}, not ${want?.version ?? "the new one"}`,
+            : `${c.name} still uses version ${active ?? "unknown"} of ${c.secret.name}, not ${want?.version ?? "the new one"} (its refresh was requested: resume in a minute)`,
         );
       }
     } else if (c.secret) {
