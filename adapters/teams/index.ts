@@ -147,16 +147,9 @@ export function createTeamsAdapter(deps: {
       const request = value.action?.data?.action;
       if (!verb.startsWith("keyturn.") || !request) {
         await ctx.sendActivity(
-          Activity.fromObject({
-            type: "invokeResponse",
-            value: {
-              status: 200,
-              body: {
-                statusCode: 501,
-                type: "application/vnd.microsoft.error",
-                value: { code: "NotImplemented", message: `keyturn does not know the action ${verb}` },
-              },
-            },
+          invokeResponse(501, "application/vnd.microsoft.error", {
+            code: "NotImplemented",
+            message: `keyturn does not know the action ${verb}`,
           }),
         );
         return;
@@ -178,17 +171,7 @@ export function createTeamsAdapter(deps: {
         ? reply.message
         : { ...card, context: [...(card.context ?? []), reply.message.text] };
       await ctx.sendActivity(
-        Activity.fromObject({
-          type: "invokeResponse",
-          value: {
-            status: 200,
-            body: {
-              statusCode: 200,
-              type: "application/vnd.microsoft.card.adaptive",
-              value: cardAttachment(shown).content,
-            },
-          },
-        }),
+        invokeResponse(200, "application/vnd.microsoft.card.adaptive", cardAttachment(shown).content),
       );
       return;
     }
@@ -304,6 +287,14 @@ export function createTeamsAdapter(deps: {
       // nothing to close: requests are served by the shared HTTP server
     },
   };
+}
+
+/** The answer to an Adaptive Card Action.Execute: HTTP 200 carrying the card (or error) response. */
+function invokeResponse(statusCode: number, type: string, value: unknown): Activity {
+  return Activity.fromObject({
+    type: "invokeResponse",
+    value: { status: 200, body: { statusCode, type, value } },
+  });
 }
 
 function stripMention(text: string, a: Activity): string {

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { KeyturnError } from "../core/errors.js";
 import type { Policy } from "../core/policy.js";
 import { parsePolicy } from "../core/policy.js";
+import type { SlackConfig } from "../../adapters/slack/index.js";
 
 const csv = (v: string | undefined) =>
   (v ?? "")
@@ -104,16 +105,7 @@ export interface KeyturnConfig {
     readonly logAnalytics?: { workspaceId: string; endpoint?: string };
     readonly maxRetryAfterSeconds: number;
   };
-  readonly slack?: {
-    botToken: string;
-    signingSecret: string;
-    appToken?: string;
-    socketMode: boolean;
-    apiUrl?: string;
-    command: string;
-    botUserId?: string;
-    teamId?: string;
-  };
+  readonly slack?: SlackConfig;
   readonly teams: {
     enabled: boolean;
     appId?: string;
