@@ -20,6 +20,12 @@ export interface Principal {
   readonly id: string;
   readonly displayName: string;
   readonly identities: readonly string[];
+  /**
+   * The person the policy resolved this chat identity to (`person:<key>` for a person the policy
+   * defines, `id:<identity>` for an identity the policy names on its own); absent = nobody the
+   * policy knows. Approvals, separation of duties and break-glass count persons, not chat accounts.
+   */
+  readonly person?: string;
 }
 
 /** What is stored about a principal (events, approvals): no group memberships. */
@@ -27,13 +33,21 @@ export interface PrincipalRef {
   readonly platform: Platform;
   readonly id: string;
   readonly displayName: string;
+  readonly person?: string;
 }
 
 export const toRef = (p: Principal): PrincipalRef => ({
   platform: p.platform,
   id: p.id,
   displayName: p.displayName,
+  ...(p.person ? { person: p.person } : {}),
 });
+
+/** Who a principal is for counting: the policy's person, else the chat account (never two votes for one person). */
+export const personKey = (p: PrincipalRef): string => p.person ?? p.id;
+
+/** Whether two principals are the same person. */
+export const samePerson = (a: PrincipalRef, b: PrincipalRef): boolean => personKey(a) === personKey(b);
 
 /** A `Microsoft.CognitiveServices/accounts` resource. */
 export interface Account {
@@ -87,6 +101,13 @@ export interface Consumer {
   readonly siteId?: string; // App Service site, when the consumer is one
   readonly settingName?: string;
   readonly evidence: string; // how keyturn knows, in one sentence
+  /**
+   * Whether a completed rotation delivered to this holder or an approver declared it. `false` = NEW:
+   * found for the first time. Absent = keyturn did not consult its record (treated as known).
+   */
+  readonly known?: boolean;
+  /** When and by whom the holder's copy was created, as Azure records it (null = not recorded). */
+  readonly firstSeen?: { readonly createdAt: string | null; readonly createdBy: string | null };
 }
 
 export interface ServiceTraffic {
@@ -147,6 +168,10 @@ export interface Plan {
   readonly hash: string;
   /** Assumptions and warnings a reviewer must read (e.g. no consumer found). */
   readonly notes?: readonly string[];
+  /** NEW holders (found for the first time), whether they receive the key or not. */
+  readonly newConsumerIds?: readonly string[];
+  /** NEW holders that receive nothing unless an approver includes them (`Change.includedConsumerIds`). */
+  readonly excludedConsumerIds?: readonly string[];
 }
 
 export type ChangeState =
@@ -189,6 +214,15 @@ export interface PolicySnapshot {
   readonly propagationSeconds: number;
   readonly soakSeconds: number;
   readonly cadenceDays: number;
+  /**
+   * Who may operate the change (resume / rollback / cancel): identities, `person:<key>` and the
+   * token `requester`, groups expanded. Absent in changes recorded before roles: the requester and the approvers.
+   */
+  readonly operators?: readonly string[];
+  /** The approvers in words, names rather than policy ids ("Bob Okafor or Carol Diaz (group:secops)"). */
+  readonly approverNames?: string;
+  /** The operators in words. */
+  readonly operatorNames?: string;
 }
 
 export type StepOutcome = "succeeded" | "failed" | "gate_failed";
@@ -249,6 +283,8 @@ export interface Change {
   readonly sandbox: boolean;
   /** Break-glass: the after-the-fact approval did not come in time and approvers were alerted again. */
   readonly escalated?: boolean;
+  /** Excluded NEW holders an approver included explicitly: publish delivers to them too. */
+  readonly includedConsumerIds?: readonly string[];
 }
 
 export interface LastRotation {

@@ -21,6 +21,33 @@ const identity = z
 const identities = z.array(identity, {
   error: "expected a list — write it as [bob@contoso.com, group:secops]",
 });
+/** The roles of the authorisation matrix (approve is `approvers`). */
+export const ROLES = ["read", "request", "operate", "consumers", "audit"] as const;
+export type Role = (typeof ROLES)[number] | "approve";
+
+const roles = z
+  .object(
+    {
+      read: identities.optional(),
+      request: identities.optional(),
+      operate: identities.optional(),
+      consumers: identities.optional(),
+      audit: identities.optional(),
+    },
+    { error: "expected roles — write role: [member, …] pairs, e.g. audit: [group:auditors]" },
+  )
+  .strict();
+
+const person = z
+  .object(
+    {
+      name: z.string({ error: "expected a display name — write it as text, e.g. Bob Okafor" }).optional(),
+      identities: identities,
+    },
+    { error: "expected a person — write name: … and identities: [e-mail, slack:U…, aad:<object id>]" },
+  )
+  .strict();
+
 const positiveInt = (what: string, example: number) =>
   z
     .number({ error: `expected ${what} — write a number such as ${example}` })
@@ -42,6 +69,7 @@ export const settingsSchema = z
       exposureSoak: duration.optional(),
       cadenceDays: positiveInt("a positive number of days", 90).optional(),
       owner: z.string({ error: "expected text — write the owner's e-mail or team name" }).optional(),
+      roles: roles.optional(),
     },
     { error: "expected settings — write key: value pairs beneath it" },
   )
@@ -51,6 +79,11 @@ export const policySchema = z
   .object(
     {
       defaults: settingsSchema.optional(),
+      people: z
+        .record(z.string(), person, {
+          error: "expected people — write key: { name: …, identities: [...] } pairs beneath it",
+        })
+        .optional(),
       groups: z
         .record(z.string(), identities, {
           error: "expected groups — write name: [member, …] pairs beneath it",
@@ -81,8 +114,13 @@ export const policySchema = z
                       error: "expected a list of subscription ids — write it as [00000000-…]",
                     })
                     .optional(),
+                  resourceGroups: z
+                    .array(z.string(), {
+                      error: 'expected a list of resource group patterns — write it as ["rg-ai-prod"]',
+                    })
+                    .optional(),
                 },
-                { error: "expected match conditions — write match: { tags: { environment: production } }" },
+                { error: "expected match conditions — write match: { resourceGroups: [rg-ai-prod] }" },
               )
               .strict(),
           }),

@@ -1,28 +1,46 @@
 /**
- * Policy: who approves what, how many, how fast — chosen per account by tags, name patterns or
- * subscriptions (first match wins, then defaults).
+ * Policy: who may do what, how many approvals, how fast — chosen per account by where it is
+ * (subscription, resource group, name pattern; first match wins, then defaults), never by tags:
+ * anyone with tag-write on an account could otherwise pick its approvers or a weaker policy.
+ *
+ * People, not chat accounts: the policy defines people (each with their e-mail / UPN, Slack ids,
+ * Entra object ids); every chat identity resolves to at most one person, and approvals, separation
+ * of duties and break-glass are decided per person.
  */
-import type { Account, Change, Principal, PolicySnapshot } from "./domain.js";
+import type { Account, Change, Principal, PrincipalRef, PolicySnapshot } from "./domain.js";
+import { personKey, samePerson } from "./domain.js";
 import { parseDuration } from "./duration.js";
 import { KeyturnError } from "./errors.js";
-import type { Policy, PolicySettings } from "./policy-schema.js";
-import { policySchema } from "./policy-schema.js";
+import type { Policy, PolicySettings, Role } from "./policy-schema.js";
+import { policySchema, ROLES } from "./policy-schema.js";
 import { closest } from "./suggest.js";
 
-export type { Policy } from "./policy-schema.js";
+export type { Policy, Role } from "./policy-schema.js";
 
 export interface PolicyBook {
+  /**
+   * The person behind a chat identity: sets `person` (and adds `person:<key>` to the identities so
+   * policy entries naming the person match) and the person's display name. Throws `not_authorised`
+   * when the identities belong to two different people (the policy must be fixed first).
+   */
+  identify(principal: Principal): Principal;
+  /** Whether the principal holds a role for the account (null = a fleet-wide question, decided by the defaults). */
+  can(role: Role, principal: Principal, account: Account | null): boolean;
+  /** Throws `not_authorised` naming the role and who holds it, unless the principal holds it. */
+  authorize(role: Role, principal: Principal, account: Account | null, doing: string): void;
+  /** Who holds a role, in words ("Bob Okafor, Carol Diaz (group:secops)"). */
+  holders(role: Role, account: Account | null): string;
   /** The policy that applies to an account; exposure changes get the short windows. */
   snapshotFor(account: Account, opts: { exposure: boolean }): PolicySnapshot;
   /** Owner from the account's `owner` tag, else from the matching policy. */
   ownerFor(account: Account): { owner: string; source: "tag" | "policy" } | null;
-  /** Rotation cadence for an account (tag `rotation-cadence-days`, policy, default 90). */
+  /** Rotation cadence for an account (policy, default 90; a `rotation-cadence-days` tag may only shorten it). */
   cadenceDays(account: Account): number;
   /** Platform group ids named anywhere in the policy (e.g. Slack user groups `slackgroup:S…`), for adapters to resolve. */
   platformGroups(): string[];
 }
 
-const DEFAULTS: Required<Omit<PolicySettings, "owner">> = {
+const DEFAULTS: Required<Omit<PolicySettings, "owner" | "roles">> = {
   approvers: [],
   approvalsRequired: 1,
   approvalExpiry: "4h",
@@ -36,7 +54,35 @@ const DEFAULTS: Required<Omit<PolicySettings, "owner">> = {
   cadenceDays: 90,
 };
 
-const SETTING_KEYS = [...Object.keys(DEFAULTS), "owner", "name", "match"];
+const SETTING_KEYS = [...Object.keys(DEFAULTS), "owner", "roles", "name", "match"];
+
+/**
+ * Role members may also be these words: `everyone` (any chat identity, even one the policy does not
+ * know — read only), `people` (anyone the policy names), `requester` (the change's own requester —
+ * operate only) and `approvers` (the approvers of the matching policy).
+ */
+const TOKENS = ["everyone", "people", "requester", "approvers"] as const;
+const TOKENS_ALLOWED: Readonly<Record<(typeof ROLES)[number], readonly string[]>> = {
+  read: ["everyone", "people", "approvers"],
+  request: ["people", "approvers"],
+  operate: ["requester", "approvers", "people"],
+  consumers: ["approvers", "people"],
+  audit: ["approvers", "people"],
+};
+
+/** Safe defaults: reads and requests for the people the policy names; everything else for approvers. */
+const DEFAULT_ROLES: Readonly<Record<(typeof ROLES)[number], readonly string[]>> = {
+  read: ["people"],
+  request: ["people"],
+  operate: ["requester", "approvers"],
+  consumers: ["approvers"],
+  audit: ["approvers"],
+};
+
+const PREFIXES = ["slack:", "slackgroup:", "aad:", "console:", "group:", "person:"];
+/** Identities that name one chat account or mailbox (not a group). */
+const isPersonal = (i: string): boolean =>
+  !i.startsWith("group:") && !i.startsWith("slackgroup:") && !i.startsWith("person:");
 
 /** Validates a parsed policy file; throws config_invalid listing every problem with its path and a fix. */
 export function parsePolicy(input: unknown): Policy {
@@ -49,7 +95,17 @@ export function parsePolicy(input: unknown): Policy {
         for (const key of issue.keys) {
           const near = closest(
             key,
-            SETTING_KEYS.concat(["defaults", "groups", "policies", "tags", "names", "subscriptions"]),
+            SETTING_KEYS.concat([
+              "defaults",
+              "people",
+              "groups",
+              "policies",
+              "names",
+              "subscriptions",
+              "resourceGroups",
+              "identities",
+              ...ROLES,
+            ]),
           );
           problems.push(
             `${path ? `${path}.` : ""}${key}: unknown setting${near.length ? ` — did you mean ${near[0]}?` : " — remove it"}`,
@@ -68,28 +124,106 @@ export function parsePolicy(input: unknown): Policy {
   const groups: Record<string, string[]> = isRecord(raw?.groups)
     ? Object.fromEntries(Object.entries(raw.groups).map(([k, v]) => [k, list(v)]))
     : {};
+  const people: Record<string, string[]> = isRecord(raw?.people)
+    ? Object.fromEntries(
+        Object.entries(raw.people).map(([k, v]) => [k.toLowerCase(), isRecord(v) ? list(v.identities) : []]),
+      )
+    : {};
+  const owners = new Map<string, string>();
+  for (const [key, ids] of Object.entries(people)) {
+    if (ids.length === 0)
+      problems.push(
+        `people.${key}.identities: ${key} has no identity — list their e-mail/UPN, slack:U…, aad:<object id> or console:<name>`,
+      );
+    ids.forEach((raw, i) => {
+      const id = raw.trim().toLowerCase();
+      if (!isPersonal(id) || (TOKENS as readonly string[]).includes(id)) {
+        problems.push(
+          `people.${key}.identities[${i}]: "${raw}" is not one person's identity — list it under groups: instead`,
+        );
+        return;
+      }
+      const other = owners.get(id);
+      if (other && other !== key)
+        problems.push(
+          `people.${key}.identities[${i}]: "${raw}" already belongs to ${other} — an identity may belong to one person only; remove one`,
+        );
+      else owners.set(id, key);
+    });
+  }
+  const checkPerson = (path: string, entry: string) => {
+    if (!entry.startsWith("person:")) return;
+    const k = entry.slice(7).toLowerCase();
+    if (!people[k]) {
+      const near = closest(k, Object.keys(people));
+      problems.push(
+        `${path}: unknown person "${k}" — ${near.length ? `did you mean person:${near[0]}? ` : ""}define them under people: or remove it`,
+      );
+    }
+  };
   const checkGroup = (path: string, entry: string) => {
+    checkPerson(path, entry);
     if (!entry.startsWith("group:")) return;
     const g = entry.slice(6);
     if (!groups[g]) {
       const near = closest(g, Object.keys(groups));
       problems.push(
-        `${path}: unknown approver group "${g}" — ${near.length ? `did you mean group:${near[0]}? ` : ""}define it under groups: or remove it`,
+        `${path}: unknown group "${g}" — ${near.length ? `did you mean group:${near[0]}? ` : ""}define it under groups: or remove it`,
       );
     }
+  };
+  for (const [g, members] of Object.entries(groups)) {
+    if (members.length === 0 && isRecord(raw?.groups) && Array.isArray(raw.groups[g]))
+      problems.push(
+        `groups.${g}: nobody is in group ${g} — add members (person:<key>, e-mail, slack:U…) or remove it`,
+      );
+    members.forEach((m, i) => {
+      if (m.startsWith("group:"))
+        problems.push(
+          `groups.${g}[${i}]: groups cannot contain groups — list the members of ${m.slice(6)} instead`,
+        );
+      else checkPerson(`groups.${g}[${i}]`, m);
+    });
+  }
+  const checkRoles = (path: string, r: unknown) => {
+    if (!isRecord(r)) return;
+    for (const role of ROLES) {
+      list(r[role]).forEach((m, i) => {
+        const at = `${path}.roles.${role}[${i}]`;
+        const word = m.trim().toLowerCase();
+        if ((TOKENS as readonly string[]).includes(word)) {
+          if (!TOKENS_ALLOWED[role].includes(word))
+            problems.push(
+              `${at}: "${m}" cannot hold the ${role} role — use ${TOKENS_ALLOWED[role].join(", ")}, a group:<name> or a person:<key>`,
+            );
+        } else checkGroup(at, m);
+      });
+    }
+  };
+  const distinctPeople = (entries: readonly string[]): number => {
+    const out = new Set<string>();
+    for (const id of resolveIdentities(entries, groups)) {
+      if (id.startsWith("slackgroup:")) continue; // its size is known only at run time
+      out.add(id.startsWith("person:") ? id : owners.has(id) ? `person:${owners.get(id)}` : id);
+    }
+    return out.size;
   };
   const checkSettings = (path: string, s: unknown, inherited: { approvers: string[]; required: unknown }) => {
     if (!isRecord(s)) return;
     list(s.approvers).forEach((a, i) => checkGroup(`${path}.approvers[${i}]`, a));
     list(s.breakGlass).forEach((a, i) => checkGroup(`${path}.breakGlass[${i}]`, a));
-    const approvers = resolveIdentities(
-      s.approvers !== undefined ? list(s.approvers) : inherited.approvers,
-      groups,
-    );
-    const required = s.approvalsRequired ?? inherited.required ?? 1;
-    if (typeof required === "number" && approvers.length > 0 && required > approvers.length) {
+    checkRoles(path, s.roles);
+    if (isRecord(s.match) && s.match.tags !== undefined)
       problems.push(
-        `${path}.approvalsRequired: ${required} approvals, but only ${approvers.length} approver(s) can give them — add approvers or lower it`,
+        `${path}.match.tags: a policy is chosen by where an account is, never by its tags (anyone with tag-write could pick a weaker policy) — match on resourceGroups: [rg-…], names: ["*-prod-*"] or subscriptions: [...] instead`,
+      );
+    const approvers = s.approvers !== undefined ? list(s.approvers) : inherited.approvers;
+    const count = distinctPeople(approvers);
+    const hasPlatformGroup = resolveIdentities(approvers, groups).some((i) => i.startsWith("slackgroup:"));
+    const required = s.approvalsRequired ?? inherited.required ?? 1;
+    if (typeof required === "number" && count > 0 && !hasPlatformGroup && required > count) {
+      problems.push(
+        `${path}.approvalsRequired: ${required} approvals, but only ${count} person(s) can give them — add approvers or lower it`,
       );
     }
   };
@@ -171,45 +305,150 @@ const glob = (pattern: string) =>
     "i",
   );
 
+/** Whether a policy's location conditions all hold for the account (tags never count). */
+export function matchesLocation(
+  match: NonNullable<Policy["policies"]>[number]["match"],
+  account: Account,
+): boolean {
+  if (
+    match.subscriptions &&
+    !match.subscriptions.some((s) => s.toLowerCase() === account.subscriptionId.toLowerCase())
+  )
+    return false;
+  if (match.resourceGroups && !match.resourceGroups.some((g) => glob(g).test(account.resourceGroup)))
+    return false;
+  if (match.names && !match.names.some((n) => glob(n).test(account.name))) return false;
+  return true;
+}
+
 export function createPolicyBook(policy: Policy): PolicyBook {
   const groups = policy.groups ?? {};
+  const people = new Map(
+    Object.entries(policy.people ?? {}).map(([k, v]) => [
+      k.toLowerCase(),
+      { name: v.name, identities: v.identities.map((i) => i.trim().toLowerCase()) },
+    ]),
+  );
+  const personOf = new Map<string, string>();
+  for (const [key, p] of people) for (const id of p.identities) personOf.set(id, key);
   const match = (account: Account): (PolicySettings & { name: string }) | undefined =>
-    (policy.policies ?? []).find((p) => {
-      const m = p.match;
-      if (
-        m.tags &&
-        !Object.entries(m.tags).every(([k, v]) => (account.tags[k] ?? "").toLowerCase() === v.toLowerCase())
-      )
-        return false;
-      if (m.names && !m.names.some((n) => glob(n).test(account.name))) return false;
-      if (
-        m.subscriptions &&
-        !m.subscriptions.some((s) => s.toLowerCase() === account.subscriptionId.toLowerCase())
-      )
-        return false;
-      return true;
-    });
-  const settings = (account: Account) => {
-    const p = match(account);
+    (policy.policies ?? []).find((p) => matchesLocation(p.match, account));
+  const settings = (account: Account | null) => {
+    const p = account ? match(account) : undefined;
     return {
       name: p?.name ?? "default",
       s: { ...DEFAULTS, ...stripUndefined(policy.defaults ?? {}), ...stripUndefined(p ?? {}) },
+      roles: {
+        ...DEFAULT_ROLES,
+        ...stripUndefined(policy.defaults?.roles ?? {}),
+        ...stripUndefined(p?.roles ?? {}),
+      },
     };
   };
   const seconds = (v: string | number) => parseDuration(v) ?? 0;
+  // every identity the policy names anywhere: someone holding one of them is one of the policy's people
+  const named = new Set<string>([
+    ...personOf.keys(),
+    ...resolveIdentities(
+      [
+        ...Object.values(groups).flat(),
+        ...(policy.defaults?.approvers ?? []),
+        ...(policy.defaults?.breakGlass ?? []),
+        ...ROLES.flatMap((r) => policy.defaults?.roles?.[r] ?? []),
+        ...(policy.policies ?? []).flatMap((p) => [
+          ...(p.approvers ?? []),
+          ...(p.breakGlass ?? []),
+          ...ROLES.flatMap((r) => p.roles?.[r] ?? []),
+        ]),
+      ].filter((e) => !(TOKENS as readonly string[]).includes(e.trim().toLowerCase())),
+      groups,
+    ).filter((i) => !i.startsWith("person:")),
+  ]);
+
+  /** A role's members as tokens and lower-cased identities, groups and `approvers` expanded. */
+  const members = (role: Role, account: Account | null): Set<string> => {
+    const { s, roles } = settings(account);
+    const entries = role === "approve" ? s.approvers : roles[role];
+    const expanded = entries.flatMap((e) => (e.trim().toLowerCase() === "approvers" ? s.approvers : [e]));
+    return new Set(resolveIdentities(expanded, groups));
+  };
+  const holds = (set: ReadonlySet<string>, principal: Principal): boolean =>
+    set.has("everyone") ||
+    (set.has("people") && principal.person !== undefined) ||
+    principal.identities.some((i) => set.has(i.toLowerCase()));
+  const nameOf = (entry: string): string => {
+    if (entry.startsWith("person:")) return people.get(entry.slice(7))?.name ?? entry.slice(7);
+    const key = personOf.get(entry);
+    return key ? (people.get(key)?.name ?? key) : entry;
+  };
+  const describe = (entries: readonly string[]): string => {
+    const parts = entries.map((raw) => {
+      const e = raw.trim().toLowerCase();
+      if (e === "everyone") return "everyone";
+      if (e === "people") return "everyone the policy names";
+      if (e === "requester") return "the change's requester";
+      if (e.startsWith("group:")) {
+        const names = (groups[raw.trim().slice(6)] ?? []).map((m) => nameOf(m.trim().toLowerCase()));
+        return `${names.join(" or ")} (${raw.trim()})`;
+      }
+      return nameOf(e);
+    });
+    return parts.join("; ") || "nobody";
+  };
+  const holderEntries = (role: Role, account: Account | null): string[] => {
+    const { s, roles } = settings(account);
+    const entries = role === "approve" ? s.approvers : [...roles[role]];
+    return entries.flatMap((e) => (e.trim().toLowerCase() === "approvers" ? s.approvers : [e]));
+  };
 
   return {
+    identify(principal) {
+      const personal = principal.identities.map((i) => i.toLowerCase()).filter(isPersonal);
+      const found = [...new Set(personal.map((i) => personOf.get(i)).filter((k): k is string => !!k))];
+      if (found.length > 1) {
+        throw new KeyturnError(
+          "not_authorised",
+          `Your chat identities belong to ${found.length} different people in the policy (${found.join(", ")}). keyturn will not act for you until whoever owns the policy file gives each identity to one person.`,
+        );
+      }
+      const identities = principal.identities.filter((i) => !i.toLowerCase().startsWith("person:"));
+      if (found.length === 1) {
+        const key = found[0]!;
+        return {
+          ...principal,
+          displayName: people.get(key)?.name ?? principal.displayName,
+          identities: [...identities, `person:${key}`],
+          person: `person:${key}`,
+        };
+      }
+      const { person: _ignored, ...rest } = principal;
+      if (!principal.identities.some((i) => named.has(i.toLowerCase()))) return { ...rest, identities };
+      // named on its own (not under people:): an e-mail / UPN is the same person on every platform
+      const primary =
+        personal.find((i) => !PREFIXES.some((p) => i.startsWith(p)) && i.includes("@")) ?? personal[0];
+      return primary ? { ...rest, identities, person: `id:${primary}` } : { ...rest, identities };
+    },
+    can(role, principal, account) {
+      return holds(members(role, account), principal);
+    },
+    authorize(role, principal, account, doing) {
+      if (this.can(role, principal, account)) return;
+      const where = account ? ` for ${account.name} (policy "${settings(account).name}")` : "";
+      throw new KeyturnError(
+        "not_authorised",
+        `${doing} needs the ${role} role${where}, which you do not hold. It is held by: ${this.holders(role, account)}. Ask one of them, or whoever owns the policy file.`,
+        { role },
+      );
+    },
+    holders(role, account) {
+      return describe(holderEntries(role, account));
+    },
     snapshotFor(account, { exposure }) {
       const { name, s } = settings(account);
-      const tagApprovers = (account.tags.approvers ?? "")
-        .split(",")
-        .map((x) => x.trim())
-        .filter(Boolean);
-      const approvers = [...s.approvers, ...tagApprovers];
       return {
         name,
-        approvers,
-        resolvedApprovers: resolveIdentities(approvers, groups),
+        approvers: s.approvers,
+        resolvedApprovers: resolveIdentities(s.approvers, groups),
         approvalsRequired: s.approvalsRequired,
         approvalExpirySeconds: seconds(exposure ? s.exposureApprovalExpiry : s.approvalExpiry),
         breakGlass: resolveIdentities(s.breakGlass, groups),
@@ -217,6 +456,9 @@ export function createPolicyBook(policy: Policy): PolicyBook {
         propagationSeconds: seconds(exposure ? s.exposurePropagation : s.propagation),
         soakSeconds: seconds(exposure ? s.exposureSoak : s.soak),
         cadenceDays: this.cadenceDays(account),
+        operators: [...members("operate", account)],
+        approverNames: describe(s.approvers),
+        operatorNames: this.holders("operate", account),
       };
     },
     ownerFor(account) {
@@ -225,8 +467,10 @@ export function createPolicyBook(policy: Policy): PolicyBook {
       return owner ? { owner, source: "policy" } : null;
     },
     cadenceDays(account) {
+      const policyDays = settings(account).s.cadenceDays;
       const tag = Number(account.tags["rotation-cadence-days"]);
-      return Number.isInteger(tag) && tag > 0 ? tag : settings(account).s.cadenceDays;
+      // a tag may ask for more frequent rotation, never for less
+      return Number.isInteger(tag) && tag > 0 ? Math.min(tag, policyDays) : policyDays;
     },
     platformGroups() {
       const all = [
@@ -235,6 +479,8 @@ export function createPolicyBook(policy: Policy): PolicyBook {
         ...(policy.policies ?? []).flatMap((p) => p.approvers ?? []),
         ...(policy.defaults?.breakGlass ?? []),
         ...(policy.policies ?? []).flatMap((p) => p.breakGlass ?? []),
+        ...ROLES.flatMap((r) => policy.defaults?.roles?.[r] ?? []),
+        ...(policy.policies ?? []).flatMap((p) => ROLES.flatMap((r) => p.roles?.[r] ?? [])),
       ];
       return [...new Set(all.map((x) => x.toLowerCase()).filter((x) => x.startsWith("slackgroup:")))];
     },
@@ -257,12 +503,26 @@ export function isBreakGlassResponder(snapshot: PolicySnapshot, principal: Princ
   return principal.identities.some((i) => set.has(i.toLowerCase()));
 }
 
-/** Approvals that count: by an approver, not the requester, for the current plan hash. */
+/** Whether the principal may operate the change (resume / rollback / cancel). */
+export function isOperator(change: Change, principal: Principal): boolean {
+  const ops = change.policy.operators;
+  if (!ops) return samePerson(principal, change.requester) || isApprover(change.policy, principal);
+  const set = lower(ops);
+  if (set.has("requester") && samePerson(principal, change.requester)) return true;
+  if (set.has("people") && principal.person !== undefined) return true;
+  return principal.identities.some((i) => set.has(i.toLowerCase()));
+}
+
+/** Whether the principal is the change's requester — the same person on any platform. */
+export const isRequester = (change: Change, principal: PrincipalRef): boolean =>
+  samePerson(principal, change.requester);
+
+/** Approvals that count: for the current plan hash, one per person, never the requester's. */
 export function countedApprovals(change: Change): number {
-  const ids = new Set(
+  const persons = new Set(
     change.approvals
-      .filter((a) => a.planHash === change.plan.hash && a.by.id !== change.requester.id)
-      .map((a) => a.by.id),
+      .filter((a) => a.planHash === change.plan.hash && !samePerson(a.by, change.requester))
+      .map((a) => personKey(a.by)),
   );
-  return ids.size;
+  return persons.size;
 }

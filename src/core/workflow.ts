@@ -4,9 +4,9 @@
  * is either handled or rejected with a typed KeyturnError.
  */
 import type { Approval, Change, ChangeState, PauseReason, Plan, Principal, StepEvidence } from "./domain.js";
-import { isOpen, toRef } from "./domain.js";
+import { isOpen, samePerson, toRef } from "./domain.js";
 import { KeyturnError } from "./errors.js";
-import { countedApprovals, isApprover } from "./policy.js";
+import { countedApprovals, isApprover, isOperator, isRequester } from "./policy.js";
 
 export type WorkflowEvent =
   | { readonly type: "submitted"; readonly at: string }
@@ -106,6 +106,21 @@ export function pointOfNoReturnIndex(c: Change): number {
 export const pastPointOfNoReturn = (c: Change): boolean =>
   c.steps.some((s) => c.plan.steps[s.index]?.pointOfNoReturn);
 
+/** The approvers in words, for refusals: names where the policy gave them. */
+const approverList = (c: Change): string => c.policy.approverNames ?? c.policy.approvers.join(", ");
+
+function operateRefusal(c: Change, doing: string): string {
+  const who = c.policy.operatorNames
+    ? c.policy.operatorNames.replace("the change's requester", `its requester (${c.requester.displayName})`)
+    : c.policy.operators
+      ? [
+          ...(c.policy.operators.includes("requester") ? [`its requester (${c.requester.displayName})`] : []),
+          ...c.policy.operators.filter((o) => o !== "requester"),
+        ].join(", ")
+      : `its requester (${c.requester.displayName}) or an approver (${approverList(c)})`;
+  return `${doing} ${c.id} needs the operate role, which you do not hold. It is held by: ${who || "nobody"}.`;
+}
+
 // ---------------------------------------------------------------- handlers shared by several states
 
 const approve: Handler<Extract<WorkflowEvent, { type: "approved" }>> = (c, e) => {
@@ -118,13 +133,16 @@ const approve: Handler<Extract<WorkflowEvent, { type: "approved" }>> = (c, e) =>
       `${c.id}'s approval window closed at ${c.approvalDeadline}. Request the rotation again.`,
     );
   }
-  if (e.by.id === c.requester.id) {
-    return no("self_approval", `You requested ${c.id}; someone else among its approvers must approve it.`);
+  if (isRequester(c, e.by)) {
+    return no(
+      "self_approval",
+      `You requested ${c.id}; someone else among its approvers must approve it (on any platform, you count as one person).`,
+    );
   }
   if (!isApprover(c.policy, e.by)) {
     return no(
       "not_authorised",
-      `You are not an approver for ${c.id} (policy "${c.policy.name}"). Approvers: ${c.policy.approvers.join(", ")}.`,
+      `Approving ${c.id} needs the approve role (policy "${c.policy.name}"), which you do not hold. Approvers: ${approverList(c)}.`,
     );
   }
   if (e.planHash !== c.plan.hash) {
@@ -133,7 +151,7 @@ const approve: Handler<Extract<WorkflowEvent, { type: "approved" }>> = (c, e) =>
       `The plan of ${c.id} changed since that approval button was shown. Review the updated card and approve again.`,
     );
   }
-  if (c.approvals.some((a) => a.by.id === e.by.id && a.planHash === c.plan.hash)) {
+  if (c.approvals.some((a) => samePerson(a.by, e.by) && a.planHash === c.plan.hash)) {
     return no(
       "already_approved",
       `You already approved ${c.id}; it needs ${c.policy.approvalsRequired} approval(s).`,
@@ -171,9 +189,7 @@ const approve: Handler<Extract<WorkflowEvent, { type: "approved" }>> = (c, e) =>
 };
 
 const cancel: Handler<Extract<WorkflowEvent, { type: "cancelled" }>> = (c, e) => {
-  if (e.by.id !== c.requester.id && !isApprover(c.policy, e.by)) {
-    return no("not_authorised", `Only the requester or an approver of ${c.id} can cancel it.`);
-  }
+  if (!isOperator(c, e.by)) return no("not_authorised", operateRefusal(c, "Cancelling"));
   const warning =
     c.state === "paused" && pastPointOfNoReturn(c)
       ? " The old key was already regenerated; consumers on the new key are unaffected."
@@ -195,10 +211,10 @@ const cancel: Handler<Extract<WorkflowEvent, { type: "cancelled" }>> = (c, e) =>
 };
 
 const waive: Handler<Extract<WorkflowEvent, { type: "consumer_waived" }>> = (c, e) => {
-  if (!isApprover(c.policy, e.by) || e.by.id === c.requester.id) {
+  if (!isApprover(c.policy, e.by) || isRequester(c, e.by)) {
     return no(
       "not_authorised",
-      `Only an approver of ${c.id} other than the requester can waive a pinned consumer.`,
+      `Waiving a consumer of ${c.id} needs the approve role, held by an approver other than its requester. Approvers: ${approverList(c)}.`,
     );
   }
   if (!c.plan.pinnedConsumerIds.includes(e.consumerId) && !c.plan.consumerIds.includes(e.consumerId)) {
@@ -264,8 +280,11 @@ const TABLE: { readonly [S in ChangeState]: Handlers } = {
   awaiting_approval: {
     approved: approve,
     rejected: (c, e) => {
-      if (!isApprover(c.policy, e.by) && e.by.id !== c.requester.id) {
-        return no("not_authorised", `You are not an approver for ${c.id}; only its approvers can reject it.`);
+      if (!isApprover(c.policy, e.by) && !isRequester(c, e.by)) {
+        return no(
+          "not_authorised",
+          `Rejecting ${c.id} needs the approve role (or being its requester), which you do not hold. Approvers: ${approverList(c)}.`,
+        );
       }
       return ok(
         { ...c, state: "rejected" },
@@ -292,9 +311,7 @@ const TABLE: { readonly [S in ChangeState]: Handlers } = {
   },
   approved: {
     resumed: (c, e) => {
-      if (e.by.id !== c.requester.id && !isApprover(c.policy, e.by)) {
-        return no("not_authorised", `Only the requester or an approver of ${c.id} can resume it.`);
-      }
+      if (!isOperator(c, e.by)) return no("not_authorised", operateRefusal(c, "Resuming"));
       return ok(c, { type: "revalidate_plan" });
     },
     plan_revalidated: (c, e) => {
@@ -396,9 +413,7 @@ const TABLE: { readonly [S in ChangeState]: Handlers } = {
   },
   paused: {
     resumed: (c, e) => {
-      if (e.by.id !== c.requester.id && !isApprover(c.policy, e.by)) {
-        return no("not_authorised", `Only the requester or an approver of ${c.id} can resume it.`);
-      }
+      if (!isOperator(c, e.by)) return no("not_authorised", operateRefusal(c, "Resuming"));
       if (c.pause?.stepIndex === BEFORE_FIRST_STEP) {
         // nothing has run: the plan is re-checked again before the first step
         return ok(
@@ -422,9 +437,7 @@ const TABLE: { readonly [S in ChangeState]: Handlers } = {
       );
     },
     rollback_requested: (c, e) => {
-      if (e.by.id !== c.requester.id && !isApprover(c.policy, e.by)) {
-        return no("not_authorised", `Only the requester or an approver of ${c.id} can roll it back.`);
-      }
+      if (!isOperator(c, e.by)) return no("not_authorised", operateRefusal(c, "Rolling back"));
       if (c.pause?.stepIndex === BEFORE_FIRST_STEP) {
         return no(
           "invalid_state",

@@ -13,7 +13,7 @@ import type { ActionRequest, Reply } from "../core/messages.js";
 import { parseCommand } from "../core/parse-command.js";
 import { buildPlan } from "../core/planner.js";
 import type { PolicyBook } from "../core/policy.js";
-import { isBreakGlassResponder } from "../core/policy.js";
+import { countedApprovals, isBreakGlassResponder } from "../core/policy.js";
 import type { AzurePorts, Clock, Invocation, KeyturnService, Logger, Store } from "../core/ports.js";
 import {
   renderAck,
@@ -62,7 +62,7 @@ export class Service implements KeyturnService {
           renderAck("Already received: that request was processed once (a repeat is ignored)."),
         );
       }
-      return this.#command(inv, parseCommand(text));
+      return this.#command(this.#identified(inv), parseCommand(text));
     });
   }
 
@@ -75,33 +75,52 @@ export class Service implements KeyturnService {
           change ? { card: this.d.chat.card(change) } : {},
         );
       }
-      return this.#act(inv.principal, action);
+      return this.#act(this.#identified(inv).principal, action);
     });
   }
 
+  /** The invocation with its principal resolved to the policy's person (one person, every platform). */
+  #identified(inv: Invocation): Invocation {
+    return { ...inv, principal: this.d.policy.identify(inv.principal) };
+  }
+
   async #command(inv: Invocation, cmd: Command): Promise<Reply> {
-    const { directory, queries, store } = this.d;
+    const { directory, queries, store, policy } = this.d;
+    const who = inv.principal;
     switch (cmd.name) {
       case "help":
         return ephemeral(renderHelp(cmd.topic));
       case "status": {
-        const { status } = await queries.status(await directory.resolve(cmd.account));
+        const account = await directory.resolve(cmd.account);
+        policy.authorize("read", who, account, `\`status ${account.name}\``);
+        const { status } = await queries.status(account);
         return ephemeral(renderStatus(status, this.d.label));
       }
-      case "owner":
-        return ephemeral(renderOwner(queries.brief(await directory.resolve(cmd.account))));
+      case "owner": {
+        const account = await directory.resolve(cmd.account);
+        policy.authorize("read", who, account, `\`owner ${account.name}\``);
+        return ephemeral(renderOwner(queries.brief(account)));
+      }
       case "list": {
-        const rows = (await directory.list(true))
-          .map((a) => queries.brief(a))
-          .filter((s) => !cmd.overdue || s.overdue);
+        const all = await directory.list(true);
+        const readable = all.filter((a) => policy.can("read", who, a));
+        if (readable.length === 0 && all.length > 0) policy.authorize("read", who, null, "`list`");
+        const rows = readable.map((a) => queries.brief(a)).filter((s) => !cmd.overdue || s.overdue);
         return ephemeral(renderList(rows, { overdue: cmd.overdue }));
       }
       case "inventory": {
         const account = await directory.resolve(cmd.account);
+        policy.authorize(
+          "audit",
+          who,
+          account,
+          `\`inventory ${account.name}\` (secret, site and caller details)`,
+        );
         return ephemeral(renderInventory(account, await this.d.azure.inventory.take(account)));
       }
       case "history": {
         const account = await directory.resolve(cmd.account);
+        policy.authorize("read", who, account, `\`history ${account.name}\``);
         return ephemeral(
           renderHistory(
             account,
@@ -115,6 +134,7 @@ export class Service implements KeyturnService {
       case "evidence":
         return this.#evidence(inv.principal, cmd.changeId);
       case "verify":
+        policy.authorize("audit", who, null, "`verify`");
         return ephemeral(renderVerify(store.verify()));
       case "consumer":
         return this.#consumer(inv.principal, cmd);
@@ -141,6 +161,7 @@ export class Service implements KeyturnService {
   async #rotate(inv: Invocation, cmd: Extract<Command, { name: "rotate" }>): Promise<Reply> {
     const { store, azure, policy, driver, chat, logger } = this.d;
     const account = await this.d.directory.resolve(cmd.account);
+    policy.authorize("request", inv.principal, account, `Requesting a rotation of ${account.name}`);
     if (account.disableLocalAuth) {
       throw new KeyturnError(
         "key_free",
@@ -224,20 +245,22 @@ export class Service implements KeyturnService {
         },
       },
     ]);
+    // the change is recorded and moving before anything is posted: a slow or failing chat platform
+    // cannot leave it stuck in "requested" with its approvers never asked
+    const submitted = await driver.apply(change.id, { type: "submitted", at: this.#now() });
+    if (!submitted.ok) throw submitted.error;
     let thread = null;
     try {
-      thread = await chat.openThread(change, inv.channel);
+      thread = await chat.openThread(submitted.change, inv.channel);
     } catch (e) {
       logger.warn({ err: e, changeId: change.id }, "could not open the evidence thread");
     }
     if (thread)
       await driver.note(change.id, "thread_opened", { thread }, "keyturn", (c) => ({ ...c, thread }));
-    const submitted = await driver.apply(change.id, { type: "submitted", at: this.#now() });
-    if (!submitted.ok) throw submitted.error;
     const link = chat.permalink(change.id);
     const needs = cmd.breakGlass
       ? `BREAK-GLASS: running now; an approval is needed after the fact`
-      : `needs ${snapshot.approvalsRequired} approval(s) from ${snapshot.approvers.join(", ")} within ${Math.round(snapshot.approvalExpirySeconds / 60)} min`;
+      : `needs ${snapshot.approvalsRequired} approval(s) from ${snapshot.approverNames ?? snapshot.approvers.join(", ")} within ${Math.round(snapshot.approvalExpirySeconds / 60)} min`;
     const ack = renderAck(
       `${change.id} opened for ${account.name} (${plan.variant}): ${needs}.` +
         (thread ? "" : " No evidence thread could be posted here: follow it with `status` and `history`."),
@@ -316,9 +339,7 @@ export class Service implements KeyturnService {
   #outcome(action: ActionRequest, c: Change): string {
     switch (action.kind) {
       case "approve": {
-        const counted = c.approvals.filter(
-          (a) => a.planHash === c.plan.hash && a.by.id !== c.requester.id,
-        ).length;
+        const counted = countedApprovals(c);
         return c.state === "approved"
           ? `Approved ${c.id}: ${counted} of ${c.policy.approvalsRequired} — the rotation starts after a last check of the plan.`
           : `Approved ${c.id}: ${counted} of ${c.policy.approvalsRequired} approval(s).`;
@@ -344,6 +365,8 @@ export class Service implements KeyturnService {
         "unknown_change",
         `No change ${changeId}. Use \`history <account>\` to find it.`,
       );
+    const account = await this.d.directory.resolve(change.accountId).catch(() => null);
+    this.d.policy.authorize("audit", principal, account, `The evidence pack of ${changeId}`);
     await driver.note(changeId, "evidence_exported", { by: toRef(principal) }, principal.id);
     const pack = buildEvidence(change, store.events({ changeId }), store.verify(), {
       label: this.d.label,
@@ -364,6 +387,12 @@ export class Service implements KeyturnService {
   async #consumer(principal: Principal, cmd: Extract<Command, { name: "consumer" }>): Promise<Reply> {
     const { store } = this.d;
     const account = await this.d.directory.resolve(cmd.account);
+    this.d.policy.authorize(
+      "consumers",
+      principal,
+      account,
+      `${cmd.op === "remove" ? "Removing" : "Declaring"} a consumer of ${account.name}`,
+    );
     const at = this.#now();
     if (cmd.op === "remove") {
       const removed = store.removeDeclaredConsumer(account.id, cmd.consumer);

@@ -22,13 +22,13 @@ const policy = parsePolicy({
     exposurePropagation: "1m",
   },
   groups: { secops: ["bob@contoso.com", "slackgroup:S0SECOPS"], platform: ["carol@contoso.com"] },
-  policies: [{ name: "production", match: { tags: { environment: "production" } }, approvalsRequired: 2 }],
+  policies: [{ name: "production", match: { resourceGroups: ["rg-*-prod"] }, approvalsRequired: 2 }],
 });
 const book = createPolicyBook(policy);
-const account = (tags: Record<string, string>): Account => ({
-  id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a",
+const account = (tags: Record<string, string>, resourceGroup = "rg"): Account => ({
+  id: `/subscriptions/s/resourceGroups/${resourceGroup}/providers/Microsoft.CognitiveServices/accounts/a`,
   subscriptionId: "s",
-  resourceGroup: "rg",
+  resourceGroup,
   name: "a",
   kind: "OpenAI",
   location: "x",
@@ -39,15 +39,19 @@ const account = (tags: Record<string, string>): Account => ({
 });
 
 describe("policy", () => {
-  it("chooses by tags: production needs 2 of the approvers", () => {
-    expect(book.snapshotFor(account({ environment: "production" }), { exposure: false })).toMatchObject({
+  it("chooses by location: production needs 2 of the approvers; tags never pick the policy", () => {
+    expect(book.snapshotFor(account({}, "rg-ai-prod"), { exposure: false })).toMatchObject({
       name: "production",
       approvalsRequired: 2,
     });
-    expect(book.snapshotFor(account({ environment: "dev" }), { exposure: false })).toMatchObject({
+    expect(book.snapshotFor(account({ environment: "production" }), { exposure: false })).toMatchObject({
       name: "default",
       approvalsRequired: 1,
     });
+    // a tag cannot move a production account to a weaker policy either
+    expect(book.snapshotFor(account({ environment: "dev" }, "RG-AI-PROD"), { exposure: false })).toMatchObject(
+      { name: "production", approvalsRequired: 2 },
+    );
   });
 
   it("exposure shortens expiry and windows", () => {
@@ -57,12 +61,12 @@ describe("policy", () => {
     expect([std.propagationSeconds, exp.propagationSeconds]).toEqual([300, 60]);
   });
 
-  it("expands groups and matches any identity, case-insensitively; the approvers tag adds people", () => {
+  it("expands groups and matches any identity, case-insensitively; an approvers tag adds nobody", () => {
     const s = book.snapshotFor(account({ approvers: "Erin@Contoso.com" }), { exposure: false });
     expect(isApprover(s, people.bob)).toBe(true);
     expect(isApprover(s, people.carol)).toBe(true);
-    expect(isApprover(s, people.erin)).toBe(true);
-    expect(isApprover(book.snapshotFor(account({}), { exposure: false }), people.erin)).toBe(false);
+    expect(isApprover(s, people.erin)).toBe(false);
+    expect(s.resolvedApprovers).not.toContain("erin@contoso.com");
     expect(isApprover(s, { ...people.alice, identities: ["slackgroup:s0secops"] })).toBe(true);
   });
 
@@ -72,12 +76,14 @@ describe("policy", () => {
     expect(isBreakGlassResponder(s, people.bob)).toBe(false);
   });
 
-  it("owner and cadence come from tags first", () => {
+  it("owner comes from the tag first; a cadence tag may shorten the cadence, never lengthen it", () => {
     expect(book.ownerFor(account({ owner: "team@contoso.com" }))).toEqual({
       owner: "team@contoso.com",
       source: "tag",
     });
     expect(book.cadenceDays(account({ "rotation-cadence-days": "30" }))).toBe(30);
+    expect(book.cadenceDays(account({ "rotation-cadence-days": "3650" }))).toBe(90);
+    expect(book.cadenceDays(account({ "rotation-cadence-days": "0" }))).toBe(90);
     expect(book.cadenceDays(account({}))).toBe(90);
     expect(book.platformGroups()).toEqual(["slackgroup:s0secops"]);
   });
@@ -114,15 +120,18 @@ describe("policy", () => {
     } catch (e) {
       expect((e as KeyturnError).details.problems).toEqual([
         expect.stringMatching(
-          /defaults\.approvers\[0\]: unknown approver group "secopz" — did you mean group:secops\?/,
+          /defaults\.approvers\[0\]: unknown group "secopz" — did you mean group:secops\?/,
         ),
       ]);
     }
     expect(() => parsePolicy({ defaults: { approvers: ["bob@contoso.com"], approvalsRequired: 2 } })).toThrow(
-      /only 1 approver/,
+      /only 1 person/,
     );
     expect(() => parsePolicy({ groups: { secops: [] }, defaults: { approvers: ["group:secops"] } })).toThrow(
       /defaults\.approvers: nobody can approve a rotation/,
+    );
+    expect(() => parsePolicy({ groups: { secops: [] }, defaults: { approvers: ["group:secops"] } })).toThrow(
+      /groups\.secops: nobody is in group secops — add members/,
     );
     expect(() => parsePolicy(null)).toThrow(/nobody can approve/);
   });
@@ -155,14 +164,14 @@ describe("policy", () => {
         ),
         expect.stringMatching(/^groups\.platform: expected a list, got "carol@contoso.com" — write it as \[/),
         expect.stringMatching(
-          /^policies\[0\]\.approvalsRequired: 3 approvals, but only 1 approver\(s\) can give them/,
+          /^policies\[0\]\.approvalsRequired: 3 approvals, but only 1 person\(s\) can give them/,
         ),
-        expect.stringMatching(/^policies\[0\]\.match\.tag: unknown setting — did you mean tags\?/),
+        expect.stringMatching(/^policies\[0\]\.match\.tag: unknown setting — remove it$/),
         expect.stringMatching(
-          /^defaults\.approvers\[0\]: unknown approver group "secopz" — did you mean group:secops\? define it under groups: or remove it/,
+          /^defaults\.approvers\[0\]: unknown group "secopz" — did you mean group:secops\? define it under groups: or remove it/,
         ),
         expect.stringMatching(
-          /^policies\[0\]\.breakGlass\[0\]: unknown approver group "oncall" — define it under groups: or remove it/,
+          /^policies\[0\]\.breakGlass\[0\]: unknown group "oncall" — define it under groups: or remove it/,
         ),
       ]),
     );
@@ -177,7 +186,7 @@ describe("policy", () => {
         policies: [{ name: "prod", match: { names: ["*-prod-*"] }, approvalsRequired: 2 }],
       }),
     ).toThrow(
-      /policies\[0\]\.approvalsRequired: 2 approvals, but only 1 approver\(s\) can give them — add approvers or lower it/,
+      /policies\[0\]\.approvalsRequired: 2 approvals, but only 1 person\(s\) can give them — add approvers or lower it/,
     );
   });
 
@@ -225,16 +234,21 @@ describe("policy", () => {
     const sandbox = createPolicyBook(
       parsePolicy(parse(await readFile("src/sandbox/scenarios/default-policy.yaml", "utf8"))),
     );
-    const prod = sandbox.snapshotFor(account({ environment: "production" }), { exposure: false });
+    const prodAccount = {
+      ...account({ environment: "staging" }, "rg-ai-prod"),
+      subscriptionId: "00000000-0000-4000-8000-0000000000a1",
+    };
+    const prod = sandbox.snapshotFor(prodAccount, { exposure: false });
     expect(prod).toMatchObject({
       approvalsRequired: 2,
       propagationSeconds: 5,
       soakSeconds: 5,
       approvalExpirySeconds: 4 * 3600,
     });
-    expect(isApprover(prod, people.bob) && isApprover(prod, people.carol)).toBe(true);
-    expect(isApprover(prod, people.erin) || isApprover(prod, people.alice)).toBe(false);
-    const exp = sandbox.snapshotFor(account({ environment: "staging" }), { exposure: true });
+    const who = (p: typeof people.bob) => sandbox.identify(p);
+    expect(isApprover(prod, who(people.bob)) && isApprover(prod, who(people.carol))).toBe(true);
+    expect(isApprover(prod, who(people.erin)) || isApprover(prod, who(people.alice))).toBe(false);
+    const exp = sandbox.snapshotFor(account({ environment: "production" }), { exposure: true });
     expect(exp).toMatchObject({
       approvalsRequired: 1,
       propagationSeconds: 3,
@@ -242,7 +256,7 @@ describe("policy", () => {
       approvalExpirySeconds: 30 * 60,
       breakGlassApprovalSeconds: 3600,
     });
-    expect(isBreakGlassResponder(exp, people.dave)).toBe(true);
+    expect(isBreakGlassResponder(exp, who(people.dave))).toBe(true);
   });
 
   it("reads and writes durations as people do", () => {
