@@ -28,8 +28,8 @@ export interface PolicyBook {
   can(role: Role, principal: Principal, account: Account | null): boolean;
   /** Throws `not_authorised` naming the role and who holds it, unless the principal holds it. */
   authorize(role: Role, principal: Principal, account: Account | null, doing: string): void;
-  /** Who holds a role, in words ("Bob Okafor, Carol Diaz (group:secops)"). */
-  holders(role: Role, account: Account | null): string;
+  /** Who holds a role (or may start a break-glass rotation), in words ("Bob Okafor (group:secops); Carol Diaz"). */
+  holders(role: Role | "breakGlass", account: Account | null): string;
   /** The policy that applies to an account; exposure changes get the short windows. */
   snapshotFor(account: Account, opts: { exposure: boolean }): PolicySnapshot;
   /** Owner from the account's `owner` tag, else from the matching policy. */
@@ -331,6 +331,13 @@ export function createPolicyBook(policy: Policy): PolicyBook {
   );
   const personOf = new Map<string, string>();
   for (const [key, p] of people) for (const id of p.identities) personOf.set(id, key);
+  /** Groups expanded; a person also stands for their identities (so they can be messaged and matched). */
+  const expand = (entries: readonly string[]): string[] => {
+    const out = new Set(resolveIdentities(entries, groups));
+    for (const e of [...out])
+      if (e.startsWith("person:")) for (const id of people.get(e.slice(7))?.identities ?? []) out.add(id);
+    return [...out];
+  };
   const match = (account: Account): (PolicySettings & { name: string }) | undefined =>
     (policy.policies ?? []).find((p) => matchesLocation(p.match, account));
   const settings = (account: Account | null) => {
@@ -370,7 +377,7 @@ export function createPolicyBook(policy: Policy): PolicyBook {
     const { s, roles } = settings(account);
     const entries = role === "approve" ? s.approvers : roles[role];
     const expanded = entries.flatMap((e) => (e.trim().toLowerCase() === "approvers" ? s.approvers : [e]));
-    return new Set(resolveIdentities(expanded, groups));
+    return new Set(expand(expanded));
   };
   const holds = (set: ReadonlySet<string>, principal: Principal): boolean =>
     set.has("everyone") ||
@@ -395,9 +402,10 @@ export function createPolicyBook(policy: Policy): PolicyBook {
     });
     return parts.join("; ") || "nobody";
   };
-  const holderEntries = (role: Role, account: Account | null): string[] => {
+  const holderEntries = (role: Role | "breakGlass", account: Account | null): string[] => {
     const { s, roles } = settings(account);
-    const entries = role === "approve" ? s.approvers : [...roles[role]];
+    const entries =
+      role === "approve" ? s.approvers : role === "breakGlass" ? s.breakGlass : [...roles[role]];
     return entries.flatMap((e) => (e.trim().toLowerCase() === "approvers" ? s.approvers : [e]));
   };
 
@@ -448,10 +456,10 @@ export function createPolicyBook(policy: Policy): PolicyBook {
       return {
         name,
         approvers: s.approvers,
-        resolvedApprovers: resolveIdentities(s.approvers, groups),
+        resolvedApprovers: expand(s.approvers),
         approvalsRequired: s.approvalsRequired,
         approvalExpirySeconds: seconds(exposure ? s.exposureApprovalExpiry : s.approvalExpiry),
-        breakGlass: resolveIdentities(s.breakGlass, groups),
+        breakGlass: expand(s.breakGlass),
         breakGlassApprovalSeconds: seconds(s.breakGlassApprovalWithin),
         propagationSeconds: seconds(exposure ? s.exposurePropagation : s.propagation),
         soakSeconds: seconds(exposure ? s.exposureSoak : s.soak),

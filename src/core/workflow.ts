@@ -142,7 +142,7 @@ const approve: Handler<Extract<WorkflowEvent, { type: "approved" }>> = (c, e) =>
   if (!isApprover(c.policy, e.by)) {
     return no(
       "not_authorised",
-      `Approving ${c.id} needs the approve role (policy "${c.policy.name}"), which you do not hold. Approvers: ${approverList(c)}.`,
+      `You are not an approver for ${c.id}: approving needs the approve role (policy "${c.policy.name}"). Approvers: ${approverList(c)}.`,
     );
   }
   if (e.planHash !== c.plan.hash) {

@@ -185,7 +185,7 @@ export class Service implements KeyturnService {
       if (!isBreakGlassResponder(snapshot, inv.principal)) {
         throw new KeyturnError(
           "not_authorised",
-          `You are not a break-glass responder for ${account.name} (policy "${snapshot.name}"). Request the rotation without --break-glass and get it approved.`,
+          `--break-glass needs a break-glass responder for ${account.name} (policy "${snapshot.name}"), which you are not; responders: ${policy.holders("breakGlass", account)}. Request the rotation without --break-glass and get it approved.`,
         );
       }
     }

@@ -65,6 +65,35 @@ export function routeAccounts(
       },
     };
   }
+  if (!verb && method === "PATCH") {
+    // Accounts_Update: whoever holds tag-write (…/accounts/write) can change the tags; a synchronous 200 ends the SDK's poll
+    return {
+      operation: "updateAccount",
+      subscription: sub!,
+      write: true,
+      handle: (body, caller) => {
+        const a = find();
+        if (!a) return missing();
+        const patch = safeJson(body) as { tags?: unknown } | null;
+        if (patch?.tags !== undefined) {
+          if (
+            !patch.tags ||
+            typeof patch.tags !== "object" ||
+            Array.isArray(patch.tags) ||
+            !Object.values(patch.tags).every((v) => typeof v === "string")
+          )
+            return armError(
+              400,
+              "InvalidRequestContent",
+              "The request content was invalid and could not be deserialized: 'tags' must be an object of strings.",
+            );
+          a.tags = { ...(patch.tags as Record<string, string>) };
+        }
+        t.record(a, "Microsoft.CognitiveServices/accounts/write", caller.name, caller.ip, "Succeeded");
+        return { status: 200, body: accountJson(a, ctx.armEndpoint()) };
+      },
+    };
+  }
   if (verb === "listkeys" && method === "POST") {
     return {
       operation: "listKeys",

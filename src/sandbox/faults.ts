@@ -109,6 +109,8 @@ export function actionOf(op: Operation): string {
     case "getAccount":
     case "listAccounts":
       return "Microsoft.CognitiveServices/accounts/read";
+    case "updateAccount":
+      return "Microsoft.CognitiveServices/accounts/write";
     case "metrics":
       return "Microsoft.Insights/metrics/read";
     case "activityLog":

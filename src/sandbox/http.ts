@@ -18,6 +18,7 @@ export type Operation =
   | "listKeys"
   | "regenerateKey"
   | "getAccount"
+  | "updateAccount"
   | "listAccounts"
   | "setSecret"
   | "getSecret"

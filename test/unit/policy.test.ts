@@ -49,9 +49,9 @@ describe("policy", () => {
       approvalsRequired: 1,
     });
     // a tag cannot move a production account to a weaker policy either
-    expect(book.snapshotFor(account({ environment: "dev" }, "RG-AI-PROD"), { exposure: false })).toMatchObject(
-      { name: "production", approvalsRequired: 2 },
-    );
+    expect(
+      book.snapshotFor(account({ environment: "dev" }, "RG-AI-PROD"), { exposure: false }),
+    ).toMatchObject({ name: "production", approvalsRequired: 2 });
   });
 
   it("exposure shortens expiry and windows", () => {
