@@ -14,6 +14,7 @@ import { createSlackAdapter, type SlackAdapter } from "../adapters/slack/index.j
 import { createTeamsAdapter, type TeamsAdapter } from "../adapters/teams/index.js";
 import { createAzurePorts, createCredential } from "./azure/index.js";
 import { type KeyturnConfig, readConfig } from "./config/read-config.js";
+import { knownHoldersOf } from "./core/known-holders.js";
 import { createPolicyBook } from "./core/policy.js";
 import type { Logger } from "./core/ports.js";
 import { createLogger } from "./log.js";
@@ -71,6 +72,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
         ...simulatorAzureConfig(simulator),
         maxRetryAfterSeconds: config.azure.maxRetryAfterSeconds,
         declaredConsumers: (id) => store.declaredConsumers(id),
+        knownHolders: (id) => knownHoldersOf(store, id),
       },
       createCredential("simulator"),
       logger,
@@ -89,6 +91,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
         logAnalytics: a.logAnalytics,
         maxRetryAfterSeconds: a.maxRetryAfterSeconds,
         declaredConsumers: (id) => store.declaredConsumers(id),
+        knownHolders: (id) => knownHoldersOf(store, id),
         ...(a.credential === "simulator" ? { label: "SANDBOX" } : {}),
       },
       createCredential(a.credential),

@@ -2,6 +2,7 @@
 import { DefaultAzureCredential } from "@azure/identity";
 import type { TokenCredential } from "@azure/core-auth";
 import type { Clock, DeclaredConsumer, Logger } from "../core/ports.js";
+import type { KnownHolders } from "../core/known-holders.js";
 import type { AzurePorts } from "../core/ports.js";
 import { createSimulatorCredential } from "../sandbox/index.js";
 import { ArmAccounts } from "./accounts.js";
@@ -30,6 +31,8 @@ export interface AzureConfig {
   /** Per-attempt timeout of every Azure request (default 30 s). */
   requestTimeoutMs?: number | undefined;
   declaredConsumers?: ((accountId: string) => readonly DeclaredConsumer[]) | undefined;
+  /** Holders keyturn's record knows (the rest are marked NEW); from `knownHoldersOf(store, id)`. */
+  knownHolders?: ((accountId: string) => KnownHolders) | undefined;
   clock?: Clock | undefined;
   /** keyturn's own identity as the Activity Log names it (its listKeys calls are not consumers). */
   selfCallers?: readonly string[] | undefined;
@@ -78,6 +81,7 @@ export function createAzurePorts(
     clock,
     logger: log,
     ...(config.declaredConsumers ? { declared: config.declaredConsumers } : {}),
+    ...(config.knownHolders ? { known: config.knownHolders } : {}),
     selfCallers: config.selfCallers ?? ["keyturn@sandbox"],
   });
   const secrets: AzurePorts["secrets"] = {

@@ -24,6 +24,7 @@ import type {
 } from "../core/ports.js";
 import type { SiteSetting, Sites } from "./sites.js";
 import { fingerprintOf } from "../core/secret.js";
+import { isKnownHolder, type KnownHolders } from "../core/known-holders.js";
 
 const LIST_KEYS = "Microsoft.CognitiveServices/accounts/listKeys/action";
 const CACHE_MS = 10_000;
@@ -36,6 +37,11 @@ export interface InventoryDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly declared?: (accountId: string) => readonly DeclaredConsumer[];
+  /**
+   * Holders keyturn's record knows (delivered to by a completed rotation, or declared): the rest are
+   * marked NEW. Absent: no holder is marked either way.
+   */
+  readonly known?: (accountId: string) => KnownHolders;
   /** keyturn's own caller name in the Activity Log (its listKeys calls are not consumers). */
   readonly selfCallers?: readonly string[];
   /** How long one listing of secrets and App Service settings serves (ms, default 10 s). */
@@ -90,9 +96,10 @@ export class AzureInventory implements InventoryPort {
         slot: slot ?? "unknown",
         reload: "versionless",
         secret: { vaultUrl: s.info.locator.vaultUrl, name: s.info.locator.name },
+        firstSeen: { createdAt: s.info.createdOn, createdBy: taggedCreator(s.info.tags) },
         evidence: slot
           ? `its current version holds ${slot} (${s.fingerprint})`
-          : "tagged keyturn-account for this account by an earlier rotation",
+          : `tagged keyturn-account for this account, but holds neither key (${s.fingerprint})`,
       });
     }
 
@@ -197,17 +204,18 @@ export class AzureInventory implements InventoryPort {
       });
     }
 
-    const known = new Set(
+    const used = new Set(
       consumers.map((c) => c.slot).filter((s): s is KeySlot => s === "key1" || s === "key2"),
     );
-    const activeSlot = known.size === 1 ? [...known][0]! : null;
+    const activeSlot = used.size === 1 ? [...used][0]! : null;
+    const known = this.d.known?.(account.id);
     return {
       accountId: account.id,
       takenAt,
       keyFree: false,
       fingerprints: fp,
       activeSlot,
-      consumers,
+      consumers: known ? consumers.map((c) => markKnown(c, known)) : consumers,
       services,
       unseen,
     };
@@ -264,6 +272,21 @@ export class AzureInventory implements InventoryPort {
     this.#secretCache = null;
     this.#siteCache = null;
   }
+}
+
+/** Holders that can receive a key (a secret, a literal copy, a declared consumer) are known or NEW. */
+function markKnown(c: Consumer, known: KnownHolders): Consumer {
+  if (!c.secret && c.source !== "app-setting-literal" && c.source !== "declared") return c;
+  return { ...c, known: c.source === "declared" || isKnownHolder(known, c) };
+}
+
+/**
+ * Key Vault does not record who wrote a secret (only its diagnostic logs do): a `created-by` tag is
+ * shown when present, as what it is, a claim anyone with tag-write can make.
+ */
+function taggedCreator(tags: Readonly<Record<string, string>>): string | null {
+  const by = tags["created-by"] ?? tags.createdBy;
+  return by ? `${by.slice(0, 120)} (per its created-by tag, unverified)` : null;
 }
 
 const secretKey = (info: SecretVersionInfo) => `${info.locator.vaultUrl}/${info.locator.name}`.toLowerCase();

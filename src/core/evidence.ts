@@ -4,6 +4,7 @@
  * chain with hashes and the verification result. Fingerprints only, never key values.
  */
 import type { Change } from "./domain.js";
+import { holderMark } from "./known-holders.js";
 import type { StoredEvent, VerifyResult } from "./ports.js";
 
 /** "TAMPERED: event 4 — …", without repeating the event when the store's problem already names it. */
@@ -86,6 +87,7 @@ export function buildEvidence(
       inventory: change.inventory,
       approvals: change.approvals,
       waivers: change.waivedConsumerIds,
+      newHolders: newHolders(change),
       steps: change.steps,
       history: pauseHistory(events),
       events: events.map((e) => ({
@@ -138,8 +140,12 @@ export function buildEvidence(
   if (change.waivedConsumerIds.length)
     md.push("", `Waived consumers: ${change.waivedConsumerIds.join(", ")}`);
   md.push("", "## Blast radius", "");
-  for (const c of change.inventory.consumers)
-    md.push(`- ${c.name} — ${c.source}, uses ${c.slot}, ${c.reload}: ${c.evidence}`);
+  for (const c of change.inventory.consumers) {
+    const mark = holderMark(change, c);
+    md.push(
+      `- ${c.name} — ${c.source}, uses ${c.slot}, ${c.reload}: ${c.evidence}${mark ? ` — ${mark}` : ""}`,
+    );
+  }
   if (!change.inventory.consumers.length) md.push("- no consumer found");
   const pinned = change.plan.pinnedConsumerIds;
   if (pinned.length)
@@ -149,6 +155,14 @@ export function buildEvidence(
       `- services by ApiName: ${change.inventory.services.map((s) => `${s.apiName} (${s.calls} calls)`).join(", ")}`,
     );
   for (const u of change.inventory.unseen) md.push(`- could not see: ${u}`);
+  const fresh = newHolders(change);
+  if (fresh.length) {
+    md.push("", "## NEW holders (found for the first time)", "");
+    for (const h of fresh)
+      md.push(
+        `- ${h.name} (${h.id}): ${h.delivered ? (h.included ? "included by an approver, delivered to" : "delivered to (standard rotation)") : "EXCLUDED: received nothing"}; created ${h.createdAt ?? "—"} by ${h.createdBy ?? "unknown creator"}`,
+      );
+  }
   md.push("", "## Steps", "");
   for (const p of change.plan.steps) {
     const s = change.steps.find((x) => x.index === p.index);
@@ -187,6 +201,26 @@ export function buildEvidence(
       `| ${e.seq} | ${e.at} | ${cell(e.type)} | ${cell(e.actor ?? "")} | ${e.prevHash.slice(0, 16)} | ${e.hash.slice(0, 16)} |`,
     );
   return { markdown: md.join("\n") + "\n", json, filenameBase: `keyturn-evidence-${change.id}` };
+}
+
+/** NEW holders of a change's key: who they are, where their copy came from, whether they received the new key. */
+function newHolders(change: Change) {
+  return change.inventory.consumers
+    .filter((c) => c.known === false)
+    .map((c) => {
+      const excluded = !!change.plan.excludedConsumerIds?.includes(c.id);
+      const included = excluded && !!change.includedConsumerIds?.includes(c.id);
+      return {
+        id: c.id,
+        name: c.name,
+        ...(c.secret ? { secret: `${c.secret.vaultUrl}/secrets/${c.secret.name}` } : {}),
+        createdAt: c.firstSeen?.createdAt ?? null,
+        createdBy: c.firstSeen?.createdBy ?? null,
+        excluded,
+        included,
+        delivered: !excluded || included,
+      };
+    });
 }
 
 /** User text (reasons, names) kept on one line so it cannot start a heading or break a table. */

@@ -4,6 +4,7 @@
  */
 import type {
   Account,
+  Consumer,
   Inventory,
   KeySlot,
   LeakedSlot,
@@ -37,23 +38,33 @@ export function buildPlan(input: PlanInput): Plan {
   const notes: string[] = [];
   let active = inventory.activeSlot;
   if (!active) {
-    const used = new Set(
-      inventory.consumers.map((c) => c.slot).filter((s): s is KeySlot => s === "key1" || s === "key2"),
-    );
-    if (used.size > 1) {
-      const who = inventory.consumers
-        .filter((c) => c.slot !== "unknown")
-        .map((c) => `${c.name} (${c.slot})`)
-        .join(", ");
-      throw new KeyturnError(
-        "no_active_slot",
-        `Consumers of ${account.name} use both keys (${who}), so no key can be regenerated without an outage. Move them all to one key (publish it to their secrets), then request the rotation again.`,
+    const used = slotsOf(inventory.consumers);
+    const knownUsed = slotsOf(inventory.consumers.filter((c) => c.known !== false));
+    if (used.size > 1 && knownUsed.size === 1) {
+      // NEW holders on the other key do not decide which key is live: the ones keyturn knows do
+      active = [...knownUsed][0]!;
+      const odd = inventory.consumers.filter(
+        (c) => c.known === false && c.slot !== "unknown" && c.slot !== active,
+      );
+      notes.push(
+        `Known consumers use ${active}; NEW holder(s) ${odd.map((c) => `${c.name} (${c.slot})`).join(", ")} hold the other key.`,
+      );
+    } else {
+      if (used.size > 1) {
+        const who = inventory.consumers
+          .filter((c) => c.slot !== "unknown")
+          .map((c) => `${c.name} (${c.slot})`)
+          .join(", ");
+        throw new KeyturnError(
+          "no_active_slot",
+          `Consumers of ${account.name} use both keys (${who}), so no key can be regenerated without an outage. Move them all to one key (publish it to their secrets), then request the rotation again.`,
+        );
+      }
+      active = "key1";
+      notes.push(
+        "No consumer with a known key was found: key1 is taken as the active key. Declare consumers keyturn cannot see with `consumer add`.",
       );
     }
-    active = "key1";
-    notes.push(
-      "No consumer with a known key was found: key1 is taken as the active key. Declare consumers keyturn cannot see with `consumer add`.",
-    );
   }
   const standby = otherSlot(active);
   const variant = variantOf(input, active);
@@ -61,11 +72,31 @@ export function buildPlan(input: PlanInput): Plan {
   const moved = inventory.consumers.filter(
     (c) => c.secret || c.source === "app-setting-literal" || c.source === "declared",
   );
-  const consumerIds = moved.map((c) => c.id).sort();
-  const pinnedConsumerIds = inventory.consumers
-    .filter((c) => c.reload === "pinned")
+  const fresh = moved.filter((c) => c.known === false);
+  const excluded = new Set(fresh.filter((c) => input.exposure || !reconcilable(c)).map((c) => c.id));
+  const consumerIds = moved
+    .filter((c) => !excluded.has(c.id))
     .map((c) => c.id)
     .sort();
+  const pinnedConsumerIds = inventory.consumers
+    .filter((c) => c.reload === "pinned" && !excluded.has(c.id))
+    .map((c) => c.id)
+    .sort();
+  const newConsumerIds = fresh.map((c) => c.id).sort();
+  const excludedConsumerIds = [...excluded].sort();
+  const delivered = fresh.filter((c) => !excluded.has(c.id));
+  const publishes = steps.some((s) => s.kind === "publish");
+  if (excludedConsumerIds.length && publishes)
+    notes.push(
+      `${excludedConsumerIds.length} NEW holder(s) receive nothing${input.exposure ? " in this exposure rotation" : ""} unless an approver includes them: ${fresh
+        .filter((c) => excluded.has(c.id))
+        .map((c) => c.name)
+        .join(", ")}.`,
+    );
+  if (delivered.length && publishes)
+    notes.push(
+      `${delivered.length} NEW holder(s) receive the new key in this standard rotation: ${delivered.map((c) => c.name).join(", ")}. Approving approves delivering to them.`,
+    );
   const unpinnedHash = {
     variant,
     accountId: account.id,
@@ -78,8 +109,10 @@ export function buildPlan(input: PlanInput): Plan {
         slot: c.slot,
         reload: c.reload,
         secret: c.secret ? `${c.secret.vaultUrl}/${c.secret.name}/${c.secret.version ?? ""}` : null,
+        ...(c.known === false ? { new: true } : {}),
       }))
       .sort((a, b) => a.id.localeCompare(b.id)),
+    ...(excludedConsumerIds.length ? { excluded: excludedConsumerIds } : {}),
   };
   if (variant === "exposure-standby")
     notes.push(`The leaked ${standby} is not used by any known consumer: regenerating it affects no one.`);
@@ -93,8 +126,19 @@ export function buildPlan(input: PlanInput): Plan {
     pinnedConsumerIds,
     hash: planHash(unpinnedHash),
     ...(notes.length ? { notes } : {}),
+    ...(newConsumerIds.length ? { newConsumerIds } : {}),
+    ...(excludedConsumerIds.length ? { excludedConsumerIds } : {}),
   };
 }
+
+const slotsOf = (consumers: readonly Consumer[]): Set<KeySlot> =>
+  new Set(consumers.map((c) => c.slot).filter((s): s is KeySlot => s === "key1" || s === "key2"));
+
+/**
+ * A holder keyturn can reconcile holds one of the account's keys (or reads a secret that may): a
+ * secret that only carries keyturn's tag and holds neither key has shown no need for the key.
+ */
+const reconcilable = (c: Consumer): boolean => c.source !== "keyvault-tagged";
 
 /** SHA-256 of the canonical plan and inventory (no times, no fingerprints): approvals bind to it. */
 export function planHash(material: unknown): string {

@@ -7,7 +7,9 @@ import { SecretClient } from "@azure/keyvault-secrets";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAzurePorts } from "../../src/azure/index.js";
 import { AzureInventory } from "../../src/azure/inventory.js";
+import { knownHolders } from "../../src/core/known-holders.js";
 import type { SecretsPort } from "../../src/core/ports.js";
+import { SecretValue } from "../../src/core/secret.js";
 import { createLogger } from "../../src/log.js";
 import {
   createSimulatorCredential,
@@ -74,5 +76,53 @@ describe("inventory of Key Vault secrets", () => {
     // a version this young is read on every listing: one written within the same second would share its timestamp
     await inventory.take(account);
     expect(reads.slice(listed)).toEqual(["translator-key", "translator-key"]);
+  });
+
+  it("marks holders NEW unless keyturn's record knows them, with when their copy was written; a tagged secret holding no key says so", async () => {
+    const logger = createLogger({ level: "silent" });
+    const ports = createAzurePorts(simulatorAzureConfig(sim), createSimulatorCredential(), logger);
+    const account = await ports.accounts.getAccount(TRANSLATOR);
+    const vault = Object.values(sim.vaultUrls)[0]!;
+    const keys = await ports.accounts.listKeys(TRANSLATOR);
+    await ports.secrets.publish({ vaultUrl: vault, name: "planted-copy" }, keys.key1, {});
+    await ports.secrets.publish({ vaultUrl: vault, name: "tagged-junk" }, new SecretValue("junk"), {
+      "keyturn-account": TRANSLATOR,
+      "created-by": "mallory@example.com",
+    });
+    const declared = [
+      {
+        accountId: TRANSLATOR,
+        name: "web",
+        owner: "team-lang@contoso.com",
+        secret: { vaultUrl: vault, name: "translator-key" },
+        reload: "versionless" as const,
+        addedBy: "console:bob",
+        addedAt: new Date().toISOString(),
+      },
+    ];
+    const inventory = new AzureInventory({
+      accounts: ports.accounts,
+      secrets: ports.secrets,
+      telemetry: ports.telemetry,
+      sites: ports.consumers as ConstructorParameters<typeof AzureInventory>[0]["sites"],
+      clock: { now: () => new Date() },
+      logger,
+      cacheMs: 0,
+      declared: () => declared,
+      known: () => knownHolders([], declared),
+    });
+    const inv = await inventory.take(account);
+    const byName = (n: string) => inv.consumers.find((c) => c.name === n);
+    expect(byName("Key Vault secret translator-key")?.known).toBe(true);
+    expect(byName("translator-web")?.known).toBe(true); // reads the declared secret
+    expect(byName("web")?.known).toBe(true);
+    const planted = byName("Key Vault secret planted-copy");
+    expect(planted).toMatchObject({ known: false, slot: "key1" });
+    expect(Date.now() - Date.parse(planted!.firstSeen!.createdAt!)).toBeLessThan(60_000);
+    expect(planted!.firstSeen!.createdBy).toBeNull();
+    const junk = byName("Key Vault secret tagged-junk");
+    expect(junk).toMatchObject({ known: false, slot: "unknown", source: "keyvault-tagged" });
+    expect(junk!.evidence).toMatch(/holds neither key/);
+    expect(junk!.firstSeen!.createdBy).toMatch(/mallory@example\.com \(per its created-by tag, unverified\)/);
   });
 });

@@ -10,6 +10,7 @@ import YAML from "yaml";
 import { createAzurePorts } from "../../src/azure/index.js";
 import type { Change, Principal } from "../../src/core/domain.js";
 import type { ActionRequest, Reply } from "../../src/core/messages.js";
+import { knownHoldersOf } from "../../src/core/known-holders.js";
 import { createPolicyBook, parsePolicy } from "../../src/core/policy.js";
 import type { Store } from "../../src/core/ports.js";
 import { createLogger } from "../../src/log.js";
@@ -93,6 +94,7 @@ export async function startSandboxEngine(
       maxRetryAfterSeconds: 5,
       requestTimeoutMs: 1500,
       declaredConsumers: (id) => store.declaredConsumers(id),
+      knownHolders: (id) => knownHoldersOf(store, id),
     },
     createSimulatorCredential(),
     logger,

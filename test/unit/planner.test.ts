@@ -185,3 +185,89 @@ describe("planner", () => {
     expect(plan({ policy: { ...policy, soakSeconds: 1 } }).hash).not.toBe(plan().hash);
   });
 });
+
+describe("planner: approved holders only", () => {
+  const planted: Consumer = {
+    id: "kv:kv/translator-copy",
+    name: "Key Vault secret translator-copy",
+    source: "keyvault-secret",
+    slot: "key1",
+    reload: "versionless",
+    secret: { vaultUrl: "https://kv", name: "translator-copy" },
+    evidence: "",
+    known: false,
+    firstSeen: { createdAt: "2025-01-02T03:04:05.000Z", createdBy: null },
+  };
+  const junk: Consumer = {
+    id: "kv:kv/junk",
+    name: "Key Vault secret junk",
+    source: "keyvault-tagged",
+    slot: "unknown",
+    reload: "versionless",
+    secret: { vaultUrl: "https://kv", name: "junk" },
+    evidence: "",
+    known: false,
+  };
+  const knownWeb: Consumer = { ...web, known: true };
+  const withHolders = (...extra: Consumer[]) => inv({ consumers: [knownWeb, ...extra] });
+
+  it("an exposure rotation excludes a NEW holder: it is listed, delivered nothing, and named in the notes", () => {
+    const p = plan({ exposure: true, leakedSlot: "key1", inventory: withHolders(planted) });
+    expect(p.consumerIds).toEqual([web.id]);
+    expect(p.newConsumerIds).toEqual([planted.id]);
+    expect(p.excludedConsumerIds).toEqual([planted.id]);
+    expect(p.notes?.join(" ")).toMatch(
+      /NEW holder\(s\) receive nothing in this exposure rotation.*translator-copy/,
+    );
+    const kill = plan({ exposure: true, leakedSlot: "key1", killNow: true, inventory: withHolders(planted) });
+    expect(kill.consumerIds).toEqual([web.id]);
+    const unknown = plan({ exposure: true, leakedSlot: "unknown", inventory: withHolders(planted) });
+    expect(unknown.excludedConsumerIds).toEqual([planted.id]);
+  });
+
+  it("a standard rotation delivers to a NEW holder that holds the key, and says approval covers it", () => {
+    const p = plan({ inventory: withHolders(planted) });
+    expect(p.consumerIds).toEqual([planted.id, web.id].sort());
+    expect(p.newConsumerIds).toEqual([planted.id]);
+    expect(p.excludedConsumerIds).toBeUndefined();
+    expect(p.notes?.join(" ")).toMatch(/NEW holder\(s\) receive the new key in this standard rotation/);
+  });
+
+  it("a NEW tagged secret holding neither key is excluded in every rotation; a known one is delivered to", () => {
+    expect(plan({ inventory: withHolders(junk) }).excludedConsumerIds).toEqual([junk.id]);
+    expect(plan({ inventory: withHolders(junk) }).consumerIds).toEqual([web.id]);
+    expect(plan({ inventory: withHolders({ ...junk, known: true }) }).consumerIds).toContain(junk.id);
+  });
+
+  it("NEW-ness and exclusion are part of the hash; a plan without marks hashes as before", () => {
+    const unmarked = plan({ inventory: inv({ consumers: [web, { ...planted, known: undefined }] }) });
+    const markedKnown = plan({ inventory: inv({ consumers: [knownWeb, { ...planted, known: true }] }) });
+    const markedNew = plan({ inventory: withHolders(planted) });
+    expect(markedKnown.hash).toBe(unmarked.hash);
+    expect(markedNew.hash).not.toBe(markedKnown.hash);
+    const expNew = plan({ exposure: true, leakedSlot: "key1", inventory: withHolders(planted) });
+    const expKnown = plan({
+      exposure: true,
+      leakedSlot: "key1",
+      inventory: inv({ consumers: [knownWeb, { ...planted, known: true }] }),
+    });
+    expect(expNew.hash).not.toBe(expKnown.hash);
+  });
+
+  it("a NEW holder on the other key does not block the rotation when known consumers agree", () => {
+    const other = { ...planted, slot: "key2" as const };
+    const p = plan({
+      exposure: true,
+      leakedSlot: "key2",
+      inventory: inv({ consumers: [knownWeb, other], activeSlot: null }),
+    });
+    expect(p.activeSlot).toBe("key1");
+    expect(p.variant).toBe("exposure-standby");
+    expect(p.notes?.join(" ")).toMatch(
+      /Known consumers use key1; NEW holder\(s\) .*translator-copy \(key2\)/,
+    );
+    expect(() =>
+      plan({ inventory: inv({ consumers: [knownWeb, { ...other, known: true }], activeSlot: null }) }),
+    ).toThrow(/use both keys/);
+  });
+});

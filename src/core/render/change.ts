@@ -3,6 +3,7 @@ import type { Change, StepEvidence } from "../domain.js";
 import { isOpen } from "../domain.js";
 import { formatDuration } from "../duration.js";
 import type { Button, Field, Message, Section, Tone } from "../messages.js";
+import { holderMark } from "../known-holders.js";
 import { countedApprovals } from "../policy.js";
 
 const STATE_TONE: Record<Change["state"], Tone> = {
@@ -72,10 +73,10 @@ export function renderChangeCard(
     fields.push({ label: "Finished", value: c.completedAt.replace("T", " ").slice(0, 16) + " UTC" });
   const inv = c.inventory;
   const blast: string[] = inv.consumers.length
-    ? inv.consumers.map(
-        (x) =>
-          `${x.name} — ${x.source}, uses ${x.slot}, ${x.reload}${c.waivedConsumerIds.includes(x.id) ? " (waived)" : ""}`,
-      )
+    ? inv.consumers.map((x) => {
+        const mark = holderMark(c, x);
+        return `${x.name} — ${x.source}, uses ${x.slot}, ${x.reload}${c.waivedConsumerIds.includes(x.id) ? " (waived)" : ""}${mark ? ` — ${mark}` : ""}`;
+      })
     : ["No consumer found."];
   if (inv.services.length)
     blast.push("Services: " + inv.services.map((s) => `${s.apiName} (${s.calls} calls/24 h)`).join(", "));

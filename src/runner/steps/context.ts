@@ -51,10 +51,16 @@ export function preflightFingerprints(change: Change): Record<KeySlot, string> {
 export const stepOf = (change: Change, kind: StepEvidence["kind"]): StepEvidence | undefined =>
   change.steps.find((s) => s.kind === kind);
 
-/** Consumers the plan moves, as the inventory at approval time described them. */
+/**
+ * Consumers the plan moves, as the inventory at approval time described them: the plan's own, and
+ * excluded NEW holders an approver included explicitly.
+ */
 export const planConsumers = (change: Change): Consumer[] =>
   change.inventory.consumers.filter(
-    (c) => change.plan.consumerIds.includes(c.id) || change.plan.pinnedConsumerIds.includes(c.id),
+    (c) =>
+      change.plan.consumerIds.includes(c.id) ||
+      change.plan.pinnedConsumerIds.includes(c.id) ||
+      (!!change.includedConsumerIds?.includes(c.id) && !!change.plan.excludedConsumerIds?.includes(c.id)),
   );
 
 /** The distinct Key Vault secrets the plan publishes to (version ignored: a new version is created). */

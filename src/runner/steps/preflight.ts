@@ -1,6 +1,6 @@
 import { KeyturnError } from "../../core/errors.js";
 import type { StepExecutor } from "./context.js";
-import { callTotals, planSecrets, secretKey } from "./context.js";
+import { callTotals, planConsumers, planSecrets, secretKey } from "./context.js";
 
 const BASELINE_MINUTES = 15;
 
@@ -24,6 +24,12 @@ export const preflight: StepExecutor = {
     const notes: string[] = [];
     const active = change.plan.activeSlot;
     let mismatched = 0;
+    // a secret the inventory already found holding neither key was planned that way: not a change
+    const unreconciled = new Set(
+      planConsumers(change)
+        .filter((c) => c.secret && c.slot === "unknown" && c.source === "keyvault-tagged")
+        .map((c) => secretKey(c.secret!.vaultUrl, c.secret!.name)),
+    );
     for (const s of planSecrets(change)) {
       const { value, info } = await azure.secrets.getSecret({ vaultUrl: s.vaultUrl, name: s.name });
       after[secretKey(s.vaultUrl, s.name)] = `${info.locator.version} ${value.fingerprint}`;
@@ -33,7 +39,9 @@ export const preflight: StepExecutor = {
           : value.fingerprint === keys.key2.fingerprint
             ? "key2"
             : null;
-      if (slot !== active) {
+      if (slot === null && unreconciled.has(secretKey(s.vaultUrl, s.name))) {
+        notes.push(`${s.name} holds neither key, as when planned: it receives the new key at publish`);
+      } else if (slot !== active) {
         mismatched++;
         notes.push(`${s.name} holds ${slot ?? "neither key"}, the plan expected ${active}`);
       }

@@ -82,6 +82,15 @@ async function gate(ctx: StepContext): Promise<StepResult> {
     blockers.length === 0
       ? `all ${Object.keys(after).length} consumer(s) read ${targetSlot} (${target}); no error spike`
       : blockers.join("; ");
+  for (const id of change.plan.excludedConsumerIds ?? []) {
+    if (change.includedConsumerIds?.includes(id)) continue;
+    const c = change.inventory.consumers.find((x) => x.id === id);
+    after[id] = "NEW holder excluded: not delivered to, not checked";
+    notes.push(
+      `${c?.name ?? id} is a NEW holder this change excluded: it keeps the old key, and that copy stops working once the old key is regenerated`,
+    );
+  }
+
   const result: StepResult = {
     after,
     validation: {
