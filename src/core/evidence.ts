@@ -19,6 +19,7 @@ const HISTORY_TYPES = new Set([
   "revalidation_failed",
   "resumed",
   "consumer_waived",
+  "consumer_included",
   "rollback_requested",
   "rolled_back",
   "cancelled",
@@ -52,9 +53,11 @@ export function pauseHistory(events: readonly StoredEvent[]): HistoryEntry[] {
           ? `paused at ${step ?? "a step"} (${str("code") ?? "failed"}): ${str("message") ?? ""}`
           : e.type === "revalidation_failed"
             ? `paused before the first step (${str("code") ?? "failed"}): ${str("message") ?? ""}`
-            : e.type === "consumer_waived"
-              ? `waived ${str("consumerId") ?? str("consumer") ?? "a consumer"}${str("reason") ? `: ${str("reason")}` : ""}`
-              : [e.type.replace(/_/g, " "), step, str("reason")].filter(Boolean).join(" — ");
+            : e.type === "consumer_included"
+              ? `included NEW holder ${str("consumerId") ?? "a consumer"}${str("reason") ? `: ${str("reason")}` : ""}`
+              : e.type === "consumer_waived"
+                ? `waived ${str("consumerId") ?? str("consumer") ?? "a consumer"}${str("reason") ? `: ${str("reason")}` : ""}`
+                : [e.type.replace(/_/g, " "), step, str("reason")].filter(Boolean).join(" — ");
       return { seq: e.seq, at: e.at, type: e.type, actor: e.actor, detail: detail.trim() };
     });
 }

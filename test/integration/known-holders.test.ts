@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAzurePorts } from "../../src/azure/index.js";
 import type { Consumer } from "../../src/core/domain.js";
+import { pauseHistory } from "../../src/core/evidence.js";
 import { renderChangeCard } from "../../src/core/render/change.js";
 import { createLogger } from "../../src/log.js";
 import { createSimulatorCredential, simulatorAzureConfig } from "../../src/sandbox/index.js";
@@ -78,4 +79,20 @@ describe("known holders", () => {
     );
     await kt.say(users.alice, "cancel CHG-2");
   }, 90_000);
+
+  it("the evidence history names an approver's inclusion of a NEW holder", () => {
+    const [entry] = pauseHistory([
+      {
+        seq: 7,
+        changeId: "CHG-9",
+        type: "consumer_included",
+        at: "2025-01-01T00:00:00.000Z",
+        actor: "slack:T1:U0BOB",
+        payload: { consumerId: "kv:contoso-kv/app-key", reason: "the billing app's own secret" },
+        prevHash: "0",
+        hash: "1",
+      },
+    ]);
+    expect(entry?.detail).toBe("included NEW holder kv:contoso-kv/app-key: the billing app's own secret");
+  });
 });
