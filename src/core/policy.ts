@@ -383,10 +383,12 @@ export function createPolicyBook(policy: Policy): PolicyBook {
     set.has("everyone") ||
     (set.has("people") && principal.person !== undefined) ||
     principal.identities.some((i) => set.has(i.toLowerCase()));
-  const nameOf = (entry: string): string => {
+  const nameOf = (raw: string): string => {
+    const entry = raw.trim().toLowerCase();
     if (entry.startsWith("person:")) return people.get(entry.slice(7))?.name ?? entry.slice(7);
+    if (entry.startsWith("slackgroup:")) return `members of Slack user group ${raw.trim().slice(11)}`;
     const key = personOf.get(entry);
-    return key ? (people.get(key)?.name ?? key) : entry;
+    return key ? (people.get(key)?.name ?? key) : raw.trim();
   };
   const describe = (entries: readonly string[]): string => {
     const parts = entries.map((raw) => {
@@ -395,10 +397,10 @@ export function createPolicyBook(policy: Policy): PolicyBook {
       if (e === "people") return "everyone the policy names";
       if (e === "requester") return "the change's requester";
       if (e.startsWith("group:")) {
-        const names = (groups[raw.trim().slice(6)] ?? []).map((m) => nameOf(m.trim().toLowerCase()));
+        const names = (groups[raw.trim().slice(6)] ?? []).map(nameOf);
         return `${names.join(" or ")} (${raw.trim()})`;
       }
-      return nameOf(e);
+      return nameOf(raw);
     });
     return parts.join("; ") || "nobody";
   };
