@@ -12,7 +12,8 @@ import express from "express";
 import { createConsoleAdapter, type ConsoleAdapter } from "../adapters/console/index.js";
 import { createSlackAdapter, type SlackAdapter } from "../adapters/slack/index.js";
 import { createTeamsAdapter, type TeamsAdapter } from "../adapters/teams/index.js";
-import { createAzurePorts, createCredential } from "./azure/index.js";
+import type { TokenCredential } from "@azure/core-auth";
+import { createAzurePorts, createDefaultCredential } from "./azure/index.js";
 import { type KeyturnConfig, readConfig } from "./config/read-config.js";
 import { knownHoldersOf } from "./core/known-holders.js";
 import { createPolicyBook } from "./core/policy.js";
@@ -20,6 +21,7 @@ import type { Logger } from "./core/ports.js";
 import { createLogger } from "./log.js";
 import { ChatRegistry } from "./runner/chat-registry.js";
 import { createEngine, type Engine } from "./runner/engine.js";
+import { createSimulatorCredential } from "./sandbox/credential.js";
 import { simulatorAzureConfig, startSimulator, type Simulator } from "./sandbox/index.js";
 import { openStore } from "./store/open-store.js";
 
@@ -39,6 +41,15 @@ export interface StartOptions {
   stdout?: Writable;
   /** Force the console on (script runs) or off. */
   console?: boolean;
+}
+
+/**
+ * keyturn's Azure identity. The simulator's credential comes from the sandbox's own wiring, here in
+ * the composition root: the Azure ports never import the sandbox. Configuration refuses
+ * `simulator` with NODE_ENV=production.
+ */
+export function credentialFor(kind: "default" | "simulator"): TokenCredential {
+  return kind === "simulator" ? createSimulatorCredential() : createDefaultCredential();
 }
 
 export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyturn> {
@@ -74,7 +85,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
         declaredConsumers: (id) => store.declaredConsumers(id),
         knownHolders: (id) => knownHoldersOf(store, id),
       },
-      createCredential("simulator"),
+      createSimulatorCredential(),
       logger,
     );
   } else {
@@ -94,7 +105,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
         knownHolders: (id) => knownHoldersOf(store, id),
         ...(a.credential === "simulator" ? { label: "SANDBOX" } : {}),
       },
-      createCredential(a.credential),
+      credentialFor(a.credential),
       logger,
     );
   }
@@ -144,6 +155,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
       logger,
       clock,
       config: { ...config.teams, production: config.production },
+      ...(simulator ? { directory: simulator.users } : {}),
     });
     chats.register(teams.gateway);
     app.post("/api/messages", express.json({ limit: "256kb" }), teams.handler);

@@ -43,6 +43,17 @@ export const envSchema = z.object({
     .regex(/^(slack|teams|console):.+$/, "must look like slack:C0123 or teams:<conversation id>")
     .optional(),
   KEYTURN_SANDBOX_SCENARIO: z.string().optional(),
+  KEYTURN_SANDBOX: z
+    .enum(["true", "false", "1", "0", "yes", "no"], {
+      message: "must be 1 (run the simulated tenant on purpose) or 0",
+    })
+    .transform((v) => ["true", "1", "yes"].includes(v))
+    .optional(),
+  KEYTURN_TEAMS_ANONYMOUS: z
+    .enum(["local"], {
+      message: "must be local (unauthenticated Teams for a try on this machine) or unset",
+    })
+    .optional(),
   AZURE_SUBSCRIPTION_IDS: z.string().optional(),
   AZURE_KEY_VAULT_URLS: z.string().optional(),
   AZURE_ARM_ENDPOINT: z.string().url("must be a URL such as https://management.usgovcloudapi.net").optional(),
@@ -80,6 +91,11 @@ export const envSchema = z.object({
     })
     .optional(),
   TEAMS_AUTHORITY_ENDPOINT: z.string().url().optional(),
+  TEAMS_REQUEST_TIMEOUT_SECONDS: z.coerce
+    .number({ message: "must be a number of seconds, e.g. 10" })
+    .positive("must be a number of seconds, e.g. 10")
+    .max(300, "must be at most 300 seconds")
+    .default(10),
 });
 
 export interface KeyturnConfig {
@@ -107,7 +123,12 @@ export interface KeyturnConfig {
   };
   readonly slack?: SlackConfig;
   readonly teams: {
+    /** Served at all: an app id is configured, or the local-try switch is on. */
     enabled: boolean;
+    /** Unauthenticated, for a try on this machine (KEYTURN_TEAMS_ANONYMOUS=local on a loopback HOST). */
+    anonymous: boolean;
+    /** Per-request timeout of every Bot Connector call. */
+    requestTimeoutMs: number;
     appId?: string;
     appPassword?: string;
     tenantId?: string;
@@ -137,6 +158,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): KeyturnConfig 
   const e = parsed.data;
   const sandbox = !e.AZURE_SUBSCRIPTION_IDS;
   const production = e.NODE_ENV === "production";
+  const host = e.HOST ?? (sandbox ? "127.0.0.1" : "0.0.0.0");
+  problems.push(...sandboxProblems(e, sandbox, production));
+  problems.push(...teamsProblems(e, host, production));
 
   if (e.SLACK_BOT_TOKEN && !e.SLACK_SIGNING_SECRET && !e.SLACK_SOCKET_MODE)
     problems.push(
@@ -156,8 +180,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): KeyturnConfig 
     );
   if (!sandbox && !e.AZURE_KEY_VAULT_URLS)
     warnings.push("AZURE_KEY_VAULT_URLS is empty: keyturn cannot find or move consumers' secrets");
+  if (production && e.AZURE_CREDENTIAL === "simulator")
+    problems.push(
+      "AZURE_CREDENTIAL: simulator is refused with NODE_ENV=production — it only signs in to a simulated tenant; use default (managed identity, workload identity, az login) against real Azure, or unset NODE_ENV=production to point keyturn at a local simulator",
+    );
   if (
     !sandbox &&
+    !production &&
     e.AZURE_CREDENTIAL === "simulator" &&
     e.AZURE_ARM_ENDPOINT &&
     !/^https:\/\/(127\.0\.0\.1|localhost)[:/]/.test(e.AZURE_ARM_ENDPOINT)
@@ -220,7 +249,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): KeyturnConfig 
     : undefined;
   const config: KeyturnConfig = {
     port: e.PORT,
-    host: e.HOST ?? (sandbox ? "127.0.0.1" : "0.0.0.0"),
+    host,
     production,
     logLevel: e.LOG_LEVEL,
     dataDir: resolve(e.KEYTURN_DATA_DIR),
@@ -265,8 +294,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): KeyturnConfig 
         }
       : {}),
     teams: {
-      // without an app id Teams is served anonymously, for local tries only; never in production
-      enabled: !!e.MicrosoftAppId || !production,
+      // Teams is served only when configured; anonymous only behind the local-try switch (checked above)
+      enabled: !!e.MicrosoftAppId || !!e.KEYTURN_TEAMS_ANONYMOUS,
+      anonymous: !e.MicrosoftAppId && !!e.KEYTURN_TEAMS_ANONYMOUS,
+      requestTimeoutMs: Math.round(e.TEAMS_REQUEST_TIMEOUT_SECONDS * 1000),
       ...(e.MicrosoftAppId ? { appId: e.MicrosoftAppId } : {}),
       ...(e.MicrosoftAppPassword ? { appPassword: e.MicrosoftAppPassword } : {}),
       ...(e.MicrosoftAppTenantId ? { tenantId: e.MicrosoftAppTenantId } : {}),
@@ -276,6 +307,63 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): KeyturnConfig 
     warnings,
   };
   return Object.freeze(config);
+}
+
+type Env = z.infer<typeof envSchema>;
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "[::1]", "localhost"]);
+
+/**
+ * The simulated tenant runs only on purpose: with nothing configured (a fresh clone), or with
+ * KEYTURN_SANDBOX=1 from a real chat workspace; never with NODE_ENV=production.
+ */
+function sandboxProblems(e: Env, sandbox: boolean, production: boolean): string[] {
+  if (!sandbox)
+    return e.KEYTURN_SANDBOX
+      ? [
+          "KEYTURN_SANDBOX: 1 runs the simulated tenant, but AZURE_SUBSCRIPTION_IDS is set — unset KEYTURN_SANDBOX to manage those subscriptions, or unset AZURE_SUBSCRIPTION_IDS to try the sandbox",
+        ]
+      : [];
+  if (production)
+    return [
+      "AZURE_SUBSCRIPTION_IDS: missing with NODE_ENV=production — keyturn does not serve the simulated tenant as a production service; set AZURE_SUBSCRIPTION_IDS to the subscriptions keyturn manages (comma-separated, with KEYTURN_POLICY_FILE), or unset NODE_ENV=production and set KEYTURN_SANDBOX=1 to try the sandbox on purpose",
+    ];
+  const credentials = [
+    ...(e.SLACK_BOT_TOKEN ? ["Slack credentials (SLACK_BOT_TOKEN)"] : []),
+    ...(e.MicrosoftAppId ? ["a Teams app (MicrosoftAppId)"] : []),
+  ];
+  if (credentials.length && e.KEYTURN_SANDBOX !== true)
+    return [
+      `AZURE_SUBSCRIPTION_IDS: missing, but ${credentials.join(" and ")} are set — a real workspace is not answered from the simulated tenant by accident; set AZURE_SUBSCRIPTION_IDS to the subscriptions keyturn manages (comma-separated), or set KEYTURN_SANDBOX=1 to try the sandbox from this workspace on purpose`,
+    ];
+  if (e.KEYTURN_SANDBOX === false)
+    return [
+      "AZURE_SUBSCRIPTION_IDS: missing while KEYTURN_SANDBOX=0 — set the subscriptions keyturn manages (comma-separated), or unset KEYTURN_SANDBOX to run the sandbox",
+    ];
+  return [];
+}
+
+/** Teams is authenticated (app id and tenant), or anonymous behind the local-try switch on loopback only. */
+function teamsProblems(e: Env, host: string, production: boolean): string[] {
+  const problems: string[] = [];
+  if (e.MicrosoftAppId && !e.MicrosoftAppTenantId)
+    problems.push(
+      "MicrosoftAppTenantId: missing — keyturn serves one Entra tenant and refuses activities from any other; set your tenant id (Microsoft Entra ID → Overview → Tenant ID)",
+    );
+  if (!e.KEYTURN_TEAMS_ANONYMOUS) return problems;
+  if (e.MicrosoftAppId)
+    problems.push(
+      "KEYTURN_TEAMS_ANONYMOUS: set together with MicrosoftAppId — with an app id every Teams request is authenticated; unset KEYTURN_TEAMS_ANONYMOUS",
+    );
+  if (production)
+    problems.push(
+      "KEYTURN_TEAMS_ANONYMOUS: refused with NODE_ENV=production — unauthenticated Teams is only for a try on this machine; register an Azure Bot and set MicrosoftAppId, MicrosoftAppTenantId (README: Install in Teams)",
+    );
+  if (!LOOPBACK.has(host.toLowerCase()))
+    problems.push(
+      `KEYTURN_TEAMS_ANONYMOUS: refused with HOST=${host} — unauthenticated Teams only listens on this machine; set HOST=127.0.0.1 (or ::1, localhost), or set MicrosoftAppId for authenticated Teams`,
+    );
+  return problems;
 }
 
 function defaultPolicyPath(): string {

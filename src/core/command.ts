@@ -22,6 +22,12 @@ export type Command =
   | { readonly name: "resume"; readonly changeId: string }
   | { readonly name: "rollback"; readonly changeId: string }
   | { readonly name: "waive"; readonly changeId: string; readonly consumer: string; readonly reason: string }
+  | {
+      readonly name: "include";
+      readonly changeId: string;
+      readonly consumer: string;
+      readonly reason: string;
+    }
   | { readonly name: "history"; readonly account: string }
   | { readonly name: "evidence"; readonly changeId: string }
   | { readonly name: "verify" }

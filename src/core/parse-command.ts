@@ -47,6 +47,11 @@ export const COMMAND_HELP: readonly { name: CommandName; usage: string; summary:
     usage: 'waive <CHG> <consumer> --reason "…"',
     summary: "Let the cutover check pass without a pinned consumer (approvers).",
   },
+  {
+    name: "include",
+    usage: 'include <CHG> <consumer> --reason "…"',
+    summary: "Deliver the new key to a NEW holder an exposure rotation excludes (approvers).",
+  },
   { name: "history", usage: "history <account>", summary: "Past changes of an account." },
   {
     name: "evidence",
@@ -130,6 +135,7 @@ const FLAGS: Partial<Record<CommandName, Record<string, FlagSpec>>> = {
   reject: { reason: { value: "required" } },
   cancel: { reason: { value: "required" } },
   waive: { reason: { value: "required" } },
+  include: { reason: { value: "required" } },
   consumer: { owner: { value: "required" }, secret: { value: "required" }, reload: { value: "required" } },
 };
 
@@ -362,10 +368,11 @@ function build(name: CommandName, p: string[], flags: Map<string, string | true>
         ? { name, changeId: changeId(name, p[0]), reason: r }
         : { name, changeId: changeId(name, p[0]) };
     }
-    case "waive": {
+    case "waive":
+    case "include": {
       noExtra(name, p, 2);
       const id = changeId(name, p[0]);
-      if (!p[1]) throw bad("missing_argument", name, "Name the consumer to waive.");
+      if (!p[1]) throw bad("missing_argument", name, `Name the consumer to ${name}.`);
       return { name, changeId: id, consumer: p[1], reason: reason(name, flags, true)! };
     }
     case "consumer": {

@@ -59,6 +59,14 @@ export type WorkflowEvent =
       readonly consumerId: string;
       readonly reason: string;
     }
+  | {
+      /** An approver includes a NEW holder the plan excludes: publish delivers the new key to it too. */
+      readonly type: "consumer_included";
+      readonly at: string;
+      readonly by: Principal;
+      readonly consumerId: string;
+      readonly reason: string;
+    }
   | { readonly type: "break_glass_deadline"; readonly at: string };
 
 export type WorkflowEventType = WorkflowEvent["type"];
@@ -217,7 +225,11 @@ const waive: Handler<Extract<WorkflowEvent, { type: "consumer_waived" }>> = (c, 
       `Waiving a consumer of ${c.id} needs the approve role, held by an approver other than its requester. Approvers: ${approverList(c)}.`,
     );
   }
-  if (!c.plan.pinnedConsumerIds.includes(e.consumerId) && !c.plan.consumerIds.includes(e.consumerId)) {
+  if (
+    !c.plan.pinnedConsumerIds.includes(e.consumerId) &&
+    !c.plan.consumerIds.includes(e.consumerId) &&
+    !(c.includedConsumerIds ?? []).includes(e.consumerId)
+  ) {
     return no(
       "invalid_state",
       `${e.consumerId} is not a consumer in ${c.id}'s plan. Consumers: ${c.plan.consumerIds.join(", ") || "none"}.`,
@@ -230,6 +242,39 @@ const waive: Handler<Extract<WorkflowEvent, { type: "consumer_waived" }>> = (c, 
     {
       type: "notice",
       text: `${e.by.displayName} waived ${e.consumerId} for the cutover check: ${e.reason}`,
+      tone: "warning",
+    },
+  );
+};
+
+const include: Handler<Extract<WorkflowEvent, { type: "consumer_included" }>> = (c, e) => {
+  if (!isApprover(c.policy, e.by) || isRequester(c, e.by)) {
+    return no(
+      "not_authorised",
+      `Including a NEW holder in ${c.id} needs the approve role, held by an approver other than its requester. Approvers: ${approverList(c)}.`,
+    );
+  }
+  const excluded = c.plan.excludedConsumerIds ?? [];
+  if (!excluded.includes(e.consumerId)) {
+    return no(
+      "invalid_state",
+      `${e.consumerId} is not a holder ${c.id} excludes, so there is nothing to include. Excluded: ${excluded.join(", ") || "none"}.`,
+    );
+  }
+  const publish = c.plan.steps.find((s) => s.kind === "publish");
+  if (!publish || c.steps.some((s) => s.index === publish.index && s.outcome === "succeeded")) {
+    return no(
+      "invalid_state",
+      `${c.id} has already published the new key, so ${e.consumerId} can no longer receive it in this change. Rotate again once this change is closed.`,
+    );
+  }
+  if ((c.includedConsumerIds ?? []).includes(e.consumerId)) return ok(c);
+  return ok(
+    { ...c, includedConsumerIds: [...(c.includedConsumerIds ?? []), e.consumerId] },
+    { type: "render" },
+    {
+      type: "notice",
+      text: `${e.by.displayName} included NEW holder ${e.consumerId}: it receives the new key. Reason: ${e.reason}`,
       tone: "warning",
     },
   );
@@ -308,6 +353,7 @@ const TABLE: { readonly [S in ChangeState]: Handlers } = {
     },
     plan_revalidated: (c, e) => replan(c, e),
     consumer_waived: waive,
+    consumer_included: include,
   },
   approved: {
     resumed: (c, e) => {
@@ -330,6 +376,7 @@ const TABLE: { readonly [S in ChangeState]: Handlers } = {
       ),
     cancelled: cancel,
     consumer_waived: waive,
+    consumer_included: include,
   },
   running: {
     step_started: (c, e) => {
@@ -410,6 +457,7 @@ const TABLE: { readonly [S in ChangeState]: Handlers } = {
     approved: approve, // break-glass: the approval after the fact
     break_glass_deadline: (c, e) => deadlinePassed(c, e.at),
     consumer_waived: waive,
+    consumer_included: include,
   },
   paused: {
     resumed: (c, e) => {
@@ -471,6 +519,7 @@ const TABLE: { readonly [S in ChangeState]: Handlers } = {
     approved: approve,
     break_glass_deadline: (c, e) => deadlinePassed(c, e.at),
     consumer_waived: waive,
+    consumer_included: include,
   },
   completed: { approved: approve, break_glass_deadline: (c, e) => deadlinePassed(c, e.at) },
   rejected: {},
@@ -546,6 +595,7 @@ const VERBS: Partial<Record<WorkflowEventType, string>> = {
   resumed: "resumed",
   rollback_requested: "rolled back",
   consumer_waived: "given a waiver",
+  consumer_included: "given an included holder",
 };
 
 function refusal(c: Change, type: WorkflowEventType): string {

@@ -148,6 +148,8 @@ export class Service implements KeyturnService {
           changeId: cmd.changeId,
           ...("reason" in cmd && cmd.reason ? { reason: cmd.reason } : {}),
         });
+      case "include":
+        return this.#include(inv.principal, cmd);
       case "waive":
         return this.#act(inv.principal, {
           kind: "waive",
@@ -334,6 +336,39 @@ export class Service implements KeyturnService {
     }
     const after = result.change;
     return ephemeral(renderAck(this.#outcome(action, after)), { card: chat.card(after) });
+  }
+
+  /** An approver delivers the new key to a NEW holder the plan excludes (by id or name). */
+  async #include(principal: Principal, cmd: Extract<Command, { name: "include" }>): Promise<Reply> {
+    const { store, driver, chat } = this.d;
+    const change = store.getChange(cmd.changeId);
+    if (!change)
+      throw new KeyturnError(
+        "unknown_change",
+        `No change ${cmd.changeId}. Use \`history <account>\` to find it.`,
+      );
+    const wanted = cmd.consumer.toLowerCase();
+    const excluded = change.plan.excludedConsumerIds ?? [];
+    const consumer = change.inventory.consumers.find(
+      (c) => c.id.toLowerCase() === wanted || c.name.toLowerCase() === wanted,
+    );
+    if (!consumer)
+      throw new KeyturnError(
+        "missing_argument",
+        `${change.id} has no holder "${cmd.consumer}". Excluded NEW holders: ${excluded.join(", ") || "none"}.`,
+      );
+    const result = await driver.apply(change.id, {
+      type: "consumer_included",
+      at: this.#now(),
+      by: principal,
+      consumerId: consumer.id,
+      reason: cmd.reason,
+    });
+    if (!result.ok) throw result.error;
+    return ephemeral(
+      renderAck(`Included ${consumer.name} in ${change.id}: publish delivers the new key to it.`),
+      { card: chat.card(result.change) },
+    );
   }
 
   #outcome(action: ActionRequest, c: Change): string {

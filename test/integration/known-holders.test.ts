@@ -80,6 +80,43 @@ describe("known holders", () => {
     await kt.say(users.alice, "cancel CHG-2");
   }, 90_000);
 
+  it("an approver other than the requester includes a NEW holder; it then receives the new key", async () => {
+    await kt.say(users.alice, 'rotate contoso-translator --exposure --reason "key seen again"');
+    const c = kt.change("CHG-3");
+    const copy = c.inventory.consumers.find((x) => x.name === "Key Vault secret translator-key-copy")!;
+    expect(c.plan.excludedConsumerIds).toEqual([copy.id]);
+    const text = (r: { message: unknown }) => JSON.stringify(r.message);
+    expect(text(await kt.say(users.alice, `include CHG-3 ${copy.id} --reason "mine"`))).toMatch(
+      /Including a NEW holder in CHG-3 needs the approve role, held by an approver other than its requester/,
+    );
+    expect(text(await kt.say(users.erin, `include CHG-3 ${copy.id} --reason "mine"`))).toMatch(
+      /needs the approve role/,
+    );
+    expect(text(await kt.say(users.bob, `include CHG-3 nothing-such --reason "x"`))).toMatch(
+      /CHG-3 has no holder \\"nothing-such\\"\. Excluded NEW holders: kv:/,
+    );
+    expect(text(await kt.say(users.bob, `include CHG-3 ${copy.id}`))).toMatch(/--reason/);
+    expect(
+      text(await kt.say(users.bob, `include CHG-3 ${copy.id} --reason "the batch job's own secret"`)),
+    ).toMatch(/Included Key Vault secret translator-key-copy in CHG-3/);
+    expect(kt.change("CHG-3").includedConsumerIds).toEqual([copy.id]);
+    await approveAll("CHG-3");
+    await kt.waitFor("CHG-3", ["completed"]);
+    const azure = createAzurePorts(
+      simulatorAzureConfig(kt.sim),
+      createSimulatorCredential(),
+      createLogger({ level: "silent" }),
+    );
+    const live = await azure.accounts.listKeys(c.accountId);
+    const held = await azure.secrets.getSecret({ vaultUrl: copy.secret!.vaultUrl, name: copy.secret!.name });
+    const done = kt.change("CHG-3");
+    expect(held.value.fingerprint).toBe(live[done.plan.standbySlot].fingerprint);
+    // too late once published: the next change's exclusions stay excluded
+    expect(text(await kt.say(users.bob, `include CHG-3 ${copy.id} --reason "again"`))).toMatch(
+      /CHG-3 is completed|already published/,
+    );
+  }, 120_000);
+
   it("the evidence history names an approver's inclusion of a NEW holder", () => {
     const [entry] = pauseHistory([
       {

@@ -396,3 +396,54 @@ describe("policy validation of people, groups and roles", () => {
     );
   });
 });
+
+describe("including a NEW holder", () => {
+  const excludedPlan = { ...standardPlan, excludedConsumerIds: ["kv:v/planted"] };
+  const exposure = (over: Partial<Change> = {}): Change =>
+    awaiting({ exposure: true, plan: excludedPlan, ...over });
+  const include = (c: Change, by: Principal, consumerId = "kv:v/planted") =>
+    transition(c, { type: "consumer_included", at, by, consumerId, reason: "the batch job's own secret" });
+
+  it("an approver other than the requester includes an excluded holder, once", () => {
+    const r = include(exposure(), teams(BOB_OID));
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.change.includedConsumerIds).toEqual(["kv:v/planted"]);
+    expect(r.effects.map((e) => e.type)).toEqual(["render", "notice"]);
+    const again = include(r.change, slack("U0BOB"));
+    expect(again.ok && again.change.includedConsumerIds).toEqual(["kv:v/planted"]);
+    expect(again.ok && again.effects).toEqual([]);
+  });
+
+  it("the requester (on any platform), a non-approver and a holder that is not excluded are refused", () => {
+    const byRequester = include(exposure({ requester: toRef(slack("U0BOB")) }), teams(BOB_OID));
+    expect(!byRequester.ok && byRequester.error.code).toBe("not_authorised");
+    const byReader = include(exposure(), slack("U0ALICE", "alice@contoso.com"));
+    expect(!byReader.ok && byReader.error.code).toBe("not_authorised");
+    const notExcluded = include(exposure(), slack("U0BOB"), "kv:contoso-kv/translator-key");
+    expect(!notExcluded.ok && notExcluded.error.userMessage).toMatch(/nothing to include/);
+  });
+
+  it("is refused once publish has delivered, and an included holder can still be waived", () => {
+    const published = exposure({
+      state: "running",
+      currentStep: 3,
+      steps: [0, 1, 2].map((index) => ({
+        index,
+        kind: standardPlan.steps[index]!.kind,
+        startedAt: at,
+        finishedAt: at,
+        outcome: "succeeded" as const,
+        rollback: "",
+        actor: "keyturn",
+      })),
+    });
+    const late = include(published, slack("U0BOB"));
+    expect(!late.ok && late.error.userMessage).toMatch(/already published the new key/);
+    const waived = transition(
+      { ...published, includedConsumerIds: ["kv:v/planted"] },
+      { type: "consumer_waived", at, by: slack("U0CAROL"), consumerId: "kv:v/planted", reason: "gone" },
+    );
+    expect(waived.ok).toBe(true);
+  });
+});
