@@ -28,6 +28,7 @@ export async function benchSlackAck(opts: { requests: number }): Promise<SlackAc
   const kt = await spawnKeyturn({
     KEYTURN_DATA_DIR: dir,
     LOG_LEVEL: "warn",
+    KEYTURN_SANDBOX: "1",
     SLACK_BOT_TOKEN: "xoxb-bench",
     SLACK_SIGNING_SECRET: secret,
     SLACK_API_URL: slack.apiUrl,

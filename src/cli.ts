@@ -6,11 +6,11 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { checkAccess, createCredential } from "./azure/index.js";
+import { checkAccess } from "./azure/index.js";
 import { readConfig, redactedConfig } from "./config/read-config.js";
 import { buildEvidence } from "./core/evidence.js";
 import { isKeyturnError } from "./core/errors.js";
-import { startKeyturn } from "./main.js";
+import { credentialFor, startKeyturn } from "./main.js";
 import { openStore } from "./store/open-store.js";
 import { createLogger } from "./log.js";
 
@@ -122,7 +122,7 @@ async function doctor(): Promise<number> {
     caPem: c.azure.caPem,
     disableChallengeResourceVerification: !!c.azure.armEndpoint,
   };
-  let credential = createCredential(c.azure.credential);
+  let credential = credentialFor(c.azure.credential);
   if (c.sandbox) {
     const { startSimulator } = await import("./sandbox/index.js");
     const sim = await startSimulator({ consumers: false });
@@ -135,7 +135,7 @@ async function doctor(): Promise<number> {
       caPem: sim.caPem,
       disableChallengeResourceVerification: true,
     };
-    credential = createCredential("simulator");
+    credential = credentialFor("simulator");
   }
   try {
     rows.push(...(await checkAccess(azure, credential, logger)));

@@ -4,7 +4,6 @@ import type { TokenCredential } from "@azure/core-auth";
 import type { Clock, DeclaredConsumer, Logger } from "../core/ports.js";
 import type { KnownHolders } from "../core/known-holders.js";
 import type { AzurePorts } from "../core/ports.js";
-import { createSimulatorCredential } from "../sandbox/index.js";
 import { ArmAccounts } from "./accounts.js";
 import { ArmRest } from "./arm-rest.js";
 import { HttpsProbe } from "./data-plane.js";
@@ -107,7 +106,7 @@ export function createAzurePorts(
   };
 }
 
-/** "default" = DefaultAzureCredential (managed identity, workload identity, …); "simulator" = the sandbox tenant's. */
-export function createCredential(kind: "default" | "simulator"): TokenCredential {
-  return kind === "simulator" ? createSimulatorCredential() : new DefaultAzureCredential();
+/** keyturn's identity in real Azure: DefaultAzureCredential (managed identity, workload identity, az login, …). */
+export function createDefaultCredential(): TokenCredential {
+  return new DefaultAzureCredential();
 }

@@ -9,7 +9,6 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import type { AzureConfig } from "../azure/index.js";
 import { adminRoute, createAdmin, type SimulatorAdmin } from "./admin.js";
 import { Faults } from "./faults.js";
@@ -20,6 +19,7 @@ import { Tenant } from "./tenant.js";
 import { TokenBuckets } from "./throttle.js";
 import { createTls } from "./tls.js";
 
+export { createSimulatorCredential } from "./credential.js";
 export { generateScenario, loadScenario } from "./scenario.js";
 export type { Scenario, ScenarioInput } from "./scenario.js";
 export type { Fault } from "./faults.js";
@@ -76,20 +76,6 @@ export function simulatorAzureConfig(
     ...(sim.logAnalyticsEndpoint && sim.workspaceId
       ? { logAnalytics: { endpoint: sim.logAnalyticsEndpoint, workspaceId: sim.workspaceId } }
       : {}),
-  };
-}
-
-/** A credential the simulator accepts (`sim.<base64url identity>`); the identity shows in its Activity Log. */
-export function createSimulatorCredential(
-  identity: { name: string; objectId?: string; ip?: string } = { name: "keyturn@sandbox" },
-): TokenCredential {
-  const token =
-    "sim." +
-    Buffer.from(
-      JSON.stringify({ objectId: "7c1e2d3f-0000-4000-8000-00000000c0de", ip: "10.0.0.5", ...identity }),
-    ).toString("base64url");
-  return {
-    getToken: async (): Promise<AccessToken> => ({ token, expiresOnTimestamp: Date.now() + 3600_000 }),
   };
 }
 

@@ -24,7 +24,11 @@ const statuses: { what: string; status: number }[] = [];
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "keyturn-chaos-input-"));
   fc = await new FakeConnector().start();
-  kt = await new ChaosKeyturn(dir, { NODE_ENV: "test" }).start();
+  kt = await new ChaosKeyturn(dir, {
+    NODE_ENV: "test",
+    KEYTURN_SANDBOX: "1",
+    KEYTURN_TEAMS_ANONYMOUS: "local",
+  }).start();
 });
 
 afterAll(async () => {

@@ -34,7 +34,7 @@ describe("the command line", () => {
     expect(r2.status).toBe(2);
     expect(r2.stderr).toMatch(/SLACK_SIGNING_SECRET: missing/);
     expect(r2.stderr).toMatch(/policy: defaults\.approvalsRequired: expected a positive integer/);
-    expect(r2.stderr).toMatch(/policy: defaults\.approvers\[0\]: unknown approver group "secopz"/);
+    expect(r2.stderr).toMatch(/policy: defaults\.approvers\[0\]: unknown group "secopz"/);
     expect(r2.stderr).not.toMatch(/\n\s+at /);
     const malformed = join(dir, "malformed.yaml");
     writeFileSync(malformed, "defaults: [unclosed\n");
@@ -43,6 +43,7 @@ describe("the command line", () => {
 
   it("config check echoes a valid configuration with secrets redacted", () => {
     const r = cli(["config", "check"], {
+      KEYTURN_SANDBOX: "1",
       SLACK_BOT_TOKEN: "xoxb-very-secret-token",
       SLACK_SIGNING_SECRET: "signing-secret-value",
     });

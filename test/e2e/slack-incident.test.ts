@@ -51,6 +51,7 @@ beforeAll(async () => {
   slack = await new FakeSlack().start();
   kt = await spawnKeyturn({
     KEYTURN_DATA_DIR: dir,
+    KEYTURN_SANDBOX: "1",
     SLACK_BOT_TOKEN: "xoxb-test-token",
     SLACK_SIGNING_SECRET: SECRET,
     SLACK_API_URL: slack.apiUrl,

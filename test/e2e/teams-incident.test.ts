@@ -33,7 +33,7 @@ const send = async (
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "keyturn-teams-e2e-"));
   fc = await new FakeConnector().start();
-  kt = await spawnKeyturn({ KEYTURN_DATA_DIR: dir, NODE_ENV: "test" });
+  kt = await spawnKeyturn({ KEYTURN_DATA_DIR: dir, NODE_ENV: "test", KEYTURN_TEAMS_ANONYMOUS: "local" });
 });
 
 afterAll(async () => {
@@ -51,6 +51,8 @@ describe("a whole incident in Teams", () => {
     await send(personalMessage(fc.url, "erin", "status contoso-translator"));
     const status = await waitUntil("Erin's status reply", () => fc.in("a:personal-erin")[0]);
     expect(JSON.stringify(cardOf(status.body))).toContain("team-lang@contoso.com");
+    // unauthenticated (the local-try switch), no identity is taken from the caller's serviceUrl
+    expect(fc.memberLookups).toEqual([]);
   });
 
   it("runs a mention-started exposure rotation through Adaptive Card approvals to completion", async () => {

@@ -4,7 +4,7 @@
  * answers member lookups, and records every body for secret scans. Plus Teams-shaped activities.
  */
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
 export interface ConnectorActivity {
@@ -35,6 +35,12 @@ export const PEOPLE: Record<string, { id: string; name: string; aadObjectId: str
     aadObjectId: "33333333-3333-4333-8333-333333333333",
     upn: "carol@contoso.com",
   },
+  dave: {
+    id: "29:dave",
+    name: "Dave Brooks",
+    aadObjectId: "44444444-4444-4444-8444-444444444444",
+    upn: "dave@contoso.com",
+  },
   erin: {
     id: "29:erin",
     name: "Erin Cho",
@@ -48,12 +54,21 @@ export class FakeConnector {
   readonly created: Record<string, unknown>[] = [];
   readonly bodies: string[] = [];
   readonly authHeaders: string[] = [];
+  /** Member lookups (GET …/members/:id) it answered. */
+  readonly memberLookups: string[] = [];
+  /** While true, requests are taken and never answered (a hung connector). */
+  hang = false;
+  #held: ServerResponse[] = [];
   #server: Server | null = null;
   #n = 0;
   url = "";
 
   async start(): Promise<this> {
     this.#server = createServer((req, res) => {
+      if (this.hang) {
+        this.#held.push(res);
+        return;
+      }
       void this.#handle(req).then(({ status, body }) => {
         res.writeHead(status, { "content-type": "application/json" });
         res.end(JSON.stringify(body));
@@ -65,6 +80,7 @@ export class FakeConnector {
   }
 
   async stop(): Promise<void> {
+    for (const res of this.#held) res.destroy();
     await new Promise<void>((r) => {
       this.#server?.close(() => r());
       this.#server?.closeAllConnections();
@@ -94,6 +110,7 @@ export class FakeConnector {
     if (!m) return { status: 404, body: { error: { code: "NotFound", message: path } } };
     const [, conversationId, kind, tail] = m;
     if (kind === "members" && req.method === "GET") {
+      this.memberLookups.push(tail ?? "");
       const p = Object.values(PEOPLE).find((x) => x.id === tail);
       return p
         ? {
@@ -234,3 +251,14 @@ export const cardOf = (activity: Record<string, unknown> | undefined): unknown =
   ((activity?.attachments as { contentType: string; content: unknown }[] | undefined) ?? []).find(
     (a) => a.contentType === "application/vnd.microsoft.card.adaptive",
   )?.content;
+
+/** The same activity as if sent from another tenant (conversation.tenantId and channelData.tenant.id). */
+export function inTenant(activity: Record<string, unknown>, tenant: string): Record<string, unknown> {
+  const conversation = activity.conversation as Record<string, unknown>;
+  const channelData = (activity.channelData ?? {}) as Record<string, unknown>;
+  return {
+    ...activity,
+    conversation: { ...conversation, tenantId: tenant },
+    channelData: { ...channelData, tenant: { id: tenant } },
+  };
+}
