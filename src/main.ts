@@ -16,6 +16,7 @@ import type { TokenCredential } from "@azure/core-auth";
 import { createAzurePorts, createDefaultCredential } from "./azure/index.js";
 import { type KeyturnConfig, readConfig } from "./config/read-config.js";
 import { knownHoldersOf } from "./core/known-holders.js";
+import { declareSandboxConsumers } from "./runner/sandbox-consumers.js";
 import { createPolicyBook } from "./core/policy.js";
 import type { Logger } from "./core/ports.js";
 import { createLogger } from "./log.js";
@@ -113,6 +114,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
   const policy = createPolicyBook(config.policy);
   const chats = new ChatRegistry();
   const clock = { now: () => new Date() };
+  if (simulator) declareSandboxConsumers(store, simulator.consumerSecrets, clock);
   const engine = createEngine({
     store,
     azure,

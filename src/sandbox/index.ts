@@ -52,6 +52,11 @@ export interface Simulator {
   readonly admin: SimulatorAdmin;
   /** The scenario's people (the console and chat fakes read them). */
   readonly users: Scenario["users"];
+  /**
+   * The Key Vault secrets the tenant's applications read, per account: what a platform team declares
+   * before its first incident (`consumer add … --secret …`), so that an exposure rotation delivers to them.
+   */
+  readonly consumerSecrets: readonly { accountId: string; vaultUrl: string; name: string }[];
   close(): Promise<void>;
 }
 
@@ -148,6 +153,15 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     adminUrl: `${armEndpoint}/_admin`,
     admin,
     users: scenario.users,
+    consumerSecrets: scenario.vaults.flatMap((v) =>
+      v.secrets.flatMap((sec) => {
+        const m = /^\$key:([^/]+)\/([^/]+)\/(?:key1|key2)$/.exec(sec.value);
+        const account = m && tenant.accounts.find((a) => a.subscriptionId === m[1] && a.name === m[2]);
+        return account && tenant.vaultUrls[v.name]
+          ? [{ accountId: account.id, vaultUrl: tenant.vaultUrls[v.name]!, name: sec.name }]
+          : [];
+      }),
+    ),
     async close() {
       if (closed) return;
       closed = true;
