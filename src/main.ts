@@ -124,6 +124,8 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     logger,
     sandbox: config.sandbox || config.azure.credential === "simulator",
     ...(config.digestChannel ? { digestChannel: config.digestChannel } : {}),
+    // standby / take-over lines go to whoever started keyturn, not only to the log
+    announce: (line) => stdout.write(line + "\n"),
   });
 
   const app = express();
@@ -132,6 +134,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     res.json({
       ok: true,
       mode: config.sandbox ? "sandbox" : "azure",
+      runner: engine.role(),
       platforms: chats.all().map((g) => g.platform),
     });
   });

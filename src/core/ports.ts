@@ -206,7 +206,44 @@ export interface DeclaredConsumer {
   readonly addedAt: string;
 }
 
+/** Which keyturn process drives changes from a store: one at a time. */
+export interface RunnerLease {
+  readonly holder: string; // unique per process
+  readonly pid: number;
+  readonly host: string;
+  /** The fencing token: grows by one on every acquisition, never on a renewal. */
+  readonly token: number;
+  readonly acquiredAt: string;
+  readonly renewedAt: string;
+  readonly expiresAt: string;
+}
+
+export interface LeaseClaim {
+  readonly holder: string;
+  readonly pid: number;
+  readonly host: string;
+}
+
 export interface Store {
+  /**
+   * Takes the runner lease when it is free, expired, already this claim's, or held by `replacing`
+   * (a holder known to be gone). Returns the lease as it now stands. While this store holds the
+   * lease, every commit checks in its own transaction that it still does; a store that does not
+   * hold it cannot commit while another holder's lease is live. Refusals throw an error named
+   * `LeaseLost`.
+   */
+  acquireLease(
+    claim: LeaseClaim,
+    ttlMs: number,
+    now: Date,
+    replacing?: string,
+  ): { readonly acquired: boolean; readonly lease: RunnerLease };
+  /** Extends this store's lease (fencing check); throws `LeaseLost` when another holder took it. */
+  renewLease(ttlMs: number, now: Date): RunnerLease;
+  /** Gives the lease up (a clean stop): another process may take it at once. */
+  releaseLease(now: Date): void;
+  runnerLease(): RunnerLease | undefined;
+
   /** Reserves the next change id (CHG-<n>). */
   nextChangeId(): string;
   /**

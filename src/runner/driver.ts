@@ -14,6 +14,7 @@ import type { AzurePorts, Clock, Logger, NewEvent, Store } from "../core/ports.j
 import type { Effect, TransitionResult, WorkflowEvent } from "../core/workflow.js";
 import { transition } from "../core/workflow.js";
 import type { ChatOut } from "./chat-out.js";
+import { isLeaseLost } from "./runner-lease.js";
 import { SerialQueues } from "./serial.js";
 import type { StepContext, StepExecutor, StepResult } from "./steps/index.js";
 import { GateFailed, rollbackSecrets, STEP_EXECUTORS } from "./steps/index.js";
@@ -28,6 +29,13 @@ export interface DriverDeps {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Seconds before a transient Azure failure without a Retry-After is tried again (default 30). */
   readonly retryDelaySeconds?: number;
+  /**
+   * The fencing check before an effect on Azure (regenerate, publish, refresh): throws an error
+   * named LeaseLost when this process is no longer the runner.
+   */
+  readonly fence?: () => void;
+  /** A commit or a fencing check was refused: this process must stop acting. */
+  readonly onLeaseLost?: () => void;
 }
 
 export const timerId = (changeId: string, kind: string, index?: number): string =>
@@ -90,6 +98,11 @@ export class Driver {
 
   stop(): void {
     this.#stopped = true;
+  }
+
+  /** Lets a stopped driver run again (this process became the runner again). */
+  activate(): void {
+    this.#stopped = false;
   }
 
   /** After a restart: picks every open change up where the log says it was. */
@@ -158,6 +171,7 @@ export class Driver {
       });
       await this.apply(changeId, { type: "plan_revalidated", at: this.#now(), plan, inventory });
     } catch (e) {
+      if (isLeaseLost(e)) throw e;
       const message = isKeyturnError(e)
         ? e.userMessage
         : `internal error (ref ${this.#logInternal(e, changeId)})`;
@@ -232,6 +246,8 @@ export class Driver {
           await this.#succeed(changeId, index, merge(acted, change, index, checked), checked.alert);
         }
       } catch (e) {
+        // a deposed runner records nothing, not even the failure: the new runner re-checks live state
+        if (isLeaseLost(e)) throw e;
         await this.#fail(changeId, index, base, change, e);
       }
     } finally {
@@ -281,6 +297,7 @@ export class Driver {
       const evidence = await rollbackSecrets(ctx);
       await this.apply(changeId, { type: "rolled_back", at: this.#now(), evidence });
     } catch (e) {
+      if (isLeaseLost(e)) throw e;
       const message = isKeyturnError(e)
         ? e.userMessage
         : `internal error (ref ${this.#logInternal(e, changeId)})`;
@@ -300,11 +317,13 @@ export class Driver {
         .filter((ev) => ev.type === "effect_intent" && (ev.payload as { index?: number }).index === index)
         .map((ev) => (ev.payload as { what: string }).what),
     );
+    const fence = this.deps.fence ?? (() => undefined);
     return {
       change,
       index,
       account: acc,
-      azure: this.deps.azure,
+      azure: this.deps.fence ? fencedAzure(this.deps.azure, fence) : this.deps.azure,
+      fence,
       clock: this.deps.clock,
       logger: this.deps.logger.child({ changeId: change.id, step: index }),
       recordIntent: (what, detail) => this.note(change.id, "effect_intent", { index, what, ...detail }),
@@ -363,10 +382,21 @@ export class Driver {
     const p: Promise<void> = Promise.resolve()
       .then(task)
       .catch((e: unknown) => {
-        this.#logInternal(e, changeId);
+        if (isLeaseLost(e)) this.leaseLost(e, changeId);
+        else this.#logInternal(e, changeId);
       })
       .finally(() => this.#background.delete(p));
     this.#background.add(p);
+  }
+
+  /** Another process is the runner: stop at once; what was in flight is left to it (it re-checks live state). */
+  leaseLost(e: unknown, changeId?: string): void {
+    this.#stopped = true;
+    this.deps.logger.warn(
+      { changeId, reason: e instanceof Error ? e.message : String(e) },
+      "not the runner any more: stopped acting",
+    );
+    this.deps.onLeaseLost?.();
   }
 
   #record(changeId: string, event: WorkflowEvent, actor?: string): NewEvent {
@@ -408,4 +438,37 @@ function merge(base: StepEvidence | undefined, change: Change, index: number, r:
     validation: r.validation ?? b.validation,
     notes: [...(b.notes ?? []), ...(r.notes ?? [])],
   };
+}
+
+/**
+ * The Azure ports a step sees, with the fencing check right before every write to Azure: a
+ * process that lost the lease while it waited (a long GC, a stalled disk) does not act.
+ */
+function fencedAzure(azure: AzurePorts, fence: () => void): AzurePorts {
+  return {
+    ...azure,
+    accounts: fenceMethods(azure.accounts, ["regenerateKey"], fence),
+    secrets: fenceMethods(azure.secrets, ["publish"], fence),
+    consumers: fenceMethods(azure.consumers, ["refresh"], fence),
+  };
+}
+
+/** The same object, every other method (including ones added later) passed through untouched. */
+function fenceMethods<T extends object>(
+  target: T,
+  writes: readonly (keyof T & string)[],
+  fence: () => void,
+): T {
+  return new Proxy(target, {
+    get(t, prop) {
+      const v: unknown = Reflect.get(t, prop, t);
+      if (typeof v !== "function") return v;
+      const fn = v as (...args: unknown[]) => unknown;
+      if (!writes.includes(prop as keyof T & string)) return fn.bind(t);
+      return async (...args: unknown[]) => {
+        fence();
+        return fn.apply(t, args);
+      };
+    },
+  });
 }

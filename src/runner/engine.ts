@@ -2,7 +2,7 @@
  * The engine: the service adapters call, and the runner that drives changes through the state
  * machine durably. Built once, in src/main.ts.
  */
-import type { ChannelRef } from "../core/messages.js";
+import type { ChannelRef, Reply } from "../core/messages.js";
 import type { PolicyBook } from "../core/policy.js";
 import type { AzurePorts, Clock, KeyturnService, Logger, Store, Timer } from "../core/ports.js";
 import type { WorkflowEvent } from "../core/workflow.js";
@@ -12,6 +12,7 @@ import { ChatOut } from "./chat-out.js";
 import { Driver } from "./driver.js";
 import { Queries } from "./queries.js";
 import { Reminders } from "./reminders.js";
+import { isLeaseLost, LeaseKeeper, type LeaseOptions, type RunnerRole } from "./runner-lease.js";
 import { Service } from "./service.js";
 
 export type { PolicyBook } from "../core/policy.js";
@@ -33,6 +34,10 @@ export interface EngineDeps {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Seconds before a transient Azure failure without a Retry-After is tried again (default 30). */
   readonly retryDelaySeconds?: number;
+  /** The runner lease: one process runs steps and timers per store (defaults suit production). */
+  readonly lease?: LeaseOptions;
+  /** Lines for the person who started keyturn (standby, take-over); the log has them too. */
+  readonly announce?: (line: string) => void;
 }
 
 export interface Engine {
@@ -45,13 +50,21 @@ export interface Engine {
   idle(): Promise<void>;
   /** Fires every due timer now (the loop calls it; tests with a fake clock call it directly). */
   tick(): Promise<void>;
+  /** runner: holds the store's lease and acts; standby: another process does, this one waits. */
+  role(): RunnerRole;
+  /** Resolves when this process is the runner. */
+  whenRunner(): Promise<void>;
 }
 
 export function createEngine(deps: EngineDeps): Engine {
   const label = deps.sandbox ? (deps.azure.label ?? "SANDBOX") : deps.azure.label;
   const logger = deps.logger.child({ component: "engine" });
   const chat = new ChatOut(deps.store, deps.chats, logger, label);
+  // created below; the driver's fencing check and the keeper's hooks refer to each other
+  let keeper: LeaseKeeper | null = null;
   const driver = new Driver({
+    fence: () => keeper?.confirm(),
+    onLeaseLost: () => keeper?.lost(),
     store: deps.store,
     azure: deps.azure,
     policy: deps.policy,
@@ -72,7 +85,7 @@ export function createEngine(deps: EngineDeps): Engine {
     logger,
     deps.digestChannel,
   );
-  const service = new Service({
+  const inner = new Service({
     ...deps,
     logger,
     driver,
@@ -85,6 +98,48 @@ export function createEngine(deps: EngineDeps): Engine {
 
   let timer: NodeJS.Timeout | null = null;
   let ticking: Promise<void> | null = null;
+
+  keeper = new LeaseKeeper(
+    deps.store,
+    logger,
+    {
+      async onRunner() {
+        driver.activate();
+        await driver.recover();
+        reminders.schedule();
+        if (timer) clearInterval(timer);
+        timer = setInterval(() => void tick(), deps.tickMs ?? 1000);
+        timer.unref();
+      },
+      onLost() {
+        if (timer) clearInterval(timer);
+        timer = null;
+        driver.stop();
+      },
+      announce: deps.announce ?? (() => undefined),
+    },
+    deps.lease,
+  );
+  const lease = keeper;
+  const standby = () => lease.role === "standby";
+
+  /** A standby records nothing: it says so, and who the runner is, instead of half-doing a request. */
+  const refusal = (): Reply => {
+    const h = lease.holder();
+    const who = h ? `pid ${h.pid} on host ${h.host}, runner since ${h.acquiredAt}` : "another process";
+    return {
+      visibility: "ephemeral",
+      message: {
+        title: "keyturn is on standby",
+        tone: "warning",
+        text: `This keyturn process is on standby: another keyturn process drives changes from the same data directory (${who}). Nothing was recorded or changed. Send the request again in a minute; if this keeps happening, make sure only one keyturn serves this chat app, or give each its own KEYTURN_DATA_DIR.`,
+      },
+    };
+  };
+  const service: KeyturnService = {
+    handleText: (inv, text) => (standby() ? Promise.resolve(refusal()) : inner.handleText(inv, text)),
+    handleAction: (inv, action) => (standby() ? Promise.resolve(refusal()) : inner.handleAction(inv, action)),
+  };
 
   const fire = async (t: Timer): Promise<void> => {
     const at = deps.clock.now().toISOString();
@@ -121,6 +176,8 @@ export function createEngine(deps: EngineDeps): Engine {
   };
 
   const tick = async (): Promise<void> => {
+    // only the runner fires timers
+    if (lease.role === "standby" || lease.role === "stopped") return;
     if (ticking) return ticking;
     const run = async () => {
       // yield first, so `ticking` is set before the loop can finish
@@ -128,7 +185,8 @@ export function createEngine(deps: EngineDeps): Engine {
       try {
         for (const t of deps.store.dueTimers(deps.clock.now())) await fire(t);
       } catch (e) {
-        logger.error({ err: e }, "timer loop failed; retrying on the next tick");
+        if (isLeaseLost(e)) lease.lost();
+        else logger.error({ err: e }, "timer loop failed; retrying on the next tick");
       }
     };
     ticking = run().finally(() => {
@@ -140,11 +198,11 @@ export function createEngine(deps: EngineDeps): Engine {
   return {
     service,
     tick,
+    role: () => lease.role,
+    whenRunner: () => lease.whenRunner(),
     async start() {
-      await driver.recover();
-      reminders.schedule();
-      timer = setInterval(() => void tick(), deps.tickMs ?? 1000);
-      timer.unref();
+      // the runner resumes open changes and starts the timer loop; a standby waits for the lease
+      await lease.start();
     },
     async stop() {
       if (timer) clearInterval(timer);
@@ -153,6 +211,8 @@ export function createEngine(deps: EngineDeps): Engine {
       await ticking;
       await driver.idle();
       await chat.idle();
+      // last: what was in flight finished under the lease; a standby may take over at once
+      lease.stop();
     },
     async idle() {
       for (;;) {

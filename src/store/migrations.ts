@@ -43,6 +43,17 @@ export const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (account_id, name)
    );
    CREATE TABLE kv (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (namespace, key));`,
+  // the runner lease: one row, the process that drives changes; token is the fencing token
+  `CREATE TABLE runner_lease (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     holder TEXT NOT NULL,
+     pid INTEGER NOT NULL,
+     host TEXT NOT NULL,
+     token INTEGER NOT NULL,
+     acquired_at TEXT NOT NULL,
+     renewed_at TEXT NOT NULL,
+     expires_at TEXT NOT NULL
+   );`,
 ];
 
 /** Brings the schema up to date; refuses a database written by a newer keyturn rather than guess. */

@@ -9,6 +9,7 @@ import { isOpen } from "../core/domain.js";
 import type { DeclaredConsumer, Logger, NewEvent, Store, StoredEvent, Timer } from "../core/ports.js";
 import { openChangeError } from "./change-open.js";
 import { canonicalPayload, eventHashFromText, GENESIS, storeJson } from "./hash-chain.js";
+import { leaseOps } from "./lease.js";
 import { migrate } from "./migrations.js";
 import { prepareStatements, type EventRow, type TimerRow } from "./statements.js";
 import { verifyChain } from "./verify-chain.js";
@@ -26,6 +27,7 @@ export function openStore(path: string, opts: { logger?: Logger } = {}): Store {
   db.pragma("foreign_keys = ON");
   migrate(db, opts.logger);
   const st = prepareStatements(db);
+  const lease = leaseOps(db);
 
   const append = (events: readonly NewEvent[]): StoredEvent[] => {
     // seq continues from what the store last wrote, not from the last row: a log whose tail was cut
@@ -61,6 +63,8 @@ export function openStore(path: string, opts: { logger?: Logger } = {}): Store {
   };
 
   const commitTx = db.transaction((change: Change | null, events: readonly NewEvent[]): StoredEvent[] => {
+    // fencing: in the transaction that records the event, so a deposed runner records nothing
+    lease.assertWriter();
     if (change) {
       const open = isOpen(change.state);
       const other = open ? otherOpen(change) : undefined;
@@ -185,6 +189,10 @@ export function openStore(path: string, opts: { logger?: Logger } = {}): Store {
         value: JSON.parse(r.value) as T,
       }));
     },
+    acquireLease: (claim, ttlMs, now, replacing) => lease.acquire(claim, ttlMs, now, replacing),
+    renewLease: (ttlMs, now) => lease.renew(ttlMs, now),
+    releaseLease: (now) => lease.release(now),
+    runnerLease: () => lease.read(),
     close() {
       if (db.open) db.close();
     },

@@ -175,9 +175,12 @@ describe("the SQLite store's event log", () => {
     };
     openStore(dbPath(), { logger }).close();
     openStore(dbPath(), { logger }).close();
-    expect(lines).toEqual([{ schemaVersion: 1 }]);
+    expect(lines).toEqual([{ schemaVersion: 1 }, { schemaVersion: 2 }]);
     const raw = new Database(dbPath(), { readonly: true });
-    expect(raw.prepare("SELECT version FROM schema_migrations").all()).toEqual([{ version: 1 }]);
+    expect(raw.prepare("SELECT version FROM schema_migrations").all()).toEqual([
+      { version: 1 },
+      { version: 2 },
+    ]);
     expect(raw.pragma("journal_mode", { simple: true })).toBe("wal");
     raw.close();
     const mem = openStore(":memory:");

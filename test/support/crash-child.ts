@@ -89,6 +89,9 @@ const azure = createAzurePorts(
 const chats = new ChatRegistry();
 chats.register(chat);
 const policy = parsePolicy({
+  people: Object.fromEntries(
+    ["alice", "bob", "carol"].map((n) => [n, { identities: [`${n}@contoso.com`, `console:${n}`] }]),
+  ),
   defaults: {
     approvers: ["group:secops", "group:platform"],
     approvalsRequired: 1,
@@ -97,8 +100,8 @@ const policy = parsePolicy({
     soak: "1s",
     exposureSoak: "1s",
   },
-  groups: { secops: ["bob@contoso.com"], platform: ["carol@contoso.com"] },
-  policies: [{ name: "production", match: { tags: { environment: "production" } }, approvalsRequired: 2 }],
+  groups: { secops: ["person:bob"], platform: ["person:carol"] },
+  policies: [{ name: "production", match: { resourceGroups: ["rg-ai-prod"] }, approvalsRequired: 2 }],
 });
 const engine = createEngine({
   store,
@@ -124,6 +127,8 @@ const carol = person("carol", "Carol Diaz");
 const channel = { platform: "console" as const, id: "incident" };
 
 await engine.start();
+// the previous child was SIGKILLed on this host: its lease is taken over at once
+await engine.whenRunner();
 for (const [account, text] of [
   ["contoso-translator", 'rotate contoso-translator --reason "durability"'],
   ["contoso-openai", 'rotate contoso-openai --exposure key1 --reason "durability, exposure"'],

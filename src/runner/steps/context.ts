@@ -15,6 +15,11 @@ export interface StepContext {
   readonly intentRecorded: (what: string) => boolean;
   /** Waits (real time): data-plane propagation retries. Injected so tests can make it instant. */
   readonly sleep: (ms: number) => Promise<void>;
+  /**
+   * The fencing check: confirms (and renews) this process's runner lease; throws an error named
+   * LeaseLost when another process took over. Writes through `azure` already call it.
+   */
+  readonly fence: () => void;
   /** Sends a direct message to a consumer's owner (manual consumers). */
   readonly notifyOwner: (owner: string, text: string) => Promise<boolean>;
 }

@@ -19,27 +19,37 @@ export const regenerate: StepExecutor = {
     const slot = change.plan.steps[index]?.slot;
     if (!slot) throw new Error(`${change.id}: step ${index + 1} has no slot`);
     const expected = preflightFingerprints(change)[slot];
-    const live = await azure.accounts.listKeys(account.id);
     const before = { [slot]: expected };
-    if (live[slot].fingerprint !== expected) {
-      const why = ctx.intentRecorded("regenerate")
-        ? "keyturn had started this regenerate before a restart or an Azure retry; the live fingerprint shows it happened"
-        : "the key changed outside keyturn since preflight";
-      return {
-        before,
-        after: { [slot]: live[slot].fingerprint },
-        validation: {
-          query: `listKeys ${account.name} (${slot})`,
-          result: `${slot} is already ${live[slot].fingerprint}, not ${expected}: not regenerated again (${why})`,
-          passed: true,
-        },
-        notes: [
-          `Proof by data-plane probe is not available for ${slot}: its old value was never held after the restart; the soak window's metrics are the evidence.`,
-        ],
-      };
+    const alreadyDone = (live: KeyPair, why: string): StepResult => ({
+      before,
+      after: { [slot]: live[slot].fingerprint },
+      validation: {
+        query: `listKeys ${account.name} (${slot})`,
+        result: `${slot} is already ${live[slot].fingerprint}, not ${expected}: not regenerated again (${why})`,
+        passed: true,
+      },
+      notes: [
+        `Proof by data-plane probe is not available for ${slot}: its old value was never held after the restart; the soak window's metrics are the evidence.`,
+      ],
+    });
+    const first = await azure.accounts.listKeys(account.id);
+    if (first[slot].fingerprint !== expected) {
+      return alreadyDone(
+        first,
+        ctx.intentRecorded("regenerate")
+          ? "keyturn had started this regenerate before a restart or an Azure retry; the live fingerprint shows it happened"
+          : "the key changed outside keyturn since preflight",
+      );
     }
-    const oldValue = live[slot];
+    // the intent is a fenced commit: a process that lost the runner lease stops here
     await ctx.recordIntent("regenerate", { slot, fingerprint: expected });
+    // inside the lease (just renewed): read the live key again right before acting; no other
+    // keyturn can act while this process holds the lease, so what it reads now is what it acts on
+    ctx.fence();
+    const live = await azure.accounts.listKeys(account.id);
+    if (live[slot].fingerprint !== expected)
+      return alreadyDone(live, "it changed while keyturn was about to regenerate it");
+    const oldValue = live[slot];
     const { keys, notes } = await regenerateOnce(azure, account.id, slot, expected);
     const probe = await proveDead(ctx, account, oldValue, keys[slot]);
     return {

@@ -1,0 +1,227 @@
+/**
+ * One runner at a time: the process holding the store's lease runs steps and timers and renews the
+ * lease on a heartbeat; any other process on the same data directory stands by, refuses chat
+ * requests, and takes over when the lease expires (at once when the holder was a process on this
+ * host that no longer exists, e.g. after a SIGKILL).
+ */
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { LeaseClaim, Logger, RunnerLease, Store } from "../core/ports.js";
+
+export interface LeaseOptions {
+  /** How long a lease lasts without a renewal (default 15 s): the longest a standby waits for a silent holder. */
+  readonly ttlMs?: number;
+  /** Heartbeat (default a third of the TTL). */
+  readonly renewMs?: number;
+  /** How often a standby looks at the lease (default 1 s). */
+  readonly pollMs?: number;
+  /** Wall-clock time: leases are compared across processes, so never a test's fake clock. */
+  readonly now?: () => Date;
+  readonly claim?: LeaseClaim;
+  /** Whether a holder is known to be gone (default: same host and its pid no longer exists). */
+  readonly holderGone?: (lease: RunnerLease) => boolean;
+}
+
+export type RunnerRole = "starting" | "runner" | "standby" | "stopped";
+
+export const isLeaseLost = (e: unknown): boolean => e instanceof Error && e.name === "LeaseLost";
+
+const whom = (l: RunnerLease): string => `pid ${l.pid} on host ${l.host}`;
+
+export function pidGoneOnThisHost(lease: RunnerLease): boolean {
+  if (lease.host !== hostname()) return false;
+  try {
+    process.kill(lease.pid, 0);
+    return false;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else
+    return (e as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
+
+export interface LeaseHooks {
+  /** This process became the runner: resume open changes, start timers. */
+  onRunner(lease: RunnerLease, previous: RunnerLease | undefined): Promise<void>;
+  /** Another process took the lease: stop running anything now. */
+  onLost(current: RunnerLease | undefined): void;
+  /** A line for the person who started this process. */
+  announce(line: string): void;
+}
+
+export class LeaseKeeper {
+  readonly #ttl: number;
+  readonly #renewMs: number;
+  readonly #pollMs: number;
+  readonly #now: () => Date;
+  readonly #claim: LeaseClaim;
+  readonly #gone: (l: RunnerLease) => boolean;
+  #role: RunnerRole = "starting";
+  #timer: NodeJS.Timeout | null = null;
+  #standbyAnnounced: string | null = null;
+  #waiters: (() => void)[] = [];
+  #becoming: Promise<void> | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    private readonly hooks: LeaseHooks,
+    opts: LeaseOptions = {},
+  ) {
+    this.#ttl = opts.ttlMs ?? 15_000;
+    this.#renewMs = opts.renewMs ?? Math.max(50, Math.floor(this.#ttl / 3));
+    this.#pollMs = opts.pollMs ?? 1000;
+    this.#now = opts.now ?? (() => new Date());
+    this.#claim = opts.claim ?? {
+      holder: `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`,
+      pid: process.pid,
+      host: hostname(),
+    };
+    this.#gone = opts.holderGone ?? pidGoneOnThisHost;
+  }
+
+  get role(): RunnerRole {
+    return this.#role;
+  }
+
+  get ttlMs(): number {
+    return this.#ttl;
+  }
+
+  /** The holder as this process last read it (for refusals). */
+  holder(): RunnerLease | undefined {
+    return this.store.runnerLease();
+  }
+
+  /** Takes the lease or stands by; resolves once this process is the runner or on standby. */
+  async start(): Promise<void> {
+    if (!(await this.#try())) this.#standby();
+  }
+
+  /** Resolves when this process is the runner. */
+  whenRunner(): Promise<void> {
+    if (this.#role === "runner") return Promise.resolve();
+    return new Promise((r) => this.#waiters.push(r));
+  }
+
+  /**
+   * The fencing check before an effect: renews the lease now. Throws LeaseLost (and stands this
+   * process by) when another process has taken it.
+   */
+  confirm(): void {
+    // an engine that was never started took no lease: nothing to check (its store is unfenced)
+    if (this.#role === "starting") return;
+    if (this.#role !== "runner")
+      throw Object.assign(new Error("This keyturn process is not the runner; it does not act."), {
+        name: "LeaseLost",
+      });
+    try {
+      this.store.renewLease(this.#ttl, this.#now());
+    } catch (e) {
+      if (isLeaseLost(e)) this.lost();
+      throw e;
+    }
+  }
+
+  /** A commit or a renewal was refused: stop running and stand by. */
+  lost(): void {
+    if (this.#role !== "runner") return;
+    const current = this.store.runnerLease();
+    this.#role = "standby";
+    this.#clear();
+    this.logger.warn({ holder: current }, "runner lease lost; standing by");
+    this.hooks.onLost(current);
+    this.hooks.announce(
+      `keyturn: another keyturn process took over as the runner (${current ? whom(current) : "unknown"}); this one stopped running steps and timers and stands by.`,
+    );
+    this.#standbyAnnounced = current?.holder ?? null;
+    this.#standby();
+  }
+
+  /** A clean stop: gives the lease up so a standby takes over at once. */
+  stop(): void {
+    const was = this.#role;
+    this.#role = "stopped";
+    this.#clear();
+    if (was === "runner") {
+      try {
+        this.store.releaseLease(this.#now());
+      } catch (e) {
+        this.logger.warn({ err: e }, "could not release the runner lease; it expires by itself");
+      }
+    }
+  }
+
+  async #try(): Promise<boolean> {
+    if (this.#role === "stopped" || this.#becoming) return false;
+    const now = this.#now();
+    const cur = this.store.runnerLease();
+    const replacing = cur && cur.holder !== this.#claim.holder && this.#gone(cur) ? cur.holder : undefined;
+    if (cur && cur.holder !== this.#claim.holder && !replacing && Date.parse(cur.expiresAt) > now.getTime()) {
+      // clearly held: a standby's poll reads only, and never takes the write lock from the runner
+      this.#announceStandby(cur);
+      return false;
+    }
+    const r = this.store.acquireLease(this.#claim, this.#ttl, now, replacing);
+    if (!r.acquired) {
+      this.#announceStandby(r.lease);
+      return false;
+    }
+    const previous = cur && cur.holder !== this.#claim.holder ? cur : undefined;
+    this.#role = "runner";
+    this.#clear();
+    this.#timer = setInterval(() => this.#heartbeat(), this.#renewMs);
+    this.#timer.unref();
+    if (this.#standbyAnnounced !== null || previous)
+      this.hooks.announce(
+        `keyturn: now the runner (lease ${r.lease.token})${previous ? `, after ${whom(previous)} ${replacing ? "is no longer running" : Date.parse(previous.expiresAt) <= now.getTime() ? "stopped renewing its lease" : "stopped"}` : ""}; resuming open changes.`,
+      );
+    this.logger.info({ fencing: r.lease.token, previous: previous?.holder }, "runner lease acquired");
+    this.#becoming = this.hooks.onRunner(r.lease, previous);
+    try {
+      await this.#becoming;
+    } finally {
+      this.#becoming = null;
+    }
+    for (const w of this.#waiters.splice(0)) w();
+    return true;
+  }
+
+  #heartbeat(): void {
+    if (this.#role !== "runner") return;
+    try {
+      this.store.renewLease(this.#ttl, this.#now());
+    } catch (e) {
+      if (isLeaseLost(e)) this.lost();
+      // a busy database: the next beat tries again; the fencing check still guards every write
+      else this.logger.warn({ err: e }, "could not renew the runner lease; trying again");
+    }
+  }
+
+  #standby(): void {
+    if (this.#role === "stopped") return;
+    this.#role = "standby";
+    this.#clear();
+    this.#timer = setInterval(() => {
+      this.#try().catch((e: unknown) => this.logger.warn({ err: e }, "standby: lease check failed"));
+    }, this.#pollMs);
+    this.#timer.unref();
+  }
+
+  #announceStandby(holder: RunnerLease): void {
+    if (this.#standbyAnnounced === holder.holder) return;
+    this.#standbyAnnounced = holder.holder;
+    this.logger.warn({ holder }, "another keyturn is the runner; standing by");
+    this.hooks.announce(
+      [
+        `keyturn: STANDBY — another keyturn process drives changes from this data directory (${whom(holder)}, runner since ${holder.acquiredAt}, lease ${holder.token} valid until ${holder.expiresAt}).`,
+        `  This process runs no steps or timers and refuses chat requests. It takes over when that process stops: at once if it exits on this host, otherwise ${Math.round(this.#ttl / 1000)} s after its last lease renewal.`,
+        "  To run a second keyturn side by side instead, give it its own KEYTURN_DATA_DIR.",
+      ].join("\n"),
+    );
+  }
+
+  #clear(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+}
