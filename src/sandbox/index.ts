@@ -53,7 +53,7 @@ export interface Simulator {
   /** The scenario's people (the console and chat fakes read them). */
   readonly users: Scenario["users"];
   /**
-   * The Key Vault secrets the tenant's applications read, per account: what a platform team declares
+   * The Key Vault secrets the tenant's App Service sites reference, per account: what a platform team declares
    * before its first incident (`consumer add … --secret …`), so that an exposure rotation delivers to them.
    */
   readonly consumerSecrets: readonly { accountId: string; vaultUrl: string; name: string }[];
@@ -153,13 +153,17 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     adminUrl: `${armEndpoint}/_admin`,
     admin,
     users: scenario.users,
-    consumerSecrets: scenario.vaults.flatMap((v) =>
-      v.secrets.flatMap((sec) => {
-        const m = /^\$key:([^/]+)\/([^/]+)\/(?:key1|key2)$/.exec(sec.value);
+    consumerSecrets: scenario.sites.flatMap((site) =>
+      Object.values(site.settings).flatMap((setting) => {
+        if (!("reference" in setting)) return [];
+        const { vault, secret } = setting.reference;
+        const value = scenario.vaults
+          .find((v) => v.name === vault)
+          ?.secrets.find((x) => x.name === secret)?.value;
+        const m = value ? /^\$key:([^/]+)\/([^/]+)\/(?:key1|key2)$/.exec(value) : null;
         const account = m && tenant.accounts.find((a) => a.subscriptionId === m[1] && a.name === m[2]);
-        return account && tenant.vaultUrls[v.name]
-          ? [{ accountId: account.id, vaultUrl: tenant.vaultUrls[v.name]!, name: sec.name }]
-          : [];
+        const vaultUrl = tenant.vaultUrls[vault];
+        return account && vaultUrl ? [{ accountId: account.id, vaultUrl, name: secret }] : [];
       }),
     ),
     async close() {
