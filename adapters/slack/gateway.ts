@@ -11,10 +11,14 @@ import type { Attachment } from "../../src/core/messages.js";
 import type { ChatGateway, Logger } from "../../src/core/ports.js";
 import { SerialQueues } from "../../src/runner/serial.js";
 import { toBlocks } from "./render.js";
+import { isNoAnswer, isTransientSlackError } from "./web-client.js";
 
 /** Slack tolerates short bursts; over ten seconds it expects about one message a second per channel. */
 const WINDOW_MS = 10_000;
 const PER_WINDOW = 10;
+/** A 429 asking for longer than this fails the call (the caller retries later) rather than hold its queue. */
+const MAX_RATE_WAIT_S = 30;
+const RATE_ATTEMPTS = 4;
 
 export interface SlackGateway extends ChatGateway {
   /** Files into a channel (or thread), e.g. an evidence export asked for by a command. */
@@ -26,6 +30,26 @@ export interface SlackGateway extends ChatGateway {
 export function slackErrorCode(e: unknown): string {
   const err = e as { data?: { error?: string }; code?: string; message?: string };
   return err.data?.error ?? err.code ?? err.message ?? "unknown_error";
+}
+
+function rateLimitWait(e: unknown): number | null {
+  const err = e as { code?: unknown; retryAfter?: unknown };
+  return err.code === "slack_webapi_rate_limited_error" && typeof err.retryAfter === "number"
+    ? err.retryAfter
+    : null;
+}
+
+/** Slack's failure as keyturn's `chat_failed`, saying whether Slack refused or did not answer. */
+function chatFailed(what: string, e: unknown, log: Logger): KeyturnError {
+  const code = slackErrorCode(e);
+  const transient = isTransientSlackError(e);
+  log.warn({ slack: what, error: code, transient }, "Slack call failed");
+  const message = isNoAnswer(e)
+    ? `Slack did not answer ${what} in time. keyturn retries chat posts by itself; if this persists, check that keyturn can reach Slack (SLACK_API_URL, proxy, firewall).`
+    : rateLimitWait(e) !== null
+      ? `Slack rate-limited ${what} for longer than keyturn waits in line; keyturn retries chat posts later by itself.`
+      : `Slack refused ${what} (${code}). Check that keyturn is in the channel and has the scopes in manifest/slack.yaml, then try again.`;
+  return new KeyturnError("chat_failed", message, { slackError: code, transient }, { cause: e });
 }
 
 export function createSlackGateway(client: WebClient, log: Logger): SlackGateway {
@@ -45,16 +69,19 @@ export function createSlackGateway(client: WebClient, log: Logger): SlackGateway
     });
 
   const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (e) {
-      const code = slackErrorCode(e);
-      log.warn({ slack: what, error: code }, "Slack call failed");
-      throw new KeyturnError(
-        "chat_failed",
-        `Slack refused ${what} (${code}). Check that keyturn is in the channel and has the scopes in manifest/slack.yaml, then try again.`,
-        { slackError: code },
-      );
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        const wait = rateLimitWait(e);
+        // inside the channel's queue: later posts wait their turn instead of overtaking this one
+        if (wait !== null && wait <= MAX_RATE_WAIT_S && attempt < RATE_ATTEMPTS) {
+          log.info({ slack: what, retryAfter: wait }, "Slack rate limit: waiting");
+          await new Promise((r) => setTimeout(r, wait * 1000));
+          continue;
+        }
+        throw chatFailed(what, e, log);
+      }
     }
   };
 
@@ -68,6 +95,8 @@ export function createSlackGateway(client: WebClient, log: Logger): SlackGateway
         const r = await client.users.lookupByEmail({ email: w });
         return r.user?.id ?? null;
       } catch (e) {
+        // Slack down is not "nobody has that address": the caller retries the DM later
+        if (isTransientSlackError(e)) throw chatFailed("users.lookupByEmail", e, log);
         log.info(
           { error: slackErrorCode(e) },
           "no Slack user for an e-mail address (scope users:read.email?)",
@@ -153,7 +182,8 @@ export function createSlackGateway(client: WebClient, log: Logger): SlackGateway
           ),
         );
         return true;
-      } catch {
+      } catch (e) {
+        if ((e as KeyturnError).details?.transient === true) throw e;
         return false;
       }
     },

@@ -11,14 +11,15 @@ import {
   type ButtonAction,
   type RespondFn,
 } from "@slack/bolt";
-import { WebClient } from "@slack/web-api";
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import type { ChannelRef, Message, Reply } from "../../src/core/messages.js";
 import type { ChatGateway, Clock, KeyturnService, Logger, Store } from "../../src/core/ports.js";
 import { createSlackGateway } from "./gateway.js";
 import { SlackIdentity, type ResolvedUser } from "./identity.js";
+import { InstalledWorkspace, originOf, refusalFor } from "./installation.js";
 import { parseButtonValue, reasonModal, REASON_CALLBACK, readReasonSubmission } from "./interactions.js";
 import { toBlocks } from "./render.js";
+import { createWebClient, slackClientOptions } from "./web-client.js";
 
 export interface SlackConfig {
   botToken: string;
@@ -32,7 +33,14 @@ export interface SlackConfig {
   command: string;
   botUserId?: string;
   botId?: string;
+  /** SLACK_TEAM_ID: the workspace served. Learned from auth.test at start when unset. */
   teamId?: string;
+  /** The Enterprise Grid organisation, when known ahead of auth.test. */
+  enterpriseId?: string;
+  /** SLACK_API_TIMEOUT_MS: per Web API attempt (10 s by default). */
+  apiTimeoutMs?: number;
+  /** SLACK_ALLOW_GUESTS: guests' e-mail and user groups count as identities (false by default). */
+  allowGuests?: boolean;
 }
 
 export interface SlackAdapter {
@@ -55,6 +63,8 @@ export interface SlackDeps {
 
 const FUTURE_SKEW_S = 300;
 const SEEN_TTL_MS = 10 * 60_000;
+/** How long a request may wait for auth.test when the workspace is not known yet (Slack wants an ack in 3 s). */
+const LEARN_WAIT_MS = 2_000;
 
 /** Bolt refuses stale timestamps but not future ones: refuse those too, before Bolt runs. */
 export function refuseFutureTimestamps(clock: Clock) {
@@ -114,15 +124,23 @@ function refuseMalformedPayloads() {
 
 /** The service's reply, plus a note when a missing scope kept keyturn from knowing who asked. */
 function withScopeNote(message: Message, who: ResolvedUser): Message {
-  if (!who.missingScope) return message;
-  const note = `keyturn could not read your e-mail address from Slack: add the ${who.missingScope} scope to the Slack app (manifest/slack.yaml) and reinstall it.`;
+  const note = who.missingScope
+    ? `keyturn could not read your e-mail address from Slack: add the ${who.missingScope} scope to the Slack app (manifest/slack.yaml) and reinstall it.`
+    : who.emailIgnored
+      ? `keyturn does not take your Slack e-mail address as your identity (${who.emailIgnored}): if you should approve or operate changes, ask keyturn's operators to name your Slack id in the policy.`
+      : null;
+  if (!note) return message;
   return { ...message, context: [...(message.context ?? []), note] };
 }
 
 export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
   const { service, logger, clock, config } = deps;
   const log = logger.child({ component: "slack" });
-  const clientOptions = config.apiUrl ? { slackApiUrl: config.apiUrl } : {};
+  const transport = {
+    ...(config.apiUrl ? { apiUrl: config.apiUrl } : {}),
+    ...(config.apiTimeoutMs ? { apiTimeoutMs: config.apiTimeoutMs } : {}),
+  };
+  const clientOptions = slackClientOptions(transport);
   const receiver = config.socketMode
     ? new SocketModeReceiver({
         appToken: config.appToken ?? "",
@@ -135,29 +153,60 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
         processBeforeResponse: false,
         logLevel: LogLevel.ERROR,
       });
-  let auth: { botUserId: string; botId: string; teamId: string } | null = config.botUserId
-    ? { botUserId: config.botUserId, botId: config.botId ?? config.botUserId, teamId: config.teamId ?? "" }
-    : null;
+  // the gateway's own client: Bolt's app.client carries no token when `authorize` is used
+  const client = createWebClient(config.botToken, transport);
+  const installation = new InstalledWorkspace(
+    client,
+    {
+      ...(config.teamId ? { teamId: config.teamId } : {}),
+      ...(config.enterpriseId ? { enterpriseId: config.enterpriseId } : {}),
+      ...(config.botUserId ? { botUserId: config.botUserId } : {}),
+      ...(config.botId ? { botId: config.botId } : {}),
+    },
+    log,
+  );
   const app: App = new App({
     receiver,
     clientOptions,
     logLevel: LogLevel.ERROR,
-    // authorize instead of `token`: with the ids configured Bolt never needs auth.test
-    authorize: async () => {
-      if (!auth) {
-        const r = await app.client.auth.test({ token: config.botToken });
-        auth = { botUserId: r.user_id ?? "", botId: r.bot_id ?? "", teamId: r.team_id ?? "" };
-      }
-      return { botToken: config.botToken, ...auth };
+    // authorize instead of `token`: the installation is learned once, at start, never per request
+    authorize: () => {
+      const i = installation.current;
+      return Promise.resolve({
+        botToken: config.botToken,
+        botUserId: i?.botUserId ?? config.botUserId ?? "",
+        botId: i?.botId ?? config.botId ?? config.botUserId ?? "",
+        teamId: i?.teamId ?? "",
+        ...(i?.enterpriseId ? { enterpriseId: i.enterpriseId } : {}),
+      });
     },
   });
-  // the gateway's own client: Bolt's app.client carries no token when `authorize` is used
-  const client = new WebClient(config.botToken, {
-    ...clientOptions,
-    retryConfig: { retries: 5, factor: 2, minTimeout: 500, maxTimeout: 10_000 },
-  });
   const gateway = createSlackGateway(client, log);
-  const identity = new SlackIdentity(client, deps.policyGroups, clock, log);
+  const identity = new SlackIdentity(client, deps.policyGroups, clock, log, () => installation.current, {
+    allowGuests: config.allowGuests ?? false,
+  });
+
+  // only the installed workspace: a request Slack signed for another one is answered and goes no further
+  app.use(async (args) => {
+    const { body, next } = args;
+    const why = refusalFor(await installation.ensure(LEARN_WAIT_MS), body);
+    if (!why) return next();
+    log.warn({ origin: originOf(body) }, "Slack request from outside the installed workspace refused");
+    const a = args as unknown as {
+      ack?: (r?: unknown) => Promise<void>;
+      respond?: RespondFn;
+    };
+    const b = body as { command?: unknown; type?: unknown };
+    if (typeof b.command === "string") await a.ack?.({ response_type: "ephemeral", text: why });
+    else if (b.type === "view_submission")
+      await a.ack?.({ response_action: "errors", errors: { reason: why } });
+    else {
+      await a.ack?.();
+      await a
+        .respond?.({ response_type: "ephemeral", replace_original: false, text: why })
+        .catch(() => undefined);
+    }
+  });
 
   // Slack resends a request it thinks went unanswered; the trigger id identifies the original
   const seen = new Map<string, number>();
@@ -220,7 +269,7 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
   app.command(config.command, async ({ command, ack, respond }) => {
     await ack();
     try {
-      const who = await identity.resolve(command.user_id, command.team_id, command.user_name);
+      const who = await identity.resolve(command.user_id, installation.scope, command.user_name);
       // `/keyturn keyturn status x` reads as `status x`
       const text = command.text.replace(/^\s*keyturn(?:\s+|$)/i, "");
       const reply = await service.handleText(
@@ -254,7 +303,7 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
         });
         return;
       }
-      const who = await identity.resolve(body.user.id, teamId, body.user.name);
+      const who = await identity.resolve(body.user.id, installation.scope, body.user.name);
       const inv = {
         principal: who.principal,
         channel: channelRef(channelId, teamId),
@@ -287,7 +336,7 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
     }
     await ack();
     const { action, channel, teamId } = submission;
-    const who = await identity.resolve(body.user.id, teamId || (body.team?.id ?? ""), body.user.name);
+    const who = await identity.resolve(body.user.id, installation.scope, body.user.name);
     const reply = await service.handleAction(
       {
         principal: who.principal,
@@ -324,6 +373,10 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
     gateway,
     router,
     async start() {
+      // with SLACK_TEAM_ID set requests are served at once and auth.test only confirms it; without it,
+      // keyturn waits for auth.test (each attempt bounded by the client's timeout)
+      if (installation.current) void installation.learn();
+      else await installation.learn();
       if (config.socketMode) await app.start();
     },
     async stop() {

@@ -108,6 +108,9 @@ export function toBlocks(m: Message): { text: string; blocks: Block[] } {
     const body = `${s.heading ? `*${mrkdwnText(s.heading)}*\n` : ""}${s.lines.map(mrkdwnText).join("\n")}`;
     if (body.trim()) head.push({ type: "section", text: { type: "mrkdwn", text: cut(body, LIMITS.text) } });
   }
+  // with blocks, Slack shows `text` only in notifications: a bare notice's sentence must be a block itself
+  if (head.length === 0 && m.text.trim())
+    head.push({ type: "section", text: { type: "mrkdwn", text: cut(mrkdwnText(m.text), LIMITS.text) } });
   if (m.link)
     head.push({
       type: "section",

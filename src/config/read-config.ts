@@ -82,6 +82,13 @@ export const envSchema = z.object({
     .default("/keyturn"),
   SLACK_BOT_USER_ID: z.string().optional(),
   SLACK_TEAM_ID: z.string().optional(),
+  SLACK_API_TIMEOUT_MS: z.coerce
+    .number({ message: "must be milliseconds, e.g. 10000" })
+    .int()
+    .min(100)
+    .max(120_000)
+    .optional(),
+  SLACK_ALLOW_GUESTS: bool.default(false),
   MicrosoftAppId: z.string().optional(),
   MicrosoftAppPassword: z.string().optional(),
   MicrosoftAppTenantId: z.string().optional(),
@@ -290,6 +297,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): KeyturnConfig 
             command: e.SLACK_COMMAND,
             ...(e.SLACK_BOT_USER_ID ? { botUserId: e.SLACK_BOT_USER_ID } : {}),
             ...(e.SLACK_TEAM_ID ? { teamId: e.SLACK_TEAM_ID } : {}),
+            ...(e.SLACK_API_TIMEOUT_MS ? { apiTimeoutMs: e.SLACK_API_TIMEOUT_MS } : {}),
+            allowGuests: e.SLACK_ALLOW_GUESTS,
           },
         }
       : {}),

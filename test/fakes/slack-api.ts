@@ -1,7 +1,8 @@
 /**
  * A fake Slack Web API: a real HTTP server on 127.0.0.1 that answers like Slack (`ok`, `ts`,
  * `channel`, errors, 429 + Retry-After), keeps channels, threads (root updated in place, replies
- * in order) and DMs, and records every request body for secret scans.
+ * in order) and DMs, and records every request body for secret scans. It can also hang: take Web API
+ * requests and never answer them (or answer late), as Slack does in a bad outage.
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -32,6 +33,23 @@ export interface FakeFile {
   content: string;
 }
 
+/** users.info fields beyond the profile, as Slack returns them for a full member of T0CONTOSO. */
+export interface FakeUserFlags {
+  team_id?: string;
+  deleted?: boolean;
+  is_bot?: boolean;
+  is_restricted?: boolean;
+  is_ultra_restricted?: boolean;
+  is_email_confirmed?: boolean;
+  enterprise_user?: { enterprise_id: string; teams: string[] };
+}
+
+export interface FakeInstallation {
+  team_id: string;
+  enterprise_id?: string;
+  is_enterprise_install?: boolean;
+}
+
 const BOT_USER = "U0KEYTURN";
 const GROUPS: Record<string, string[]> = { S0SECOPS: ["U0BOB"] };
 
@@ -47,10 +65,50 @@ export class FakeSlack {
   #server: Server | null = null;
   #seq = 1;
   #failures = new Map<string, { status?: number; retryAfter?: number; error?: string }[]>();
+  #flags = new Map<string, FakeUserFlags>();
+  #extra = new Map<string, { name: string; real_name: string; email: string }>();
+  #groups = new Map<string, string[]>(Object.entries(GROUPS).map(([g, m]) => [g, [...m]]));
+  #installation: FakeInstallation = { team_id: "T0CONTOSO" };
+  /** null: answer at once; Infinity: never answer; n: answer after n ms. */
+  #hang: number | null = null;
+  #hangOnly: ReadonlySet<string> | null = null;
+  /** Act on stalled requests and answer them properly once the delay is over (a slow Slack, not a broken one). */
+  #serveLate = false;
+  /** Web API requests that arrived while hanging and are still unanswered. */
+  hanging = 0;
   url = "";
 
   async start(): Promise<this> {
     this.#server = createServer((req, res) => {
+      const path = (req.url ?? "").split("?")[0]!;
+      const method = path.startsWith("/api/") ? path.slice(5) : null;
+      const hang = method && (!this.#hangOnly || this.#hangOnly.has(method)) ? this.#hang : null;
+      if (hang !== null) {
+        // read and recorded, but neither acted on nor answered (in time): a Slack that accepted and stalled
+        this.calls.push(`${method} (stalled)`);
+        this.hanging++;
+        if (this.#serveLate && hang !== Infinity) {
+          const answer = this.#handle(req);
+          setTimeout(() => {
+            this.hanging--;
+            void answer.then(({ status, body, headers }) => {
+              if (res.destroyed) return;
+              res.writeHead(status, { "content-type": "application/json", ...headers });
+              res.end(JSON.stringify(body));
+            });
+          }, hang).unref();
+          return;
+        }
+        req.resume();
+        if (hang === Infinity) return;
+        setTimeout(() => {
+          this.hanging--;
+          if (res.destroyed) return;
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(JSON.stringify({ ok: false, error: "request_timeout" }));
+        }, hang).unref();
+        return;
+      }
       void this.#handle(req).then(({ status, body, headers }) => {
         res.writeHead(status, { "content-type": "application/json", ...headers });
         res.end(JSON.stringify(body));
@@ -74,6 +132,53 @@ export class FakeSlack {
 
   responseUrl(id: string): string {
     return `${this.url}/respond/${id}`;
+  }
+
+  /**
+   * Stall Web API requests without acting on them: never answer (`Infinity`, the default), or answer
+   * `request_timeout` after `ms`. `unhang()` serves new requests again (stalled ones stay stalled).
+   * `methods` limits it to those methods.
+   */
+  hang(ms = Infinity, methods?: readonly string[]): void {
+    this.#hang = ms;
+    this.#hangOnly = methods ? new Set(methods) : null;
+    this.#serveLate = false;
+  }
+
+  /** Act on Web API requests as usual but answer each only after `ms` (a slow Slack, not a broken one). */
+  slow(ms: number, methods?: readonly string[]): void {
+    this.hang(ms, methods);
+    this.#serveLate = true;
+  }
+
+  unhang(): void {
+    this.#hang = null;
+    this.#hangOnly = null;
+    this.#serveLate = false;
+  }
+
+  /** What users.info says about a user beyond the profile (guest, unconfirmed e-mail, deactivated…). */
+  setUser(id: string, flags: FakeUserFlags): void {
+    this.#flags.set(id, { ...this.#flags.get(id), ...flags });
+  }
+
+  /** Another member of the workspace (e.g. someone whose profile claims an approver's e-mail address). */
+  addUser(
+    id: string,
+    p: { name: string; real_name: string; email: string },
+    flags: FakeUserFlags = {},
+  ): void {
+    this.#extra.set(id, p);
+    this.setUser(id, flags);
+  }
+
+  setGroup(id: string, members: string[]): void {
+    this.#groups.set(id, members);
+  }
+
+  /** What auth.test says the bot token belongs to. */
+  installedIn(i: FakeInstallation): void {
+    this.#installation = i;
   }
 
   /** Answer as Slack does for an app installed without the users:read.email scope. */
@@ -159,7 +264,13 @@ export class FakeSlack {
         : (a.blocks as unknown[] | undefined);
     switch (method) {
       case "auth.test":
-        return { ok: true, user_id: BOT_USER, bot_id: "B0KEYTURN", team_id: "T0CONTOSO", team: "Contoso" };
+        return {
+          ok: true,
+          user_id: BOT_USER,
+          bot_id: "B0KEYTURN",
+          team: "Contoso",
+          ...this.#installation,
+        };
       case "chat.postMessage": {
         let channel = str(a.channel);
         if (!channel) return { ok: false, error: "channel_not_found" };
@@ -204,14 +315,21 @@ export class FakeSlack {
       case "conversations.open":
         return { ok: true, channel: { id: `D${str(a.users)}` } };
       case "users.info": {
-        const p = PEOPLE[str(a.user)];
+        const p = PEOPLE[str(a.user)] ?? this.#extra.get(str(a.user));
         return p
           ? {
               ok: true,
               user: {
                 id: a.user,
+                team_id: "T0CONTOSO",
                 name: p.name,
                 real_name: p.real_name,
+                deleted: false,
+                is_bot: false,
+                is_restricted: false,
+                is_ultra_restricted: false,
+                is_email_confirmed: true,
+                ...this.#flags.get(str(a.user)),
                 // like Slack: no e-mail in the profile when the app lacks users:read.email
                 profile: { ...(this.#withoutEmailScope ? {} : { email: p.email }), real_name: p.real_name },
               },
@@ -225,10 +343,10 @@ export class FakeSlack {
           ? { ok: true, user: { id, name: PEOPLE[id]!.name } }
           : { ok: false, error: "users_not_found" };
       }
-      case "usergroups.users.list":
-        return GROUPS[str(a.usergroup)]
-          ? { ok: true, users: GROUPS[str(a.usergroup)] }
-          : { ok: false, error: "no_such_subteam" };
+      case "usergroups.users.list": {
+        const members = this.#groups.get(str(a.usergroup));
+        return members ? { ok: true, users: [...members] } : { ok: false, error: "no_such_subteam" };
+      }
       case "views.open":
         this.views.push(typeof a.view === "string" ? JSON.parse(a.view) : a.view);
         return { ok: true, view: { id: `V${this.#seq++}` } };

@@ -20,10 +20,14 @@ export function slashCommand(o: {
   text: string;
   responseUrl: string;
   command?: string;
+  /** The workspace Slack says the command comes from (T0CONTOSO unless given). */
+  team?: string;
+  enterprise?: string;
 }): string {
   return new URLSearchParams({
     token: "legacy",
-    team_id: "T0CONTOSO",
+    team_id: o.team ?? "T0CONTOSO",
+    ...(o.enterprise ? { enterprise_id: o.enterprise } : {}),
     team_domain: "contoso",
     channel_id: o.channel,
     channel_name: "incident",
@@ -43,11 +47,21 @@ export function blockAction(o: {
   button: { action_id: string; value: string };
   responseUrl: string;
   actionTs?: string;
+  /** The workspace the button was pressed in, and the presser's own (both T0CONTOSO unless given). */
+  team?: string;
+  userTeam?: string;
+  enterprise?: string;
 }): string {
   const payload = {
     type: "block_actions",
-    team: { id: "T0CONTOSO", domain: "contoso" },
-    user: { id: o.user, username: o.user.toLowerCase(), name: o.user.toLowerCase(), team_id: "T0CONTOSO" },
+    team: { id: o.team ?? "T0CONTOSO", domain: "contoso" },
+    ...(o.enterprise ? { enterprise: { id: o.enterprise, name: "Org" } } : {}),
+    user: {
+      id: o.user,
+      username: o.user.toLowerCase(),
+      name: o.user.toLowerCase(),
+      team_id: o.userTeam ?? o.team ?? "T0CONTOSO",
+    },
     api_app_id: "A0KEYTURN",
     token: "legacy",
     container: { type: "message", message_ts: "1700000000.000001", channel_id: o.channel },

@@ -2,7 +2,9 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createSlackAdapter, type SlackAdapter } from "../../adapters/slack/index.js";
+import { SlackIdentity } from "../../adapters/slack/identity.js";
+import { createSlackAdapter, type SlackAdapter, type SlackConfig } from "../../adapters/slack/index.js";
+import { createWebClient } from "../../adapters/slack/web-client.js";
 import { isKeyturnError } from "../../src/core/errors.js";
 import type { ActionRequest, Message, Reply } from "../../src/core/messages.js";
 import type { Invocation, KeyturnService, Store } from "../../src/core/ports.js";
@@ -101,6 +103,45 @@ async function waitFor<T>(what: string, probe: () => T | undefined | false, ms =
 const responseTo = (id: string) =>
   waitFor(`response ${id}`, () => slack.responses.find((r) => r.id === id)?.body);
 
+const baseConfig = (): SlackConfig => ({
+  botToken: "xoxb-integration",
+  signingSecret: SECRET,
+  socketMode: false,
+  apiUrl: slack.apiUrl,
+  command: "/keyturn",
+  botUserId: "U0KEYTURN",
+  botId: "B0KEYTURN",
+  teamId: "T0CONTOSO",
+});
+
+/** A second adapter on its own port, for configurations other than the shared one. */
+async function serve(over: Partial<SlackConfig>): Promise<{ base: string; close(): Promise<void> }> {
+  const config = { ...baseConfig(), ...over };
+  for (const k of Object.keys(over) as (keyof SlackConfig)[]) if (over[k] === undefined) delete config[k];
+  const a = createSlackAdapter({
+    service,
+    store,
+    logger: createLogger({ level: "silent" }),
+    clock: { now: () => new Date() },
+    config,
+    policyGroups: ["slackgroup:s0secops"],
+  });
+  const app = express();
+  app.use(a.router);
+  const s = await new Promise<Server>((resolve) => {
+    const l = app.listen(0, "127.0.0.1", () => resolve(l));
+  });
+  await a.start();
+  return {
+    base: `http://127.0.0.1:${(s.address() as AddressInfo).port}`,
+    async close() {
+      await a.stop();
+      await new Promise((r) => s.close(r));
+      s.closeAllConnections();
+    },
+  };
+}
+
 beforeAll(async () => {
   dir = createTempDir("keyturn-slack-int-");
   store = openStore(dir.file("keyturn.db"));
@@ -160,7 +201,8 @@ describe("Slack requests", () => {
     ).toBe(401);
     expect((await post(body, sign("another-secret", body))).status).toBe(401);
     expect((await post(body, sign(SECRET, body, now - 301))).status).toBe(401);
-    expect((await post(body, sign(SECRET, body, now + 301))).status).toBe(401);
+    // read the clock again: one second of delay under load would leave only 300 s ahead
+    expect((await post(body, sign(SECRET, body, Math.floor(Date.now() / 1000) + 301))).status).toBe(401);
     await new Promise((r) => setTimeout(r, 300));
     expect(service.texts).toEqual([]);
     expect(slack.responses.find((r) => r.id === "refused")).toBeUndefined();
@@ -460,5 +502,201 @@ describe("the thread", () => {
       .catch((e: unknown) => e);
     expect(isKeyturnError(err) && err.code).toBe("chat_failed");
     expect(isKeyturnError(err) && err.userMessage).toContain("channel_not_found");
+  });
+});
+
+describe("the installed workspace only", () => {
+  it("refuses a command Slack signed for another workspace, saying so, without calling the service", async () => {
+    for (const from of [{ team: "T0EVIL" }, { team: "T0CONTOSO", enterprise: "E0EVIL" }]) {
+      const res = await post(
+        slashCommand({
+          user: "U0ALICE",
+          channel: CHANNEL,
+          text: 'rotate contoso-translator --reason "x"',
+          responseUrl: slack.responseUrl("foreign"),
+          ...from,
+        }),
+      );
+      expect(res.status).toBe(200);
+      const answer = (await res.json()) as { response_type?: string; text?: string };
+      expect(answer.response_type).toBe("ephemeral");
+      expect(answer.text).toMatch(/serves one Slack workspace.*another .*nothing was done/);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(service.texts).toEqual([]);
+    expect(slack.responses.find((r) => r.id === "foreign")).toBeUndefined();
+  });
+
+  it("refuses a button pressed by a member of another workspace (a Slack Connect channel)", async () => {
+    for (const from of [{ team: "T0EVIL" }, { userTeam: "T0PARTNER" }]) {
+      const id = `connect-${from.team ?? from.userTeam}`;
+      const res = await post(
+        blockAction({
+          user: "U0BOB",
+          channel: CHANNEL,
+          button: { action_id: "keyturn:approve:CHG-1", value: JSON.stringify(card.buttons![0]!.action) },
+          responseUrl: slack.responseUrl(id),
+          ...from,
+        }),
+      );
+      expect(res.status).toBe(200);
+      expect(JSON.stringify(await responseTo(id))).toMatch(/serves one Slack workspace.*nothing was done/);
+    }
+    expect(service.actions).toEqual([]);
+  });
+
+  it("learns an org-wide installation from auth.test: one principal per user across the organisation's workspaces", async () => {
+    slack.installedIn({ team_id: "T0HQ", enterprise_id: "E0CONTOSO", is_enterprise_install: true });
+    const org = await serve({ teamId: undefined, botUserId: undefined, botId: undefined });
+    try {
+      for (const team of ["T0HQ", "T0LAB"]) {
+        const body = slashCommand({
+          user: "U0ALICE",
+          channel: CHANNEL,
+          text: `status from ${team}`,
+          responseUrl: slack.responseUrl(`org-${team}`),
+          team,
+          enterprise: "E0CONTOSO",
+        });
+        expect(
+          (await fetch(`${org.base}/slack/events`, { method: "POST", headers: sign(SECRET, body), body }))
+            .status,
+        ).toBe(200);
+        await responseTo(`org-${team}`);
+      }
+      expect(service.texts.map((t) => t.inv.principal.id)).toEqual([
+        "slack:E0CONTOSO:U0ALICE",
+        "slack:E0CONTOSO:U0ALICE",
+      ]);
+      const body = slashCommand({
+        user: "U0ALICE",
+        channel: CHANNEL,
+        text: "status",
+        responseUrl: slack.responseUrl("org-evil"),
+        team: "T0HQ",
+        enterprise: "E0EVIL",
+      });
+      const res = await fetch(`${org.base}/slack/events`, {
+        method: "POST",
+        headers: sign(SECRET, body),
+        body,
+      });
+      expect(((await res.json()) as { text: string }).text).toMatch(/serves one Slack organisation/);
+      expect(service.texts).toHaveLength(2);
+    } finally {
+      await org.close();
+      slack.installedIn({ team_id: "T0CONTOSO" });
+    }
+  });
+
+  it("without SLACK_TEAM_ID and no answer to auth.test, starts anyway and refuses requests until it knows its workspace", async () => {
+    slack.hang(Infinity, ["auth.test"]);
+    const started = Date.now();
+    const lost = await serve({ teamId: undefined, apiTimeoutMs: 100 });
+    try {
+      expect(Date.now() - started).toBeLessThan(5_000);
+      const body = slashCommand({
+        user: "U0ALICE",
+        channel: CHANNEL,
+        text: "status",
+        responseUrl: slack.responseUrl("lost"),
+      });
+      const res = await fetch(`${lost.base}/slack/events`, {
+        method: "POST",
+        headers: sign(SECRET, body),
+        body,
+      });
+      expect(Date.now() - started).toBeLessThan(8_000);
+      expect(((await res.json()) as { text: string }).text).toMatch(
+        /not yet confirmed which Slack workspace/,
+      );
+      expect(service.texts).toEqual([]);
+    } finally {
+      slack.unhang();
+      await lost.close();
+    }
+  }, 20_000);
+});
+
+describe("who a Slack user is", () => {
+  let now = Date.parse("2026-11-22T09:00:00Z");
+  const identity = (allowGuests = false) =>
+    new SlackIdentity(
+      createWebClient("xoxb-identity", { apiUrl: slack.apiUrl, apiTimeoutMs: 500 }),
+      ["slackgroup:S0SECOPS"],
+      { now: () => new Date(now) },
+      createLogger({ level: "silent" }),
+      () => ({ teamId: "T0CONTOSO", enterpriseInstall: false }),
+      { allowGuests },
+    );
+  const later = (ms: number) => (now += ms);
+
+  afterAll(() => {
+    for (const u of ["U0BOB", "U0CAROL", "U0DAVE", "U0ERIN"])
+      slack.setUser(u, {
+        team_id: "T0CONTOSO",
+        deleted: false,
+        is_bot: false,
+        is_restricted: false,
+        is_ultra_restricted: false,
+        is_email_confirmed: true,
+      });
+    slack.setGroup("S0SECOPS", ["U0BOB"]);
+  });
+
+  it("takes the e-mail only when Slack confirmed it and the user is a full member of the installed workspace", async () => {
+    slack.setUser("U0CAROL", { is_email_confirmed: false });
+    slack.setUser("U0DAVE", { is_restricted: true });
+    slack.setUser("U0ERIN", { team_id: "T0PARTNER" });
+    const ids = identity();
+    const carol = await ids.resolve("U0CAROL", "T0CONTOSO");
+    expect(carol.principal.identities).toEqual(["slack:u0carol"]);
+    expect(carol.emailIgnored).toMatch(/not confirmed/);
+    const dave = await ids.resolve("U0DAVE", "T0CONTOSO");
+    expect(dave.principal.identities).toEqual(["slack:u0dave"]);
+    expect(dave.emailIgnored).toMatch(/guest/);
+    expect((await ids.resolve("U0ERIN", "T0CONTOSO")).principal.identities).toEqual(["slack:u0erin"]);
+    // a guest in the approvers' user group is not taken as one either
+    slack.setUser("U0BOB", { is_ultra_restricted: true });
+    expect((await ids.resolve("U0BOB", "T0CONTOSO")).principal.identities).toEqual(["slack:u0bob"]);
+    // unless guests are allowed
+    expect((await identity(true).resolve("U0BOB", "T0CONTOSO")).principal.identities).toEqual([
+      "bob@contoso.com",
+      "slack:u0bob",
+      "slackgroup:s0secops",
+    ]);
+  });
+
+  it("forgets what it knew after five minutes: a deactivated user and a user taken out of a group stop counting", async () => {
+    slack.setUser("U0BOB", { is_ultra_restricted: false, deleted: false });
+    const ids = identity();
+    expect((await ids.resolve("U0BOB", "T0CONTOSO")).principal.identities).toEqual([
+      "bob@contoso.com",
+      "slack:u0bob",
+      "slackgroup:s0secops",
+    ]);
+    slack.setGroup("S0SECOPS", []);
+    later(5 * 60_000 + 1);
+    expect((await ids.resolve("U0BOB", "T0CONTOSO")).principal.identities).toEqual([
+      "bob@contoso.com",
+      "slack:u0bob",
+    ]);
+    slack.setUser("U0BOB", { deleted: true });
+    later(60_000);
+    expect((await ids.resolve("U0BOB", "T0CONTOSO")).principal.identities).toHaveLength(2); // still cached
+    later(4 * 60_000 + 1);
+    expect((await ids.resolve("U0BOB", "T0CONTOSO")).principal.identities).toEqual([]);
+  });
+
+  it("asks again within a minute after a failed lookup, instead of hiding an approver for five", async () => {
+    slack.setUser("U0CAROL", { is_email_confirmed: true });
+    const ids = identity();
+    slack.failNext("users.info", { error: "internal_error" });
+    expect((await ids.resolve("U0CAROL", "T0CONTOSO")).principal.identities).toEqual(["slack:u0carol"]);
+    later(31_000);
+    expect((await ids.resolve("U0CAROL", "T0CONTOSO")).principal.identities).toEqual([
+      "carol@contoso.com",
+      "slack:u0carol",
+    ]);
   });
 });
