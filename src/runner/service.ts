@@ -271,13 +271,8 @@ export class Service implements KeyturnService {
   }
 
   async #act(principal: Principal, action: ActionRequest): Promise<Reply> {
-    const { store, driver, chat } = this.d;
-    const change = store.getChange(action.changeId);
-    if (!change)
-      throw new KeyturnError(
-        "unknown_change",
-        `No change ${action.changeId}. Use \`history <account>\` to find it.`,
-      );
+    const { driver, chat } = this.d;
+    const change = this.#change(action.changeId);
     const at = this.#now();
     let event: WorkflowEvent;
     switch (action.kind) {
@@ -302,10 +297,7 @@ export class Service implements KeyturnService {
         event = { type: "rollback_requested", at, by: principal };
         break;
       case "waive": {
-        const wanted = (action.consumerId ?? "").toLowerCase();
-        const consumer = change.inventory.consumers.find(
-          (c) => c.id.toLowerCase() === wanted || c.name.toLowerCase() === wanted,
-        );
+        const consumer = this.#consumerOf(change, action.consumerId ?? "");
         if (!consumer) {
           throw new KeyturnError(
             "missing_argument",
@@ -340,18 +332,10 @@ export class Service implements KeyturnService {
 
   /** An approver delivers the new key to a NEW holder the plan excludes (by id or name). */
   async #include(principal: Principal, cmd: Extract<Command, { name: "include" }>): Promise<Reply> {
-    const { store, driver, chat } = this.d;
-    const change = store.getChange(cmd.changeId);
-    if (!change)
-      throw new KeyturnError(
-        "unknown_change",
-        `No change ${cmd.changeId}. Use \`history <account>\` to find it.`,
-      );
-    const wanted = cmd.consumer.toLowerCase();
+    const { driver, chat } = this.d;
+    const change = this.#change(cmd.changeId);
     const excluded = change.plan.excludedConsumerIds ?? [];
-    const consumer = change.inventory.consumers.find(
-      (c) => c.id.toLowerCase() === wanted || c.name.toLowerCase() === wanted,
-    );
+    const consumer = this.#consumerOf(change, cmd.consumer);
     if (!consumer)
       throw new KeyturnError(
         "missing_argument",
@@ -368,6 +352,25 @@ export class Service implements KeyturnService {
     return ephemeral(
       renderAck(`Included ${consumer.name} in ${change.id}: publish delivers the new key to it.`),
       { card: chat.card(result.change) },
+    );
+  }
+
+  /** The change a command names, or an error that says how to find it. */
+  #change(changeId: string): Change {
+    const change = this.d.store.getChange(changeId);
+    if (!change)
+      throw new KeyturnError(
+        "unknown_change",
+        `No change ${changeId}. Use \`history <account>\` to find it.`,
+      );
+    return change;
+  }
+
+  /** A consumer of the change's inventory, named by id or name (any case). */
+  #consumerOf(change: Change, named: string): Change["inventory"]["consumers"][number] | undefined {
+    const wanted = named.toLowerCase();
+    return change.inventory.consumers.find(
+      (c) => c.id.toLowerCase() === wanted || c.name.toLowerCase() === wanted,
     );
   }
 
@@ -394,12 +397,7 @@ export class Service implements KeyturnService {
 
   async #evidence(principal: Principal, changeId: string): Promise<Reply> {
     const { store, driver } = this.d;
-    const change = store.getChange(changeId);
-    if (!change)
-      throw new KeyturnError(
-        "unknown_change",
-        `No change ${changeId}. Use \`history <account>\` to find it.`,
-      );
+    const change = this.#change(changeId);
     const account = await this.d.directory.resolve(change.accountId).catch(() => null);
     this.d.policy.authorize("audit", principal, account, `The evidence pack of ${changeId}`);
     await driver.note(changeId, "evidence_exported", { by: toRef(principal) }, principal.id);

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSlack } from "../fakes/slack-api.js";
 import { blockAction, buttonsOf, sign, slashCommand, viewSubmission } from "../fakes/slack-sign.js";
+import { SlackDriver, slackSandboxEnv } from "../support/slack-e2e.js";
 import { scanPaths, findSecrets } from "../support/scan-secrets.js";
 import { simulatorKeys, spawnKeyturn, waitUntil, type RunningProgram } from "../support/spawn-keyturn.js";
 
@@ -12,51 +13,22 @@ const CHANNEL = "C0INCIDENT";
 let slack: FakeSlack;
 let kt: RunningProgram;
 let dir: string;
-let n = 0;
 
-async function post(body: string, headers = sign(SECRET, body)): Promise<Response> {
-  return fetch(`${kt.url}/slack/events`, { method: "POST", headers, body });
-}
-
-async function command(user: string, text: string): Promise<Record<string, unknown>> {
-  const id = `r${++n}`;
-  const res = await post(slashCommand({ user, channel: CHANNEL, text, responseUrl: slack.responseUrl(id) }));
-  expect(res.status).toBe(200);
-  return waitUntil(`the reply to "${text}"`, () => slack.responses.find((r) => r.id === id)?.body, 30_000);
-}
-
-async function press(
-  user: string,
-  button: { action_id: string; value: string },
-  actionTs?: string,
-): Promise<Record<string, unknown>> {
-  const id = `r${++n}`;
-  const res = await post(
-    blockAction({
-      user,
-      channel: CHANNEL,
-      button,
-      responseUrl: slack.responseUrl(id),
-      ...(actionTs ? { actionTs } : {}),
-    }),
-  );
-  expect(res.status).toBe(200);
-  return waitUntil("the button's reply", () => slack.responses.find((r) => r.id === id)?.body, 30_000);
-}
+let driver: SlackDriver;
+const post = (body: string, headers?: Record<string, string>) => driver.post(body, headers);
+const command = (user: string, text: string) => driver.command(user, text);
+const press = (user: string, button: { action_id: string; value: string }, actionTs?: string) =>
+  driver.press(user, button, actionTs ? { actionTs } : {});
 
 const text = (r: Record<string, unknown>) => JSON.stringify(r);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "keyturn-slack-e2e-"));
   slack = await new FakeSlack().start();
+  driver = new SlackDriver(() => kt, slack, SECRET, CHANNEL);
   kt = await spawnKeyturn({
     KEYTURN_DATA_DIR: dir,
-    KEYTURN_SANDBOX: "1",
-    SLACK_BOT_TOKEN: "xoxb-test-token",
-    SLACK_SIGNING_SECRET: SECRET,
-    SLACK_API_URL: slack.apiUrl,
-    SLACK_BOT_USER_ID: "U0KEYTURN",
-    SLACK_TEAM_ID: "T0CONTOSO",
+    ...slackSandboxEnv(slack, SECRET),
   });
 });
 

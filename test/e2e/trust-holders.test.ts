@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { loadScenario } from "../../src/sandbox/scenario.js";
 import { FakeSlack } from "../fakes/slack-api.js";
-import { blockAction, buttonsOf, sign, slashCommand } from "../fakes/slack-sign.js";
+import { buttonsOf } from "../fakes/slack-sign.js";
+import { SlackDriver, slackSandboxEnv } from "../support/slack-e2e.js";
 import { spawnKeyturn, waitUntil, type RunningProgram } from "../support/spawn-keyturn.js";
 
 const SECRET = "e2e-signing-secret-" + Math.random().toString(36).slice(2);
@@ -25,7 +26,6 @@ const JUNK = "openai-junk";
 let slack: FakeSlack;
 let kt: RunningProgram;
 let dir: string;
-let n = 0;
 
 const fingerprint = (v: string) => "sha256:" + createHash("sha256").update(v).digest("hex").slice(0, 12);
 
@@ -44,28 +44,10 @@ const secretFingerprint = (name: string) =>
   fingerprint(simState().vaults["contoso-kv"]![name]!.at(-1)!.value);
 const secretVersions = (name: string) => simState().vaults["contoso-kv"]![name]!.length;
 
-async function post(body: string): Promise<Response> {
-  return fetch(`${kt.url}/slack/events`, { method: "POST", headers: sign(SECRET, body), body });
-}
-
-async function command(user: string, text: string): Promise<string> {
-  const id = `r${++n}`;
-  const res = await post(slashCommand({ user, channel: CHANNEL, text, responseUrl: slack.responseUrl(id) }));
-  expect(res.status).toBe(200);
-  const reply = await waitUntil(
-    `the reply to "${text}"`,
-    () => slack.responses.find((r) => r.id === id)?.body,
-  );
-  return JSON.stringify(reply);
-}
-
-async function press(user: string, button: { action_id: string; value: string }): Promise<string> {
-  const id = `r${++n}`;
-  await post(blockAction({ user, channel: CHANNEL, button, responseUrl: slack.responseUrl(id) }));
-  return JSON.stringify(
-    await waitUntil("the button's reply", () => slack.responses.find((r) => r.id === id)?.body),
-  );
-}
+let driver: SlackDriver;
+const command = async (user: string, text: string) => JSON.stringify(await driver.command(user, text));
+const press = async (user: string, button: { action_id: string; value: string }) =>
+  JSON.stringify(await driver.press(user, button));
 
 /** The thread whose card names this change, once its card says `state`. */
 async function cardOf(changeId: string, state: RegExp, timeoutMs = 90_000) {
@@ -106,16 +88,12 @@ beforeAll(async () => {
   const policyFile = join(dir, "scenario", "policy.yaml");
   writeFileSync(policyFile, YAML.stringify(policy));
   slack = await new FakeSlack().start();
+  driver = new SlackDriver(() => kt, slack, SECRET, CHANNEL);
   kt = await spawnKeyturn({
     KEYTURN_DATA_DIR: dir,
-    KEYTURN_SANDBOX: "1",
     KEYTURN_SANDBOX_SCENARIO: scenarioFile,
     KEYTURN_POLICY_FILE: policyFile,
-    SLACK_BOT_TOKEN: "xoxb-test-token",
-    SLACK_SIGNING_SECRET: SECRET,
-    SLACK_API_URL: slack.apiUrl,
-    SLACK_BOT_USER_ID: "U0KEYTURN",
-    SLACK_TEAM_ID: "T0CONTOSO",
+    ...slackSandboxEnv(slack, SECRET),
   });
 });
 

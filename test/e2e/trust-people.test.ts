@@ -13,7 +13,8 @@ import { Agent, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeConnector, personalMessage } from "../fakes/bot-connector.js";
 import { FakeSlack } from "../fakes/slack-api.js";
-import { blockAction, buttonsOf, sign, slashCommand } from "../fakes/slack-sign.js";
+import { buttonsOf } from "../fakes/slack-sign.js";
+import { SlackDriver, slackSandboxEnv } from "../support/slack-e2e.js";
 import { spawnKeyturn, waitUntil, type RunningProgram } from "../support/spawn-keyturn.js";
 
 const SECRET = "e2e-signing-secret-" + Math.random().toString(36).slice(2);
@@ -23,25 +24,12 @@ let slack: FakeSlack;
 let fc: FakeConnector;
 let kt: RunningProgram;
 let dir: string;
-let n = 0;
 
 const text = (r: unknown) => JSON.stringify(r);
 
-async function slackCommand(user: string, line: string): Promise<Record<string, unknown>> {
-  const id = `r${++n}`;
-  const body = slashCommand({ user, channel: CHANNEL, text: line, responseUrl: slack.responseUrl(id) });
-  const res = await fetch(`${kt.url}/slack/events`, { method: "POST", headers: sign(SECRET, body), body });
-  expect(res.status).toBe(200);
-  return waitUntil(`the reply to "${line}"`, () => slack.responses.find((r) => r.id === id)?.body, 30_000);
-}
-
-async function slackPress(user: string, button: { action_id: string; value: string }): Promise<unknown> {
-  const id = `r${++n}`;
-  const body = blockAction({ user, channel: CHANNEL, button, responseUrl: slack.responseUrl(id) });
-  const res = await fetch(`${kt.url}/slack/events`, { method: "POST", headers: sign(SECRET, body), body });
-  expect(res.status).toBe(200);
-  return waitUntil("the button's reply", () => slack.responses.find((r) => r.id === id)?.body, 30_000);
-}
+let driver: SlackDriver;
+const slackCommand = (user: string, line: string) => driver.command(user, line);
+const slackPress = (user: string, button: { action_id: string; value: string }) => driver.press(user, button);
 
 /** A personal-chat command in Teams; resolves with everything keyturn answered in that chat since. */
 async function teamsCommand(who: "alice" | "bob" | "carol" | "erin", line: string): Promise<string> {
@@ -82,17 +70,13 @@ async function patchTags(account: string, tags: Record<string, string>): Promise
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "keyturn-trust-people-"));
   slack = await new FakeSlack().start();
+  driver = new SlackDriver(() => kt, slack, SECRET, CHANNEL);
   fc = await new FakeConnector().start();
   kt = await spawnKeyturn({
     KEYTURN_DATA_DIR: dir,
-    KEYTURN_SANDBOX: "1",
     NODE_ENV: "test",
     KEYTURN_TEAMS_ANONYMOUS: "local",
-    SLACK_BOT_TOKEN: "xoxb-test-token",
-    SLACK_SIGNING_SECRET: SECRET,
-    SLACK_API_URL: slack.apiUrl,
-    SLACK_BOT_USER_ID: "U0KEYTURN",
-    SLACK_TEAM_ID: "T0CONTOSO",
+    ...slackSandboxEnv(slack, SECRET),
   });
 });
 

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSlack } from "../fakes/slack-api.js";
-import { blockAction, buttonsOf, sign, slashCommand } from "../fakes/slack-sign.js";
+import { buttonsOf, slashCommand } from "../fakes/slack-sign.js";
+import { SlackDriver, slackSandboxEnv, type Origin } from "../support/slack-e2e.js";
 import { spawnKeyturn, waitUntil, type RunningProgram } from "../support/spawn-keyturn.js";
 
 const SECRET = "e2e-trust-secret-" + Math.random().toString(36).slice(2);
@@ -15,46 +16,18 @@ const CHANNEL = "C0INCIDENT";
 let slack: FakeSlack;
 let kt: RunningProgram;
 let dir: string;
-let n = 0;
 
-const post = (body: string): Promise<Response> =>
-  fetch(`${kt.url}/slack/events`, { method: "POST", headers: sign(SECRET, body), body });
-
-async function command(
-  user: string,
-  text: string,
-  from: { team?: string } = {},
-  ms = 30_000,
-): Promise<Record<string, unknown>> {
-  const id = `r${++n}`;
-  const res = await post(
-    slashCommand({ user, channel: CHANNEL, text, responseUrl: slack.responseUrl(id), ...from }),
-  );
-  expect(res.status).toBe(200);
-  return waitUntil(`the reply to "${text}"`, () => slack.responses.find((r) => r.id === id)?.body, ms);
-}
-
-async function press(
-  user: string,
-  button: { action_id: string; value: string },
-  from: { team?: string; userTeam?: string } = {},
-): Promise<string> {
-  const id = `r${++n}`;
-  const res = await post(
-    blockAction({ user, channel: CHANNEL, button, responseUrl: slack.responseUrl(id), ...from }),
-  );
-  expect(res.status).toBe(200);
-  const body = await waitUntil(
-    "the button's reply",
-    () => slack.responses.find((r) => r.id === id)?.body,
-    30_000,
-  );
-  return JSON.stringify(body);
-}
+let driver: SlackDriver;
+const post = (body: string) => driver.post(body);
+const command = (user: string, text: string, from: Origin = {}, ms = 30_000) =>
+  driver.command(user, text, from, ms);
+const press = async (user: string, button: { action_id: string; value: string }, from: Origin = {}) =>
+  JSON.stringify(await driver.press(user, button, from));
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "keyturn-trust-slack-"));
   slack = await new FakeSlack().start();
+  driver = new SlackDriver(() => kt, slack, SECRET, CHANNEL);
   // members of the installed workspace whose profiles claim approvers' addresses
   slack.addUser(
     "U0MALLORY",
@@ -68,12 +41,7 @@ beforeAll(async () => {
   );
   kt = await spawnKeyturn({
     KEYTURN_DATA_DIR: dir,
-    KEYTURN_SANDBOX: "1",
-    SLACK_BOT_TOKEN: "xoxb-test-token",
-    SLACK_SIGNING_SECRET: SECRET,
-    SLACK_API_URL: slack.apiUrl,
-    SLACK_BOT_USER_ID: "U0KEYTURN",
-    SLACK_TEAM_ID: "T0CONTOSO",
+    ...slackSandboxEnv(slack, SECRET),
     // a stalled Slack call fails in seconds here, not in half a minute
     SLACK_API_TIMEOUT_MS: "1000",
   });
