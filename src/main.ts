@@ -146,7 +146,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
       store,
       logger,
       clock,
-      config: config.slack,
+      config: { ...config.slack, allowGuests: config.slack.allowGuests || policy.allowsSlackGuests() },
       policyGroups: policy.platformGroups(),
     });
     chats.register(slack.gateway);

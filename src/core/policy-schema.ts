@@ -79,6 +79,10 @@ export const policySchema = z
   .object(
     {
       defaults: settingsSchema.optional(),
+      /** Slack guests (single- and multi-channel) may be identified by their e-mail and user groups. */
+      allowSlackGuests: z
+        .boolean({ error: "expected true or false — write allowSlackGuests: true to identify Slack guests" })
+        .optional(),
       people: z
         .record(z.string(), person, {
           error: "expected people — write key: { name: …, identities: [...] } pairs beneath it",

@@ -36,6 +36,8 @@ export interface PolicyBook {
   ownerFor(account: Account): { owner: string; source: "tag" | "policy" } | null;
   /** Rotation cadence for an account (policy, default 90; a `rotation-cadence-days` tag may only shorten it). */
   cadenceDays(account: Account): number;
+  /** Whether Slack guests' e-mail and user groups count as identities (never by default). */
+  allowsSlackGuests(): boolean;
   /** Platform group ids named anywhere in the policy (e.g. Slack user groups `slackgroup:S…`), for adapters to resolve. */
   platformGroups(): string[];
 }
@@ -104,6 +106,7 @@ export function parsePolicy(input: unknown): Policy {
               "subscriptions",
               "resourceGroups",
               "identities",
+              "allowSlackGuests",
               ...ROLES,
             ]),
           );
@@ -481,6 +484,9 @@ export function createPolicyBook(policy: Policy): PolicyBook {
       const tag = Number(account.tags["rotation-cadence-days"]);
       // a tag may ask for more frequent rotation, never for less
       return Number.isInteger(tag) && tag > 0 ? Math.min(tag, policyDays) : policyDays;
+    },
+    allowsSlackGuests() {
+      return policy.allowSlackGuests === true;
     },
     platformGroups() {
       const all = [

@@ -447,3 +447,16 @@ describe("including a NEW holder", () => {
     expect(waived.ok).toBe(true);
   });
 });
+
+describe("Slack guests", () => {
+  it("are identified by their e-mail only where the policy allows it", () => {
+    expect(book.allowsSlackGuests()).toBe(false);
+    const allowing = createPolicyBook(
+      parsePolicy({ allowSlackGuests: true, defaults: { approvers: ["bob@contoso.com"] } }),
+    );
+    expect(allowing.allowsSlackGuests()).toBe(true);
+    expect(() =>
+      parsePolicy({ allowSlackGuests: "yes", defaults: { approvers: ["bob@contoso.com"] } }),
+    ).toThrow(/allowSlackGuests: expected true or false, got "yes" — write allowSlackGuests: true/);
+  });
+});
