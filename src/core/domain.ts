@@ -200,6 +200,8 @@ export interface Approval {
   readonly at: string; // ISO
   readonly planHash: string;
   readonly afterTheFact: boolean; // a break-glass change approved after it started
+  /** The policy entry that made the approver eligible, as written (`group:secops`, `person:bob`, an e-mail). */
+  readonly eligibleAs?: string;
 }
 
 /** The policy that applied when the change was requested (a snapshot: later policy edits do not move it). */
@@ -223,6 +225,10 @@ export interface PolicySnapshot {
   readonly approverNames?: string;
   /** The operators in words. */
   readonly operatorNames?: string;
+  /** Each approver entry as the policy wrote it, with the identities it stands for (who made an approver eligible). */
+  readonly approverEntries?: readonly { readonly entry: string; readonly identities: readonly string[] }[];
+  /** SHA-256 of the policy file's rules as parsed (changes whenever the policy does). */
+  readonly hash?: string;
 }
 
 export type StepOutcome = "succeeded" | "failed" | "gate_failed";

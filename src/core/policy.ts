@@ -13,6 +13,7 @@ import { parseDuration } from "./duration.js";
 import { KeyturnError } from "./errors.js";
 import type { Policy, PolicySettings, Role } from "./policy-schema.js";
 import { policySchema, ROLES } from "./policy-schema.js";
+import { canonicalJson, sha256Hex } from "./secret.js";
 import { closest } from "./suggest.js";
 
 export type { Policy, Role } from "./policy-schema.js";
@@ -356,6 +357,7 @@ export function createPolicyBook(policy: Policy): PolicyBook {
     };
   };
   const seconds = (v: string | number) => parseDuration(v) ?? 0;
+  const policyHash = sha256Hex(canonicalJson(policy));
   // every identity the policy names anywhere: someone holding one of them is one of the policy's people
   const named = new Set<string>([
     ...personOf.keys(),
@@ -471,6 +473,8 @@ export function createPolicyBook(policy: Policy): PolicyBook {
         cadenceDays: this.cadenceDays(account),
         operators: [...members("operate", account)],
         approverNames: describe(s.approvers),
+        approverEntries: s.approvers.map((entry) => ({ entry, identities: expand([entry]) })),
+        hash: policyHash,
         operatorNames: this.holders("operate", account),
       };
     },
@@ -512,6 +516,12 @@ const lower = (xs: readonly string[]) => new Set(xs.map((x) => x.toLowerCase()))
 export function isApprover(snapshot: PolicySnapshot, principal: Principal): boolean {
   const set = lower(snapshot.resolvedApprovers);
   return principal.identities.some((i) => set.has(i.toLowerCase()));
+}
+
+/** The policy entry (as written) that makes the principal an approver, or undefined. */
+export function eligibility(snapshot: PolicySnapshot, principal: Principal): string | undefined {
+  const mine = new Set(principal.identities.map((i) => i.toLowerCase()));
+  return snapshot.approverEntries?.find((e) => e.identities.some((i) => mine.has(i.toLowerCase())))?.entry;
 }
 
 export function isBreakGlassResponder(snapshot: PolicySnapshot, principal: Principal): boolean {

@@ -6,7 +6,7 @@
 import type { Approval, Change, ChangeState, PauseReason, Plan, Principal, StepEvidence } from "./domain.js";
 import { isOpen, samePerson, toRef } from "./domain.js";
 import { KeyturnError } from "./errors.js";
-import { countedApprovals, isApprover, isOperator, isRequester } from "./policy.js";
+import { countedApprovals, eligibility, isApprover, isOperator, isRequester } from "./policy.js";
 
 export type WorkflowEvent =
   | { readonly type: "submitted"; readonly at: string }
@@ -165,11 +165,13 @@ const approve: Handler<Extract<WorkflowEvent, { type: "approved" }>> = (c, e) =>
       `You already approved ${c.id}; it needs ${c.policy.approvalsRequired} approval(s).`,
     );
   }
+  const eligibleAs = eligibility(c.policy, e.by);
   const approval: Approval = {
     by: toRef(e.by),
     at: e.at,
     planHash: e.planHash,
     afterTheFact: c.state === "running" || c.state === "paused" || c.state === "completed",
+    ...(eligibleAs ? { eligibleAs } : {}),
   };
   const next: Change = { ...c, approvals: [...c.approvals, approval] };
   const enough = countedApprovals(next) >= c.policy.approvalsRequired;

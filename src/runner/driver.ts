@@ -10,6 +10,7 @@ import { toRef } from "../core/domain.js";
 import { isKeyturnError, KeyturnError } from "../core/errors.js";
 import { buildPlan } from "../core/planner.js";
 import type { PolicyBook } from "../core/policy.js";
+import { eligibility } from "../core/policy.js";
 import type { AzurePorts, Clock, Logger, NewEvent, Store } from "../core/ports.js";
 import type { Effect, TransitionResult, WorkflowEvent } from "../core/workflow.js";
 import { transition } from "../core/workflow.js";
@@ -64,7 +65,7 @@ export class Driver {
         };
       const result = transition(change, event);
       if (!result.ok) return result;
-      this.deps.store.commit(result.change, [this.#record(changeId, event, actor)]);
+      this.deps.store.commit(result.change, [this.#record(changeId, event, actor, result.change)]);
       for (const effect of result.effects) this.#perform(result.change, effect);
       return result;
     });
@@ -399,10 +400,15 @@ export class Driver {
     this.deps.onLeaseLost?.();
   }
 
-  #record(changeId: string, event: WorkflowEvent, actor?: string): NewEvent {
+  #record(changeId: string, event: WorkflowEvent, actor?: string, after?: Change): NewEvent {
     const { type, at, ...rest } = event;
     const payload: Record<string, unknown> = { ...rest };
     if ("by" in event) payload.by = toRef(event.by);
+    // the identities behind an approval are not stored: record which policy entry made the approver eligible
+    if (event.type === "approved" && after) {
+      const eligibleAs = eligibility(after.policy, event.by);
+      if (eligibleAs) payload.eligibleAs = eligibleAs;
+    }
     if (event.type === "plan_revalidated") {
       payload.plan = event.plan;
       payload.inventory = event.inventory;

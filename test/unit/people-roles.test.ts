@@ -460,3 +460,33 @@ describe("Slack guests", () => {
     ).toThrow(/allowSlackGuests: expected true or false, got "yes" — write allowSlackGuests: true/);
   });
 });
+
+describe("what an approval records", () => {
+  it("the policy entry that made the approver eligible, and the policy's hash in the snapshot", () => {
+    const bob = approve(awaiting(), teams(BOB_OID));
+    expect(bob.ok && bob.change.approvals[0]?.eligibleAs).toBe("group:secops");
+    const b = createPolicyBook(
+      parsePolicy({ defaults: { approvers: ["carol@contoso.com", "slackgroup:S0SEC"] } }),
+    );
+    const snap = b.snapshotFor(dev, { exposure: false });
+    const carol = b.identify({
+      platform: "console",
+      id: "console:c",
+      displayName: "c",
+      identities: ["CAROL@contoso.com"],
+    });
+    const member = b.identify({
+      platform: "slack",
+      id: "slack:T:U9",
+      displayName: "u",
+      identities: ["slack:u9", "slackgroup:s0sec"],
+    });
+    const r1 = approve({ ...awaiting(), policy: snap }, carol);
+    expect(r1.ok && r1.change.approvals[0]?.eligibleAs).toBe("carol@contoso.com");
+    const r2 = approve({ ...awaiting(), policy: snap }, member);
+    expect(r2.ok && r2.change.approvals[0]?.eligibleAs).toBe("slackgroup:S0SEC");
+    expect(snap.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(book.snapshotFor(dev, { exposure: false }).hash).not.toBe(snap.hash);
+    expect(b.snapshotFor(prod, { exposure: true }).hash).toBe(snap.hash);
+  });
+});
