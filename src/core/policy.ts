@@ -82,6 +82,9 @@ const DEFAULT_ROLES: Readonly<Record<(typeof ROLES)[number], readonly string[]>>
   audit: ["approvers"],
 };
 
+/** A role word, never an identity: a chat identity spelled like one matches nothing. */
+const isToken = (i: string): boolean => (TOKENS as readonly string[]).includes(i.trim().toLowerCase());
+
 const PREFIXES = ["slack:", "slackgroup:", "aad:", "console:", "group:", "person:"];
 /** Identities that name one chat account or mailbox (not a group). */
 const isPersonal = (i: string): boolean =>
@@ -223,6 +226,10 @@ export function parsePolicy(input: unknown): Policy {
       );
     const approvers = s.approvers !== undefined ? list(s.approvers) : inherited.approvers;
     const count = distinctPeople(approvers);
+    if (path !== "defaults" && Array.isArray(s.approvers) && s.approvers.length === 0)
+      problems.push(
+        `${path}.approvers: nobody can approve a rotation of the accounts it matches — list at least one person or group, or remove approvers: to use the defaults`,
+      );
     const hasPlatformGroup = resolveIdentities(approvers, groups).some((i) => i.startsWith("slackgroup:"));
     const required = s.approvalsRequired ?? inherited.required ?? 1;
     if (typeof required === "number" && count > 0 && !hasPlatformGroup && required > count) {
@@ -387,7 +394,7 @@ export function createPolicyBook(policy: Policy): PolicyBook {
   const holds = (set: ReadonlySet<string>, principal: Principal): boolean =>
     set.has("everyone") ||
     (set.has("people") && principal.person !== undefined) ||
-    principal.identities.some((i) => set.has(i.toLowerCase()));
+    principal.identities.some((i) => !isToken(i) && set.has(i.toLowerCase()));
   const nameOf = (raw: string): string => {
     const entry = raw.trim().toLowerCase();
     if (entry.startsWith("person:")) return people.get(entry.slice(7))?.name ?? entry.slice(7);
@@ -536,7 +543,7 @@ export function isOperator(change: Change, principal: Principal): boolean {
   const set = lower(ops);
   if (set.has("requester") && samePerson(principal, change.requester)) return true;
   if (set.has("people") && principal.person !== undefined) return true;
-  return principal.identities.some((i) => set.has(i.toLowerCase()));
+  return principal.identities.some((i) => !isToken(i) && set.has(i.toLowerCase()));
 }
 
 /** Whether the principal is the change's requester — the same person on any platform. */

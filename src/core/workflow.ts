@@ -104,11 +104,6 @@ const no = (code: KeyturnError["code"], message: string): TransitionResult => ({
 const addSeconds = (iso: string, seconds: number): string =>
   new Date(Date.parse(iso) + seconds * 1000).toISOString();
 
-/** The index of the first step at or after the point of no return, or steps.length if none. */
-export function pointOfNoReturnIndex(c: Change): number {
-  const i = c.plan.steps.findIndex((s) => s.pointOfNoReturn);
-  return i === -1 ? c.plan.steps.length : i;
-}
 
 /** Whether the point-of-no-return step has started: rollback is no longer possible. */
 export const pastPointOfNoReturn = (c: Change): boolean =>
@@ -439,6 +434,9 @@ const TABLE: { readonly [S in ChangeState]: Handlers } = {
       );
     },
     step_failed: (c, e) => {
+      // a late report from another step must not pause the change there (resume would re-run it)
+      if (e.index !== c.currentStep)
+        return no("invalid_state", `${c.id} is not running step ${e.index + 1}.`);
       const pause: PauseReason = { code: e.code, message: e.message, stepIndex: e.index };
       const steps = upsertStep(c.steps, {
         ...e.evidence,

@@ -490,3 +490,45 @@ describe("what an approval records", () => {
     expect(b.snapshotFor(prod, { exposure: true }).hash).toBe(snap.hash);
   });
 });
+
+describe("rules that close gaps", () => {
+  it("a policy whose approvers list is empty is refused, naming the fix", () => {
+    expect(() =>
+      parsePolicy({
+        defaults: { approvers: ["bob@contoso.com"] },
+        policies: [{ name: "prod", match: { names: ["*-prod"] }, approvers: [] }],
+      }),
+    ).toThrow(/policies\[0\]\.approvers: nobody can approve a rotation of the accounts it matches/);
+  });
+
+  it("an identity spelled like a role word matches nothing", () => {
+    const b = createPolicyBook(
+      parsePolicy({
+        defaults: { approvers: ["bob@contoso.com"], roles: { read: ["people"], operate: ["requester"] } },
+      }),
+    );
+    const odd: Principal = {
+      platform: "console",
+      id: "console:x",
+      displayName: "x",
+      identities: ["people", "requester"],
+    };
+    expect(b.can("read", b.identify(odd), dev)).toBe(false);
+    const c: Change = { ...change(), policy: b.snapshotFor(dev, { exposure: false }), state: "paused" };
+    expect(isOperator(c, odd)).toBe(false);
+  });
+
+  it("a late failure report from another step is refused", () => {
+    const running: Change = { ...awaiting(), state: "running", currentStep: 3 };
+    const r = transition(running, {
+      type: "step_failed",
+      at,
+      index: 1,
+      code: "azure_transient",
+      message: "late",
+      evidence: { index: 1, kind: "regenerate_standby", startedAt: at, rollback: "", actor: "keyturn" },
+    });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.code).toBe("invalid_state");
+  });
+});
