@@ -9,6 +9,9 @@ import { parseArgs } from "node:util";
 import { checkAccess } from "./azure/index.js";
 import { readConfig, redactedConfig } from "./config/read-config.js";
 import { buildEvidence } from "./core/evidence.js";
+import { createPolicyBook } from "./core/policy.js";
+import { offlineOwner } from "./evidence-offline-owner.js";
+import { keyturnVersion } from "./keyturn-version.js";
 import { isKeyturnError } from "./core/errors.js";
 import { credentialFor, startKeyturn } from "./main.js";
 import { openStore } from "./store/open-store.js";
@@ -230,6 +233,8 @@ function evidence(id: string, out?: string): number {
     const pack = buildEvidence(change, store.events({ changeId }), store.verify(), {
       label: change.sandbox ? "SANDBOX" : undefined,
       generatedAt: new Date().toISOString(),
+      version: keyturnVersion(),
+      owner: offlineOwner(createPolicyBook(c.policy), change),
     });
     const dir = resolve(out ?? join(c.dataDir, "evidence"));
     mkdirSync(dir, { recursive: true });

@@ -18,6 +18,7 @@ import { type KeyturnConfig, readConfig } from "./config/read-config.js";
 import { knownHoldersOf } from "./core/known-holders.js";
 import { declareSandboxConsumers } from "./runner/sandbox-consumers.js";
 import { createPolicyBook } from "./core/policy.js";
+import { keyturnVersion } from "./keyturn-version.js";
 import type { Logger } from "./core/ports.js";
 import { createLogger } from "./log.js";
 import { ChatRegistry } from "./runner/chat-registry.js";
@@ -126,6 +127,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     ...(config.digestChannel ? { digestChannel: config.digestChannel } : {}),
     // standby / take-over lines go to whoever started keyturn, not only to the log
     announce: (line) => stdout.write(line + "\n"),
+    version: keyturnVersion(),
   });
 
   const app = express();

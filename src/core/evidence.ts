@@ -1,213 +1,192 @@
 /**
  * The evidence pack of a change: Markdown for people, JSON (`keyturn.evidence/v1`) for tools.
- * Every step with fingerprints, validation and rollback notes; every approval; the whole event
- * chain with hashes and the verification result. Fingerprints only, never key values.
+ * It answers the runbook's five questions (before, expected after, validation, owner, rollback) for
+ * the change and each step, names every approval with the policy entry that made it count, the
+ * keyturn version and policy hash, every decision and interruption with who and why, and the whole
+ * event chain with its verification. Fingerprints only, never key values. Pure: the caller reads
+ * the version, the owner and the clock and passes them in.
  */
-import type { Change } from "./domain.js";
-import { holderMark } from "./known-holders.js";
+import type { Approval, Change } from "./domain.js";
+import { decisionHistory, type HistoryEntry } from "./evidence-history.js";
+import { renderEvidenceMarkdown, TRAFFIC_WINDOWS } from "./evidence-markdown.js";
+import {
+  changeRunbook,
+  NOT_RECORDED,
+  ownerText,
+  stepRunbooks,
+  type OwnerInfo,
+  type RunbookAnswer,
+  type StepRunbook,
+} from "./evidence-runbook.js";
+import { findingsOf, type EvidenceFinding } from "./evidence-state.js";
 import type { StoredEvent, VerifyResult } from "./ports.js";
 
-/** "TAMPERED: event 4 — …", without repeating the event when the store's problem already names it. */
-export function tamperText(r: Extract<VerifyResult, { ok: false }>): string {
-  const named = r.problem.toLowerCase().startsWith(`event ${r.firstBadSeq}`);
-  return named ? `TAMPERED: ${r.problem}` : `TAMPERED: event ${r.firstBadSeq} — ${r.problem}`;
+export { decisionHistory, pauseHistory, type HistoryEntry } from "./evidence-history.js";
+export { tamperText, TRAFFIC_WINDOWS } from "./evidence-markdown.js";
+export { findingsOf, type EvidenceFinding } from "./evidence-state.js";
+export type { ExpectedCheck, OwnerInfo, RunbookAnswer, StepRunbook } from "./evidence-runbook.js";
+
+export interface EvidenceOptions {
+  readonly label?: string | undefined;
+  readonly generatedAt: string;
+  /** keyturn's version (package.json), read by the caller; absent = "not recorded". */
+  readonly version?: string | undefined;
+  /** The account owner (owner tag, else policy), resolved by the caller; absent = "not recorded". */
+  readonly owner?: OwnerInfo | null | undefined;
 }
 
-/** Events that interrupt or redirect a change: a reviewer reads them as the pause/resume history. */
-const HISTORY_TYPES = new Set([
-  "step_failed",
-  "revalidation_failed",
-  "resumed",
-  "consumer_waived",
-  "consumer_included",
-  "rollback_requested",
-  "rolled_back",
-  "cancelled",
-  "rejected",
-  "expired",
-  "plan_revalidated",
-  "break_glass_deadline",
-]);
+/** An approval as the pack reports it: who, when, for which plan, and what made the approver eligible. */
+export interface ApprovalRecord extends Approval {
+  /** The policy entry that made the approver eligible, from the approval or its event; null = not recorded. */
+  readonly eligibleAsRecorded: string | null;
+  readonly forCurrentPlan: boolean;
+  /** The `approved` event that records it; null = the read model has an approval the log does not. */
+  readonly eventSeq: number | null;
+}
 
-export interface HistoryEntry {
-  readonly seq: number;
+/** A waiver or an inclusion as the log records it. */
+export interface ConsumerDecision {
+  readonly consumerId: string;
+  readonly consumer: string;
+  readonly by: string;
   readonly at: string;
-  readonly type: string;
-  readonly actor: string | null;
-  readonly detail: string;
+  readonly reason: string | null;
+  readonly eventSeq: number;
 }
 
-/** The pause/resume history of a change, from its events. */
-export function pauseHistory(events: readonly StoredEvent[]): HistoryEntry[] {
-  return events
-    .filter((e) => HISTORY_TYPES.has(e.type))
-    .map((e) => {
-      const p = (e.payload ?? {}) as Record<string, unknown>;
-      const str = (k: string): string | undefined => {
-        const v = p[k];
-        return typeof v === "string" ? v : undefined;
-      };
-      const step = typeof p.index === "number" ? `step ${p.index + 1}` : undefined;
-      const detail =
-        e.type === "step_failed"
-          ? `paused at ${step ?? "a step"} (${str("code") ?? "failed"}): ${str("message") ?? ""}`
-          : e.type === "revalidation_failed"
-            ? `paused before the first step (${str("code") ?? "failed"}): ${str("message") ?? ""}`
-            : e.type === "consumer_included"
-              ? `included NEW holder ${str("consumerId") ?? "a consumer"}${str("reason") ? `: ${str("reason")}` : ""}`
-              : e.type === "consumer_waived"
-                ? `waived ${str("consumerId") ?? str("consumer") ?? "a consumer"}${str("reason") ? `: ${str("reason")}` : ""}`
-                : [e.type.replace(/_/g, " "), step, str("reason")].filter(Boolean).join(" — ");
-      return { seq: e.seq, at: e.at, type: e.type, actor: e.actor, detail: detail.trim() };
-    });
+/** The JSON pack: a plain object others may extend (e.g. with a signed `checkpoint`). */
+export interface EvidencePack {
+  readonly schema: "keyturn.evidence/v1";
+  readonly generatedAt: string;
+  readonly label: string | null;
+  readonly keyturn: { readonly version: string | null };
+  readonly change: Record<string, unknown> & { readonly id: string; readonly state: string };
+  readonly policy: { readonly name: string; readonly hash: string | null };
+  readonly runbook: { readonly change: RunbookAnswer; readonly steps: readonly StepRunbook[] };
+  readonly plan: Change["plan"];
+  readonly inventory: Change["inventory"];
+  readonly trafficWindows: Readonly<Record<string, string>>;
+  readonly approvals: readonly ApprovalRecord[];
+  readonly waivers: readonly ConsumerDecision[];
+  readonly waivedConsumerIds: readonly string[];
+  readonly inclusions: readonly ConsumerDecision[];
+  readonly newHolders: ReturnType<typeof newHolders>;
+  /** What the steps saw that needs a person (a change with any ends completed_with_findings). */
+  readonly findings: readonly EvidenceFinding[];
+  readonly steps: Change["steps"];
+  readonly history: readonly HistoryEntry[];
+  readonly events: readonly Omit<StoredEvent, "changeId">[];
+  readonly chain: VerifyResult;
 }
 
 export function buildEvidence(
   change: Change,
   events: readonly StoredEvent[],
   verify: VerifyResult,
-  opts: { label?: string | undefined; generatedAt: string },
-): { markdown: string; json: string; filenameBase: string } {
-  const json = JSON.stringify(
-    {
-      schema: "keyturn.evidence/v1",
-      generatedAt: opts.generatedAt,
-      label: opts.label ?? null,
-      change: {
-        id: change.id,
-        account: { id: change.accountId, name: change.accountName, kind: change.accountKind },
-        state: change.state,
-        reason: change.reason,
-        exposure: change.exposure,
-        leakedSlot: change.leakedSlot,
-        breakGlass: change.breakGlass,
-        requester: change.requester,
-        createdAt: change.createdAt,
-        completedAt: change.completedAt,
-        policy: change.policy,
-      },
-      plan: change.plan,
-      inventory: change.inventory,
-      approvals: change.approvals,
-      waivers: change.waivedConsumerIds,
-      newHolders: newHolders(change),
-      steps: change.steps,
-      history: pauseHistory(events),
-      events: events.map((e) => ({
-        seq: e.seq,
-        type: e.type,
-        at: e.at,
-        actor: e.actor,
-        prevHash: e.prevHash,
-        hash: e.hash,
-        payload: e.payload,
-      })),
-      chain: verify,
+  opts: EvidenceOptions,
+): { markdown: string; json: string; filenameBase: string; data: EvidencePack } {
+  const owner = ownerText(opts.owner);
+  const data: EvidencePack = {
+    schema: "keyturn.evidence/v1",
+    generatedAt: opts.generatedAt,
+    label: opts.label ?? null,
+    keyturn: { version: opts.version ?? null },
+    change: {
+      id: change.id,
+      account: { id: change.accountId, name: change.accountName, kind: change.accountKind },
+      owner: opts.owner ?? null,
+      state: change.state,
+      reason: change.reason,
+      exposure: change.exposure,
+      leakedSlot: change.leakedSlot,
+      breakGlass: change.breakGlass,
+      requester: change.requester,
+      createdAt: change.createdAt,
+      completedAt: change.completedAt,
+      pause: change.pause,
+      policy: change.policy,
     },
-    null,
-    2,
-  );
-  const md: string[] = [];
-  md.push(
-    `# Evidence — ${change.id}: rotate ${change.accountName}${opts.label ? ` (${opts.label})` : ""}`,
-    "",
-  );
-  md.push(
-    `Generated ${opts.generatedAt}. Key values never appear here: keys are identified by fingerprint (sha256 prefix).`,
-    "",
-  );
-  md.push("## Change", "");
-  md.push(`| | |`, `|---|---|`);
-  for (const [k, v] of [
-    ["Account", `${change.accountName} (${change.accountKind})`],
-    ["Resource id", change.accountId],
-    ["State", change.state],
-    ["Reason", change.reason],
-    ["Exposure", change.exposure ? `yes, leaked key: ${change.leakedSlot ?? "unknown"}` : "no"],
-    ["Break-glass", change.breakGlass ? "YES" : "no"],
-    ["Requested by", `${change.requester.displayName} (${change.requester.id}) at ${change.createdAt}`],
-    ["Completed", change.completedAt ?? "—"],
-    [
-      "Policy",
-      `${change.policy.name}: ${change.policy.approvalsRequired} approval(s) from ${change.policy.approvers.join(", ")}`,
-    ],
-    ["Plan", `${change.plan.variant}, hash ${change.plan.hash}`],
-  ])
-    md.push(`| ${k} | ${cell(String(v))} |`);
-  md.push("", "## Approvals", "");
-  if (!change.approvals.length) md.push("None.");
-  for (const a of change.approvals)
-    md.push(
-      `- ${a.by.displayName} (${a.by.id}) at ${a.at}, plan ${a.planHash.slice(0, 12)}${a.planHash !== change.plan.hash ? " — for an earlier plan, not counted" : ""}${a.afterTheFact ? " — after the fact" : ""}`,
-    );
-  if (change.waivedConsumerIds.length)
-    md.push("", `Waived consumers: ${change.waivedConsumerIds.join(", ")}`);
-  md.push("", "## Blast radius", "");
-  for (const c of change.inventory.consumers) {
-    const mark = holderMark(change, c);
-    md.push(
-      `- ${c.name} — ${c.source}, uses ${c.slot}, ${c.reload}: ${c.evidence}${mark ? ` — ${mark}` : ""}`,
-    );
-  }
-  if (!change.inventory.consumers.length) md.push("- no consumer found");
-  const pinned = change.plan.pinnedConsumerIds;
-  if (pinned.length)
-    md.push(`- pinned (block the cutover check until re-pinned or waived): ${pinned.join(", ")}`);
-  if (change.inventory.services.length)
-    md.push(
-      `- services by ApiName: ${change.inventory.services.map((s) => `${s.apiName} (${s.calls} calls)`).join(", ")}`,
-    );
-  for (const u of change.inventory.unseen) md.push(`- could not see: ${u}`);
-  const fresh = newHolders(change);
-  if (fresh.length) {
-    md.push("", "## NEW holders (found for the first time)", "");
-    for (const h of fresh)
-      md.push(
-        `- ${h.name} (${h.id}): ${h.delivered ? (h.included ? "included by an approver, delivered to" : "delivered to (standard rotation)") : "EXCLUDED: received nothing"}; created ${h.createdAt ?? "—"} by ${h.createdBy ?? "unknown creator"}`,
-      );
-  }
-  md.push("", "## Steps", "");
-  for (const p of change.plan.steps) {
-    const s = change.steps.find((x) => x.index === p.index);
-    md.push(`### ${p.index + 1}. ${p.title}${p.pointOfNoReturn ? " — point of no return" : ""}`, "");
-    if (!s) {
-      md.push("Not run.", "");
-      continue;
-    }
-    md.push(
-      `- Outcome: ${s.outcome ?? "not finished"}; actor ${s.actor}; started ${s.startedAt}; finished ${s.finishedAt ?? "—"}`,
-    );
-    for (const [k, v] of Object.entries(s.before ?? {})) md.push(`- Before ${k}: ${v}`);
-    for (const [k, v] of Object.entries(s.after ?? {})) md.push(`- After ${k}: ${v}`);
-    if (s.validation)
-      md.push(
-        `- Validation query: ${s.validation.query}`,
-        `- Validation result (${s.validation.passed ? "passed" : "NOT passed"}): ${s.validation.result}`,
-      );
-    for (const n of s.notes ?? []) md.push(`- Note: ${n}`);
-    md.push(`- Rollback: ${s.rollback}`, "");
-  }
-  md.push("## Pauses, resumptions and rollbacks", "");
-  const history = pauseHistory(events);
-  if (!history.length) md.push("None: the change was never paused.");
-  for (const h of history)
-    md.push(`- ${h.at} (event ${h.seq}) ${h.actor ?? "keyturn"}: ${oneLine(h.detail)}`);
-  md.push("");
-  md.push("## Event chain", "");
-  md.push(
-    verify.ok ? `Verified: ${verify.events} events in the log, head ${verify.head}.` : tamperText(verify),
-    "",
-  );
-  md.push("| seq | time | type | actor | prev hash | hash |", "|---|---|---|---|---|---|");
-  for (const e of events)
-    md.push(
-      `| ${e.seq} | ${e.at} | ${cell(e.type)} | ${cell(e.actor ?? "")} | ${e.prevHash.slice(0, 16)} | ${e.hash.slice(0, 16)} |`,
-    );
-  return { markdown: md.join("\n") + "\n", json, filenameBase: `keyturn-evidence-${change.id}` };
+    policy: { name: change.policy.name, hash: change.policy.hash ?? null },
+    runbook: { change: changeRunbook(change, owner), steps: stepRunbooks(change, owner) },
+    plan: change.plan,
+    inventory: change.inventory,
+    trafficWindows: TRAFFIC_WINDOWS,
+    approvals: approvalRecords(change, events),
+    waivers: consumerDecisions(change, events, "consumer_waived"),
+    waivedConsumerIds: change.waivedConsumerIds,
+    inclusions: consumerDecisions(change, events, "consumer_included"),
+    newHolders: newHolders(change),
+    findings: findingsOf(change),
+    steps: change.steps,
+    history: decisionHistory(events, change),
+    events: events.map((e) => ({
+      seq: e.seq,
+      type: e.type,
+      at: e.at,
+      actor: e.actor,
+      prevHash: e.prevHash,
+      hash: e.hash,
+      payload: e.payload,
+    })),
+    chain: verify,
+  };
+  return {
+    markdown: renderEvidenceMarkdown(change, data, events),
+    json: JSON.stringify(data, null, 2),
+    filenameBase: `keyturn-evidence-${change.id}`,
+    data,
+  };
+}
+
+const payload = (e: StoredEvent): Record<string, unknown> =>
+  e.payload && typeof e.payload === "object" ? (e.payload as Record<string, unknown>) : {};
+
+/** The read model's approvals, each matched to its `approved` event (eligibility comes from either). */
+function approvalRecords(change: Change, events: readonly StoredEvent[]): ApprovalRecord[] {
+  const approved = events.filter((e) => e.type === "approved");
+  return change.approvals.map((a) => {
+    const ev = approved.find((e) => {
+      const by = payload(e).by as { id?: unknown } | undefined;
+      return e.at === a.at && (by?.id ?? e.actor) === a.by.id;
+    });
+    const fromEvent = ev ? payload(ev).eligibleAs : undefined;
+    return {
+      ...a,
+      eligibleAsRecorded: a.eligibleAs ?? (typeof fromEvent === "string" ? fromEvent : null),
+      forCurrentPlan: a.planHash === change.plan.hash,
+      eventSeq: ev?.seq ?? null,
+    };
+  });
+}
+
+function consumerDecisions(
+  change: Change,
+  events: readonly StoredEvent[],
+  type: "consumer_waived" | "consumer_included",
+): ConsumerDecision[] {
+  return events
+    .filter((e) => e.type === type)
+    .map((e) => {
+      const p = payload(e);
+      const id =
+        typeof p.consumerId === "string" ? p.consumerId : typeof p.consumer === "string" ? p.consumer : "";
+      const by = p.by as { displayName?: unknown; id?: unknown } | undefined;
+      return {
+        consumerId: id,
+        consumer: change.inventory.consumers.find((c) => c.id === id)?.name ?? id,
+        by:
+          typeof by?.displayName === "string" && typeof by.id === "string"
+            ? `${by.displayName} (${by.id})`
+            : (e.actor ?? NOT_RECORDED),
+        at: e.at,
+        reason: typeof p.reason === "string" && p.reason.trim() ? p.reason : null,
+        eventSeq: e.seq,
+      };
+    });
 }
 
 /** NEW holders of a change's key: who they are, where their copy came from, whether they received the new key. */
-function newHolders(change: Change) {
+export function newHolders(change: Change) {
   return change.inventory.consumers
     .filter((c) => c.known === false)
     .map((c) => {
@@ -225,7 +204,3 @@ function newHolders(change: Change) {
       };
     });
 }
-
-/** User text (reasons, names) kept on one line so it cannot start a heading or break a table. */
-const oneLine = (t: string) => t.replace(/\s*[\r\n]+\s*/g, " ");
-const cell = (t: string) => oneLine(t).replace(/\|/g, "\\|");

@@ -38,6 +38,8 @@ export interface EngineDeps {
   readonly lease?: LeaseOptions;
   /** Lines for the person who started keyturn (standby, take-over); the log has them too. */
   readonly announce?: (line: string) => void;
+  /** keyturn's version (package.json), named in every evidence pack. */
+  readonly version?: string;
 }
 
 export interface Engine {

@@ -44,6 +44,8 @@ export interface ServiceDeps {
   readonly queries: Queries;
   readonly label?: string;
   readonly sandbox: boolean;
+  /** keyturn's version (package.json), named in every evidence pack. */
+  readonly version?: string;
 }
 
 const ephemeral = (message: Reply["message"], extra: Partial<Reply> = {}): Reply => ({
@@ -404,6 +406,8 @@ export class Service implements KeyturnService {
     const pack = buildEvidence(change, store.events({ changeId }), store.verify(), {
       label: this.d.label,
       generatedAt: this.#now(),
+      version: this.d.version,
+      owner: account ? this.d.policy.ownerFor(account) : null,
     });
     return {
       visibility: "ephemeral",

@@ -75,7 +75,7 @@ export const fastPolicy = (over: Record<string, unknown> = {}) => {
 };
 
 export async function startSandboxEngine(
-  opts: { sim?: SimulatorOptions; policy?: ReturnType<typeof parsePolicy> } = {},
+  opts: { sim?: SimulatorOptions; policy?: ReturnType<typeof parsePolicy>; version?: string } = {},
 ): Promise<SandboxEngine> {
   const dir = mkdtempSync(join(tmpdir(), "keyturn-it-"));
   const sim = await startSimulator({ dataDir: join(dir, "sim"), consumerTickMs: 100, ...opts.sim });
@@ -113,6 +113,7 @@ export async function startSandboxEngine(
     tickMs: 100,
     sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 200))),
     retryDelaySeconds: 2,
+    ...(opts.version ? { version: opts.version } : {}),
   });
   await engine.start();
   const channel = { platform: "console" as const, id: "incident" };
