@@ -126,6 +126,7 @@ export class AzureInventory implements InventoryPort {
           secret: s.reference,
           siteId: s.siteId,
           settingName: s.name,
+          ...(s.callerIps ? { callerIps: s.callerIps } : {}),
           evidence: `app setting ${s.name} references ${s.reference.name}${s.reference.version ? ` pinned to version ${s.reference.version}` : " (versionless)"}`,
         });
       } else if (s.literal) {
@@ -140,6 +141,7 @@ export class AzureInventory implements InventoryPort {
           ...(s.owner ? { owner: s.owner } : {}),
           siteId: s.siteId,
           settingName: s.name,
+          ...(s.callerIps ? { callerIps: s.callerIps } : {}),
           evidence: `app setting ${s.name} holds a literal copy of ${slot}: it must be updated by hand`,
         });
       }

@@ -17,6 +17,8 @@ export interface SiteSetting {
   readonly name: string;
   readonly reference?: SecretLocator; // version set when pinned
   readonly literal?: string;
+  /** The site's outbound addresses (`outboundIpAddresses`, `possibleOutboundIpAddresses`): where its calls come from. */
+  readonly callerIps?: readonly string[];
 }
 
 export function parseReference(value: string): SecretLocator | undefined {
@@ -45,7 +47,12 @@ export class Sites implements ConsumerControlPort {
   async settings(): Promise<SiteSetting[]> {
     const out: SiteSetting[] = [];
     for (const sub of this.subscriptionIds) {
-      const sites = await this.arm.list<{ id: string; name: string; tags?: Record<string, string> }>(
+      const sites = await this.arm.list<{
+        id: string;
+        name: string;
+        tags?: Record<string, string>;
+        properties?: { outboundIpAddresses?: string; possibleOutboundIpAddresses?: string };
+      }>(
         `/subscriptions/${sub}/providers/Microsoft.Web/sites`,
         WEB_API,
       );
@@ -55,6 +62,14 @@ export class Sites implements ConsumerControlPort {
           `${site.id}/config/appsettings/list`,
           WEB_API,
         );
+        const callerIps = [
+          ...new Set(
+            [site.properties?.outboundIpAddresses, site.properties?.possibleOutboundIpAddresses]
+              .flatMap((x) => (x ?? "").split(","))
+              .map((x) => x.trim())
+              .filter(Boolean),
+          ),
+        ];
         for (const [name, value] of Object.entries(res.properties ?? {})) {
           const reference = parseReference(value);
           out.push({
@@ -63,6 +78,7 @@ export class Sites implements ConsumerControlPort {
             ...(site.tags?.owner ? { owner: site.tags.owner } : {}),
             name,
             ...(reference ? { reference } : { literal: value }),
+            ...(callerIps.length ? { callerIps } : {}),
           });
         }
       }

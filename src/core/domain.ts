@@ -108,6 +108,11 @@ export interface Consumer {
   readonly known?: boolean;
   /** When and by whom the holder's copy was created, as Azure records it (null = not recorded). */
   readonly firstSeen?: { readonly createdAt: string | null; readonly createdBy: string | null };
+  /**
+   * Addresses its calls come from, as Azure reports them (an App Service site's outbound IPs, a
+   * listKeys caller's IP): 401s from these after the cut can be attributed to this holder.
+   */
+  readonly callerIps?: readonly string[];
 }
 
 export interface ServiceTraffic {
@@ -181,6 +186,8 @@ export type ChangeState =
   | "running"
   | "paused"
   | "completed"
+  /** Completed, but the soak saw what the rotation does not explain (401s from unknown callers): see `findings`. */
+  | "completed_with_findings"
   | "rejected"
   | "expired"
   | "cancelled"
@@ -194,6 +201,10 @@ export const OPEN_STATES: readonly ChangeState[] = [
   "paused",
 ];
 export const isOpen = (s: ChangeState): boolean => OPEN_STATES.includes(s);
+
+/** The states of a change that ran its whole plan (with or without findings). */
+export const COMPLETED_STATES: readonly ChangeState[] = ["completed", "completed_with_findings"];
+export const isCompleted = (s: ChangeState): boolean => COMPLETED_STATES.includes(s);
 
 export interface Approval {
   readonly by: PrincipalRef;
@@ -231,7 +242,29 @@ export interface PolicySnapshot {
   readonly hash?: string;
 }
 
-export type StepOutcome = "succeeded" | "failed" | "gate_failed";
+/**
+ * `succeeded_with_findings`: the step did what it does, but its check saw something the rotation
+ * does not explain (the soak's 401s from unknown callers); the change goes on and ends
+ * `completed_with_findings`.
+ */
+export type StepOutcome = "succeeded" | "succeeded_with_findings" | "failed" | "gate_failed";
+
+/** Something a step saw that needs a person: what was seen, and what to do about it. */
+export interface Finding {
+  readonly stepIndex: number;
+  readonly kind: StepKind;
+  readonly what: string;
+  readonly next: string;
+}
+
+/** An approver's waiver of a consumer at the cutover check: not moved, not checked, stated in every outcome. */
+export interface Waiver {
+  readonly consumerId: string;
+  readonly consumerName: string;
+  readonly by: PrincipalRef;
+  readonly reason: string;
+  readonly at: string;
+}
 
 export interface StepEvidence {
   readonly index: number;
@@ -246,6 +279,8 @@ export interface StepEvidence {
   readonly rollback: string;
   readonly actor: string; // keyturn's identity or the operator
   readonly notes?: readonly string[];
+  /** What the step's check saw that needs a person (the outcome is then `succeeded_with_findings`). */
+  readonly findings?: readonly Finding[];
 }
 
 export interface PauseReason {
@@ -291,6 +326,10 @@ export interface Change {
   readonly escalated?: boolean;
   /** Excluded NEW holders an approver included explicitly: publish delivers to them too. */
   readonly includedConsumerIds?: readonly string[];
+  /** Who waived which consumer and why (the record behind `waivedConsumerIds`). */
+  readonly waivers?: readonly Waiver[];
+  /** Findings of its steps, in order: a completed change with any ends `completed_with_findings`. */
+  readonly findings?: readonly Finding[];
 }
 
 export interface LastRotation {
@@ -317,4 +356,9 @@ export interface AccountStatus {
   readonly openChangeId: string | null;
   /** True when every known consumer uses Entra ID and keys could be disabled. */
   readonly couldDisableLocalAuth: boolean;
+  /**
+   * A key regeneration Azure's Activity Log shows after the last rotation keyturn completed (by
+   * someone else, or a change that did not complete): reported, never moves the due date.
+   */
+  readonly regeneratedOutside?: { readonly at: string; readonly by: string };
 }

@@ -4,6 +4,7 @@
  * never from anything in Azure an outsider could write (a secret's tags or value).
  */
 import type { Change, Consumer } from "./domain.js";
+import { isCompleted } from "./domain.js";
 import type { DeclaredConsumer, Store } from "./ports.js";
 
 export interface KnownHolders {
@@ -32,7 +33,7 @@ export function knownHolders(
   const consumerIds = new Set<string>();
   const secrets = new Set<string>();
   for (const change of completed) {
-    if (change.state !== "completed") continue;
+    if (!isCompleted(change.state)) continue;
     const delivered = deliveredSecrets(change);
     for (const s of delivered) secrets.add(s);
     const planned = new Set([...change.plan.consumerIds, ...(change.includedConsumerIds ?? [])]);
@@ -59,7 +60,7 @@ export function knownHoldersOf(
   store: Pick<Store, "listChanges" | "declaredConsumers">,
   accountId: string,
 ): KnownHolders {
-  const completed = store.listChanges({ accountId }).filter((c) => c.state === "completed");
+  const completed = store.listChanges({ accountId }).filter((c) => isCompleted(c.state));
   return knownHolders(completed, store.declaredConsumers(accountId));
 }
 

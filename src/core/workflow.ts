@@ -3,8 +3,17 @@
  * table. Pure: no I/O, no clock (times come in events), no randomness. Every (state, event) pair
  * is either handled or rejected with a typed KeyturnError.
  */
-import type { Approval, Change, ChangeState, PauseReason, Plan, Principal, StepEvidence } from "./domain.js";
-import { isOpen, samePerson, toRef } from "./domain.js";
+import type {
+  Approval,
+  Change,
+  ChangeState,
+  PauseReason,
+  Plan,
+  Principal,
+  StepEvidence,
+  Waiver,
+} from "./domain.js";
+import { isCompleted, isOpen, samePerson, toRef } from "./domain.js";
 import { KeyturnError } from "./errors.js";
 import { countedApprovals, eligibility, isApprover, isOperator, isRequester } from "./policy.js";
 
@@ -104,7 +113,6 @@ const no = (code: KeyturnError["code"], message: string): TransitionResult => ({
 const addSeconds = (iso: string, seconds: number): string =>
   new Date(Date.parse(iso) + seconds * 1000).toISOString();
 
-
 /** Whether the point-of-no-return step has started: rollback is no longer possible. */
 export const pastPointOfNoReturn = (c: Change): boolean =>
   c.steps.some((s) => c.plan.steps[s.index]?.pointOfNoReturn);
@@ -165,7 +173,7 @@ const approve: Handler<Extract<WorkflowEvent, { type: "approved" }>> = (c, e) =>
     by: toRef(e.by),
     at: e.at,
     planHash: e.planHash,
-    afterTheFact: c.state === "running" || c.state === "paused" || c.state === "completed",
+    afterTheFact: c.state === "running" || c.state === "paused" || isCompleted(c.state),
     ...(eligibleAs ? { eligibleAs } : {}),
   };
   const next: Change = { ...c, approvals: [...c.approvals, approval] };
@@ -233,8 +241,19 @@ const waive: Handler<Extract<WorkflowEvent, { type: "consumer_waived" }>> = (c, 
     );
   }
   if (c.waivedConsumerIds.includes(e.consumerId)) return ok(c);
+  const waiver: Waiver = {
+    consumerId: e.consumerId,
+    consumerName: c.inventory.consumers.find((x) => x.id === e.consumerId)?.name ?? e.consumerId,
+    by: toRef(e.by),
+    reason: e.reason,
+    at: e.at,
+  };
   return ok(
-    { ...c, waivedConsumerIds: [...c.waivedConsumerIds, e.consumerId] },
+    {
+      ...c,
+      waivedConsumerIds: [...c.waivedConsumerIds, e.consumerId],
+      waivers: [...(c.waivers ?? []), waiver],
+    },
     { type: "render" },
     {
       type: "notice",
@@ -412,22 +431,32 @@ const TABLE: { readonly [S in ChangeState]: Handlers } = {
     step_succeeded: (c, e) => {
       if (e.index !== c.currentStep)
         return no("invalid_state", `${c.id} is not running step ${e.index + 1}.`);
-      const steps = upsertStep(c.steps, { ...e.evidence, finishedAt: e.at, outcome: "succeeded" });
+      const seen = e.evidence.findings ?? [];
+      const steps = upsertStep(c.steps, {
+        ...e.evidence,
+        finishedAt: e.at,
+        outcome: seen.length ? "succeeded_with_findings" : "succeeded",
+      });
+      // a step run again (resume after a crash) replaces its own findings, never adds to them twice
+      const findings = [...(c.findings ?? []).filter((f) => f.stepIndex !== e.index), ...seen];
+      const next: Change = { ...c, steps, ...(findings.length || c.findings ? { findings } : {}) };
       const nextIndex = e.index + 1;
       if (nextIndex >= c.plan.steps.length) {
+        const done: Change = {
+          ...next,
+          state: findings.length ? "completed_with_findings" : "completed",
+          completedAt: e.at,
+          pause: null,
+        };
         return ok(
-          { ...c, state: "completed", steps, completedAt: e.at, pause: null },
+          done,
           { type: "step_reply", index: e.index },
           { type: "render" },
-          {
-            type: "notice",
-            text: `${c.id} completed: ${c.accountName} rotated; consumers use ${c.plan.standbySlot === c.plan.activeSlot ? c.plan.activeSlot : activeAfter(c)}.`,
-            tone: "success",
-          },
+          { type: "notice", text: outcomeText(done), tone: findings.length ? "warning" : "success" },
         );
       }
       return ok(
-        { ...c, steps, currentStep: nextIndex },
+        { ...next, currentStep: nextIndex },
         { type: "step_reply", index: e.index },
         { type: "render" },
         { type: "run_step", index: nextIndex, phase: "act" },
@@ -522,6 +551,10 @@ const TABLE: { readonly [S in ChangeState]: Handlers } = {
     consumer_included: include,
   },
   completed: { approved: approve, break_glass_deadline: (c, e) => deadlinePassed(c, e.at) },
+  completed_with_findings: {
+    approved: approve,
+    break_glass_deadline: (c, e) => deadlinePassed(c, e.at),
+  },
   rejected: {},
   expired: {},
   cancelled: {},
@@ -554,6 +587,39 @@ function deadlinePassed(c: Change, at: string): TransitionResult {
     },
     { type: "notify_approvers", afterTheFact: true },
   );
+}
+
+/**
+ * What really happened, in one notice: the slot consumers use, each waived consumer left on the dead
+ * key by name (who waived it and why), and every finding with what to do about it.
+ */
+export function outcomeText(c: Change): string {
+  const slot = c.plan.standbySlot === c.plan.activeSlot ? c.plan.activeSlot : activeAfter(c);
+  const dead =
+    c.plan.variant === "exposure-active-kill-now" ? `old value of ${c.plan.activeSlot}` : c.plan.activeSlot;
+  const waivers = waiversOf(c);
+  const except = waivers.length
+    ? ` except waived ${waivers.map((w) => `${w.consumerName} (by ${w.by.displayName}: ${w.reason})`).join(", ")}, which ${waivers.length === 1 ? "still holds" : "still hold"} the dead ${dead}`
+    : "";
+  const rotated = `${c.accountName} rotated; consumers use ${slot}${except}.`;
+  const findings = c.findings ?? [];
+  if (findings.length === 0) return `${c.id} completed: ${rotated}`;
+  return `${c.id} completed WITH FINDINGS: ${rotated} ${findings.map((f) => `Step ${f.stepIndex + 1} (${f.kind}): ${f.what} What to do: ${f.next}`).join(" ")}`;
+}
+
+/** The waivers of a change, with who and why (changes recorded before waivers kept only the ids). */
+export function waiversOf(c: Change): readonly Waiver[] {
+  const recorded = c.waivers ?? [];
+  const bare = c.waivedConsumerIds
+    .filter((id) => !recorded.some((w) => w.consumerId === id))
+    .map((id): Waiver => ({
+      consumerId: id,
+      consumerName: c.inventory.consumers.find((x) => x.id === id)?.name ?? id,
+      by: { platform: "console", id: "unknown", displayName: "an approver (not recorded)" },
+      reason: "reason not recorded",
+      at: c.createdAt,
+    }));
+  return [...recorded, ...bare];
 }
 
 function activeAfter(c: Change): string {
@@ -601,8 +667,8 @@ const VERBS: Partial<Record<WorkflowEventType, string>> = {
 function refusal(c: Change, type: WorkflowEventType): string {
   const verb = VERBS[type] ?? `given "${type}"`;
   const what = isOpen(c.state)
-    ? `is ${c.state.replace("_", " ")}`
-    : `is ${c.state.replace("_", " ")} (closed)`;
+    ? `is ${c.state.replaceAll("_", " ")}`
+    : `is ${c.state.replaceAll("_", " ")} (closed)`;
   const hint =
     c.state === "expired"
       ? " Request the rotation again."

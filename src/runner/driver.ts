@@ -443,6 +443,7 @@ function merge(base: StepEvidence | undefined, change: Change, index: number, r:
     after: r.after || b.after ? { ...b.after, ...r.after } : undefined,
     validation: r.validation ?? b.validation,
     notes: [...(b.notes ?? []), ...(r.notes ?? [])],
+    ...(r.findings ? { findings: r.findings } : {}),
   };
 }
 

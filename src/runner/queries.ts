@@ -1,11 +1,14 @@
 /**
  * The questions teams ask: owner, status (active slot, where the key is stored, last rotation and by
  * whom, next due date, local auth, consumers), the account list with overdue keys, history.
+ * The last rotation and the due date come from keyturn's record through one function
+ * (`lastRotationOf`) for every answer; what Azure shows beyond it is reported, never counted.
  */
 import type { Account, AccountStatus, Inventory, LastRotation, SecretLocator } from "../core/domain.js";
 import { isOpen } from "../core/domain.js";
 import type { PolicyBook } from "../core/policy.js";
 import type { AzurePorts, Clock, Store } from "../core/ports.js";
+import { lastRotationOf, nextDueOf } from "../core/rotation-record.js";
 
 const DAY = 86_400_000;
 const REGENERATE = "Microsoft.CognitiveServices/accounts/regenerateKey/action";
@@ -21,8 +24,10 @@ export class Queries {
   /** Full status: takes the inventory and looks back through the Activity Log and Key Vault. */
   async status(account: Account): Promise<{ status: AccountStatus; inventory: Inventory }> {
     const inventory = await this.azure.inventory.take(account);
-    const last = this.#keyturnRotation(account) ?? (await this.#azureRotation(account, inventory));
-    return { status: this.#status(account, last, inventory), inventory };
+    const last = this.#keyturnRotation(account);
+    const outside = await this.#regeneratedSince(account, last);
+    const status = this.#status(account, last, inventory);
+    return { status: outside ? { ...status, regeneratedOutside: outside } : status, inventory };
   }
 
   /** Cheap status for lists: keyturn's own record only (no Azure call per account). */
@@ -33,7 +38,7 @@ export class Queries {
   #status(account: Account, last: LastRotation | null, inventory: Inventory | null): AccountStatus {
     const owner = this.policy.ownerFor(account);
     const cadenceDays = this.policy.cadenceDays(account);
-    const nextDue = last ? new Date(Date.parse(last.at) + cadenceDays * DAY).toISOString() : null;
+    const nextDue = nextDueOf(last, cadenceDays);
     const now = this.clock.now().getTime();
     const keyFree = account.disableLocalAuth;
     const open = this.store.listChanges({ accountId: account.id, open: true })[0];
@@ -61,13 +66,20 @@ export class Queries {
     };
   }
 
+  /** The last rotation that really completed, by keyturn's record: the same for status, list and reminders. */
   #keyturnRotation(account: Account): LastRotation | null {
-    const r = this.store.lastRotation(account.id);
-    return r ? { at: r.completedAt, by: r.by.displayName, source: "keyturn", changeId: r.changeId } : null;
+    return lastRotationOf(this.store.listChanges({ accountId: account.id }));
   }
 
-  /** No keyturn record: the Activity Log (90 days), else the newest version date of a secret holding the key. */
-  async #azureRotation(account: Account, inventory: Inventory): Promise<LastRotation | null> {
+  /**
+   * A key regeneration the Activity Log (90 days) shows after the last completed rotation: someone
+   * regenerated a key outside keyturn, or a change stopped after regenerating one. One regeneration
+   * is not a rotation (Azure does not say which key, nor whether consumers moved): reported only.
+   */
+  async #regeneratedSince(
+    account: Account,
+    last: LastRotation | null,
+  ): Promise<{ at: string; by: string } | null> {
     const to = this.clock.now();
     try {
       const events = await this.azure.telemetry.activityLog(account.id, {
@@ -78,27 +90,12 @@ export class Queries {
       const newest = events
         .filter((e) => e.operation.toLowerCase() === REGENERATE.toLowerCase() && /succe/i.test(e.status))
         .sort((a, b) => b.at.localeCompare(a.at))[0];
-      if (newest) return { at: newest.at, by: newest.caller, source: "activity-log" };
+      // keyturn's own regenerations end a few seconds before the change completes
+      if (!newest || (last && Date.parse(newest.at) <= Date.parse(last.at))) return null;
+      return { at: newest.at, by: newest.caller };
     } catch {
-      // the Activity Log is optional evidence; fall through to Key Vault
+      return null; // the Activity Log is optional evidence
     }
-    let newestVersion: string | null = null;
-    for (const c of inventory.consumers) {
-      if (!c.secret) continue;
-      try {
-        const { info } = await this.azure.secrets.getSecret({
-          vaultUrl: c.secret.vaultUrl,
-          name: c.secret.name,
-        });
-        if (info.createdOn && (!newestVersion || info.createdOn > newestVersion))
-          newestVersion = info.createdOn;
-      } catch {
-        // unreadable secret: listed by the inventory already
-      }
-    }
-    return newestVersion
-      ? { at: newestVersion, by: "unknown (Key Vault secret version date)", source: "secret-version" }
-      : null;
   }
 }
 

@@ -91,6 +91,9 @@ function siteJson(s: SiteState): unknown {
       state: "Running",
       defaultHostName: `${s.name}.azurewebsites.net`,
       enabled: true,
+      // where the app's calls come from, as ARM reports it (comma-separated)
+      outboundIpAddresses: s.callerIp,
+      possibleOutboundIpAddresses: s.callerIp,
       resourceGroup: s.resourceGroup,
     },
   };

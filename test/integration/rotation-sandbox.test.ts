@@ -123,9 +123,31 @@ describe("staged rotation against the simulated tenant", () => {
       reason: "IVR is being decommissioned",
     });
     await kt.press(users.bob, { kind: "resume", changeId: "CHG-1" });
-    const done = await kt.waitFor("CHG-1", ["completed", "paused"]);
+    const done = await kt.waitFor("CHG-1", ["completed", "completed_with_findings", "paused"]);
     expect(done.state).toBe("completed");
     expect(done.waivedConsumerIds).toHaveLength(1);
+    expect(done.waivers?.[0]).toMatchObject({
+      consumerName: "speech-ivr",
+      by: { displayName: "Bob Okafor" },
+      reason: "IVR is being decommissioned",
+    });
+
+    // the gate names the waiver instead of claiming every consumer reads the new key
+    const gate = done.steps.find((s) => s.kind === "verify_cutover")!;
+    expect(gate.validation?.result).toMatch(
+      /all 1 checked consumer\(s\) read key1 .*NOT checked, waived: speech-ivr \(waived by Bob Okafor: IVR is being decommissioned\)/,
+    );
+    expect(JSON.stringify(gate.after)).toMatch(/WAIVED by Bob Okafor/);
+
+    // its 401s after the cut are its own, expected: not "an unknown consumer or an attacker"
+    expect(kt.sim.admin.consumers().find((x) => x.name === "speech-ivr")!.failures).toBeGreaterThan(0);
+    const soak = done.steps.find((s) => s.kind === "soak")!;
+    expect(soak.outcome).toBe("succeeded");
+    expect(soak.validation?.result).toMatch(/10\.1\.0\.4 \(SpeechToText\) × \d+ from waived speech-ivr/);
+    expect(kt.chat.allText()).not.toMatch(/attacker/);
+    expect(kt.chat.allText()).toContain(
+      "consumers use key1 except waived speech-ivr (by Bob Okafor: IVR is being decommissioned), which still holds the dead key2",
+    );
   });
 
   it("rollback before the point of no return puts the previous key back in the secrets", async () => {
@@ -238,14 +260,17 @@ describe("staged rotation against the simulated tenant", () => {
     // the ops laptop script holds a literal copy of contoso-openai's key1: the first rotation kills it
     await kt.say(users.alice, 'rotate contoso-openai --reason "first"');
     await approveAll("CHG-1");
-    const first = await kt.waitFor("CHG-1", ["completed", "paused"], 90_000);
-    expect(first.state).toBe("completed");
+    const first = await kt.waitFor("CHG-1", ["completed", "completed_with_findings", "paused"], 90_000);
+    // nothing keyturn knows explains the laptop's 401s: the rotation completed, with a finding naming it
+    expect(first.state).toBe("completed_with_findings");
     expect(JSON.stringify(first.steps.find((s) => s.kind === "soak")?.validation)).toMatch(/203\.0\.113\.7/);
+    expect(first.steps.find((s) => s.kind === "soak")?.outcome).toBe("succeeded_with_findings");
+    expect(first.findings?.[0]?.next).toMatch(/Find who calls from 203\.0\.113\.7/);
 
     // seconds later, the same account again: the laptop's 401s go on, in the same minute of metrics
     await kt.say(users.alice, 'rotate contoso-openai --reason "second"');
     await approveAll("CHG-2");
-    const second = await kt.waitFor("CHG-2", ["completed", "paused"], 90_000);
+    const second = await kt.waitFor("CHG-2", ["completed", "completed_with_findings", "paused"], 90_000);
     expect(second.pause?.message ?? "").toBe("");
     expect(second.state).toBe("completed");
     const gate = second.steps.find((s) => s.kind === "verify_cutover")!;

@@ -6,6 +6,7 @@ import { COMMAND_HELP, usageOf } from "../parse-command.js";
 import { tamperText } from "../evidence.js";
 import type { VerifyResult } from "../ports.js";
 import { closest } from "../suggest.js";
+import { lastRotationOf } from "../rotation-record.js";
 
 const day = (iso: string | null | undefined) => (iso ? iso.slice(0, 10) : "—");
 
@@ -50,6 +51,14 @@ export function renderStatus(s: AccountStatus, label?: string): Message {
           s.storedIn.map((x) => `${x.vaultUrl}/secrets/${x.name}`).join(", ") || "no Key Vault secret found",
       },
       { label: "Last rotation", value: last },
+      ...(s.regeneratedOutside
+        ? [
+            {
+              label: "Regenerated since",
+              value: `${day(s.regeneratedOutside.at)} by ${s.regeneratedOutside.by} (Azure Activity Log) — not a rotation keyturn completed, so the due date does not move; rotate with keyturn to record one`,
+            },
+          ]
+        : []),
       {
         label: "Next due",
         value: s.nextDue
@@ -123,17 +132,29 @@ export function renderInventory(account: Account, inv: Inventory): Message {
   };
 }
 
+/**
+ * An account's changes, newest first. The last rotation is derived from them the way `status` and
+ * `list` derive it (`lastRotationOf`); the store's own answer is used only when the listed changes
+ * hold none (an older rotation beyond the page).
+ */
 export function renderHistory(
   account: Account,
   changes: readonly Change[],
-  last: { changeId: string; completedAt: string; by: PrincipalRef } | undefined,
+  stored?: { changeId: string; completedAt: string; by: PrincipalRef },
 ): Message {
   const lines = changes.map(
     (c) =>
-      `${c.id} — ${c.state.replace("_", " ")} — ${day(c.createdAt)} by ${c.requester.displayName}${c.exposure ? " — exposure" : ""} — ${c.reason}`,
+      `${c.id} — ${c.state.replaceAll("_", " ")}${c.findings?.length ? ` (${c.findings.length} finding(s): ${c.findings[0]!.next})` : ""}${c.waivedConsumerIds.length ? ` — waived: ${c.waivedConsumerIds.map((id) => c.inventory.consumers.find((x) => x.id === id)?.name ?? id).join(", ")}` : ""} — ${day(c.createdAt)} by ${c.requester.displayName}${c.exposure ? " — exposure" : ""} — ${c.reason}`,
   );
+  const own = lastRotationOf(changes);
+  const listed = new Set(changes.map((c) => c.id));
+  const last = own
+    ? { at: own.at, changeId: own.changeId ?? "" }
+    : stored && !listed.has(stored.changeId)
+      ? { at: stored.completedAt, changeId: stored.changeId }
+      : null;
   return {
-    text: `${account.name}: ${changes.length} change(s)${last ? `, last rotation ${day(last.completedAt)} (${last.changeId})` : ""}`,
+    text: `${account.name}: ${changes.length} change(s)${last ? `, last rotation ${day(last.at)} (${last.changeId})` : ", no completed rotation on record"}`,
     title: `History · ${account.name}`,
     sections: [{ lines: lines.length ? lines : ["No change recorded by keyturn."] }],
   };

@@ -1,5 +1,6 @@
 /** The evidence thread: the change card (parent), step replies, notices, approval requests. */
 import type { Change, StepEvidence } from "../domain.js";
+import { waiversOf } from "../workflow.js";
 import { isOpen } from "../domain.js";
 import { formatDuration } from "../duration.js";
 import type { Button, Field, Message, Section, Tone } from "../messages.js";
@@ -13,13 +14,14 @@ const STATE_TONE: Record<Change["state"], Tone> = {
   running: "info",
   paused: "danger",
   completed: "success",
+  completed_with_findings: "warning",
   rejected: "warning",
   expired: "warning",
   cancelled: "warning",
   rolled_back: "warning",
 };
 
-const stateLabel = (c: Change) => c.state.replace("_", " ").toUpperCase();
+const stateLabel = (c: Change) => c.state.replaceAll("_", " ").toUpperCase();
 
 export function changeTitle(c: Change): string {
   const flags = [
@@ -33,6 +35,7 @@ export function changeTitle(c: Change): string {
 function stepMark(c: Change, index: number): string {
   const s = c.steps.find((x) => x.index === index);
   if (s?.outcome === "succeeded") return "✓";
+  if (s?.outcome === "succeeded_with_findings") return "⚠";
   if (s?.outcome === "failed" || s?.outcome === "gate_failed") return "✗";
   if (s && !s.finishedAt) return "▶";
   return "·";
@@ -92,6 +95,20 @@ export function renderChangeCard(
       lines: [...plan, ...(c.plan.notes ?? []).map((n) => `Note: ${n}`)],
     },
   ];
+  const waivers = waiversOf(c);
+  if (waivers.length)
+    sections.push({
+      heading: "Waived (not moved, not checked at the cutover)",
+      lines: waivers.map(
+        (w) =>
+          `${w.consumerName} — waived by ${w.by.displayName}, ${w.at.replace("T", " ").slice(0, 16)} UTC: ${w.reason}${c.state === "completed" || c.state === "completed_with_findings" ? ` — still holds the dead ${c.plan.activeSlot}` : ""}`,
+      ),
+    });
+  if (c.findings?.length)
+    sections.push({
+      heading: c.state === "completed_with_findings" ? "COMPLETED WITH FINDINGS — what to do" : "Findings",
+      lines: c.findings.flatMap((f) => [`Step ${f.stepIndex + 1}: ${f.what}`, `What to do: ${f.next}`]),
+    });
   if (c.pause)
     sections.push({
       heading:
@@ -178,11 +195,13 @@ export function renderStepReply(c: Change, s: StepEvidence): Message {
   const outcome =
     s.outcome === "succeeded"
       ? "done"
-      : s.outcome === "gate_failed"
-        ? "GATE FAILED"
-        : s.outcome === "failed"
-          ? "FAILED"
-          : "running";
+      : s.outcome === "succeeded_with_findings"
+        ? "done WITH FINDINGS"
+        : s.outcome === "gate_failed"
+          ? "GATE FAILED"
+          : s.outcome === "failed"
+            ? "FAILED"
+            : "running";
   const lines = (m: Readonly<Record<string, string>> | undefined) =>
     Object.entries(m ?? {}).map(([k, v]) => `${k}: ${v}`);
   const sections: Section[] = [];
@@ -193,12 +212,24 @@ export function renderStepReply(c: Change, s: StepEvidence): Message {
       heading: `Validation — ${s.validation.passed ? "passed" : "NOT passed"}`,
       lines: [`Query: ${s.validation.query}`, `Result: ${s.validation.result}`],
     });
+  if (s.findings?.length)
+    sections.push({
+      heading: "Findings — what to do",
+      lines: s.findings.flatMap((f) => [f.what, `What to do: ${f.next}`]),
+    });
   if (s.notes?.length) sections.push({ heading: "Notes", lines: [...s.notes] });
   sections.push({ heading: "Rollback", lines: [s.rollback] });
   return {
     text: `${c.id} step ${s.index + 1} ${outcome}: ${planned?.title ?? s.kind}`,
     title: `Step ${s.index + 1}/${c.plan.steps.length} ${outcome}: ${planned?.title ?? s.kind}${planned?.pointOfNoReturn ? " (point of no return)" : ""}`,
-    tone: s.outcome === "succeeded" ? "success" : s.outcome ? "danger" : "info",
+    tone:
+      s.outcome === "succeeded"
+        ? "success"
+        : s.outcome === "succeeded_with_findings"
+          ? "warning"
+          : s.outcome
+            ? "danger"
+            : "info",
     fields: [
       { label: "Actor", value: s.actor },
       { label: "Started", value: s.startedAt },

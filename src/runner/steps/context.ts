@@ -1,4 +1,4 @@
-import type { Account, Change, Consumer, KeySlot, StepEvidence } from "../../core/domain.js";
+import type { Account, Change, Consumer, Finding, KeySlot, StepEvidence } from "../../core/domain.js";
 import type { AzurePorts, Clock, Logger } from "../../core/ports.js";
 
 /** What a step needs: the change as it stands, the live account, the Azure ports, time and logs. */
@@ -32,6 +32,8 @@ export interface StepResult {
   readonly notes?: readonly string[];
   /** A loud message for the thread beyond the step reply (e.g. a 401 spike after the old key died). */
   readonly alert?: string;
+  /** What the check saw that needs a person: the step succeeds with findings, the change ends with them. */
+  readonly findings?: readonly Finding[];
 }
 
 export interface StepExecutor {

@@ -1,6 +1,7 @@
 import type { Consumer } from "../../core/domain.js";
 import type { CallerErrors } from "../../core/ports.js";
 import { KeyturnError } from "../../core/errors.js";
+import { waiversOf } from "../../core/workflow.js";
 import type { StepContext, StepExecutor, StepResult } from "./context.js";
 import { callTotals, ownProbeCount, planConsumers, secretKey, stepOf } from "./context.js";
 import { publishedVersion } from "./publish.js";
@@ -25,12 +26,23 @@ async function gate(ctx: StepContext): Promise<StepResult> {
   const blockers: string[] = [];
   const notes: string[] = [];
   let literalView: Map<string, Consumer> | null = null;
+  const waivers = waiversOf(change);
+  const waived: string[] = [];
+  let checked = 0;
 
   for (const c of planConsumers(change)) {
-    if (change.waivedConsumerIds.includes(c.id)) {
-      after[c.id] = "waived by an approver";
+    const waiver = waivers.find((w) => w.consumerId === c.id);
+    if (waiver) {
+      // not checked and not moved: it stays on the old key, which dies at the next step
+      after[c.id] =
+        `WAIVED by ${waiver.by.displayName} (${waiver.at.replace("T", " ").slice(0, 16)} UTC): ${waiver.reason} — not checked; it keeps ${change.plan.activeSlot} and fails once ${change.plan.activeSlot} is regenerated`;
+      waived.push(`${c.name} (waived by ${waiver.by.displayName}: ${waiver.reason})`);
+      notes.push(
+        `${c.name} was waived by ${waiver.by.displayName} (${waiver.reason}): it was not checked and keeps ${change.plan.activeSlot}, so it fails with 401 once ${change.plan.activeSlot} is regenerated`,
+      );
       continue;
     }
+    checked++;
     const want = c.secret
       ? publishedVersion(published?.after, secretKey(c.secret.vaultUrl, c.secret.name))
       : undefined;
@@ -78,10 +90,11 @@ async function gate(ctx: StepContext): Promise<StepResult> {
   const spike = await errorSpike(ctx, published?.finishedAt ?? published?.startedAt);
   if (spike.blocker) blockers.push(spike.blocker);
   if (spike.note) notes.push(spike.note);
+  const waivedText = waived.length ? `; NOT checked, waived: ${waived.join(", ")}` : "";
   const summary =
     blockers.length === 0
-      ? `all ${Object.keys(after).length} consumer(s) read ${targetSlot} (${target}); no error spike`
-      : blockers.join("; ");
+      ? `${checked === 0 ? "no consumer checked" : `all ${checked} checked consumer(s) read ${targetSlot} (${target})`}${waivedText}; no error spike`
+      : blockers.join("; ") + waivedText;
   for (const id of change.plan.excludedConsumerIds ?? []) {
     if (change.includedConsumerIds?.includes(id)) continue;
     const c = change.inventory.consumers.find((x) => x.id === id);
