@@ -366,6 +366,7 @@ describe("every (state, event) pair is handled or refused with a typed error", (
     "running",
     "paused",
     "completed",
+    "completed_with_findings",
     "rejected",
     "expired",
     "cancelled",
