@@ -31,6 +31,42 @@ function allowed(action: string, perms: { actions?: string[]; notActions?: strin
   return perms.some((p) => (p.actions ?? []).some(match) && !(p.notActions ?? []).some(match));
 }
 
+interface VisibleSubscription {
+  subscriptionId: string;
+  displayName?: string;
+}
+
+/** The subscriptions keyturn's identity can see (`GET /subscriptions`), or why they could not be listed. */
+async function visibleSubscriptions(
+  accounts: ArmAccounts,
+  config: AzureConfig,
+  armEndpoint: string,
+): Promise<VisibleSubscription[] | { error: unknown }> {
+  const first = config.subscriptionIds[0];
+  if (!first) return [];
+  try {
+    const arm = new ArmRest(() => accounts.client(first), armEndpoint);
+    return await arm.list<VisibleSubscription>("/subscriptions", "2022-12-01");
+  } catch (e) {
+    return { error: e };
+  }
+}
+
+function subscriptionMissing(sub: string, visible: readonly VisibleSubscription[] | undefined): AccessCheck {
+  const seen = visible?.length
+    ? visible
+        .map((s) => (s.displayName ? `${s.subscriptionId} (${s.displayName})` : s.subscriptionId))
+        .join(", ")
+    : "none";
+  return {
+    check: "subscription",
+    scope: `/subscriptions/${sub}`,
+    ok: false,
+    detail: `subscription ${sub} not found for keyturn's identity (SubscriptionNotFound)`,
+    fix: `check AZURE_SUBSCRIPTION_IDS for a typo; the identity can see: ${seen}${visible?.length ? "" : " (grant it a role in the subscription)"}`,
+  };
+}
+
 export async function checkAccess(
   config: AzureConfig,
   credential: TokenCredential,
@@ -52,13 +88,25 @@ export async function checkAccess(
     return out;
   }
   const accounts = new ArmAccounts(config.subscriptionIds, credential, settings, logger);
+  const visible = await visibleSubscriptions(accounts, config, settings.armEndpoint);
   for (const sub of config.subscriptionIds) {
     const scope = `/subscriptions/${sub}`;
+    if (
+      Array.isArray(visible) &&
+      !visible.some((s) => s.subscriptionId.toLowerCase() === sub.toLowerCase())
+    ) {
+      out.push(subscriptionMissing(sub, visible));
+      continue;
+    }
     try {
       let n = 0;
       for await (const _ of accounts.client(sub).accounts.list()) n++;
       out.push({ check: "list accounts", scope, ok: true, detail: `${n} AI services account(s)` });
     } catch (e) {
+      if ((e as { code?: string }).code === "SubscriptionNotFound") {
+        out.push(subscriptionMissing(sub, Array.isArray(visible) ? visible : undefined));
+        continue;
+      }
       const err = classifyAzureError(e, { action: NEEDED[0]!, scope });
       out.push({ check: "list accounts", scope, ok: false, detail: err.userMessage, fix: ROLE_FIX });
       continue;

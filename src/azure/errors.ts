@@ -57,6 +57,26 @@ export function classifyAzureError(e: unknown, ctx: { action: string; scope: str
       { ...details, scope },
     );
   }
+  if (status === 404 && code === "SubscriptionNotFound")
+    return new KeyturnError(
+      "azure_not_found",
+      `Azure does not know ${ctx.scope.split("/").slice(0, 3).join("/")} (SubscriptionNotFound): check AZURE_SUBSCRIPTION_IDS for a typo, and that keyturn's identity has a role in that subscription (keyturn doctor lists the subscriptions it can see).`,
+      details,
+    );
+  if (status === 404 && code === "ResourceGroupNotFound")
+    return new KeyturnError(
+      "azure_not_found",
+      `Azure has no such resource group for ${ctx.scope} (ResourceGroupNotFound): was it deleted, renamed or moved to another subscription? Check the name and subscription.`,
+      details,
+    );
+  if (status === 400 && code === "InvalidApiVersionParameter") {
+    const supported = /supported versions are '([^']*)'/.exec(message)?.[1];
+    return new KeyturnError(
+      "azure_internal",
+      `Azure refused the api-version keyturn used for ${ctx.action} (InvalidApiVersionParameter)${supported ? `; it supports ${supported.split(",").slice(0, 5).join(", ")}${supported.split(",").length > 5 ? ", …" : ""}` : ""}: this keyturn build targets another cloud or API generation; upgrade keyturn or check AZURE_ARM_ENDPOINT points at Azure Resource Manager.`,
+      details,
+    );
+  }
   if (status === 404)
     return new KeyturnError(
       "azure_not_found",

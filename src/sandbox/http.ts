@@ -75,10 +75,16 @@ export async function readBody(req: IncomingMessage, limit = 1_000_000): Promise
 export function send(res: ServerResponse, r: Reply): void {
   const body = r.body === undefined ? "" : JSON.stringify(r.body);
   const id = randomUUID();
+  // ARM echoes the caller's correlation id (or makes one) and the client's own request id
+  const asked = res.req?.headers ?? {};
+  const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+  const correlation = one(asked["x-ms-correlation-request-id"]);
+  const client = one(asked["x-ms-client-request-id"]);
   res.writeHead(r.status, {
     "content-type": "application/json; charset=utf-8",
     "x-ms-request-id": id,
-    "x-ms-correlation-request-id": id,
+    "x-ms-correlation-request-id": correlation ?? id,
+    ...(client ? { "x-ms-client-request-id": client } : {}),
     "x-keyturn-sandbox": "1",
     "content-length": Buffer.byteLength(body),
     ...r.headers,

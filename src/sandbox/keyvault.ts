@@ -31,13 +31,26 @@ function page<T>(
   path: string,
   query: URLSearchParams,
 ): { value: T[]; nextLink: string | null } {
-  const size = Math.min(25, Math.max(1, Number(query.get("maxresults") ?? PAGE) || PAGE));
+  const size = Math.max(1, Number(query.get("maxresults") ?? PAGE) || PAGE);
   const skip = Math.max(0, Number(query.get("$skiptoken") ?? "0") || 0);
   const next =
     skip + size < items.length
       ? `${baseUrl}${path}?api-version=${query.get("api-version") ?? "2025-07-01"}&maxresults=${size}&$skiptoken=${skip + size}`
       : null;
   return { value: items.slice(skip, skip + size), nextLink: next };
+}
+
+const NAME = /^[0-9a-zA-Z-]{1,127}$/;
+
+function vaultRefusal(query: URLSearchParams, name: string | undefined): Reply | null {
+  if (!query.get("api-version"))
+    return kvError(400, "BadParameter", "The request is missing the required api-version query parameter.");
+  const max = query.get("maxresults");
+  if (max !== null && !(/^\d+$/.test(max) && Number(max) >= 1 && Number(max) <= 25))
+    return kvError(400, "BadParameter", "The value of the maxresults parameter must be between 1 and 25.");
+  if (name !== undefined && !NAME.test(name))
+    return kvError(400, "BadParameter", `The request URI contains an invalid name: ${name.slice(0, 130)}`);
+  return null;
 }
 
 export function routeVault(
@@ -51,8 +64,15 @@ export function routeVault(
 ): { operation: "setSecret" | "getSecret" | "listSecrets"; reply: () => Reply } | null {
   const parts = path.split("/").filter(Boolean);
   if (parts[0] !== "secrets") return null;
-  const name = parts[1];
+  const asked = parts[1];
   const version = parts[2];
+  // Key Vault refuses a request without api-version, a page larger than 25 and a name outside its rule
+  const refusal = vaultRefusal(query, asked);
+  if (refusal) return { operation: asked ? "getSecret" : "listSecrets", reply: () => refusal };
+  // names are case-insensitive: a request in any case reaches the secret as it was first written
+  const name = asked
+    ? (Object.keys(t.vaults[vault] ?? {}).find((n) => n.toLowerCase() === asked.toLowerCase()) ?? asked)
+    : undefined;
   const bundle = (n: string, v: SecretVersion, withValue: boolean) => ({
     ...(withValue ? { value: v.value } : {}),
     id: `${baseUrl}/secrets/${n}/${v.version}`,

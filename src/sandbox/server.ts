@@ -3,6 +3,7 @@
  * listener; Key Vault on one listener per vault (the SDK reads /secrets/… from the start of the path).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { armRefusal, metadataEndpoints, subscriptionsRoute } from "./arm-checks.js";
 import { routeArm } from "./arm-routes.js";
 import { callDataPlane, DENIED_MESSAGE } from "./dataplane.js";
 import { withFaults, type Faults } from "./faults.js";
@@ -84,6 +85,9 @@ export function mainHandler(d: ServerDeps): Handler {
           : { status: 401, body: { error: { code: "401", message: DENIED_MESSAGE } } };
       });
     }
+    // ARM's cloud metadata is anonymous: clients such as `az cloud register` read it before signing in
+    if (/^\/metadata\/endpoints$/i.test(path) && method === "GET")
+      return send(res, metadataEndpoints(d.armEndpoint()));
     const caller = callerOf(req);
     if (!caller) {
       return send(
@@ -110,6 +114,10 @@ export function mainHandler(d: ServerDeps): Handler {
           "The api-version query parameter (?api-version=) is required for all requests.",
         ),
       );
+    const refusal = armRefusal(d.tenant, path, query.get("api-version")!);
+    if (refusal) return send(res, refusal);
+    const subs = method === "GET" ? subscriptionsRoute(d.tenant, path) : null;
+    if (subs) return send(res, subs);
     const route = routeArm(
       d.tenant,
       { armEndpoint: d.armEndpoint, pageSize: d.pageSize, deniedActions: () => d.faults.deniedActions() },
