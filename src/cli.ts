@@ -3,18 +3,22 @@
  * keyturn's command line: `start` (the bot; sandbox by default), `run <file>` (a command file
  * against the sandbox), `config check`, `doctor`, `audit verify`, `evidence <CHG>`.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { checkAccess } from "./azure/index.js";
 import { readConfig, redactedConfig } from "./config/read-config.js";
+import { parseHead, type Witness } from "./core/checkpoint.js";
 import { buildEvidence } from "./core/evidence.js";
 import { createPolicyBook } from "./core/policy.js";
 import { offlineOwner } from "./evidence-offline-owner.js";
 import { keyturnVersion } from "./keyturn-version.js";
 import { isKeyturnError } from "./core/errors.js";
 import { credentialFor, startKeyturn } from "./main.js";
+import { auditForEvidence } from "./runner/evidence-audit.js";
+import { loadSigner, signingKeyPath } from "./store/checkpoint-signer.js";
 import { openStore } from "./store/open-store.js";
+import { packWitness, verifyPack, withCheckpoint } from "./store/pack-seal.js";
 import { createLogger } from "./log.js";
 
 const HELP = `keyturn — rotate Azure AI service keys under approval, without downtime
@@ -23,8 +27,14 @@ const HELP = `keyturn — rotate Azure AI service keys under approval, without d
   keyturn run <file>                run a command file against the sandbox and exit
   keyturn config check              validate the configuration and policy file
   keyturn doctor                    check Azure access and chat configuration, with a fix per failure
-  keyturn audit verify              recompute the audit log's hash chain
-  keyturn evidence <CHG> [--out d]  write the evidence pack (Markdown + JSON)
+  keyturn audit verify [--witness <pack.json|seq:hash>]...
+                                    recompute the audit log's hash chain, rebuild every change from its
+                                    events and compare with the changes table; with --witness, check the
+                                    log still reaches a head seen outside the database (a pack, a thread)
+  keyturn audit verify --pack <file.json>
+                                    verify an evidence pack offline, on its own (content, signature, events)
+  keyturn evidence <CHG> [--out d]  write the evidence pack (Markdown + JSON), signed; exits 1 with the
+                                    warning first when the audit log does not verify
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -47,9 +57,15 @@ async function main(argv: string[]): Promise<number> {
       return configCheck();
     case "doctor":
       return doctor();
-    case "audit":
+    case "audit": {
       if (rest[0] !== "verify") return usage("did you mean: keyturn audit verify");
-      return auditVerify();
+      const { values } = parseArgs({
+        args: rest.slice(1),
+        options: { witness: { type: "string", multiple: true }, pack: { type: "string" } },
+      });
+      if (values.pack) return verifyPackFile(values.pack);
+      return auditVerify(values.witness ?? []);
+    }
     case "evidence": {
       const { values, positionals } = parseArgs({
         args: rest,
@@ -203,21 +219,72 @@ async function doctor(): Promise<number> {
   return rows.every((r) => r.ok) ? 0 : 1;
 }
 
-function auditVerify(): number {
+function auditVerify(witnessArgs: readonly string[]): number {
+  const witnesses: Witness[] = [];
+  const bad: string[] = [];
+  for (const arg of witnessArgs) {
+    const head = parseHead(arg);
+    if (head) {
+      witnesses.push({ ...head, source: `witness ${head.seq}:${head.hash.slice(0, 12)}…` });
+      continue;
+    }
+    let text: string;
+    try {
+      text = readFileSync(resolve(arg), "utf8");
+    } catch (e) {
+      process.stderr.write(
+        `keyturn: cannot read witness ${arg} (${(e as Error).message}). Give an evidence pack's .json file or a head as <seq>:<hash>.\n`,
+      );
+      return 2;
+    }
+    const w = packWitness(text, basename(arg));
+    if ("problem" in w) bad.push(`witness ${arg} cannot be trusted: ${w.problem}`);
+    else witnesses.push(w);
+  }
   const c = readConfig();
-  const store = openStore(join(c.dataDir, "keyturn.db"));
+  const dbPath = join(c.dataDir, "keyturn.db");
+  const store = openStore(dbPath);
   try {
-    const r = store.verify();
-    if (r.ok) {
+    const r = store.verify({ witnesses });
+    if (r.ok && bad.length === 0) {
       process.stdout.write(`chain OK: ${r.events} events, head ${r.head}\n`);
+      process.stdout.write(
+        `changes OK: ${r.changes ?? 0} change(s) rebuilt from their events match the changes table\n`,
+      );
+      for (const w of r.witnessed ?? []) process.stdout.write(`witness OK: the log still reaches ${w}\n`);
+      const key = signingKeyPath(dbPath);
+      if (key && existsSync(key))
+        process.stdout.write(`checkpoints are signed by key ${loadSigner(key).keyId} (${key})\n`);
       return 0;
     }
-    // the problem names the event ("event 17 (approved) hash does not match…", "gap: event 12 is missing…")
-    process.stdout.write(`TAMPERED: ${r.problem}\n`);
+    // each problem names the event or the change ("event 17 (approved) hash does not match…", "CHG-3: reason differs…")
+    const problems = [...(r.ok ? [] : (r.problems ?? [r.problem])), ...bad];
+    for (const p of problems) process.stdout.write(`TAMPERED: ${p}\n`);
+    process.stdout.write(
+      `The audit log does not verify (${problems.length} problem(s)). Keep the database file as it is (copy ${c.dataDir} aside), and tell your security team; compare with the last exported packs (\`keyturn audit verify --witness <pack.json>\`).\n`,
+    );
     return 1;
   } finally {
     store.close();
   }
+}
+
+function verifyPackFile(file: string): number {
+  let text: string;
+  try {
+    text = readFileSync(resolve(file), "utf8");
+  } catch (e) {
+    process.stderr.write(
+      `keyturn: cannot read ${file} (${(e as Error).message}). Give the .json file of an evidence pack.\n`,
+    );
+    return 2;
+  }
+  const r = verifyPack(text, basename(file));
+  for (const line of r.lines) process.stdout.write(`${line}\n`);
+  process.stdout.write(
+    r.ok ? `pack OK: ${basename(file)} verifies on its own\n` : `pack NOT verified: ${basename(file)}\n`,
+  );
+  return r.ok ? 0 : 1;
 }
 
 function evidence(id: string, out?: string): number {
@@ -225,23 +292,29 @@ function evidence(id: string, out?: string): number {
   const store = openStore(join(c.dataDir, "keyturn.db"));
   try {
     const changeId = id.toUpperCase().replace(/^(\d+)$/, "CHG-$1");
-    const change = store.getChange(changeId);
-    if (!change) {
-      process.stderr.write(`keyturn: no change ${changeId} in ${c.dataDir}\n`);
+    const audit = auditForEvidence(store, changeId);
+    if (!audit.change) {
+      process.stderr.write(
+        `keyturn: no change ${changeId} in ${c.dataDir}. Run \`keyturn audit verify\`, or check KEYTURN_DATA_DIR.\n`,
+      );
       return 2;
     }
-    const pack = buildEvidence(change, store.events({ changeId }), store.verify(), {
-      label: change.sandbox ? "SANDBOX" : undefined,
-      generatedAt: new Date().toISOString(),
+    // the warning before anything else: a pack from a store that does not verify is not evidence
+    if (audit.warning) process.stderr.write(`keyturn: ${audit.warning}\n`);
+    const generatedAt = new Date().toISOString();
+    const built = buildEvidence(audit.change, store.events({ changeId }), audit.verify, {
+      label: audit.change.sandbox ? "SANDBOX" : undefined,
+      generatedAt,
       version: keyturnVersion(),
-      owner: offlineOwner(createPolicyBook(c.policy), change),
+      owner: offlineOwner(createPolicyBook(c.policy), audit.change),
     });
+    const pack = withCheckpoint(built, (subject) => store.checkpoint(generatedAt, subject), audit.warning);
     const dir = resolve(out ?? join(c.dataDir, "evidence"));
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `${pack.filenameBase}.md`), pack.markdown);
     writeFileSync(join(dir, `${pack.filenameBase}.json`), pack.json);
     process.stdout.write(`${join(dir, pack.filenameBase)}.md\n${join(dir, pack.filenameBase)}.json\n`);
-    return 0;
+    return audit.warning ? 1 : 0;
   } finally {
     store.close();
   }

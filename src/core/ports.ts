@@ -13,6 +13,7 @@ import type {
   SecretLocator,
   ThreadRef,
 } from "./domain.js";
+import type { SignedCheckpoint, Witness } from "./checkpoint.js";
 import type { ActionRequest, Attachment, ChannelRef, Message, Reply } from "./messages.js";
 import type { SecretValue } from "./secret.js";
 
@@ -185,8 +186,23 @@ export interface NewEvent {
 }
 
 export type VerifyResult =
-  | { readonly ok: true; readonly events: number; readonly head: string }
-  | { readonly ok: false; readonly events: number; readonly firstBadSeq: number; readonly problem: string };
+  | {
+      readonly ok: true;
+      readonly events: number;
+      readonly head: string;
+      /** Changes rebuilt from their events that matched the changes table. */
+      readonly changes?: number;
+      /** Witnesses the log still reaches ("pack.json: event 152"). */
+      readonly witnessed?: readonly string[];
+    }
+  | {
+      readonly ok: false;
+      readonly events: number;
+      readonly firstBadSeq: number;
+      readonly problem: string;
+      /** Every problem found (the first is `problem`): chain, witnesses, changes table. */
+      readonly problems?: readonly string[];
+    };
 
 export interface Timer {
   readonly id: string; // unique, e.g. "CHG-3:expiry"
@@ -255,7 +271,20 @@ export interface Store {
   listChanges(q?: { accountId?: string; open?: boolean; limit?: number }): Change[];
   lastRotation(accountId: string): { changeId: string; completedAt: string; by: PrincipalRef } | undefined;
   events(q?: { changeId?: string; afterSeq?: number; limit?: number }): StoredEvent[];
-  verify(): VerifyResult;
+  /**
+   * Recomputes the hash chain, checks it reaches every witness given (heads seen outside the
+   * database), and rebuilds every change from its events to compare with the changes table.
+   */
+  verify(opts?: { readonly witnesses?: readonly Witness[] }): VerifyResult;
+  /** The log's head, signed with the key kept outside the database (with `subject`, a digest it vouches for too). */
+  checkpoint(at: string, subject?: string): SignedCheckpoint;
+  /** A change as its events say it is (undefined: no such change; ok false: its events cannot be replayed). */
+  changeFromEvents(
+    id: string,
+  ):
+    | { readonly ok: true; readonly change: Change }
+    | { readonly ok: false; readonly problem: string }
+    | undefined;
 
   setTimer(t: Timer): void;
   clearTimer(id: string): void;

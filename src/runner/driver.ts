@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Change, StepEvidence } from "../core/domain.js";
-import { toRef } from "../core/domain.js";
+import { isOpen, toRef } from "../core/domain.js";
 import { isKeyturnError, KeyturnError } from "../core/errors.js";
 import { buildPlan } from "../core/planner.js";
 import type { PolicyBook } from "../core/policy.js";
@@ -17,6 +17,7 @@ import { transition } from "../core/workflow.js";
 import type { ChatOut } from "./chat-out.js";
 import { isLeaseLost } from "./runner-lease.js";
 import { SerialQueues } from "./serial.js";
+import { witnessClose } from "./witness.js";
 import type { StepContext, StepExecutor, StepResult } from "./steps/index.js";
 import { GateFailed, rollbackSecrets, STEP_EXECUTORS } from "./steps/index.js";
 
@@ -67,6 +68,9 @@ export class Driver {
       if (!result.ok) return result;
       this.deps.store.commit(result.change, [this.#record(changeId, event, actor, result.change)]);
       for (const effect of result.effects) this.#perform(result.change, effect);
+      // the closing head goes to the thread: a witness of the log outside the database
+      if (isOpen(change.state) && !isOpen(result.change.state))
+        witnessClose(this.deps.store, this.deps.chat, changeId, this.#now(), this.deps.logger);
       return result;
     });
   }

@@ -9,6 +9,7 @@ import { renderList } from "../core/render/index.js";
 import type { AccountDirectory } from "./account-directory.js";
 import type { ChatRegistry } from "./chat-registry.js";
 import type { Queries } from "./queries.js";
+import { signedHeadLine } from "./witness.js";
 
 const DAY = 86_400_000;
 export const NUDGE_DAYS = [30, 10] as const;
@@ -77,9 +78,15 @@ export class Reminders {
       .map((a) => this.queries.brief(a))
       .filter((s) => s.overdue);
     const gateway = this.chats.get(channel.platform);
-    if (gateway && overdue.length > 0) {
+    // every week, overdue keys or not: the digest also witnesses the audit log's signed head
+    const witness = signedHeadLine(this.store, this.clock.now().toISOString(), this.logger);
+    const list: Message =
+      overdue.length > 0
+        ? renderList(overdue, { overdue: true })
+        : { text: "Weekly digest: no key is overdue for rotation.", tone: "success" };
+    if (gateway) {
       await gateway
-        .postRoot(channel, renderList(overdue, { overdue: true }))
+        .postRoot(channel, { ...list, context: [...(list.context ?? []), witness] })
         .catch((e: unknown) => this.logger.warn({ err: e }, "digest failed"));
     }
     this.store.setTimer({

@@ -30,6 +30,8 @@ import type { WorkflowEvent } from "../core/workflow.js";
 import type { AccountDirectory } from "./account-directory.js";
 import type { ChatOut } from "./chat-out.js";
 import type { Driver } from "./driver.js";
+import { withCheckpoint } from "../store/pack-seal.js";
+import { auditForEvidence } from "./evidence-audit.js";
 import type { Queries } from "./queries.js";
 
 export interface ServiceDeps {
@@ -238,6 +240,8 @@ export class Service implements KeyturnService {
         payload: {
           requester: change.requester,
           account: { id: account.id, kind: account.kind },
+          accountName: account.name,
+          sandbox: this.d.sandbox,
           reason: cmd.reason,
           exposure: cmd.exposure,
           leakedSlot: cmd.leakedSlot,
@@ -403,17 +407,22 @@ export class Service implements KeyturnService {
     const account = await this.d.directory.resolve(change.accountId).catch(() => null);
     this.d.policy.authorize("audit", principal, account, `The evidence pack of ${changeId}`);
     await driver.note(changeId, "evidence_exported", { by: toRef(principal) }, principal.id);
-    const pack = buildEvidence(change, store.events({ changeId }), store.verify(), {
+    const audit = auditForEvidence(store, changeId);
+    const built = buildEvidence(audit.change ?? change, store.events({ changeId }), audit.verify, {
       label: this.d.label,
       generatedAt: this.#now(),
       version: this.d.version,
       owner: account ? this.d.policy.ownerFor(account) : null,
     });
+    const pack = withCheckpoint(built, (subject) => store.checkpoint(this.#now(), subject), audit.warning);
     return {
       visibility: "ephemeral",
-      message: renderAck(
-        `Evidence pack for ${changeId}: ${pack.filenameBase}.md and ${pack.filenameBase}.json (verify it with \`keyturn audit verify\`).`,
-      ),
+      message: {
+        ...renderAck(
+          `${audit.warning ? `${audit.warning} ` : ""}Evidence pack for ${changeId}: ${pack.filenameBase}.md and ${pack.filenameBase}.json (verify it offline with \`keyturn audit verify --pack ${pack.filenameBase}.json\`).`,
+        ),
+        ...(audit.warning ? { tone: "danger" as const } : {}),
+      },
       attachments: [
         { filename: `${pack.filenameBase}.md`, contentType: "text/markdown", content: pack.markdown },
         { filename: `${pack.filenameBase}.json`, contentType: "application/json", content: pack.json },

@@ -8,13 +8,21 @@ import type { Change } from "../core/domain.js";
 import { isOpen } from "../core/domain.js";
 import type { DeclaredConsumer, Logger, NewEvent, Store, StoredEvent, Timer } from "../core/ports.js";
 import { openChangeError } from "./change-open.js";
+import { auditLog } from "./audit-log.js";
+import { loadSigner, signingKeyPath, type CheckpointSigner } from "./checkpoint-signer.js";
 import { canonicalPayload, eventHashFromText, GENESIS, storeJson } from "./hash-chain.js";
 import { leaseOps } from "./lease.js";
 import { migrate } from "./migrations.js";
 import { prepareStatements, type EventRow, type TimerRow } from "./statements.js";
-import { verifyChain } from "./verify-chain.js";
+import { rebuildChange } from "./rebuild.js";
 
-export function openStore(path: string, opts: { logger?: Logger } = {}): Store {
+export interface StoreOptions {
+  readonly logger?: Logger;
+  /** The checkpoint signing key (default: KEYTURN_SIGNING_KEY_FILE, else beside the data directory). */
+  readonly signingKeyFile?: string;
+}
+
+export function openStore(path: string, opts: StoreOptions = {}): Store {
   const db = new Database(path);
   db.pragma("journal_mode = WAL");
   // FULL, not NORMAL: in WAL mode NORMAL survives a process crash but may lose the last commits on
@@ -28,6 +36,9 @@ export function openStore(path: string, opts: { logger?: Logger } = {}): Store {
   migrate(db, opts.logger);
   const st = prepareStatements(db);
   const lease = leaseOps(db);
+  // loaded on first use: a store that never signs (a CLI check, a test) never needs the key
+  let signer: CheckpointSigner | null = null;
+  const keyFile = opts.signingKeyFile ?? signingKeyPath(path);
 
   const append = (events: readonly NewEvent[]): StoredEvent[] => {
     // seq continues from what the store last wrote, not from the last row: a log whose tail was cut
@@ -145,7 +156,25 @@ export function openStore(path: string, opts: { logger?: Logger } = {}): Store {
       const sql = `SELECT seq, change_id, type, at, actor, payload, prev_hash, hash FROM events ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY seq LIMIT ?`;
       return (query(sql).all(...args) as EventRow[]).map(toEvent);
     },
-    verify: () => verifyChain(db, (st.lastSeq.get() as { v: number }).v),
+    verify: (o = {}) => auditLog(db, (st.lastSeq.get() as { v: number }).v, o.witnesses),
+    checkpoint(at, subject) {
+      // one read transaction: the seq and the hash are of the same event
+      const head = db.transaction(() => {
+        const seq = (db.prepare("SELECT COALESCE(MAX(seq), 0) AS v FROM events").get() as { v: number }).v;
+        const hash = seq === 0 ? GENESIS : (st.hashAt.get(seq) as { hash: string }).hash;
+        return { seq, hash };
+      })();
+      signer ??= loadSigner(keyFile);
+      return signer.sign({ schema: "keyturn.checkpoint/v1", ...head, at, ...(subject ? { subject } : {}) });
+    },
+    changeFromEvents(id) {
+      const row = st.getChange.get(id) as { doc: string } | undefined;
+      const events = (st.eventsOf.all(id) as EventRow[]).map(toEvent);
+      if (!row && !events.some((e) => e.type === "change_requested")) return undefined;
+      const fallback = row ? { sandbox: (JSON.parse(row.doc) as Change).sandbox } : {};
+      const r = rebuildChange(events, fallback);
+      return r.ok ? { ok: true, change: r.change } : { ok: false, problem: r.problem };
+    },
     setTimer(t: Timer) {
       const payload = t.payload === undefined ? null : storeJson(t.payload, `timer ${t.id}`);
       st.setTimer.run(t.id, t.changeId, t.kind, isoOrAsIs(t.dueAt), payload);

@@ -40,6 +40,9 @@ export function prepareStatements(db: Database.Database) {
          completed_at = excluded.completed_at, doc = excluded.doc`,
     ),
     getChange: db.prepare("SELECT doc FROM changes WHERE id = ?"),
+    eventsOf: db.prepare(
+      "SELECT seq, change_id, type, at, actor, payload, prev_hash, hash FROM events WHERE change_id = ? ORDER BY seq",
+    ),
     openFor: db.prepare("SELECT id, state FROM changes WHERE account_id = ? COLLATE NOCASE AND open = 1"),
     counter: db.prepare(
       "INSERT INTO counters (name, value) VALUES ('change', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",

@@ -5,6 +5,7 @@ import type { NewEvent } from "../../src/core/ports.js";
 import { SecretValue } from "../../src/core/secret.js";
 import { eventHash, eventHashFromText, GENESIS } from "../../src/store/hash-chain.js";
 import { openStore } from "../../src/store/open-store.js";
+import { requestedEvent } from "../support/audit-events.js";
 import { change } from "../support/change-fixture.js";
 import { scanPaths } from "../support/scan-secrets.js";
 import { useTempDir } from "../support/temp-dir.js";
@@ -34,18 +35,16 @@ function tamper(path: string, sql: string, ...args: unknown[]): void {
 describe("the SQLite store's event log", () => {
   it("chains events, verifies them, and keeps everything across reopen", () => {
     const s = openStore(dbPath());
-    const first = s.commit(change(), [
-      ev("change_requested", { reason: "leaked in PR 123" }),
-      ev("submitted"),
-    ]);
+    const waiting = change({ state: "awaiting_approval", approvalDeadline: "2026-11-22T13:00:00.000Z" });
+    const first = s.commit(waiting, [requestedEvent(change()), ev("submitted")]);
     expect(first.map((e) => e.seq)).toEqual([1, 2]);
     expect(first[0]?.prevHash).toBe(GENESIS);
     expect(first[1]?.prevHash).toBe(first[0]?.hash);
-    s.commit(change({ state: "awaiting_approval" }), [
+    s.commit(waiting, [
       ev("approval_recorded", { by: "bob@contoso.com", when: new Date("2026-11-22T09:01:00Z") }),
     ]);
     const v = s.verify();
-    expect(v).toMatchObject({ ok: true, events: 3 });
+    expect(v).toMatchObject({ ok: true, events: 3, changes: 1 });
     s.close();
 
     const again = openStore(dbPath());
@@ -184,7 +183,7 @@ describe("the SQLite store's event log", () => {
     expect(raw.pragma("journal_mode", { simple: true })).toBe("wal");
     raw.close();
     const mem = openStore(":memory:");
-    mem.commit(change(), [ev("change_requested")]);
+    mem.commit(change(), [requestedEvent(change())]);
     expect(mem.verify()).toMatchObject({ ok: true, events: 1 });
     mem.close();
   });
