@@ -306,6 +306,8 @@ export class Driver {
       const message = isKeyturnError(e)
         ? e.userMessage
         : `internal error (ref ${this.#logInternal(e, changeId)})`;
+      // the failure is part of the record: the evidence pack names it with its reason
+      await this.note(changeId, "rollback_failed", { message });
       this.deps.chat.notice(
         changeId,
         `Rollback of ${changeId} failed: ${message} The change stays paused; try rollback again.`,
