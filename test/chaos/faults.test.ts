@@ -82,7 +82,11 @@ async function approveAll(id: string): Promise<void> {
 }
 
 async function settle(id: string): Promise<Change> {
-  return kt.waitFor(id, ["completed", "paused", "rolled_back"], FULL ? 180_000 : 20_000);
+  return kt.waitFor(
+    id,
+    ["completed", "completed_with_findings", "paused", "rolled_back"],
+    FULL ? 180_000 : 20_000,
+  );
 }
 
 /** One rotation with a fault injected before approval; returns what happened, asserts the outcome. */
@@ -125,7 +129,10 @@ async function drill(
     await kt.waitFor(id!, ["rolled_back"], 20_000);
     return `${outcome}; then stopped at the cutover gate (${c.pause.message.slice(0, 60)}…), rolled back`;
   }
-  expect(c.state, `${label}: ${c.pause?.code ?? ""} ${c.pause?.message ?? ""}`).toBe("completed");
+  // the ops laptop script's undeclared copy of contoso-openai's key1 dies with the account's first rotation
+  if (c.state === "completed_with_findings")
+    expect(JSON.stringify(c.findings), `${label}: its findings name the laptop`).toContain("203.0.113.7");
+  else expect(c.state, `${label}: ${c.pause?.code ?? ""} ${c.pause?.message ?? ""}`).toBe("completed");
 
   // every planned step has its start and its success in the log, in order
   const events = kt.store.events({ changeId: id! });
@@ -170,8 +177,9 @@ describe("Azure faults during rotations", () => {
     // regenerations the simulator saw: one per regenerate step a change reached, none repeated
     const changes = kt.store.listChanges({});
     const regens = kt.sim.admin.regenerations();
-    for (const c of changes) expect(["completed", "rolled_back"]).toContain(c.state);
-    expect(changes.filter((c) => c.state === "completed").length).toBeGreaterThanOrEqual(
+    const completed = ["completed", "completed_with_findings"];
+    for (const c of changes) expect([...completed, "rolled_back"]).toContain(c.state);
+    expect(changes.filter((c) => completed.includes(c.state)).length).toBeGreaterThanOrEqual(
       Math.ceil(ROTATIONS / 2),
     );
     for (const id of new Set(changes.map((c) => c.accountId))) {
