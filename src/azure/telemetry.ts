@@ -99,18 +99,30 @@ export class Monitor implements TelemetryPort {
     const sub = accountId.split("/")[2] ?? "";
     const filter = `eventTimestamp ge '${q.from.toISOString()}' and eventTimestamp le '${q.to.toISOString()}' and resourceUri eq '${accountId}'`;
     try {
-      const out: ActivityEvent[] = [];
+      // Azure writes a Started and a Succeeded/Failed event per operation (same correlationId) and pages
+      // with nextLink (the SDK's iterator follows it): one operation is one event here, its final state
+      const byOperation = new Map<string, ActivityEvent & { final: boolean }>();
+      let n = 0;
       for await (const e of this.#client(sub).activityLogs.list(filter)) {
         const operation = e.operationName?.value ?? "";
         if (q.operations && !q.operations.some((o) => o.toLowerCase() === operation.toLowerCase())) continue;
-        out.push({
-          at: (e.eventTimestamp ?? new Date(0)).toISOString(),
+        const status = e.status?.value ?? "";
+        const final = !/^(Started|Accepted)$/i.test(status);
+        const key = `${e.correlationId ?? e.eventDataId ?? `#${n++}`}|${operation.toLowerCase()}`;
+        const seen = byOperation.get(key);
+        if (seen && (seen.final || !final)) continue;
+        const at = (e.eventTimestamp ?? new Date(0)).toISOString();
+        const ip = e.claims?.ipaddr ?? e.httpRequest?.clientIpAddress;
+        byOperation.set(key, {
+          at,
           operation,
           caller: e.caller ?? "unknown",
-          ...(e.claims?.ipaddr ? { callerIp: e.claims.ipaddr } : {}),
-          status: e.status?.value ?? "",
+          ...(ip ? { callerIp: ip } : {}),
+          status,
+          final,
         });
       }
+      const out: ActivityEvent[] = [...byOperation.values()].map(({ final: _final, ...event }) => event);
       return out;
     } catch (e) {
       throw classifyAzureError(e, {

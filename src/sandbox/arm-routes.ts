@@ -16,6 +16,8 @@ export interface ArmRoute {
 export interface ArmContext {
   armEndpoint: () => string;
   pageSize: number;
+  /** Activity Log events per page (Azure: up to 200). */
+  activityPageSize?: number;
   deniedActions: () => string[];
 }
 
@@ -48,7 +50,12 @@ export function routeArm(
       operation: "activityLog",
       subscription: sub,
       write: false,
-      handle: () => activityLog(t, sub, query.get("$filter") ?? ""),
+      handle: () =>
+        activityLog(t, sub, query, {
+          armEndpoint: ctx.armEndpoint(),
+          path,
+          pageSize: ctx.activityPageSize ?? 200,
+        }),
     };
   }
   if ((m = PERMISSIONS.exec(path)) && method === "GET") {

@@ -35,6 +35,8 @@ export interface SimulatorOptions {
   armLatencyMs?: number;
   throttle?: boolean;
   pageSize?: number;
+  /** Activity Log events per page (default 200, as Azure). */
+  activityPageSize?: number;
   consumers?: boolean;
   consumerTickMs?: number;
 }
@@ -104,6 +106,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     buckets,
     armEndpoint: () => armEndpoint,
     pageSize: opts.pageSize ?? 100,
+    activityPageSize: opts.activityPageSize ?? 200,
     armLatencyMs: opts.armLatencyMs ?? 0,
     throttle: opts.throttle ?? false,
     admin: adminRoute(admin, faults),

@@ -187,7 +187,18 @@ export function metrics(t: Tenant, resourceId: string, q: URLSearchParams): Repl
   };
 }
 
-export function activityLog(t: Tenant, sub: string, filter: string): Reply {
+/**
+ * Administrative events as Azure writes them: each operation is a `Started` (BeginRequest) and a
+ * `Succeeded`/`Failed` (EndRequest) event sharing a correlationId, newest first, `pageSize` a page,
+ * with an absolute nextLink carrying `$skiptoken`.
+ */
+export function activityLog(
+  t: Tenant,
+  sub: string,
+  query: URLSearchParams,
+  page: { armEndpoint: string; path: string; pageSize: number },
+): Reply {
+  const filter = query.get("$filter") ?? "";
   const ge = /eventTimestamp\s+ge\s+'([^']+)'/i.exec(filter)?.[1];
   const le = /eventTimestamp\s+le\s+'([^']+)'/i.exec(filter)?.[1];
   const res = /resource(?:Uri|Id)\s+eq\s+'([^']+)'/i.exec(filter)?.[1];
@@ -200,19 +211,17 @@ export function activityLog(t: Tenant, sub: string, filter: string): Reply {
   if (from < Date.now() - 90 * 86_400_000 - 3600_000)
     return armError(400, "BadRequest", "The start time of the query cannot be more than 90 days ago.");
   const lower = (s: string) => s.toLowerCase();
-  const events = t.activity.filter(
-    (e) =>
-      lower(e.subscriptionId) === lower(sub) &&
-      Date.parse(e.at) >= from &&
-      Date.parse(e.at) <= to &&
-      (!res || lower(e.resourceId) === lower(res)) &&
-      (!rg || lower(e.resourceId.split("/")[4] ?? "") === lower(rg)),
-  );
   const ls = (v: string) => ({ value: v, localizedValue: v });
-  return {
-    status: 200,
-    body: {
-      value: events.map((e) => ({
+  const events = t.activity
+    .filter(
+      (e) =>
+        lower(e.subscriptionId) === lower(sub) &&
+        (!res || lower(e.resourceId) === lower(res)) &&
+        (!rg || lower(e.resourceId.split("/")[4] ?? "") === lower(rg)),
+    )
+    .flatMap((e) => {
+      const end = Date.parse(e.at);
+      const common = {
         authorization: { action: e.operation, scope: e.resourceId },
         caller: e.caller,
         channels: "Operation",
@@ -223,11 +232,8 @@ export function activityLog(t: Tenant, sub: string, filter: string): Reply {
         },
         correlationId: e.id,
         description: "",
-        eventDataId: e.id,
-        eventName: { value: "EndRequest", localizedValue: "End request" },
         category: ls("Administrative"),
-        eventTimestamp: e.at,
-        id: `${e.resourceId}/events/${e.id}/ticks/${Date.parse(e.at)}`,
+        httpRequest: { clientRequestId: e.id, clientIpAddress: e.callerIp, method: "POST" },
         level: "Informational",
         operationId: e.id,
         operationName: ls(e.operation),
@@ -235,12 +241,37 @@ export function activityLog(t: Tenant, sub: string, filter: string): Reply {
         resourceProviderName: ls("Microsoft.CognitiveServices"),
         resourceType: ls("Microsoft.CognitiveServices/accounts"),
         resourceId: e.resourceId,
-        status: ls(e.status),
-        subStatus: ls(e.status === "Succeeded" ? "OK" : "BadRequest"),
-        submissionTimestamp: e.at,
         subscriptionId: e.subscriptionId,
         tenantId: t.scenario.tenantId,
-      })),
-    },
+      };
+      const event = (at: number, phase: "Started" | "Succeeded" | "Failed", n: number) => ({
+        ...common,
+        eventDataId: `${e.id.slice(0, -1)}${n}`,
+        eventName:
+          phase === "Started"
+            ? { value: "BeginRequest", localizedValue: "Begin request" }
+            : { value: "EndRequest", localizedValue: "End request" },
+        eventTimestamp: new Date(at).toISOString(),
+        id: `${e.resourceId}/events/${e.id.slice(0, -1)}${n}/ticks/${at}`,
+        status: ls(phase),
+        subStatus: ls(phase === "Started" ? "" : phase === "Succeeded" ? "OK" : "BadRequest"),
+        submissionTimestamp: new Date(at + 2000).toISOString(),
+      });
+      return [event(end, e.status, 1), event(end - 150, "Started", 0)];
+    })
+    .filter((e) => {
+      const at = Date.parse(e.eventTimestamp);
+      return at >= from && at <= to;
+    })
+    .sort((a, b) => b.eventTimestamp.localeCompare(a.eventTimestamp));
+  const skip = Math.max(0, Number(query.get("$skiptoken") ?? "0") || 0);
+  const size = Math.max(1, page.pageSize);
+  const next =
+    skip + size < events.length
+      ? `${page.armEndpoint}${page.path}?api-version=${query.get("api-version")}&$filter=${encodeURIComponent(filter)}&$skiptoken=${skip + size}`
+      : undefined;
+  return {
+    status: 200,
+    body: { value: events.slice(skip, skip + size), ...(next ? { nextLink: next } : {}) },
   };
 }

@@ -28,6 +28,7 @@ export interface ServerDeps {
   buckets: TokenBuckets;
   armEndpoint: () => string;
   pageSize: number;
+  activityPageSize: number;
   armLatencyMs: number;
   throttle: boolean;
   admin: (method: string, path: string, body: string) => Reply;
@@ -120,7 +121,12 @@ export function mainHandler(d: ServerDeps): Handler {
     if (subs) return send(res, subs);
     const route = routeArm(
       d.tenant,
-      { armEndpoint: d.armEndpoint, pageSize: d.pageSize, deniedActions: () => d.faults.deniedActions() },
+      {
+        armEndpoint: d.armEndpoint,
+        pageSize: d.pageSize,
+        activityPageSize: d.activityPageSize,
+        deniedActions: () => d.faults.deniedActions(),
+      },
       method,
       path,
       query,
