@@ -73,7 +73,9 @@ export async function readBody(req: IncomingMessage, limit = 1_000_000): Promise
 }
 
 export function send(res: ServerResponse, r: Reply): void {
-  const body = r.body === undefined ? "" : JSON.stringify(r.body);
+  const json = !r.headers?.["content-type"] || r.headers["content-type"].includes("json");
+  const body =
+    r.body === undefined ? "" : typeof r.body === "string" && !json ? r.body : JSON.stringify(r.body);
   const id = randomUUID();
   // ARM echoes the caller's correlation id (or makes one) and the client's own request id
   const asked = res.req?.headers ?? {};

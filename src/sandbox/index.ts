@@ -35,6 +35,8 @@ export interface SimulatorOptions {
   armLatencyMs?: number;
   throttle?: boolean;
   pageSize?: number;
+  /** Seconds a regenerated key keeps working on the data plane (default 0: at once). */
+  keyInvalidationSeconds?: number;
   /** Activity Log events per page (default 200, as Azure). */
   activityPageSize?: number;
   consumers?: boolean;
@@ -96,6 +98,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   writeFileSync(caPath, tls.caPem);
 
   const tenant = new Tenant(scenario, opts.stateFile);
+  tenant.keyInvalidationMs = Math.max(0, opts.keyInvalidationSeconds ?? 0) * 1000;
   const faults = new Faults();
   const buckets = new TokenBuckets();
   const admin = createAdmin(tenant, faults, buckets);

@@ -73,14 +73,35 @@ export function mainHandler(d: ServerDeps): Handler {
       const account = d.tenant.accounts.find((a) => a.subscriptionId === dp[1] && a.name === dp[2]);
       if (!account)
         return send(res, { status: 404, body: { error: { code: "404", message: "Resource not found" } } });
+      const route = dp[3] ?? "/";
+      // Translator's language list needs no authentication ("Authentication isn't required to get
+      // language resources", Translator v3 Languages reference): any key, or none, gets 200
+      if (method === "GET" && account.kind === "TextTranslation" && /^\/languages\/?$/i.test(route))
+        return answer(d, res, method, path, "dataPlane", undefined, () => ({
+          status: 200,
+          body: { translation: { de: { name: "German", nativeName: "Deutsch", dir: "ltr" } } },
+        }));
+      // nothing is served at the bare endpoint: answered without looking at the key
+      if (route === "/")
+        return send(res, { status: 404, body: { error: { code: "404", message: "Resource not found" } } });
       const key = String(req.headers["ocp-apim-subscription-key"] ?? req.headers["api-key"] ?? "");
-      const operation = (dp[3] ?? "/").split("/").filter(Boolean).slice(0, 2).join("/") || "Root";
+      const operation = route.split("/").filter(Boolean).slice(0, 2).join("/") || "Root";
+      const issueToken = /^\/sts\/v1\.0\/issuetoken$/i.test(route);
+      if (issueToken && method !== "POST")
+        return send(res, { status: 405, body: { error: { code: "405", message: "Method not allowed" } } });
       return answer(d, res, method, path, "dataPlane", undefined, () => {
         const status = callDataPlane(d.tenant, account.id, key, {
           apiName: account.kind,
           operation,
           callerIp: req.socket.remoteAddress ?? "127.0.0.1",
         });
+        // the token exchange answers an access token as text (a sandbox token, valid nowhere else)
+        if (status === 200 && issueToken)
+          return {
+            status: 200,
+            body: `sandbox.${Buffer.from(JSON.stringify({ account: account.name, exp: Math.floor(Date.now() / 1000) + 600 })).toString("base64url")}`,
+            headers: { "content-type": "application/jwt; charset=us-ascii" },
+          };
         return status === 200
           ? { status: 200, body: { status: "ok", sandbox: true, account: account.name } }
           : { status: 401, body: { error: { code: "401", message: DENIED_MESSAGE } } };

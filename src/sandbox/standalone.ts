@@ -15,6 +15,7 @@ const { values } = parseArgs({
     "arm-latency-ms": { type: "string" },
     throttle: { type: "boolean", default: false },
     "page-size": { type: "string" },
+    "key-invalidation-seconds": { type: "string" },
     "consumer-tick-ms": { type: "string" },
     "no-consumers": { type: "boolean", default: false },
   },
@@ -47,6 +48,9 @@ const sim = await startSimulator({
   ...(values["data-dir"] ? { dataDir: values["data-dir"] } : {}),
   ...(values["arm-latency-ms"] ? { armLatencyMs: num("arm-latency-ms", values["arm-latency-ms"])! } : {}),
   ...(values["page-size"] ? { pageSize: num("page-size", values["page-size"])! } : {}),
+  ...(values["key-invalidation-seconds"]
+    ? { keyInvalidationSeconds: num("key-invalidation-seconds", values["key-invalidation-seconds"])! }
+    : {}),
   ...(values["consumer-tick-ms"]
     ? { consumerTickMs: num("consumer-tick-ms", values["consumer-tick-ms"])! }
     : {}),

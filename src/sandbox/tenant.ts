@@ -119,6 +119,12 @@ export class Tenant {
   reports: Record<string, ConsumerReport> = {};
   metrics: Record<string, Record<string, Bucket>> = {}; // accountId (lower case) → minute → counts
   unauthorized: UnauthorizedCall[] = [];
+  /**
+   * How long a regenerated key keeps working on the data plane (Azure propagates a regeneration over
+   * a while; 0 = at once). Old keys still accepted, with the time they stop.
+   */
+  keyInvalidationMs = 0;
+  readonly retiring = new Map<string, number>();
   /** Vault name → its URL (each vault listens on its own port). */
   vaultUrls: Record<string, string> = {};
 
@@ -155,6 +161,7 @@ export class Tenant {
   }
 
   regenerate(a: AccountState, slot: Slot, caller: string, ip: string): void {
+    if (this.keyInvalidationMs > 0) this.retiring.set(a.keys[slot], Date.now() + this.keyInvalidationMs);
     a.keys[slot] = this.newKey(a);
     a.regenerations[slot]++;
     this.record(a, "Microsoft.CognitiveServices/accounts/regenerateKey/action", caller, ip, "Succeeded");

@@ -93,7 +93,9 @@ describe("simulated ARM: Cognitive Services accounts", () => {
     const before = await c.accounts.listKeys("rg-ai-prod", "contoso-translator");
     expect(before.key1).toMatch(/^[A-Za-z0-9]{84}$/);
     const dp = (key: string) =>
-      call(`/dataplane/${PROD}/contoso-translator/languages?api-version=3.0`, {
+      // the token exchange requires the key (GET /languages is anonymous and cannot tell)
+      call(`/dataplane/${PROD}/contoso-translator/sts/v1.0/issueToken`, {
+        method: "POST",
         headers: { "ocp-apim-subscription-key": key },
       });
     expect((await dp(before.key1!)).status).toBe(200);
