@@ -4,7 +4,14 @@
  * The last rotation and the due date come from keyturn's record through one function
  * (`lastRotationOf`) for every answer; what Azure shows beyond it is reported, never counted.
  */
-import type { Account, AccountStatus, Inventory, LastRotation, SecretLocator } from "../core/domain.js";
+import type {
+  Account,
+  AccountStatus,
+  Change,
+  Inventory,
+  LastRotation,
+  SecretLocator,
+} from "../core/domain.js";
 import { isOpen } from "../core/domain.js";
 import type { PolicyBook } from "../core/policy.js";
 import type { AzurePorts, Clock, Store } from "../core/ports.js";
@@ -41,7 +48,7 @@ export class Queries {
     const nextDue = nextDueOf(last, cadenceDays);
     const now = this.clock.now().getTime();
     const keyFree = account.disableLocalAuth;
-    const open = this.store.listChanges({ accountId: account.id, open: true })[0];
+    const open = this.changes(account.id, { open: true })[0];
     const consumers = inventory?.consumers ?? [];
     const storedIn = uniqueSecrets(consumers.map((c) => c.secret).filter((s): s is SecretLocator => !!s));
     return {
@@ -68,7 +75,21 @@ export class Queries {
 
   /** The last rotation that really completed, by keyturn's record: the same for status, list and reminders. */
   #keyturnRotation(account: Account): LastRotation | null {
-    return lastRotationOf(this.store.listChanges({ accountId: account.id }));
+    return lastRotationOf(this.changes(account.id));
+  }
+
+  /**
+   * An account's changes as their events say (the events are the record; the changes table is a cache
+   * `audit verify` checks): a row whose events cannot be replayed is shown as the row says, and verify names it.
+   */
+  changes(accountId: string, opts: { open?: boolean; limit?: number } = {}): Change[] {
+    return this.store
+      .listChanges({ accountId, ...opts })
+      .map((row) => {
+        const r = this.store.changeFromEvents(row.id);
+        return r?.ok ? r.change : row;
+      })
+      .filter((c) => !opts.open || isOpen(c.state));
   }
 
   /**

@@ -128,7 +128,7 @@ export class Service implements KeyturnService {
         return ephemeral(
           renderHistory(
             account,
-            store.listChanges({ accountId: account.id, limit: 20 }),
+            queries.changes(account.id, { limit: 20 }),
             store.lastRotation(account.id),
           ),
         );
