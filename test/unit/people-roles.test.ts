@@ -532,3 +532,13 @@ describe("rules that close gaps", () => {
     if (!r.ok) expect(r.error.code).toBe("invalid_state");
   });
 });
+
+describe("what the card shows", () => {
+  it("names the approvers as people, not policy ids", async () => {
+    const { renderChangeCard } = await import("../../src/core/render/change.js");
+    const card = renderChangeCard(awaiting());
+    expect(card.fields?.find((f) => f.label === "Approvers")?.value).toBe(
+      "Bob Okafor (group:secops); Carol Diaz (group:platform)",
+    );
+  });
+});

@@ -61,7 +61,10 @@ export function renderChangeCard(
           ? ` — ${c.approvals.map((a) => a.by.displayName + (a.afterTheFact ? " (after the fact)" : "") + (a.planHash !== c.plan.hash ? " (earlier plan, not counted)" : "")).join(", ")}`
           : ""),
     },
-    { label: "Approvers", value: c.policy.approvers.join(", ") || "none configured" },
+    {
+      label: "Approvers",
+      value: c.policy.approverNames ?? (c.policy.approvers.join(", ") || "none configured"),
+    },
   ];
   if (c.exposure) fields.push({ label: "Leaked key", value: c.leakedSlot ?? "unknown" });
   if (
