@@ -332,6 +332,40 @@ export interface Change {
   readonly findings?: readonly Finding[];
 }
 
+/** What a rotation request fixes; the rest of a change starts empty. */
+export type ChangeRequest = Pick<
+  Change,
+  | "id"
+  | "accountId"
+  | "accountName"
+  | "accountKind"
+  | "reason"
+  | "exposure"
+  | "leakedSlot"
+  | "killNow"
+  | "breakGlass"
+  | "requester"
+  | "policy"
+  | "plan"
+  | "inventory"
+  | "createdAt"
+  | "sandbox"
+>;
+
+/** A change as it is requested, before anything happened to it (the service opens it; a replay starts from it). */
+export const requestedChange = (r: ChangeRequest): Change => ({
+  ...r,
+  state: "requested",
+  approvals: [],
+  approvalDeadline: null,
+  currentStep: 0,
+  steps: [],
+  waivedConsumerIds: [],
+  pause: null,
+  completedAt: null,
+  thread: null,
+});
+
 export interface LastRotation {
   readonly at: string;
   readonly by: string;

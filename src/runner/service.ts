@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Change, Principal } from "../core/domain.js";
-import { toRef } from "../core/domain.js";
+import { requestedChange, toRef } from "../core/domain.js";
 import type { Command } from "../core/command.js";
 import { isKeyturnError, KeyturnError } from "../core/errors.js";
 import { buildEvidence } from "../core/evidence.js";
@@ -126,11 +126,7 @@ export class Service implements KeyturnService {
         const account = await directory.resolve(cmd.account);
         policy.authorize("read", who, account, `\`history ${account.name}\``);
         return ephemeral(
-          renderHistory(
-            account,
-            queries.changes(account.id, { limit: 20 }),
-            store.lastRotation(account.id),
-          ),
+          renderHistory(account, queries.changes(account.id, { limit: 20 }), store.lastRotation(account.id)),
         );
       }
       case "rotate":
@@ -205,7 +201,7 @@ export class Service implements KeyturnService {
       policy: snapshot,
     });
     const now = this.#now();
-    const change: Change = {
+    const change = requestedChange({
       id: store.nextChangeId(),
       accountId: account.id,
       accountName: account.name,
@@ -216,21 +212,12 @@ export class Service implements KeyturnService {
       killNow: cmd.killNow,
       breakGlass: cmd.breakGlass,
       requester: toRef(inv.principal),
-      state: "requested",
       policy: snapshot,
       plan,
       inventory,
-      approvals: [],
       createdAt: now,
-      approvalDeadline: null,
-      currentStep: 0,
-      steps: [],
-      waivedConsumerIds: [],
-      pause: null,
-      completedAt: null,
-      thread: null,
       sandbox: this.d.sandbox,
-    };
+    });
     store.commit(change, [
       {
         changeId: change.id,

@@ -15,6 +15,7 @@ import { leaseOps } from "./lease.js";
 import { migrate } from "./migrations.js";
 import { prepareStatements, type EventRow, type TimerRow } from "./statements.js";
 import { rebuildChange } from "./rebuild.js";
+import { toEvent } from "./verify-changes.js";
 
 export interface StoreOptions {
   readonly logger?: Logger;
@@ -236,14 +237,3 @@ function isoOrAsIs(at: string): string {
   const t = Date.parse(at);
   return Number.isNaN(t) ? at : new Date(t).toISOString();
 }
-
-const toEvent = (r: EventRow): StoredEvent => ({
-  seq: r.seq,
-  changeId: r.change_id,
-  type: r.type,
-  at: r.at,
-  actor: r.actor,
-  payload: JSON.parse(r.payload) as unknown,
-  prevHash: r.prev_hash,
-  hash: r.hash,
-});

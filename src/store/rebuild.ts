@@ -4,7 +4,7 @@
  * its row: `audit verify` names the first field where the table says something the events do not.
  */
 import type { Change, ChangeState, Principal, PrincipalRef } from "../core/domain.js";
-import { isOpen } from "../core/domain.js";
+import { isOpen, requestedChange } from "../core/domain.js";
 import type { StoredEvent } from "../core/ports.js";
 import type { WorkflowEvent } from "../core/workflow.js";
 import { acceptedEvents, transition } from "../core/workflow.js";
@@ -83,7 +83,7 @@ function requested(e: StoredEvent, fallback: Partial<Change> = {}): Change {
     account?: { id?: string; kind?: string; name?: string };
   };
   const accountId = p.account?.id ?? fallback.accountId ?? "";
-  return {
+  return requestedChange({
     id: e.changeId!,
     accountId,
     // the request event names the account since it records it; older ones carry only its id
@@ -95,21 +95,12 @@ function requested(e: StoredEvent, fallback: Partial<Change> = {}): Change {
     killNow: p.killNow as boolean,
     breakGlass: p.breakGlass as boolean,
     requester: p.requester as PrincipalRef,
-    state: "requested",
     policy: p.policy as Change["policy"],
     plan: p.plan as Change["plan"],
     inventory: p.inventory as Change["inventory"],
-    approvals: [],
     createdAt: e.at,
-    approvalDeadline: null,
-    currentStep: 0,
-    steps: [],
-    waivedConsumerIds: [],
-    pause: null,
-    completedAt: null,
-    thread: null,
     sandbox: (p.sandbox as boolean | undefined) ?? fallback.sandbox ?? false,
-  };
+  });
 }
 
 /**
