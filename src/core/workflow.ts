@@ -654,6 +654,11 @@ export function transition(change: Change, event: WorkflowEvent): TransitionResu
 export const acceptedEvents = (state: ChangeState): WorkflowEventType[] =>
   Object.keys(TABLE[state]) as WorkflowEventType[];
 
+/** Every event type some state takes: the events a change is replayed from (the rest are notes). */
+export const WORKFLOW_EVENT_TYPES: ReadonlySet<string> = new Set(
+  Object.values(TABLE).flatMap((handlers) => Object.keys(handlers)),
+);
+
 const VERBS: Partial<Record<WorkflowEventType, string>> = {
   approved: "approved",
   rejected: "rejected",

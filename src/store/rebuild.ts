@@ -3,36 +3,11 @@
  * replaying its events through the same pure transition function the runner used, and compared with
  * its row: `audit verify` names the first field where the table says something the events do not.
  */
-import type { Change, ChangeState, Principal, PrincipalRef } from "../core/domain.js";
+import type { Change, Principal, PrincipalRef } from "../core/domain.js";
 import { isOpen, requestedChange } from "../core/domain.js";
 import type { StoredEvent } from "../core/ports.js";
 import type { WorkflowEvent } from "../core/workflow.js";
-import { acceptedEvents, transition } from "../core/workflow.js";
-
-const STATES: readonly ChangeState[] = [
-  "requested",
-  "awaiting_approval",
-  "approved",
-  "running",
-  "paused",
-  "completed",
-  "completed_with_findings",
-  "rejected",
-  "expired",
-  "cancelled",
-  "rolled_back",
-];
-
-/** Every event type the state machine takes (the rest are notes: intents, exports, chat facts). */
-const WORKFLOW_TYPES: ReadonlySet<string> = new Set(
-  STATES.flatMap((s) => {
-    try {
-      return acceptedEvents(s);
-    } catch {
-      return []; // a state the table does not know (yet) takes nothing
-    }
-  }),
-);
+import { transition, WORKFLOW_EVENT_TYPES } from "../core/workflow.js";
 
 export type Rebuilt =
   | { readonly ok: true; readonly change: Change }
@@ -54,7 +29,7 @@ export function rebuildChange(events: readonly StoredEvent[], fallback?: Partial
       change = { ...change, thread };
       continue;
     }
-    if (!WORKFLOW_TYPES.has(e.type)) continue;
+    if (!WORKFLOW_EVENT_TYPES.has(e.type)) continue; // a note: intents, exports, chat facts
     let r: ReturnType<typeof transition>;
     try {
       r = transition(change, workflowEvent(e, change));
