@@ -1,5 +1,5 @@
 import type { Account, Change, Consumer, Finding, KeySlot, StepEvidence } from "../../core/domain.js";
-import type { AzurePorts, Clock, Logger } from "../../core/ports.js";
+import type { AzurePorts, CallerErrors, Clock, Logger } from "../../core/ports.js";
 
 /** What a step needs: the change as it stands, the live account, the Azure ports, time and logs. */
 export interface StepContext {
@@ -108,4 +108,27 @@ export async function callTotals(
  */
 export function ownProbeCount(change: Change): number {
   return change.steps.filter((s) => /old key → 40[13]/.test(s.validation?.result ?? "")).length;
+}
+
+/**
+ * 401 callers by Log Analytics in a window, and the addresses already failing in the 15 minutes before
+ * `start` (null: no logs configured, or they could not be read). keyturn's own dead-key probes stay out
+ * of the window by time: each is made before the window it could spoil opens.
+ */
+export async function unauthorizedCallers(
+  ctx: Pick<StepContext, "azure" | "account">,
+  window: { from: Date; to: Date },
+  start: Date,
+): Promise<{ since: CallerErrors[]; before: Set<string> } | null> {
+  const callersOf = ctx.azure.telemetry.unauthorizedCallers?.bind(ctx.azure.telemetry);
+  if (!callersOf) return null;
+  try {
+    const [since, before] = await Promise.all([
+      callersOf(ctx.account.id, window),
+      callersOf(ctx.account.id, { from: new Date(start.getTime() - 15 * 60_000), to: start }),
+    ]);
+    return { since, before: new Set(before.map((c) => c.callerIp)) };
+  } catch {
+    return null;
+  }
 }

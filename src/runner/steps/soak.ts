@@ -2,7 +2,7 @@ import type { Change, Consumer, Finding } from "../../core/domain.js";
 import type { CallerErrors } from "../../core/ports.js";
 import { waiversOf } from "../../core/workflow.js";
 import type { StepContext, StepExecutor, StepResult } from "./context.js";
-import { callTotals, ownProbeCount, stepOf } from "./context.js";
+import { callTotals, ownProbeCount, stepOf, unauthorizedCallers } from "./context.js";
 
 /**
  * After the old key died: watch for 401s and say whose they are. A holder the change chose to
@@ -123,26 +123,10 @@ export const soak: StepExecutor = {
 };
 
 /** 401 callers since the cut, and the addresses already failing before the change touched a key (null: no logs). */
-async function callersSince(
-  ctx: StepContext,
-  from: Date,
-  to: Date,
-): Promise<{ since: CallerErrors[]; before: Set<string> } | null> {
-  const callersOf = ctx.azure.telemetry.unauthorizedCallers?.bind(ctx.azure.telemetry);
-  if (!callersOf) return null;
-  const others = (l: readonly CallerErrors[]) => l.filter((c) => c.operation !== "Probe");
+function callersSince(ctx: StepContext, from: Date, to: Date) {
   // the first step that changed anything (after the preflight): before it, no failure was this change's doing
   const began = ctx.change.steps.find((s) => s.index === 1)?.startedAt;
-  const start = began ? new Date(began) : from;
-  try {
-    const [since, before] = await Promise.all([
-      callersOf(ctx.account.id, { from, to }).then(others),
-      callersOf(ctx.account.id, { from: new Date(start.getTime() - 15 * 60_000), to: start }).then(others),
-    ]);
-    return { since, before: new Set(before.map((c) => c.callerIp)) };
-  } catch {
-    return null;
-  }
+  return unauthorizedCallers(ctx, { from, to }, began ? new Date(began) : from);
 }
 
 /** Holders the change left on the old key on purpose, with the addresses their calls come from. */

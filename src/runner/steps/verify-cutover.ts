@@ -3,7 +3,14 @@ import type { CallerErrors } from "../../core/ports.js";
 import { KeyturnError } from "../../core/errors.js";
 import { waiversOf } from "../../core/workflow.js";
 import type { StepContext, StepExecutor, StepResult } from "./context.js";
-import { callTotals, ownProbeCount, planConsumers, secretKey, stepOf } from "./context.js";
+import {
+  callTotals,
+  ownProbeCount,
+  planConsumers,
+  secretKey,
+  stepOf,
+  unauthorizedCallers,
+} from "./context.js";
 import { publishedVersion } from "./publish.js";
 
 /**
@@ -149,26 +156,17 @@ async function errorSpike(
     Math.max(5, 2 * (baselineErrors / 15) * minutes) + ownProbeCount(ctx.change) + baselineErrors;
   if (errors <= allowed) return none;
   const blocker = `${errors} client errors since publish (baseline ${baselineErrors} per 15 min): callers are failing`;
-  const callersOf = ctx.azure.telemetry.unauthorizedCallers?.bind(ctx.azure.telemetry);
-  if (!callersOf) return { blocker, note: null };
-  try {
-    const others = (l: readonly CallerErrors[]) => l.filter((c) => c.operation !== "Probe");
-    const [since, before] = await Promise.all([
-      callersOf(ctx.account.id, { from, to }).then(others),
-      callersOf(ctx.account.id, { from: new Date(from.getTime() - 15 * 60_000), to: from }).then(others),
-    ]);
-    const earlier = new Set(before.map((c) => c.callerIp));
-    const fresh = since.filter((c) => !earlier.has(c.callerIp));
-    const list = (l: readonly CallerErrors[]) => l.map((c) => `${c.callerIp} × ${c.count}`).join(", ");
-    if (since.length > 0 && fresh.length === 0)
-      return {
-        blocker: null,
-        note: `${errors} client errors since publish come from callers already failing before it (${list(since)}): not this rotation's doing; find and fix them`,
-      };
-    return { blocker: fresh.length ? `${blocker}; new 401 callers: ${list(fresh)}` : blocker, note: null };
-  } catch {
-    return { blocker, note: null };
-  }
+  const logs = await unauthorizedCallers(ctx, { from, to }, from);
+  if (!logs) return { blocker, note: null };
+  const { since, before: earlier } = logs;
+  const fresh = since.filter((c) => !earlier.has(c.callerIp));
+  const list = (l: readonly CallerErrors[]) => l.map((c) => `${c.callerIp} × ${c.count}`).join(", ");
+  if (since.length > 0 && fresh.length === 0)
+    return {
+      blocker: null,
+      note: `${errors} client errors since publish come from callers already failing before it (${list(since)}): not this rotation's doing; find and fix them`,
+    };
+  return { blocker: fresh.length ? `${blocker}; new 401 callers: ${list(fresh)}` : blocker, note: null };
 }
 
 /** A gate that did not pass: the step's evidence goes with it. */
