@@ -3,22 +3,10 @@
  * reach them only through the composition root (src/main.ts), so nothing fake sits inside the
  * production path.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { dirname, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-
-/** Every module specifier a file names: static imports, re-exports, dynamic imports and require. */
-function specifiers(source: string): string[] {
-  const found: string[] = [];
-  const patterns = [
-    /\b(?:import|export)\s[^;]*?\bfrom\s*["']([^"']+)["']/g,
-    /\bimport\s*["']([^"']+)["']/g,
-    /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g,
-    /\brequire\s*\(\s*["']([^"']+)["']\s*\)/g,
-  ];
-  for (const re of patterns) for (const m of source.matchAll(re)) found.push(m[1]!);
-  return found;
-}
+import { specifiers, tsFiles } from "../support/imports.js";
 
 const SANDBOX = resolve("src/sandbox");
 
@@ -30,12 +18,7 @@ const sandboxImports = (file: string, source: string) =>
     return target === "" || (!target.startsWith("..") && !target.startsWith("/"));
   });
 
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = join(dir, f);
-    return statSync(p).isDirectory() ? files(p) : p.endsWith(".ts") ? [p] : [];
-  });
-}
+const files = tsFiles;
 
 describe("src/azure never imports src/sandbox", () => {
   it("the check itself catches every form of import into the sandbox", () => {

@@ -1,31 +1,13 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { specifiers, tsFiles } from "../support/imports.js";
 
 const FORBIDDEN =
   /^(@slack\/|@azure\/|@microsoft\/|botbuilder|better-sqlite3$|pino($|\/)|express($|\/)|(node:)?(fs|http|https|net|child_process|tls|dgram)($|\/))/;
 
-/** Every module specifier a file names: static imports, re-exports, dynamic imports and require. */
-function specifiers(source: string): string[] {
-  const found: string[] = [];
-  const patterns = [
-    /\b(?:import|export)\s[^;]*?\bfrom\s*["']([^"']+)["']/g,
-    /\bimport\s*["']([^"']+)["']/g,
-    /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g,
-    /\brequire\s*\(\s*["']([^"']+)["']\s*\)/g,
-  ];
-  for (const re of patterns) for (const m of source.matchAll(re)) found.push(m[1]!);
-  return found;
-}
-
 const forbiddenIn = (source: string) => specifiers(source).filter((s) => FORBIDDEN.test(s));
 
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = join(dir, f);
-    return statSync(p).isDirectory() ? files(p) : p.endsWith(".ts") ? [p] : [];
-  });
-}
+const files = tsFiles;
 
 describe("src/core imports no SDK and does no I/O", () => {
   it("the check itself catches every form of import it guards against", () => {
