@@ -30,6 +30,8 @@ export interface ConsoleAdapter {
 }
 
 const CHANNEL: ChannelRef = { platform: "console", id: "incident-room" };
+/** Console DMs are addressed as `dm:<name>`; their root is the index in that person's inbox. */
+const DM_PREFIX = "dm:";
 
 export function createConsoleAdapter(deps: {
   service: KeyturnService;
@@ -98,6 +100,15 @@ export function createConsoleAdapter(deps: {
       return { platform: "console", channel: channel.id, root };
     },
     async updateRoot(thread, message) {
+      if (thread.channel.startsWith(DM_PREFIX)) {
+        // a DM follows the change: its entry in the person's inbox is replaced
+        const name = thread.channel.slice(DM_PREFIX.length);
+        const inbox = [...(store.getKv<string[]>("console.inbox", name) ?? [])];
+        if (inbox[Number(thread.root)] === undefined) return;
+        inbox[Number(thread.root)] = renderText(message).text;
+        store.putKv("console.inbox", name, inbox);
+        return;
+      }
       const t = store.getKv<{ channel: string; messages: string[] }>("console.thread", thread.root);
       if (t)
         store.putKv("console.thread", thread.root, {
@@ -123,11 +134,11 @@ export function createConsoleAdapter(deps: {
     },
     async notify(user, message) {
       const u = userOf(user);
-      if (!u) return false;
+      if (!u) return null;
       const inbox = store.getKv<string[]>("console.inbox", u.name) ?? [];
       store.putKv("console.inbox", u.name, [...inbox, renderText(message).text]);
       print(`  (DM to ${u.name}: ${message.text})`);
-      return true;
+      return { platform: "console", channel: `${DM_PREFIX}${u.name}`, root: String(inbox.length) };
     },
     async permalink(thread: ThreadRef) {
       return `console://thread/${thread.root}`;

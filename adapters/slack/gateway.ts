@@ -173,18 +173,18 @@ export function createSlackGateway(client: WebClient, log: Logger): SlackGateway
     },
     async notify(user, message) {
       const id = await userIdOf(typeof user === "string" ? user : user.id);
-      if (!id) return false;
+      if (!id) return null;
       try {
-        // a user id as channel opens (or reuses) the DM with the bot
-        await paced(id, () =>
+        // a user id as channel opens (or reuses) the DM with the bot; the answer names the DM channel
+        const r = await paced(id, () =>
           call("chat.postMessage", () =>
             client.chat.postMessage({ channel: id, ...toBlocks(message), unfurl_links: false }),
           ),
         );
-        return true;
+        return { platform: "slack", channel: r.channel ?? id, root: r.ts ?? "" };
       } catch (e) {
         if ((e as KeyturnError).details?.transient === true) throw e;
-        return false;
+        return null;
       }
     },
     async permalink(thread: ThreadRef) {

@@ -356,9 +356,11 @@ export function createTeamsAdapter(deps: {
               (u) => typeof u.value === "object" && u.value?.upn === key,
             )?.key);
       const ref = oid ? store.getKv<ConversationReference>(REF_NS, `user:${oid}`) : undefined;
-      if (!ref) return false;
-      await send("direct message", ref, message);
-      return true;
+      if (!ref) return null;
+      // kept under the conversation id too, so updateRoot can change the DM later
+      store.putKv(REF_NS, ref.conversation.id, ref);
+      const root = await send("direct message", ref, message);
+      return { platform: "teams", channel: ref.conversation.id, root, data: { serviceUrl: ref.serviceUrl ?? "" } };
     },
     async permalink(thread: ThreadRef) {
       return `https://teams.microsoft.com/l/message/${encodeURIComponent(thread.channel.split(";")[0] ?? thread.channel)}/${thread.root}`;

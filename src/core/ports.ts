@@ -142,8 +142,11 @@ export interface ChatGateway {
   postRoot(channel: ChannelRef, message: Message): Promise<ThreadRef>;
   updateRoot(thread: ThreadRef, message: Message): Promise<void>;
   reply(thread: ThreadRef, message: Message): Promise<void>;
-  /** A direct message to a person (approver, owner); false when they cannot be reached. */
-  notify(user: PrincipalRef | string, message: Message): Promise<boolean>;
+  /**
+   * A direct message to a person (approver, owner): where it was posted, so `updateRoot` can change it
+   * later (the DM follows the change); null when they cannot be reached.
+   */
+  notify(user: PrincipalRef | string, message: Message): Promise<ThreadRef | null>;
   permalink(thread: ThreadRef): Promise<string | undefined>;
   attach(thread: ThreadRef, attachment: Attachment): Promise<void>;
 }

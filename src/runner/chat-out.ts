@@ -182,7 +182,7 @@ export class ChatOut {
       const change = this.store.getChange(changeId);
       const gateway = change && this.#gatewayFor(change);
       if (!change || !gateway) return false;
-      return await gateway.notify(owner, renderNotice(change, text, "warning"));
+      return (await gateway.notify(owner, renderNotice(change, text, "warning"))) !== null;
     } catch (e) {
       this.logger.warn({ err: e, changeId, owner }, "owner notification failed");
       return false;

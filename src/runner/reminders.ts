@@ -99,7 +99,7 @@ export class Reminders {
 
   async #notify(owner: string, message: Message): Promise<boolean> {
     for (const g of this.chats.all()) {
-      if (await g.notify(owner, message).catch(() => false)) return true;
+      if (await g.notify(owner, message).catch(() => null)) return true;
     }
     return false;
   }

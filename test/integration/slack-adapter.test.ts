@@ -266,7 +266,7 @@ describe("Slack requests", () => {
       const reply = await responseTo("noscope");
       expect(JSON.stringify(reply)).toContain("add the users:read.email scope");
       expect(service.texts[0]!.inv.principal.identities).toEqual(["slack:u0dave"]);
-      expect(await adapter.gateway.notify("erin@contoso.com", { text: "x" })).toBe(false);
+      expect(await adapter.gateway.notify("erin@contoso.com", { text: "x" })).toBeNull();
     } finally {
       slack.withoutEmailScope(false);
     }
@@ -485,11 +485,14 @@ describe("the thread", () => {
         { platform: "slack", id: "slack:T0CONTOSO:U0CAROL", displayName: "Carol Diaz" },
         { text: "please review" },
       ),
-    ).toBe(true);
-    expect(await adapter.gateway.notify("dave@contoso.com", { text: "on call" })).toBe(true);
-    expect(await adapter.gateway.notify("nobody@contoso.com", { text: "x" })).toBe(false);
+    ).toMatchObject({ platform: "slack", channel: "DU0CAROL" });
+    const dave = await adapter.gateway.notify("dave@contoso.com", { text: "on call" });
+    expect(dave).toMatchObject({ platform: "slack", channel: "DU0DAVE" });
+    expect(await adapter.gateway.notify("nobody@contoso.com", { text: "x" })).toBeNull();
     expect(slack.dms("U0CAROL").map((m) => m.text)).toEqual(["please review"]);
-    expect(slack.dms("U0DAVE").map((m) => m.text)).toEqual(["on call"]);
+    // the DM can be changed later through the ref notify returned
+    await adapter.gateway.updateRoot(dave!, { text: "on call: handed over" });
+    expect(slack.dms("U0DAVE").map((m) => m.text)).toEqual(["on call: handed over"]);
 
     const t = await adapter.gateway.postRoot({ platform: "slack", id: "C0LINK" }, { text: "root" });
     expect(await adapter.gateway.permalink(t)).toBe(

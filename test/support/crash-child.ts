@@ -64,7 +64,7 @@ const chat: ChatGateway = {
   },
   async notify(_u, m) {
     appendFileSync(chatFile, JSON.stringify({ dm: true, m }) + "\n");
-    return true;
+    return { platform: "console", channel: "dm", root: `${process.pid}-${++n}` } satisfies ThreadRef;
   },
   async permalink() {
     return undefined;

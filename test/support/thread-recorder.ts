@@ -42,10 +42,10 @@ export class ThreadRecorder implements ChatGateway {
     this.#thread(thread).replies.push(message);
   }
 
-  async notify(user: PrincipalRef | string, message: Message): Promise<boolean> {
+  async notify(user: PrincipalRef | string, message: Message): Promise<ThreadRef> {
     const who = typeof user === "string" ? user : user.id;
     this.dms.set(who, [...(this.dms.get(who) ?? []), message]);
-    return true;
+    return { platform: "console", channel: `dm:${who}`, root: String(this.dms.get(who)!.length) };
   }
 
   async permalink(thread: ThreadRef): Promise<string> {
