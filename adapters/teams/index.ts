@@ -360,7 +360,12 @@ export function createTeamsAdapter(deps: {
       // kept under the conversation id too, so updateRoot can change the DM later
       store.putKv(REF_NS, ref.conversation.id, ref);
       const root = await send("direct message", ref, message);
-      return { platform: "teams", channel: ref.conversation.id, root, data: { serviceUrl: ref.serviceUrl ?? "" } };
+      return {
+        platform: "teams",
+        channel: ref.conversation.id,
+        root,
+        data: { serviceUrl: ref.serviceUrl ?? "" },
+      };
     },
     async permalink(thread: ThreadRef) {
       return `https://teams.microsoft.com/l/message/${encodeURIComponent(thread.channel.split(";")[0] ?? thread.channel)}/${thread.root}`;
