@@ -123,3 +123,12 @@ export const cardAttachment = (m: Message) => ({
   contentType: "application/vnd.microsoft.card.adaptive",
   content: toCard(m),
 });
+
+/** A file (the evidence pack) as an inline attachment: bots cannot upload into channels without Graph. */
+export function fileAttachment(a: { filename: string; contentType: string; content: string }) {
+  return {
+    contentType: a.contentType,
+    name: a.filename,
+    contentUrl: `data:${a.contentType};base64,${Buffer.from(a.content).toString("base64")}`,
+  };
+}

@@ -37,11 +37,21 @@ export class TimedCloudAdapter extends CloudAdapter {
     activity: Activity,
     headers?: HeaderPropagationCollection,
   ): Promise<ConnectorClient> {
-    const client = await within(
-      this.#timeoutMs,
-      "getting a Bot Connector token",
-      super.createConnectorClientWithIdentity(identity, activity, headers),
-    );
+    return this.#timed(super.createConnectorClientWithIdentity(identity, activity, headers));
+  }
+
+  /** The client for a conversation keyturn creates (a first direct message): bounded the same way. */
+  protected override async createConnectorClient(
+    serviceUrl: string,
+    scope: string,
+    identity: JwtPayload,
+    headers?: HeaderPropagationCollection,
+  ): Promise<ConnectorClient> {
+    return this.#timed(super.createConnectorClient(serviceUrl, scope, identity, headers));
+  }
+
+  async #timed(creating: Promise<ConnectorClient>): Promise<ConnectorClient> {
+    const client = await within(this.#timeoutMs, "getting a Bot Connector token", creating);
     const http = client.httpClient;
     const request = http.request.bind(http);
     const timeout = this.#timeoutMs;

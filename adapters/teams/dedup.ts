@@ -1,0 +1,31 @@
+/**
+ * Teams redelivers an activity it thinks was not received (a slow answer, a dropped connection), with
+ * the same activity id. A message must run once: the ids of recent messages are kept in the store
+ * (across restarts and by every process sharing it), newest last, the oldest dropped past a bound.
+ * Card clicks are deduplicated by the service's idempotency keys instead (the press is recorded).
+ */
+import type { Store } from "../../src/core/ports.js";
+
+const NS = "teams.seen";
+const KEY = "messages";
+/** Far more than Teams redelivers within its retry window, small enough to rewrite on every message. */
+export const SEEN_MESSAGES_LIMIT = 2000;
+
+export interface MessageDedup {
+  /** True the first time an activity id is seen; false for a redelivery. An activity without id always runs. */
+  firstDelivery(activityId: string | undefined): boolean;
+}
+
+export function messageDedup(store: Store, limit = SEEN_MESSAGES_LIMIT): MessageDedup {
+  return {
+    firstDelivery(activityId) {
+      if (!activityId) return true;
+      // read and write with no await between them: one process sees and records an id atomically
+      const seen = store.getKv<string[]>(NS, KEY) ?? [];
+      if (seen.includes(activityId)) return false;
+      seen.push(activityId);
+      store.putKv(NS, KEY, seen.length > limit ? seen.slice(seen.length - limit) : seen);
+      return true;
+    },
+  };
+}
