@@ -3,7 +3,11 @@
  * deep links and evidence attachments, each a proactive call through the adapter, bounded and
  * reported as chat_failed when it fails.
  */
-import { Activity, type ConversationReference } from "@microsoft/agents-activity";
+import {
+  Activity,
+  type ConversationParameters,
+  type ConversationReference,
+} from "@microsoft/agents-activity";
 import type { TurnContext } from "@microsoft/agents-hosting";
 import type { PrincipalRef, ThreadRef } from "../../src/core/domain.js";
 import type { Message } from "../../src/core/messages.js";
@@ -11,6 +15,9 @@ import type { ChatGateway, Logger } from "../../src/core/ports.js";
 import type { TeamsDirectory } from "./directory.js";
 import { cardAttachment, escapeXml, fileAttachment } from "./render.js";
 import { asChatError, within, type TimedCloudAdapter } from "./timed-adapter.js";
+
+/** The audience of the Bot Framework connector (Azure Bot Service). */
+const BOT_FRAMEWORK = "https://api.botframework.com";
 
 export function teamsGateway(deps: {
   adapter: TimedCloudAdapter;
@@ -45,6 +52,58 @@ export function teamsGateway(deps: {
     return id;
   };
 
+  /**
+   * A 1:1 chat with someone who never wrote to keyturn, created through the connector of the tenant's
+   * channel (POST /v3/conversations, as Teams proactive messages are sent). Null when the connector
+   * refuses — the app is not installed for that person — or keyturn has not yet been reached in Teams.
+   */
+  const openPersonalChat = async (oid: string): Promise<ConversationReference | null> => {
+    const service = directory.service();
+    if (!service) {
+      log.info({ oid }, "no Teams channel has reached keyturn yet: a direct message cannot be opened");
+      return null;
+    }
+    const bot = { id: service.bot.id, ...(service.bot.name ? { name: service.bot.name } : {}) };
+    const parameters = {
+      isGroup: false,
+      // Teams takes the user's id (29:…) or their Entra object id
+      members: [{ id: directory.memberId(oid) ?? oid, aadObjectId: oid }],
+      tenantId: service.tenantId,
+      channelData: { tenant: { id: service.tenantId } },
+      // `bot` on the wire; the SDK names it `agent` and makes it the created conversation's recipient
+      bot,
+      agent: bot,
+    } as unknown as ConversationParameters;
+    let ref: ConversationReference | null = null;
+    try {
+      await within(
+        2 * timeoutMs,
+        "opening a direct message",
+        adapter.createConversationAsync(
+          appId,
+          "msteams",
+          service.serviceUrl,
+          BOT_FRAMEWORK,
+          parameters,
+          async (ctx) => {
+            ref = ctx.activity.getConversationReference();
+          },
+        ),
+      );
+    } catch (e) {
+      const status = statusOf(e);
+      if (status === 403 || status === 404) {
+        log.info({ oid, status }, "Teams refused a direct message: keyturn is not installed for this person");
+        return null;
+      }
+      const err = asChatError(e, timeoutMs, "opening a direct message");
+      log.warn({ err, oid }, "Teams opening a direct message failed");
+      throw err;
+    }
+    if (ref) directory.keepPersonal(oid, ref);
+    return ref;
+  };
+
   const threadOf = (ref: ConversationReference, root: string): ThreadRef => ({
     platform: "teams",
     channel: ref.conversation.id,
@@ -76,7 +135,8 @@ export function teamsGateway(deps: {
     },
     async notify(user: PrincipalRef | string, message) {
       const oid = directory.oidOf(user);
-      const ref = oid ? directory.personalRef(oid) : undefined;
+      if (!oid) return null;
+      const ref = directory.personalRef(oid) ?? (await openPersonalChat(oid));
       if (!ref) return null;
       // kept under the conversation id too, so updateRoot can change the DM later
       directory.keep(ref);
@@ -107,3 +167,10 @@ const messageObject = (message: Message) => ({
 });
 
 const messageActivity = (message: Message): Activity => Activity.fromObject(messageObject(message));
+
+/** The HTTP status of a connector error (the SDK's client rejects with the axios-like response). */
+function statusOf(e: unknown): number | undefined {
+  const x = e as { status?: unknown; statusCode?: unknown; response?: { status?: unknown } } | null;
+  const s = x?.response?.status ?? x?.status ?? x?.statusCode;
+  return typeof s === "number" ? s : undefined;
+}

@@ -56,6 +56,8 @@ export class FakeConnector {
   readonly authHeaders: string[] = [];
   /** Member lookups (GET …/members/:id) it answered. */
   readonly memberLookups: string[] = [];
+  /** People (keys of PEOPLE) the app is installed for: only they can be sent a 1:1 chat keyturn opens. */
+  readonly installedFor = new Set<string>(Object.keys(PEOPLE));
   /** While true, requests are taken and never answered (a hung connector). */
   hang = false;
   #held: ServerResponse[] = [];
@@ -99,13 +101,7 @@ export class FakeConnector {
     this.authHeaders.push(String(req.headers.authorization ?? ""));
     const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
     const body = (raw ? JSON.parse(raw) : {}) as Record<string, unknown>;
-    if (path === "/v3/conversations" && req.method === "POST") {
-      const id = `a:${randomUUID()}`;
-      this.created.push(body);
-      const activity = body.activity as Record<string, unknown> | undefined;
-      const activityId = activity ? this.#add(id, activity).id : undefined;
-      return { status: 201, body: { id, ...(activityId ? { activityId } : {}) } };
-    }
+    if (path === "/v3/conversations" && req.method === "POST") return this.#create(body);
     const m = /^\/v3\/conversations\/(.+?)\/(activities|members)(?:\/(.+))?$/.exec(path);
     if (!m) return { status: 404, body: { error: { code: "NotFound", message: path } } };
     const [, conversationId, kind, tail] = m;
@@ -136,6 +132,41 @@ export class FakeConnector {
       return { status: 200, body: { id: a.id } };
     }
     return { status: 405, body: {} };
+  }
+
+  /**
+   * POST /v3/conversations as the Teams connector answers it: a channel thread (isGroup, channelData.channel),
+   * or a 1:1 chat (isGroup false, exactly one member, the tenant named) with a user the app is installed for —
+   * the same conversation id every time for the same person; anyone else is refused with 403.
+   */
+  #create(body: Record<string, unknown>): { status: number; body: unknown } {
+    this.created.push(body);
+    const activity = body.activity as Record<string, unknown> | undefined;
+    const channelData = (body.channelData ?? {}) as { channel?: { id?: string }; tenant?: { id?: string } };
+    let id: string;
+    if (body.isGroup === true && channelData.channel?.id) {
+      id = `a:${randomUUID()}`;
+    } else {
+      const members = (body.members ?? []) as { id?: string }[];
+      const tenant = (body.tenantId as string | undefined) ?? channelData.tenant?.id;
+      if (body.isGroup !== false || members.length !== 1 || !members[0]?.id || !tenant)
+        return {
+          status: 400,
+          body: { error: { code: "BadSyntax", message: "Incorrect conversation creation parameters" } },
+        };
+      const memberId = members[0].id.toLowerCase();
+      const who = Object.entries(PEOPLE).find(
+        ([, p]) => p.id.toLowerCase() === memberId || p.aadObjectId === memberId,
+      )?.[0];
+      if (!who || !this.installedFor.has(who) || tenant.toLowerCase() !== TENANT)
+        return {
+          status: 403,
+          body: { error: { code: "Forbidden", message: "The bot is not part of the conversation roster." } },
+        };
+      id = `a:personal-${who}`;
+    }
+    const activityId = activity ? this.#add(id, activity).id : undefined;
+    return { status: 201, body: { id, ...(activityId ? { activityId } : {}) } };
   }
 
   #add(conversationId: string, body: Record<string, unknown>, replyToId?: string): ConnectorActivity {

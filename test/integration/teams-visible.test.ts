@@ -1,0 +1,137 @@
+/**
+ * What a person sees in Teams, through the real adapter over the Bot Framework protocol (a fake
+ * connector on 127.0.0.1): direct messages to approvers who never wrote to keyturn, redelivered
+ * messages, user text that must stay text, refused clicks, and deep links.
+ */
+import express from "express";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createTeamsAdapter, type TeamsAdapter } from "../../adapters/teams/index.js";
+import type { ActionRequest, Reply } from "../../src/core/messages.js";
+import type { Invocation, KeyturnService } from "../../src/core/ports.js";
+import { createLogger } from "../../src/log.js";
+import { openStore } from "../../src/store/open-store.js";
+import { channelMessage, FakeConnector, PEOPLE, TENANT } from "../fakes/bot-connector.js";
+
+const NOW = new Date("2026-03-02T10:15:30.000Z");
+let connector: FakeConnector;
+let teams: TeamsAdapter;
+let server: Server;
+let url: string;
+const texts: { inv: Invocation; text: string }[] = [];
+const actions: ActionRequest[] = [];
+let answer: (text: string) => Reply = (text) => ({ visibility: "ephemeral", message: { text } });
+const press: (a: ActionRequest) => Reply = () => ({ visibility: "ephemeral", message: { text: "ok" } });
+
+// the adapter is what is under test: the service records what reached it and answers as told
+const service: KeyturnService = {
+  async handleText(inv, text) {
+    texts.push({ inv, text });
+    return answer(text);
+  },
+  async handleAction(_inv, action) {
+    actions.push(action);
+    return press(action);
+  },
+};
+
+beforeAll(async () => {
+  connector = await new FakeConnector().start();
+  teams = createTeamsAdapter({
+    service,
+    store: openStore(":memory:"),
+    logger: createLogger({ level: "silent" }),
+    clock: { now: () => NOW },
+    config: { anonymous: true, production: false, requestTimeoutMs: 2_000 },
+    directory: Object.values(PEOPLE).map((p) => ({ email: p.upn, aadObjectId: p.aadObjectId })),
+  });
+  const app = express();
+  app.post("/api/messages", express.json(), teams.handler);
+  server = await new Promise((r) => {
+    const s = app.listen(0, "127.0.0.1", () => r(s));
+  });
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/messages`;
+});
+
+afterAll(async () => {
+  server?.close();
+  await connector?.stop();
+});
+
+beforeEach(() => {
+  answer = (text) => ({ visibility: "ephemeral", message: { text } });
+});
+
+const post = async (activity: Record<string, unknown>) => {
+  const r = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(activity),
+  });
+  const text = await r.text();
+  return { status: r.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+};
+
+/** A channel message as Teams sends it, in a team whose names and Microsoft 365 group Teams gives. */
+const inIncidentChannel = (who: keyof typeof PEOPLE, text: string, extra: Record<string, unknown> = {}) => {
+  const a = channelMessage(connector.url, who, text);
+  return {
+    ...a,
+    channelData: {
+      tenant: { id: TENANT },
+      team: {
+        id: "19:team@thread.tacv2",
+        name: "Platform & Security",
+        aadGroupId: "0b7c2e8a-5d1f-4c3b-9a6e-2f4d8c1b7e90",
+      },
+      channel: { id: "19:incident@thread.tacv2", name: "Incident 42" },
+    },
+    ...extra,
+  };
+};
+
+describe("direct messages reach approvers who never opened a chat with keyturn", () => {
+  it("opens the 1:1 chat through the connector of the tenant's channel, sends the DM there, and can update it", async () => {
+    expect((await post(inIncidentChannel("alice", "help"))).status).toBe(200);
+    const before = connector.created.length;
+
+    const dm = await teams.gateway.notify("bob@contoso.com", { text: "Alice Ng asks you to approve CHG-1" });
+
+    expect(connector.created.slice(before)).toEqual([
+      {
+        isGroup: false,
+        members: [{ id: PEOPLE.bob!.aadObjectId, aadObjectId: PEOPLE.bob!.aadObjectId }],
+        tenantId: TENANT,
+        channelData: { tenant: { id: TENANT } },
+        bot: { id: "28:keyturn", name: "keyturn" },
+        agent: { id: "28:keyturn", name: "keyturn" },
+      },
+    ]);
+    const posted = connector.in("a:personal-bob");
+    expect(posted.map((a) => a.body.text)).toEqual(["Alice Ng asks you to approve CHG-1"]);
+    expect(dm).toMatchObject({ platform: "teams", channel: "a:personal-bob", root: posted[0]!.id });
+
+    await teams.gateway.updateRoot(dm!, { text: "CHG-1 approved by Carol Diaz: nothing left to decide" });
+    expect(posted[0]!.versions.map((v) => v.text)).toEqual([
+      "Alice Ng asks you to approve CHG-1",
+      "CHG-1 approved by Carol Diaz: nothing left to decide",
+    ]);
+
+    // the chat is kept: the next DM goes straight there
+    const again = connector.created.length;
+    await teams.gateway.notify("bob@contoso.com", { text: "second" });
+    expect(connector.created.length).toBe(again);
+    expect(connector.in("a:personal-bob").map((a) => a.body.text)).toContain("second");
+  });
+
+  it("someone keyturn is not installed for: the connector refuses and notify says they were not reached", async () => {
+    connector.installedFor.delete("dave");
+    try {
+      expect(await teams.gateway.notify("dave@contoso.com", { text: "approve CHG-1?" })).toBeNull();
+      expect(connector.in("a:personal-dave")).toEqual([]);
+    } finally {
+      connector.installedFor.add("dave");
+    }
+  });
+});
