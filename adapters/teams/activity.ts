@@ -7,7 +7,8 @@ import { Activity } from "@microsoft/agents-activity";
 import type { TurnContext } from "@microsoft/agents-hosting";
 import type { Principal } from "../../src/core/domain.js";
 import type { ActionRequest, Message } from "../../src/core/messages.js";
-import type { KeyturnService } from "../../src/core/ports.js";
+import type { KeyturnService, Logger } from "../../src/core/ports.js";
+import type { MessageDedup } from "./dedup.js";
 import type { TeamsDirectory } from "./directory.js";
 import { commandText } from "./mentions.js";
 import { cardAttachment, escapeXml, fileAttachment } from "./render.js";
@@ -16,11 +17,17 @@ export function turnLogic(deps: {
   service: KeyturnService;
   directory: TeamsDirectory;
   principalOf: (ctx: TurnContext) => Promise<Principal>;
+  dedup: MessageDedup;
+  log: Logger;
 }): (ctx: TurnContext) => Promise<void> {
-  const { service, directory, principalOf } = deps;
+  const { service, directory, principalOf, dedup, log } = deps;
 
   const onMessage = async (ctx: TurnContext) => {
     const a = ctx.activity;
+    if (!dedup.firstDelivery(a.id)) {
+      log.info({ activityId: a.id }, "Teams redelivered a message already handled: not run again");
+      return;
+    }
     directory.learn(a);
     const principal = await principalOf(ctx);
     const reply = await service.handleText(

@@ -17,6 +17,7 @@ import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { KeyturnError } from "../../src/core/errors.js";
 import type { ChatGateway, Clock, KeyturnService, Logger, Store } from "../../src/core/ports.js";
 import { turnLogic } from "./activity.js";
+import { messageDedup } from "./dedup.js";
 import { TeamsDirectory } from "./directory.js";
 import { teamsGateway } from "./gateway.js";
 import { teamsIdentity } from "./identity.js";
@@ -112,6 +113,8 @@ export function createTeamsAdapter(deps: {
     service: deps.service,
     directory,
     principalOf: teamsIdentity({ store, clock: deps.clock, log, anonymous, tenant: trust.tenant, timeoutMs }),
+    dedup: messageDedup(store),
+    log,
   });
 
   const handler: RequestHandler = (req: Request, res: Response, next: NextFunction) => {

@@ -135,3 +135,19 @@ describe("direct messages reach approvers who never opened a chat with keyturn",
     }
   });
 });
+
+describe("a message Teams delivers twice runs once", () => {
+  it("the same activity id again: the service is not asked a second time and no second reply is posted", async () => {
+    const activity = inIncidentChannel("alice", 'rotate contoso-translator --reason "leaked"');
+    const conversation = (activity.conversation as { id: string }).id;
+    const ran = texts.length;
+    const replies = connector.in(conversation).length;
+    expect((await post(activity)).status).toBe(200);
+    expect((await post(activity)).status).toBe(200);
+    expect(texts.length - ran).toBe(1);
+    expect(connector.in(conversation).length - replies).toBe(1);
+    // another message (another id) still runs
+    await post(inIncidentChannel("alice", "help"));
+    expect(texts.length - ran).toBe(2);
+  });
+});
