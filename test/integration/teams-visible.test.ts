@@ -74,7 +74,11 @@ const post = async (activity: Record<string, unknown>) => {
 };
 
 /** A channel message as Teams sends it, in a team whose names and Microsoft 365 group Teams gives. */
-const inIncidentChannel = (who: keyof typeof PEOPLE, text: string, extra: Record<string, unknown> = {}) => {
+const inIncidentChannel = (
+  who: keyof typeof PEOPLE,
+  text: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> => {
   const a = channelMessage(connector.url, who, text);
   return {
     ...a,
