@@ -11,7 +11,8 @@ import {
 import type { TurnContext } from "@microsoft/agents-hosting";
 import type { PrincipalRef, ThreadRef } from "../../src/core/domain.js";
 import type { Message } from "../../src/core/messages.js";
-import type { ChatGateway, Logger } from "../../src/core/ports.js";
+import type { ChatGateway, Clock, Logger } from "../../src/core/ports.js";
+import { messageDeepLink } from "./deep-link.js";
 import type { TeamsDirectory } from "./directory.js";
 import { cardAttachment, escapeXml, fileAttachment } from "./render.js";
 import { asChatError, within, type TimedCloudAdapter } from "./timed-adapter.js";
@@ -23,10 +24,11 @@ export function teamsGateway(deps: {
   adapter: TimedCloudAdapter;
   appId: string;
   directory: TeamsDirectory;
+  clock: Clock;
   log: Logger;
   timeoutMs: number;
 }): ChatGateway {
-  const { adapter, appId, directory, log, timeoutMs } = deps;
+  const { adapter, appId, clock, directory, log, timeoutMs } = deps;
 
   /** One proactive call: bounded (a token, then each request), logged and returned as chat_failed when it fails. */
   const continueIn = async (
@@ -108,7 +110,11 @@ export function teamsGateway(deps: {
     platform: "teams",
     channel: ref.conversation.id,
     root,
-    data: { serviceUrl: ref.serviceUrl ?? "" },
+    data: {
+      serviceUrl: ref.serviceUrl ?? "",
+      ...(ref.conversation.tenantId ? { tenantId: ref.conversation.tenantId } : {}),
+      createdTime: String(clock.now().getTime()),
+    },
   });
 
   return {
@@ -143,7 +149,20 @@ export function teamsGateway(deps: {
       return threadOf(ref, await send("direct message", ref, message));
     },
     async permalink(thread: ThreadRef) {
-      return `https://teams.microsoft.com/l/message/${encodeURIComponent(thread.channel.split(";")[0] ?? thread.channel)}/${thread.root}`;
+      const channelId = thread.channel.split(";")[0] ?? thread.channel;
+      const teamId = directory.teamOf(channelId);
+      const team = teamId ? directory.place(teamId) : {};
+      let tenantId = thread.data?.tenantId;
+      if (!tenantId) tenantId = directory.service()?.tenantId;
+      return messageDeepLink({
+        conversationId: thread.channel,
+        messageId: thread.root,
+        tenantId,
+        groupId: team.aadGroupId,
+        teamName: team.name,
+        channelName: directory.place(channelId).name,
+        createdTime: thread.data?.createdTime,
+      });
     },
     async attach(thread, attachment) {
       // bots cannot upload files into channels without Graph: the pack goes as an inline attachment

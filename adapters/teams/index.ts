@@ -136,7 +136,14 @@ export function createTeamsAdapter(deps: {
     });
   };
 
-  const gateway = teamsGateway({ adapter, appId: config.appId ?? ANONYMOUS_APP, directory, log, timeoutMs });
+  const gateway = teamsGateway({
+    adapter,
+    appId: config.appId ?? ANONYMOUS_APP,
+    directory,
+    clock: deps.clock,
+    log,
+    timeoutMs,
+  });
 
   return {
     gateway,

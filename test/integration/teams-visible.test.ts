@@ -155,3 +155,25 @@ describe("a message Teams delivers twice runs once", () => {
     expect(texts.length - ran).toBe(2);
   });
 });
+
+describe("the link to a change's card opens it in Teams", () => {
+  it("is the documented channel message deep link, with tenant, team group, parent message, names and time", async () => {
+    const activity = inIncidentChannel("alice", "status contoso-translator");
+    await post(activity);
+    const thread = await teams.gateway.postRoot(
+      {
+        platform: "teams",
+        id: "19:incident@thread.tacv2;messageid=100",
+        ref: (await import("@microsoft/agents-activity")).Activity.fromObject(
+          activity,
+        ).getConversationReference() as unknown as Record<string, unknown>,
+      },
+      { text: "CHG-7 · rotate contoso-translator" },
+    );
+    expect(await teams.gateway.permalink(thread)).toBe(
+      `https://teams.microsoft.com/l/message/19:incident@thread.tacv2/${thread.root}` +
+        `?tenantId=${TENANT}&groupId=0b7c2e8a-5d1f-4c3b-9a6e-2f4d8c1b7e90&parentMessageId=100` +
+        `&teamName=Platform%20%26%20Security&channelName=Incident%2042&createdTime=${NOW.getTime()}`,
+    );
+  });
+});
