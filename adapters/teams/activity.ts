@@ -76,13 +76,21 @@ export function turnLogic(deps: {
       },
       { ...request, ...(reason ? { reason } : {}) },
     );
-    const card = reply.card ?? reply.message;
-    const refused = !reply.card;
-    const shown: Message = refused
-      ? reply.message
-      : { ...card, context: [...(card.context ?? []), reply.message.text] };
+    if (!reply.card) {
+      // refused: Universal Actions' message response keeps the card as it is for everyone, and the
+      // presser reads why (Teams shows the string under the card, to them only)
+      await ctx.sendActivity(
+        invokeResponse(200, "application/vnd.microsoft.activity.message", refusalText(reply.message)),
+      );
+      return;
+    }
+    const card = reply.card;
     await ctx.sendActivity(
-      invokeResponse(200, "application/vnd.microsoft.card.adaptive", cardAttachment(shown).content),
+      invokeResponse(
+        200,
+        "application/vnd.microsoft.card.adaptive",
+        cardAttachment({ ...card, context: [...(card.context ?? []), reply.message.text] }).content,
+      ),
     );
   };
 
@@ -100,4 +108,12 @@ function invokeResponse(statusCode: number, type: string, value: unknown): Activ
     type: "invokeResponse",
     value: { status: 200, body: { statusCode, type, value } },
   });
+}
+
+/** A refusal as one plain sentence (the message string is not Markdown): the reason in words, codes last. */
+export function refusalText(m: Message): string {
+  const words = [m.title, m.text, ...(m.sections ?? []).flatMap((s) => [s.heading, ...s.lines])]
+    .filter((w): w is string => !!w && w.trim() !== "")
+    .join(" ");
+  return m.context?.length ? `${words} (${m.context.join(" · ")})` : words;
 }

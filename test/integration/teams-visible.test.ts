@@ -12,7 +12,9 @@ import type { ActionRequest, Reply } from "../../src/core/messages.js";
 import type { Invocation, KeyturnService } from "../../src/core/ports.js";
 import { createLogger } from "../../src/log.js";
 import { openStore } from "../../src/store/open-store.js";
-import { channelMessage, FakeConnector, PEOPLE, TENANT } from "../fakes/bot-connector.js";
+import { KeyturnError } from "../../src/core/errors.js";
+import { renderError } from "../../src/core/render/index.js";
+import { cardAction, channelMessage, FakeConnector, PEOPLE, TENANT } from "../fakes/bot-connector.js";
 
 const NOW = new Date("2026-03-02T10:15:30.000Z");
 let connector: FakeConnector;
@@ -22,7 +24,7 @@ let url: string;
 const texts: { inv: Invocation; text: string }[] = [];
 const actions: ActionRequest[] = [];
 let answer: (text: string) => Reply = (text) => ({ visibility: "ephemeral", message: { text } });
-const press: (a: ActionRequest) => Reply = () => ({ visibility: "ephemeral", message: { text: "ok" } });
+let press: (a: ActionRequest) => Reply = () => ({ visibility: "ephemeral", message: { text: "ok" } });
 
 // the adapter is what is under test: the service records what reached it and answers as told
 const service: KeyturnService = {
@@ -175,5 +177,30 @@ describe("the link to a change's card opens it in Teams", () => {
         `?tenantId=${TENANT}&groupId=0b7c2e8a-5d1f-4c3b-9a6e-2f4d8c1b7e90&parentMessageId=100` +
         `&teamName=Platform%20%26%20Security&channelName=Incident%2042&createdTime=${NOW.getTime()}`,
     );
+  });
+});
+
+describe("a refused click leaves the card as it is and tells the presser why", () => {
+  it("answers Action.Execute with a message the person reads (the reason in words, the code as small print), not a card", async () => {
+    press = () => ({
+      visibility: "ephemeral",
+      message: renderError(
+        new KeyturnError(
+          "not_authorised",
+          "Erin Cho is not an approver of CHG-1.\nApprovers: Bob Okafor or Carol Diaz — ask one of them.",
+        ),
+      ),
+    });
+    const approve = { verb: "keyturn.approve", data: { action: { kind: "approve", changeId: "CHG-1" } } };
+    const r = await post(
+      cardAction(connector.url, "erin", "19:incident@thread.tacv2;messageid=100", approve, "1700000000001"),
+    );
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({
+      statusCode: 200,
+      type: "application/vnd.microsoft.activity.message",
+      value:
+        "Erin Cho is not an approver of CHG-1. Approvers: Bob Okafor or Carol Diaz — ask one of them. (not_authorised)",
+    });
   });
 });
