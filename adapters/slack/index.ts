@@ -19,6 +19,7 @@ import { SlackIdentity, type ResolvedUser } from "./identity.js";
 import { InstalledWorkspace, originOf, refusalFor } from "./installation.js";
 import { parseButtonValue, reasonModal, REASON_CALLBACK, readReasonSubmission } from "./interactions.js";
 import { toBlocks } from "./render.js";
+import { superviseSocket } from "./socket-mode.js";
 import { createWebClient, slackClientOptions } from "./web-client.js";
 
 export interface SlackConfig {
@@ -145,6 +146,8 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
     ? new SocketModeReceiver({
         appToken: config.appToken ?? "",
         logLevel: LogLevel.ERROR,
+        // keyturn reconnects itself (socket-mode.ts): the client's own reconnection gives up on one failed attempt
+        autoReconnectEnabled: false,
         installerOptions: { clientOptions },
       })
     : new ExpressReceiver({
@@ -182,6 +185,10 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
     },
   });
   const gateway = createSlackGateway(client, log);
+  const socket =
+    receiver instanceof SocketModeReceiver
+      ? superviseSocket(receiver.client, async () => void (await app.start()), log)
+      : null;
   const identity = new SlackIdentity(client, deps.policyGroups, clock, log, () => installation.current, {
     allowGuests: config.allowGuests ?? false,
   });
@@ -377,11 +384,11 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
       // keyturn waits for auth.test (each attempt bounded by the client's timeout)
       if (installation.current) void installation.learn();
       else await installation.learn();
-      if (config.socketMode) await app.start();
+      await socket?.start();
     },
     async stop() {
       await gateway.idle();
-      if (config.socketMode) await app.stop();
+      await socket?.stop();
     },
   };
 }

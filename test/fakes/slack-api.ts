@@ -60,6 +60,18 @@ export class FakeSlack {
   /** Uploaded files; `channel` is set once files.completeUploadExternal shares them. */
   readonly files: FakeFile[] = [];
   readonly views: unknown[] = [];
+  /** views.open / views.update calls as Slack received them: the trigger or view they name, and the view. */
+  readonly viewCalls: {
+    method: string;
+    trigger_id?: string;
+    view_id?: string;
+    view: Record<string, unknown>;
+  }[] = [];
+  /**
+   * Socket Mode: the app-level token apps.connections.open accepts and the WebSocket URL it hands out
+   * (set by FakeSlackSocket). Null: the app has no Socket Mode.
+   */
+  socketMode: { appToken: string; url: () => string } | null = null;
   readonly bodies: string[] = [];
   readonly calls: string[] = [];
   #server: Server | null = null;
@@ -220,6 +232,15 @@ export class FakeSlack {
     return this.messages.filter((m) => m.channel === `D${user}`);
   }
 
+  /** apps.connections.open takes only the app-level token (xapp-), never the bot token. */
+  #connectionsOpen(authz: string): unknown {
+    if (!authz) return { ok: false, error: "not_authed" };
+    if (!/^Bearer xapp-/.test(authz)) return { ok: false, error: "not_allowed_token_type" };
+    if (!this.socketMode || authz !== `Bearer ${this.socketMode.appToken}`)
+      return { ok: false, error: "invalid_auth" };
+    return { ok: true, url: this.socketMode.url() };
+  }
+
   async #handle(
     req: IncomingMessage,
   ): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
@@ -248,8 +269,11 @@ export class FakeSlack {
         body: { ok: false, error: "ratelimited" },
         headers: { "retry-after": String(fail.retryAfter ?? 1) },
       };
+    if (fail?.status && fail.status >= 500)
+      return { status: fail.status, body: { ok: false, error: fail.error ?? "internal_error" } };
     if (fail?.error) return { status: 200, body: { ok: false, error: fail.error } };
     const authz = String(req.headers.authorization ?? "");
+    if (method === "apps.connections.open") return { status: 200, body: this.#connectionsOpen(authz) };
     if (!authz) return { status: 200, body: { ok: false, error: "not_authed" } };
     if (!/^Bearer xoxb-/.test(authz)) return { status: 200, body: { ok: false, error: "invalid_auth" } };
     const args = parseArgs(raw, String(req.headers["content-type"] ?? ""));
@@ -347,9 +371,19 @@ export class FakeSlack {
         const members = this.#groups.get(str(a.usergroup));
         return members ? { ok: true, users: [...members] } : { ok: false, error: "no_such_subteam" };
       }
-      case "views.open":
-        this.views.push(typeof a.view === "string" ? JSON.parse(a.view) : a.view);
-        return { ok: true, view: { id: `V${this.#seq++}` } };
+      case "views.open": {
+        const view = (typeof a.view === "string" ? JSON.parse(a.view) : a.view) as Record<string, unknown>;
+        this.views.push(view);
+        this.viewCalls.push({ method, trigger_id: str(a.trigger_id), view });
+        // Slack refuses a modal opened without the trigger of the interaction that asked for it
+        if (!a.trigger_id) return { ok: false, error: "invalid_trigger_id" };
+        return { ok: true, view: { ...view, id: `V${this.#seq++}`, state: { values: {} }, hash: ts() } };
+      }
+      case "views.update": {
+        const view = (typeof a.view === "string" ? JSON.parse(a.view) : a.view) as Record<string, unknown>;
+        this.viewCalls.push({ method, view_id: str(a.view_id), view });
+        return { ok: true, view: { ...view, id: str(a.view_id), state: { values: {} }, hash: ts() } };
+      }
       case "files.getUploadURLExternal": {
         if (!a.filename || !a.length) return { ok: false, error: "invalid_arguments" };
         const id = `F${this.#seq++}`;
