@@ -1,6 +1,6 @@
 /** `keyturn doctor`: can keyturn's identity do its job? Checked without changing anything. */
 import type { TokenCredential } from "@azure/core-auth";
-import { isKeyturnError } from "../core/errors.js";
+import { isKeyturnError, type KeyturnError } from "../core/errors.js";
 import type { Logger } from "../core/ports.js";
 import { ArmAccounts } from "./accounts.js";
 import { ArmRest } from "./arm-rest.js";
@@ -29,6 +29,14 @@ function allowed(action: string, perms: { actions?: string[]; notActions?: strin
   const match = (pattern: string) =>
     new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`, "i").test(action);
   return perms.some((p) => (p.actions ?? []).some(match) && !(p.notActions ?? []).some(match));
+}
+
+/** The fix for a refusal: a token for the wrong service names the scope to set, not a role to grant. */
+function fixOf(err: KeyturnError, otherwise: string): string {
+  if (err.details.refusal === "wrong_audience") return err.userMessage.replace(/^[^.]*\.\s*/, "");
+  if (err.code === "azure_permission" || err.code === "azure_auth") return otherwise;
+  // SubscriptionNotFound, ResourceGroupNotFound, InvalidApiVersionParameter: the message carries its own fix
+  return err.userMessage.split(": ").slice(1).join(": ") || otherwise;
 }
 
 interface VisibleSubscription {
@@ -108,7 +116,13 @@ export async function checkAccess(
         continue;
       }
       const err = classifyAzureError(e, { action: NEEDED[0]!, scope });
-      out.push({ check: "list accounts", scope, ok: false, detail: err.userMessage, fix: ROLE_FIX });
+      out.push({
+        check: "list accounts",
+        scope,
+        ok: false,
+        detail: err.userMessage,
+        fix: fixOf(err, ROLE_FIX),
+      });
       continue;
     }
     try {
@@ -157,12 +171,13 @@ export async function checkAccess(
         detail: `${all.filter((s) => s.locator.vaultUrl === url.replace(/\/+$/, "")).length} secret(s) listed`,
       });
     } catch (e) {
+      const grant = "grant Key Vault Secrets Officer on the vault (or an access policy with get, list, set)";
       out.push({
         check: "key vault",
         scope: url,
         ok: false,
         detail: isKeyturnError(e) ? e.userMessage : String(e),
-        fix: "grant Key Vault Secrets Officer on the vault (or an access policy with get, list, set)",
+        fix: isKeyturnError(e) ? fixOf(e, grant) : grant,
       });
     }
   }

@@ -42,6 +42,12 @@ export function classifyAzureError(e: unknown, ctx: { action: string; scope: str
     );
   }
   if (status === 401) {
+    const audience = wrongAudience(code, message);
+    if (audience)
+      return new KeyturnError("azure_auth", audienceFix(audience, ctx.action), {
+        ...details,
+        refusal: "wrong_audience",
+      });
     return new KeyturnError(
       "azure_auth",
       `keyturn could not authenticate to Azure for ${ctx.action}: check the managed identity or the AZURE_* credential variables (keyturn doctor shows which).`,
@@ -111,4 +117,34 @@ export function classifyAzureError(e: unknown, ctx: { action: string; scope: str
     `Azure answered HTTP ${status} ${code} to ${ctx.action} on ${ctx.scope}.`,
     details,
   );
+}
+
+/** Which service refused a token issued for another audience (Azure's words for it), if that is the refusal. */
+export function wrongAudience(
+  code: string,
+  message: string,
+): { service: "arm" | "keyVault" | "logAnalytics" | "other"; found?: string } | null {
+  const found = /(?:audience or resource|found:?|token audience) '?([^'\s,]+?)'?[.,]?(?:\s|$)/i.exec(
+    message,
+  )?.[1];
+  const withFound = found ? { found } : {};
+  if (code === "InvalidAuthenticationTokenAudience") return { service: "arm", ...withFound };
+  if (/AKV10022/.test(message)) return { service: "keyVault", ...withFound };
+  if (/audience/i.test(message))
+    return { service: code === "InvalidTokenError" ? "logAnalytics" : "other", ...withFound };
+  return null;
+}
+
+const AUDIENCE_FIX: Record<"arm" | "keyVault" | "logAnalytics" | "other", string> = {
+  arm: "Azure Resource Manager accepts only tokens for https://management.azure.com: remove AZURE_ARM_SCOPE or set it to https://management.azure.com/.default, then run keyturn doctor again",
+  keyVault:
+    "Key Vault accepts only tokens for https://vault.azure.net: keyturn takes that scope from the vault's challenge, so check that every URL in AZURE_KEY_VAULT_URLS is a vault (https://<name>.vault.azure.net), then run keyturn doctor again",
+  logAnalytics:
+    "Log Analytics accepts only tokens for https://api.loganalytics.io: check AZURE_LOG_ANALYTICS_ENDPOINT points at https://api.loganalytics.io/v1 and leave its scope at https://api.loganalytics.io/.default",
+  other:
+    "check that the endpoint keyturn calls is the service it expects, and that keyturn asks for that service's scope",
+};
+
+function audienceFix(a: { service: keyof typeof AUDIENCE_FIX; found?: string }, action: string): string {
+  return `Azure refused keyturn's token for ${action}: it was issued for another service${a.found ? ` (audience ${a.found})` : ""}. ${AUDIENCE_FIX[a.service]}.`;
 }

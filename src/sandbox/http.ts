@@ -6,6 +6,27 @@ export interface Caller {
   name: string;
   objectId: string;
   ip: string;
+  /** The token's audience (`aud`), when the token names one. */
+  aud?: string;
+}
+
+/** The audience each simulated service accepts, as Azure's services do (`aud` of the access token). */
+export const AUDIENCES = {
+  arm: ["https://management.azure.com", "https://management.core.windows.net"],
+  keyVault: ["https://vault.azure.net"],
+  logAnalytics: ["https://api.loganalytics.io"],
+  cognitiveServices: ["https://cognitiveservices.azure.com"],
+} as const;
+export type Service = keyof typeof AUDIENCES;
+
+/**
+ * Whether a caller's token was issued for `service`. A token without `aud` is one a test or script
+ * made by hand (`sim.<identity>`): it is taken for any service, as before audiences were checked.
+ */
+export function audienceFits(caller: Caller, service: Service): boolean {
+  if (caller.aud === undefined) return true;
+  const aud = caller.aud.replace(/\/+$/, "").toLowerCase();
+  return AUDIENCES[service].some((a) => a === aud);
 }
 
 export interface Reply {
@@ -46,6 +67,7 @@ export function callerOf(req: IncomingMessage): Caller | null {
       name: c.name ?? "unknown",
       objectId: c.objectId ?? "00000000-0000-0000-0000-000000000000",
       ip: c.ip ?? "127.0.0.1",
+      ...(typeof c.aud === "string" ? { aud: c.aud } : {}),
     };
   } catch {
     return null;

@@ -9,6 +9,8 @@ import { callDataPlane, DENIED_MESSAGE } from "./dataplane.js";
 import { withFaults, type Faults } from "./faults.js";
 import {
   armError,
+  audienceFits,
+  AUDIENCES,
   callerOf,
   pathOf,
   readBody,
@@ -17,6 +19,7 @@ import {
   type Operation,
   type Reply,
 } from "./http.js";
+import { randomUUID } from "node:crypto";
 import { routeVault } from "./keyvault.js";
 import { logsQuery } from "./log-analytics.js";
 import type { Tenant } from "./tenant.js";
@@ -84,6 +87,10 @@ export function mainHandler(d: ServerDeps): Handler {
       // nothing is served at the bare endpoint: answered without looking at the key
       if (route === "/")
         return send(res, { status: 404, body: { error: { code: "404", message: "Resource not found" } } });
+      // a data-plane request may carry an Entra token instead of a key: one issued for another service is refused
+      const bearer = callerOf(req);
+      if (bearer && !audienceFits(bearer, "cognitiveServices"))
+        return send(res, wrongAudience("cognitiveServices", bearer.aud!, d.tenant.scenario.tenantId));
       const key = String(req.headers["ocp-apim-subscription-key"] ?? req.headers["api-key"] ?? "");
       const operation = route.split("/").filter(Boolean).slice(0, 2).join("/") || "Root";
       const issueToken = /^\/sts\/v1\.0\/issuetoken$/i.test(route);
@@ -124,6 +131,9 @@ export function mainHandler(d: ServerDeps): Handler {
         ),
       );
     }
+    const logs = /^\/loganalytics\//i.test(path);
+    if (!audienceFits(caller, logs ? "logAnalytics" : "arm"))
+      return send(res, wrongAudience(logs ? "logAnalytics" : "arm", caller.aud!, d.tenant.scenario.tenantId));
     if (/^\/loganalytics\/v1\/workspaces\/[^/]+\/query$/i.test(path) && method === "POST") {
       return answer(d, res, method, path, "logs", caller, () => logsQuery(d.tenant, body));
     }
@@ -202,6 +212,8 @@ export function vaultHandler(d: ServerDeps, vault: string): Handler {
         },
       });
     }
+    if (!audienceFits(caller, "keyVault"))
+      return send(res, wrongAudience("keyVault", caller.aud!, d.tenant.scenario.tenantId));
     const path = decodeURIComponent(url.pathname);
     const route = routeVault(d.tenant, vault, d.tenant.vaultUrl(vault), method, path, url.searchParams, body);
     if (!route)
@@ -211,4 +223,61 @@ export function vaultHandler(d: ServerDeps, vault: string): Handler {
       });
     return answer(d, res, method, path, route.operation, caller, route.reply);
   };
+}
+
+/** Each service's refusal of a token issued for another audience, in that service's own words and shape. */
+export function wrongAudience(service: keyof typeof AUDIENCES, found: string, tenantId: string): Reply {
+  const expected = AUDIENCES[service][0];
+  switch (service) {
+    case "arm":
+      return armError(
+        401,
+        "InvalidAuthenticationTokenAudience",
+        `The access token has been obtained for wrong audience or resource '${found}'. It should exactly match with one of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'.`,
+        {
+          "www-authenticate": `Bearer authorization_uri="https://login.microsoftonline.com/${tenantId}", error="invalid_token", error_description="The access token has been obtained from wrong audience or resource."`,
+        },
+      );
+    case "keyVault":
+      return {
+        status: 401,
+        body: {
+          error: {
+            code: "Unauthorized",
+            message: `AKV10022: Invalid audience. Expected ${expected}, found: ${found}.`,
+          },
+        },
+        headers: {
+          "www-authenticate": `Bearer authorization="https://login.microsoftonline.com/${tenantId}", resource="${expected}"`,
+        },
+      };
+    case "logAnalytics":
+      return {
+        status: 401,
+        body: {
+          error: {
+            message: "The provided authentication is not valid for this resource",
+            code: "InvalidTokenError",
+            correlationId: randomUUID(),
+            innererror: {
+              code: "AudienceValidationFailed",
+              message: `The token audience '${found}' is not valid for this resource; expected '${expected}'.`,
+            },
+          },
+        },
+        headers: {
+          "www-authenticate": `Bearer authorization_uri="https://login.microsoftonline.com/${tenantId}", error="invalid_token"`,
+        },
+      };
+    case "cognitiveServices":
+      return {
+        status: 401,
+        body: {
+          error: {
+            code: "401",
+            message: `Access denied: the access token was issued for '${found}', but this resource accepts tokens for '${expected}' only.`,
+          },
+        },
+      };
+  }
 }
