@@ -103,6 +103,8 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
           !!a.armEndpoint || a.vaultUrls.some((u) => !/\.vault\.azure\.net\/?$/.test(u)),
         logAnalytics: a.logAnalytics,
         maxRetryAfterSeconds: a.maxRetryAfterSeconds,
+        monitoringLatency: a.monitoringLatency,
+        deadKeyProofSeconds: a.deadKeyProofSeconds,
         declaredConsumers: (id) => store.declaredConsumers(id),
         knownHolders: (id) => knownHoldersOf(store, id),
         ...(a.credential === "simulator" ? { label: "SANDBOX" } : {}),

@@ -60,11 +60,25 @@ export function keyProbeFor(kind: string): KeyProbe {
   }
 }
 
+/**
+ * How long the dead-key proof keeps probing. Microsoft's rotation guide says a regenerated key
+ * "stops working immediately" (https://learn.microsoft.com/azure/ai-services/rotate-keys), but the
+ * data plane's key caches are eventually consistent: a regenerated key has been seen answering for
+ * tens of seconds. Two minutes covers that with margin and stays inside the five minutes an exposure
+ * rotation has from request to a dead key. Override with KEYTURN_DEAD_KEY_PROOF_SECONDS.
+ */
+export const DEFAULT_DEAD_KEY_PROOF_SECONDS = 120;
+
 export class HttpsProbe implements DataPlanePort {
+  readonly proofBoundMs: number;
+
   constructor(
     private readonly caPem?: string,
     private readonly timeoutMs = 10_000,
-  ) {}
+    proofSeconds: number = DEFAULT_DEAD_KEY_PROOF_SECONDS,
+  ) {
+    this.proofBoundMs = proofSeconds * 1000;
+  }
 
   probe(account: Account, key: SecretValue): Promise<{ status: number } | { unreachable: string }> {
     if (!account.endpoint) return Promise.resolve({ unreachable: "the account has no endpoint" });

@@ -33,6 +33,13 @@ export interface AzureConfig {
   /** Holders keyturn's record knows (the rest are marked NEW); from `knownHoldersOf(store, id)`. */
   knownHolders?: ((accountId: string) => KnownHolders) | undefined;
   clock?: Clock | undefined;
+  /**
+   * How late Azure Monitor's data may be (defaults in telemetry.ts: metrics 180 s, logs 300 s): a
+   * window is judged only once its data has arrived.
+   */
+  monitoringLatency?: { metricsSeconds?: number; logsSeconds?: number } | undefined;
+  /** How long the dead-key proof keeps probing a regenerated key (default in data-plane.ts). */
+  deadKeyProofSeconds?: number | undefined;
   /** keyturn's own identity as the Activity Log names it (its listKeys calls are not consumers). */
   selfCallers?: readonly string[] | undefined;
 }
@@ -65,7 +72,7 @@ export function createAzurePorts(
     },
     log,
   );
-  const telemetry = new Monitor(credential, settings, log, config.logAnalytics);
+  const telemetry = new Monitor(credential, settings, log, config.logAnalytics, config.monitoringLatency);
   const arm = new ArmRest(
     () => accounts.client(config.subscriptionIds[0] ?? "00000000-0000-0000-0000-000000000000"),
     settings.armEndpoint,
@@ -99,7 +106,7 @@ export function createAzurePorts(
     accounts,
     secrets,
     telemetry,
-    dataPlane: new HttpsProbe(config.caPem),
+    dataPlane: new HttpsProbe(config.caPem, undefined, config.deadKeyProofSeconds),
     consumers: sites,
     inventory,
     ...(config.label ? { label: config.label } : {}),

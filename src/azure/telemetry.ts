@@ -7,17 +7,34 @@ import { classifyAzureError } from "./errors.js";
 import type { ClientSettings } from "./pipeline.js";
 import { clientOptions } from "./pipeline.js";
 
+/**
+ * How late Azure Monitor's data may be, by default. Platform metrics are pre-aggregated per minute and
+ * land one to three minutes after the calls (a minute's point is final only once its late
+ * aggregations are in); Log Analytics rows take "between 20 seconds and 3 minutes" on average and
+ * more under load: https://learn.microsoft.com/azure/azure-monitor/logs/data-ingestion-time
+ * (`ingestion_time()` and `_TimeReceived` show when a row arrived). Override with
+ * KEYTURN_METRICS_LATENCY_SECONDS / KEYTURN_LOGS_LATENCY_SECONDS.
+ */
+export const DEFAULT_METRICS_LATENCY_SECONDS = 180;
+export const DEFAULT_LOGS_LATENCY_SECONDS = 300;
+
 export class Monitor implements TelemetryPort {
   readonly #clients = new Map<string, MonitorClient>();
   readonly #logs: LogsQueryClient | null;
   readonly unauthorizedCallers?: TelemetryPort["unauthorizedCallers"];
+  readonly ingestionLatency: { readonly metricsMs: number; readonly logsMs: number };
 
   constructor(
     private readonly credential: TokenCredential,
     private readonly settings: ClientSettings,
     private readonly logger: Logger,
     logAnalytics?: { endpoint?: string | undefined; workspaceId: string; scope?: string | undefined },
+    latency?: { metricsSeconds?: number | undefined; logsSeconds?: number | undefined },
   ) {
+    this.ingestionLatency = {
+      metricsMs: (latency?.metricsSeconds ?? DEFAULT_METRICS_LATENCY_SECONDS) * 1000,
+      logsMs: (latency?.logsSeconds ?? DEFAULT_LOGS_LATENCY_SECONDS) * 1000,
+    };
     this.#logs = logAnalytics
       ? new LogsQueryClient(credential, {
           ...(logAnalytics.endpoint ? { endpoint: logAnalytics.endpoint } : {}),

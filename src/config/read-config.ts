@@ -65,6 +65,11 @@ export const envSchema = z.object({
   AZURE_LOG_ANALYTICS_WORKSPACE_ID: z.string().optional(),
   AZURE_LOG_ANALYTICS_ENDPOINT: z.string().url().optional(),
   AZURE_MAX_RETRY_AFTER_SECONDS: z.coerce.number().int().positive().default(60),
+  /** How late Azure Monitor's data may be; defaults in src/azure/telemetry.ts (180 s / 300 s). */
+  KEYTURN_METRICS_LATENCY_SECONDS: z.coerce.number().int().min(0).optional(),
+  KEYTURN_LOGS_LATENCY_SECONDS: z.coerce.number().int().min(0).optional(),
+  /** How long the dead-key proof probes a regenerated key; default in src/azure/data-plane.ts (120 s). */
+  KEYTURN_DEAD_KEY_PROOF_SECONDS: z.coerce.number().int().positive().optional(),
   SLACK_BOT_TOKEN: z
     .string()
     .regex(/^xoxb-/, "must be a bot token starting with xoxb-")
@@ -127,6 +132,8 @@ export interface KeyturnConfig {
     readonly credential: "default" | "simulator";
     readonly logAnalytics?: { workspaceId: string; endpoint?: string };
     readonly maxRetryAfterSeconds: number;
+    readonly monitoringLatency?: { readonly metricsSeconds?: number; readonly logsSeconds?: number };
+    readonly deadKeyProofSeconds?: number;
   };
   readonly slack?: SlackConfig;
   readonly teams: {
@@ -283,6 +290,21 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): KeyturnConfig 
           }
         : {}),
       maxRetryAfterSeconds: e.AZURE_MAX_RETRY_AFTER_SECONDS,
+      ...(e.KEYTURN_METRICS_LATENCY_SECONDS !== undefined || e.KEYTURN_LOGS_LATENCY_SECONDS !== undefined
+        ? {
+            monitoringLatency: {
+              ...(e.KEYTURN_METRICS_LATENCY_SECONDS !== undefined
+                ? { metricsSeconds: e.KEYTURN_METRICS_LATENCY_SECONDS }
+                : {}),
+              ...(e.KEYTURN_LOGS_LATENCY_SECONDS !== undefined
+                ? { logsSeconds: e.KEYTURN_LOGS_LATENCY_SECONDS }
+                : {}),
+            },
+          }
+        : {}),
+      ...(e.KEYTURN_DEAD_KEY_PROOF_SECONDS !== undefined
+        ? { deadKeyProofSeconds: e.KEYTURN_DEAD_KEY_PROOF_SECONDS }
+        : {}),
     },
     ...(e.SLACK_BOT_TOKEN
       ? {

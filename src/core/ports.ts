@@ -104,11 +104,18 @@ export interface TelemetryPort {
   ): Promise<ActivityEvent[]>;
   /** 401s by caller IP from diagnostic logs; undefined when no workspace is configured. */
   unauthorizedCallers?(accountId: string, q: { from: Date; to: Date }): Promise<CallerErrors[]>;
+  /**
+   * How long after a moment its metrics and log rows are known to have arrived (ingestion latency):
+   * a window is judged only after its end plus this.
+   */
+  readonly ingestionLatency?: { readonly metricsMs: number; readonly logsMs: number };
 }
 
 /** Calls the account's data-plane endpoint with a key: 401 = dead, 2xx = live. */
 export interface DataPlanePort {
   probe(account: Account, key: SecretValue): Promise<{ status: number } | { unreachable: string }>;
+  /** How long the dead-key proof keeps probing a regenerated key before it reports it still answers. */
+  readonly proofBoundMs?: number;
 }
 
 /** App Service / Functions sites that read keys through Key Vault references. */

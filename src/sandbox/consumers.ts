@@ -1,6 +1,7 @@
 /**
  * The simulated consumers: App Service sites that resolve Key Vault references (versionless ones
- * re-read the latest version every refreshSeconds, pinned ones keep theirs), literal copies, and
+ * re-read the latest version only when the refresh endpoint is called or, by themselves, every
+ * `appServiceRefreshSeconds` — Azure: within 24 h; pinned ones keep theirs), literal copies, and
  * external holders nobody declared. Each round, every one of them calls its account's data plane.
  */
 import type { ConsumerReport, SiteState, Tenant } from "./tenant.js";
@@ -23,7 +24,7 @@ export function refreshSite(t: Tenant, site: SiteState): void {
 export function tick(t: Tenant): void {
   const now = Date.now();
   for (const site of t.sites) {
-    if (now - site.lastRefresh >= t.scenario.refreshSeconds * 1000) refreshSite(t, site);
+    if (now - site.lastRefresh >= t.appServiceRefreshMs) refreshSite(t, site);
     for (const [name, held] of Object.entries(site.resolved)) {
       const account = accountOfKey(t, held.value);
       if (!account) continue;

@@ -1,7 +1,8 @@
 /**
- * The accounts' data plane: a key is accepted if it is one of the account's two current keys (never
- * with local auth disabled). Every call, from HTTP or from a simulated consumer, lands in the
- * per-minute metrics and, when refused, in the diagnostic log that Log Analytics queries.
+ * The accounts' data plane: a key is accepted if it is one of the account's two current keys, or a
+ * regenerated one still inside its invalidation delay (never with local auth disabled). Every call,
+ * from HTTP or from a simulated consumer, lands in the per-minute metrics and in the diagnostic log
+ * that Log Analytics queries — each only after its ingestion delay, as in Azure Monitor.
  */
 import type { Tenant } from "./tenant.js";
 
@@ -38,14 +39,27 @@ export function callDataPlane(
   if (ok) t.keyOwner.set(key, a.id);
   const status = ok ? 200 : 401;
   const latency = ok ? 40 + (key.charCodeAt(0) % 20) : 3;
-  const minute = Math.floor(Date.now() / 60_000) * 60_000;
+  const now = Date.now();
+  const minute = Math.floor(now / 60_000) * 60_000;
   const id = a.id.toLowerCase();
   const perAccount = t.metrics[id] ?? (t.metrics[id] = {});
-  if (!perAccount[minute]) {
-    // Azure keeps platform metrics 93 days; the simulator keeps 31 so long runs stay small
-    for (const k of Object.keys(perAccount)) if (Number(k) < minute - RETAIN_MS) delete perAccount[k];
+  // a point is filed under its minute and the moment it becomes visible ("<minute>@<ms>", in 100 ms
+  // steps): a read sees only what was ingested by then (no delay: the bare minute, visible at once)
+  const visible = t.ingestAt("metrics", now);
+  const slot = visible <= now ? String(minute) : `${minute}@${Math.ceil(visible / 100) * 100}`;
+  if (!perAccount[slot]) {
+    for (const k of Object.keys(perAccount)) {
+      const [m, v] = k.split("@");
+      // Azure keeps platform metrics 93 days; the simulator keeps 31 so long runs stay small
+      if (Number(m) < minute - RETAIN_MS) delete perAccount[k];
+      else if (v !== undefined && Number(v) <= now) {
+        // ingested: folded into its minute, so pending slots stay few
+        mergeBucket((perAccount[m!] ??= { ...empty(), byApi: {}, byOperation: {} }), perAccount[k]!);
+        delete perAccount[k];
+      }
+    }
   }
-  const b = (perAccount[minute] ??= { ...empty(), byApi: {}, byOperation: {} });
+  const b = (perAccount[slot] ??= { ...empty(), byApi: {}, byOperation: {} });
   for (const c of [b, (b.byApi[call.apiName] ??= empty()), (b.byOperation[call.operation] ??= empty())]) {
     c.calls++;
     c.latencyMs += latency;
@@ -53,23 +67,65 @@ export function callDataPlane(
     if (ok) c.ok++;
     else c.clientErrors++;
   }
+  const row = {
+    accountId: a.id,
+    at: now,
+    ingestedAt: t.ingestAt("logs", now),
+    callerIp: call.callerIp,
+    operation: call.operation,
+    apiName: call.apiName,
+    durationMs: latency,
+  };
   if (!ok) {
-    t.unauthorized.push({
-      accountId: a.id,
-      at: Date.now(),
-      callerIp: call.callerIp,
-      operation: call.operation,
-    });
+    t.unauthorized.push(row);
     if (t.unauthorized.length > 50_000) t.unauthorized.splice(0, 10_000);
+  } else {
+    // accepted calls are logged too (in memory only: a wrong filter must return them, not the 401s)
+    t.accepted.push(row);
+    if (t.accepted.length > 20_000) t.accepted.splice(0, 5_000);
   }
   return status;
 }
 
-export function metricBuckets(t: Tenant, accountId: string, from: number, to: number): [number, Bucket][] {
+const addCounts = (into: Counts, c: Counts): void => {
+  into.calls += c.calls;
+  into.ok += c.ok;
+  into.clientErrors += c.clientErrors;
+  into.latencyMs += c.latencyMs;
+  for (const [k, v] of Object.entries(c.byStatus)) into.byStatus[k] = (into.byStatus[k] ?? 0) + v;
+};
+
+/** The minutes between two times as a read at `now` sees them: only points ingested by then. */
+export function metricBuckets(
+  t: Tenant,
+  accountId: string,
+  from: number,
+  to: number,
+  now = Date.now(),
+): [number, Bucket][] {
   const m = t.metrics[accountId.toLowerCase()];
   if (!m) return [];
-  return Object.entries(m)
-    .map(([k, v]) => [Number(k), v] as [number, Bucket])
-    .filter(([at]) => at + 60_000 > from && at <= to)
+  const byMinute = new Map<number, Bucket[]>();
+  for (const [k, v] of Object.entries(m)) {
+    const [minuteText, visibleText] = k.split("@");
+    const at = Number(minuteText);
+    if (!(at + 60_000 > from && at <= to)) continue;
+    if (visibleText !== undefined && Number(visibleText) > now) continue;
+    byMinute.set(at, [...(byMinute.get(at) ?? []), v]);
+  }
+  return [...byMinute.entries()]
+    .map(([at, parts]): [number, Bucket] => {
+      if (parts.length === 1) return [at, parts[0]!];
+      // several ingestion slots of one minute: merged into a copy, never into a stored bucket
+      const merged: Bucket = { ...empty(), byApi: {}, byOperation: {} };
+      for (const p of parts) mergeBucket(merged, p);
+      return [at, merged];
+    })
     .sort((x, y) => x[0] - y[0]);
+}
+
+function mergeBucket(into: Bucket, b: Bucket): void {
+  addCounts(into, b);
+  for (const [k, c] of Object.entries(b.byApi)) addCounts((into.byApi[k] ??= empty()), c);
+  for (const [k, c] of Object.entries(b.byOperation)) addCounts((into.byOperation[k] ??= empty()), c);
 }

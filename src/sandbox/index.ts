@@ -13,10 +13,11 @@ import type { AzureConfig } from "../azure/index.js";
 import { adminRoute, createAdmin, type SimulatorAdmin } from "./admin.js";
 import { Faults } from "./faults.js";
 import { armError, send } from "./http.js";
-import { loadScenario, type Scenario, type ScenarioInput } from "./scenario.js";
+import { DEFAULT_WORKSPACE_ID, loadScenario, type Scenario, type ScenarioInput } from "./scenario.js";
 import { mainHandler, vaultHandler, type ServerDeps } from "./server.js";
 import { Tenant } from "./tenant.js";
 import { TokenBuckets } from "./throttle.js";
+import { FAST_TIMING, type SimTiming } from "./timing.js";
 import { createTls } from "./tls.js";
 
 export { createSimulatorCredential } from "./credential.js";
@@ -25,6 +26,7 @@ export type { Scenario, ScenarioInput } from "./scenario.js";
 export type { Fault } from "./faults.js";
 export type { ConsumerReport } from "./tenant.js";
 export type { SimulatorAdmin } from "./admin.js";
+export { FAST_TIMING, REALISTIC_TIMING, scaledTiming, type SimTiming } from "./timing.js";
 
 export interface SimulatorOptions {
   scenario?: ScenarioInput | Scenario | string;
@@ -37,6 +39,8 @@ export interface SimulatorOptions {
   pageSize?: number;
   /** Seconds a regenerated key keeps working on the data plane (default 0: at once). */
   keyInvalidationSeconds?: number;
+  /** Monitoring delays, key invalidation and App Service's own refresh (default FAST_TIMING; see timing.ts). */
+  timing?: Partial<SimTiming>;
   /** Activity Log events per page (default 200, as Azure). */
   activityPageSize?: number;
   consumers?: boolean;
@@ -53,6 +57,8 @@ export interface Simulator {
   readonly caPem: string;
   readonly caPath: string;
   readonly adminUrl: string;
+  /** How late this tenant's monitoring is (keyturn waits this long before judging a window). */
+  readonly timing: SimTiming;
   readonly admin: SimulatorAdmin;
   /** The scenario's people (the console and chat fakes read them). */
   readonly users: Scenario["users"];
@@ -64,7 +70,13 @@ export interface Simulator {
   close(): Promise<void>;
 }
 
-export const WORKSPACE_ID = "9b3f6a52-0f2e-4f59-8e3d-5a1b2c3d4e5f";
+export const WORKSPACE_ID = DEFAULT_WORKSPACE_ID;
+
+/** How long after a call its metrics and logs are in (the delay plus the most jitter). */
+const latencyOf = (t: SimTiming) => ({
+  metricsSeconds: t.metricsDelaySeconds + t.jitterSeconds,
+  logsSeconds: t.logsDelaySeconds + t.jitterSeconds,
+});
 
 /** Where keyturn's Azure ports find this simulator: its endpoints, its CA and its vaults. */
 export function simulatorAzureConfig(
@@ -72,6 +84,7 @@ export function simulatorAzureConfig(
     readonly vaultUrls: Readonly<Record<string, string>> | readonly string[];
     readonly logAnalyticsEndpoint?: string;
     readonly workspaceId?: string;
+    readonly timing?: SimTiming;
   },
 ): AzureConfig {
   return {
@@ -82,6 +95,9 @@ export function simulatorAzureConfig(
     // the simulator's vaults are not on *.vault.azure.net, which the SDK's challenge check expects
     disableChallengeResourceVerification: true,
     label: "SANDBOX",
+    // keyturn waits as long as this tenant's monitoring is late (plus its jitter), not Azure's
+    // default; a simulator whose timing is not given is the in-process default, never late
+    monitoringLatency: latencyOf(sim.timing ?? FAST_TIMING),
     ...(sim.logAnalyticsEndpoint && sim.workspaceId
       ? { logAnalytics: { endpoint: sim.logAnalyticsEndpoint, workspaceId: sim.workspaceId } }
       : {}),
@@ -98,7 +114,15 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   writeFileSync(caPath, tls.caPem);
 
   const tenant = new Tenant(scenario, opts.stateFile);
-  tenant.keyInvalidationMs = Math.max(0, opts.keyInvalidationSeconds ?? 0) * 1000;
+  const timing: SimTiming = {
+    ...FAST_TIMING,
+    ...(opts.keyInvalidationSeconds !== undefined
+      ? { keyInvalidationSeconds: opts.keyInvalidationSeconds }
+      : {}),
+    ...opts.timing,
+  };
+  tenant.timing = timing;
+  tenant.keyInvalidationMs = Math.max(0, timing.keyInvalidationSeconds) * 1000;
   const faults = new Faults();
   const buckets = new TokenBuckets();
   const admin = createAdmin(tenant, faults, buckets);
@@ -151,7 +175,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     armEndpoint,
     vaultUrls: Object.freeze({ ...tenant.vaultUrls }),
     logAnalyticsEndpoint: `${armEndpoint}/loganalytics/v1`,
-    workspaceId: WORKSPACE_ID,
+    workspaceId: scenario.logAnalytics.workspaceId,
+    timing,
     tenantId: scenario.tenantId,
     subscriptionIds: scenario.subscriptions.map((s) => s.id),
     caPem: tls.caPem,

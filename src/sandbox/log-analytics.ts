@@ -1,16 +1,31 @@
 /**
- * Log Analytics (`POST /loganalytics/v1/workspaces/{id}/query`): not a KQL engine. It answers the
- * one question keyturn asks of `AzureDiagnostics`: refused (401) calls to one account, counted by
- * `CallerIPAddress` and `OperationName`. The account is found by its resource id or quoted name in
- * the query text; any other query returns an empty PrimaryResult with the same columns.
+ * Log Analytics (`POST /loganalytics/v1/workspaces/{id}/query`) over the simulated data plane's
+ * `AzureDiagnostics` rows (Category RequestResponse, one per call, ResultSignature = HTTP status):
+ * the query is evaluated (kql.ts), the body's `timespan` bounds TimeGenerated, and a row is there
+ * only once ingested (`ingestion_time()`, `_TimeReceived`). An unknown workspace is 404
+ * `WorkspaceNotFoundError`; a query outside the evaluated subset is 400 `BadArgumentError`.
  */
+import { randomUUID } from "node:crypto";
+import { KqlError, runKql, wireValue, type Column, type Row } from "./kql.js";
 import { safeJson, type Reply } from "./http.js";
-import type { Tenant } from "./tenant.js";
+import type { Tenant, UnauthorizedCall } from "./tenant.js";
 
-const COLUMNS = [
-  { name: "CallerIPAddress", type: "string" },
+const COLUMNS: Column[] = [
+  { name: "TenantId", type: "string" },
+  { name: "TimeGenerated", type: "datetime" },
+  { name: "_TimeReceived", type: "datetime" },
+  { name: "ResourceId", type: "string" },
+  { name: "SubscriptionId", type: "string" },
+  { name: "ResourceGroup", type: "string" },
+  { name: "ResourceProvider", type: "string" },
+  { name: "Resource", type: "string" },
+  { name: "ResourceType", type: "string" },
+  { name: "Category", type: "string" },
   { name: "OperationName", type: "string" },
-  { name: "count_", type: "long" },
+  { name: "ResultSignature", type: "string" },
+  { name: "CallerIPAddress", type: "string" },
+  { name: "DurationMs", type: "long" },
+  { name: "Type", type: "string" },
 ];
 
 function durationMs(iso: string): number | undefined {
@@ -22,10 +37,9 @@ function durationMs(iso: string): number | undefined {
   );
 }
 
-/** `start/end`, `start/duration`, `duration` (ending now) or nothing (the last day). */
-function window(timespan: string | undefined): [number, number] {
-  const now = Date.now();
-  if (!timespan) return [now - 86_400_000, now];
+/** `start/end`, `start/duration`, `duration` (ending now) or nothing (no bound: the query's own). */
+function window(timespan: string | undefined, now: number): [number, number] {
+  if (!timespan) return [0, Number.MAX_SAFE_INTEGER];
   const [a, b] = timespan.split("/");
   if (b === undefined) return [now - (durationMs(a!) ?? 86_400_000), now];
   const from = Date.parse(a!);
@@ -33,7 +47,69 @@ function window(timespan: string | undefined): [number, number] {
   return [Number.isNaN(from) ? 0 : from, to];
 }
 
-export function logsQuery(t: Tenant, body: string): Reply {
+const badArgument = (code: string, message: string, inner: string): Reply => ({
+  status: 400,
+  body: {
+    error: {
+      message: "The request had some invalid properties",
+      code: "BadArgumentError",
+      correlationId: randomUUID(),
+      innererror: {
+        code,
+        message:
+          code === "SyntaxError"
+            ? "A recognition error occurred in the query."
+            : "A semantic error occurred.",
+        innererror: { code: code === "SyntaxError" ? "SYN0002" : "SEM0100", message: inner },
+      },
+    },
+  },
+});
+
+function diagnosticRow(t: Tenant, u: UnauthorizedCall, status: string): Row {
+  const a = t.account(u.accountId);
+  const upper = u.accountId.toUpperCase();
+  const ingested = new Date(u.ingestedAt ?? u.at);
+  return {
+    TenantId: t.scenario.logAnalytics.workspaceId,
+    TimeGenerated: new Date(u.at),
+    _TimeReceived: ingested,
+    __ingested: ingested,
+    ResourceId: upper,
+    SubscriptionId: a?.subscriptionId ?? upper.split("/")[2] ?? "",
+    ResourceGroup: (a?.resourceGroup ?? "").toUpperCase(),
+    ResourceProvider: "MICROSOFT.COGNITIVESERVICES",
+    Resource: (a?.name ?? "").toUpperCase(),
+    ResourceType: "ACCOUNTS",
+    Category: "RequestResponse",
+    OperationName: u.operation,
+    ResultSignature: status,
+    CallerIPAddress: u.callerIp,
+    DurationMs: u.durationMs ?? 0,
+    Type: "AzureDiagnostics",
+  };
+}
+
+export function logsQuery(t: Tenant, body: string, path = "", now = Date.now()): Reply {
+  const workspace = /\/workspaces\/([^/]+)\/query$/i.exec(path)?.[1];
+  if (
+    workspace !== undefined &&
+    t.scenario.logAnalytics.workspaceId.toLowerCase() !== workspace.toLowerCase()
+  )
+    return {
+      status: 404,
+      body: {
+        error: {
+          message: `The workspace could not be found`,
+          code: "WorkspaceNotFoundError",
+          correlationId: randomUUID(),
+          innererror: {
+            code: "WorkspaceNotFoundError",
+            message: `Workspace ${workspace} was not found. Check AZURE_LOG_ANALYTICS_WORKSPACE_ID: it is the workspace's Workspace ID (a GUID), not its name or resource id.`,
+          },
+        },
+      },
+    };
   const q = (safeJson(body) as { query?: string; timespan?: string } | null) ?? {};
   if (typeof q.query !== "string" || q.query.trim() === "")
     return {
@@ -46,22 +122,31 @@ export function logsQuery(t: Tenant, body: string): Reply {
         },
       },
     };
-  const text = q.query;
-  const lower = text.toLowerCase();
-  const account =
-    t.accounts.find((a) => lower.includes(a.id.toLowerCase())) ??
-    t.accounts.find((a) =>
-      new RegExp(`["']${a.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}["']`, "i").test(text),
-    );
-  if (!account || !/AzureDiagnostics/i.test(text))
-    return { status: 200, body: { tables: [{ name: "PrimaryResult", columns: COLUMNS, rows: [] }] } };
-  const [from, to] = window(q.timespan);
-  const counts = new Map<string, number>();
-  for (const u of t.unauthorized) {
-    if (u.accountId !== account.id || u.at < from || u.at > to) continue;
-    const k = `${u.callerIp}\u0000${u.operation}`;
-    counts.set(k, (counts.get(k) ?? 0) + 1);
+  const [from, to] = window(q.timespan, now);
+  const rows: Row[] = [];
+  for (const [list, status] of [
+    [t.unauthorized, "401"],
+    [t.accepted, "200"],
+  ] as const)
+    for (const u of list)
+      if ((u.ingestedAt ?? u.at) <= now && u.at >= from && u.at <= to) rows.push(diagnosticRow(t, u, status));
+  rows.sort((a, b) => (a.TimeGenerated as Date).getTime() - (b.TimeGenerated as Date).getTime());
+  try {
+    const result = runKql(q.query, { AzureDiagnostics: { columns: COLUMNS, rows } }, now);
+    return {
+      status: 200,
+      body: {
+        tables: [
+          {
+            name: "PrimaryResult",
+            columns: result.columns,
+            rows: result.rows.map((r) => result.columns.map((c) => wireValue(r[c.name] ?? null))),
+          },
+        ],
+      },
+    };
+  } catch (e) {
+    if (e instanceof KqlError) return badArgument(e.kind, e.message, e.message);
+    throw e;
   }
-  const rows = [...counts.entries()].map(([k, n]) => [...k.split("\u0000"), n]);
-  return { status: 200, body: { tables: [{ name: "PrimaryResult", columns: COLUMNS, rows }] } };
 }

@@ -4,6 +4,9 @@ import { z } from "zod";
 
 const keyRef = z.string();
 
+/** The sandbox's Log Analytics workspace. */
+export const DEFAULT_WORKSPACE_ID = "9b3f6a52-0f2e-4f59-8e3d-5a1b2c3d4e5f";
+
 const DEFAULT_ROLES = [
   {
     role: "Cognitive Services Contributor",
@@ -116,7 +119,15 @@ export const scenarioSchema = z.object({
       }),
     )
     .default([]),
-  refreshSeconds: z.number().positive().default(2),
+  /**
+   * How often App Service re-reads a versionless Key Vault reference by itself; Azure: within 24 h
+   * unless the refresh endpoint is called (a scenario may shorten it, the sandbox tour does).
+   */
+  refreshSeconds: z.number().positive().default(86_400),
+  /** The Log Analytics workspace that exists; a query to any other id gets 404 WorkspaceNotFoundError. */
+  logAnalytics: z.object({ workspaceId: z.string().default(DEFAULT_WORKSPACE_ID) }).default({
+    workspaceId: DEFAULT_WORKSPACE_ID,
+  }),
   /** What keyturn's identity may do (the permissions API answers from this); default: the roles keyturn documents. */
   roleAssignments: z
     .array(

@@ -135,7 +135,7 @@ export function mainHandler(d: ServerDeps): Handler {
     if (!audienceFits(caller, logs ? "logAnalytics" : "arm"))
       return send(res, wrongAudience(logs ? "logAnalytics" : "arm", caller.aud!, d.tenant.scenario.tenantId));
     if (/^\/loganalytics\/v1\/workspaces\/[^/]+\/query$/i.test(path) && method === "POST") {
-      return answer(d, res, method, path, "logs", caller, () => logsQuery(d.tenant, body));
+      return answer(d, res, method, path, "logs", caller, () => logsQuery(d.tenant, body, path));
     }
     if (!query.get("api-version"))
       return send(

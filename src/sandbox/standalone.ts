@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { startSimulator } from "./index.js";
+import { FAST_TIMING, REALISTIC_TIMING, type SimTiming } from "./timing.js";
 
 const { values } = parseArgs({
   options: {
@@ -16,6 +17,11 @@ const { values } = parseArgs({
     throttle: { type: "boolean", default: false },
     "page-size": { type: "string" },
     "key-invalidation-seconds": { type: "string" },
+    // Azure's lateness by default (metrics ~2 min, logs ~4 min, keys 30 s, App Service 24 h); "fast": none
+    timing: { type: "string", default: "realistic" },
+    "metrics-delay-seconds": { type: "string" },
+    "logs-delay-seconds": { type: "string" },
+    "app-service-refresh-seconds": { type: "string" },
     "consumer-tick-ms": { type: "string" },
     "no-consumers": { type: "boolean", default: false },
   },
@@ -30,6 +36,23 @@ function num(flag: string, value: string | undefined): number | undefined {
   }
   return n;
 }
+
+if (values.timing !== "realistic" && values.timing !== "fast") {
+  process.stderr.write(`--timing must be realistic or fast, got "${values.timing}"\n`);
+  process.exit(2);
+}
+const base = values.timing === "fast" ? FAST_TIMING : REALISTIC_TIMING;
+const over = (flag: string, key: keyof SimTiming) =>
+  values[flag as keyof typeof values] !== undefined
+    ? { [key]: num(flag, values[flag as keyof typeof values] as string)! }
+    : {};
+const timing: SimTiming = {
+  ...base,
+  ...over("metrics-delay-seconds", "metricsDelaySeconds"),
+  ...over("logs-delay-seconds", "logsDelaySeconds"),
+  ...over("key-invalidation-seconds", "keyInvalidationSeconds"),
+  ...over("app-service-refresh-seconds", "appServiceRefreshSeconds"),
+};
 
 // Registered before start, so a signal during start-up still shuts down cleanly
 const running: { sim?: Awaited<ReturnType<typeof startSimulator>> } = {};
@@ -48,9 +71,7 @@ const sim = await startSimulator({
   ...(values["data-dir"] ? { dataDir: values["data-dir"] } : {}),
   ...(values["arm-latency-ms"] ? { armLatencyMs: num("arm-latency-ms", values["arm-latency-ms"])! } : {}),
   ...(values["page-size"] ? { pageSize: num("page-size", values["page-size"])! } : {}),
-  ...(values["key-invalidation-seconds"]
-    ? { keyInvalidationSeconds: num("key-invalidation-seconds", values["key-invalidation-seconds"])! }
-    : {}),
+  timing,
   ...(values["consumer-tick-ms"]
     ? { consumerTickMs: num("consumer-tick-ms", values["consumer-tick-ms"])! }
     : {}),
@@ -74,6 +95,11 @@ const lines = [
   "  AZURE_CREDENTIAL=simulator",
   `  AZURE_LOG_ANALYTICS_ENDPOINT=${sim.logAnalyticsEndpoint}`,
   `  AZURE_LOG_ANALYTICS_WORKSPACE_ID=${sim.workspaceId}`,
+  // keyturn waits as long as this tenant's monitoring is late (its delay plus jitter)
+  `  KEYTURN_METRICS_LATENCY_SECONDS=${Math.ceil(timing.metricsDelaySeconds + timing.jitterSeconds)}`,
+  `  KEYTURN_LOGS_LATENCY_SECONDS=${Math.ceil(timing.logsDelaySeconds + timing.jitterSeconds)}`,
+  "",
+  `Timing (${values.timing}): metrics ${timing.metricsDelaySeconds} s, logs ${timing.logsDelaySeconds} s (+ up to ${timing.jitterSeconds} s), old keys answer ${timing.keyInvalidationSeconds} s, App Service re-reads references every ${timing.appServiceRefreshSeconds ?? "scenario refreshSeconds"} s unless refreshed`,
   `simulator ready on ${sim.armEndpoint}`,
 ];
 process.stdout.write(lines.join("\n") + "\n");

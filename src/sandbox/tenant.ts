@@ -8,6 +8,7 @@ import { refreshSite } from "./consumers.js";
 import type { Bucket } from "./dataplane.js";
 import type { Scenario } from "./scenario.js";
 import { readState, writeState, type PersistedState } from "./state.js";
+import { FAST_TIMING, type SimTiming } from "./timing.js";
 
 export type Slot = "key1" | "key2";
 
@@ -86,11 +87,17 @@ export interface ConsumerReport {
   lastFailureAt?: string;
 }
 
+/** One data-plane call as AzureDiagnostics records it (the 401s are kept across restarts). */
 export interface UnauthorizedCall {
   accountId: string;
+  /** TimeGenerated (ms). */
   at: number;
+  /** When the row became queryable in Log Analytics (`ingestion_time()`); absent: at once. */
+  ingestedAt?: number;
   callerIp: string;
   operation: string;
+  apiName?: string;
+  durationMs?: number;
 }
 
 export const accountIdOf = (sub: string, rg: string, name: string) =>
@@ -119,11 +126,27 @@ export class Tenant {
   reports: Record<string, ConsumerReport> = {};
   metrics: Record<string, Record<string, Bucket>> = {}; // accountId (lower case) → minute → counts
   unauthorized: UnauthorizedCall[] = [];
+  /** Accepted calls' diagnostic rows (in memory only, the newest 20,000). */
+  accepted: UnauthorizedCall[] = [];
   /**
    * How long a regenerated key keeps working on the data plane (Azure propagates a regeneration over
    * a while; 0 = at once). Old keys still accepted, with the time they stop.
    */
   keyInvalidationMs = 0;
+  /** How late monitoring is, and how often App Service re-reads references by itself (see timing.ts). */
+  timing: SimTiming = FAST_TIMING;
+
+  /** When a call made at `at` becomes visible in the metrics or in Log Analytics. */
+  ingestAt(kind: "metrics" | "logs", at: number): number {
+    const delay = kind === "metrics" ? this.timing.metricsDelaySeconds : this.timing.logsDelaySeconds;
+    if (delay <= 0 && this.timing.jitterSeconds <= 0) return at;
+    return at + Math.round((delay + Math.random() * this.timing.jitterSeconds) * 1000);
+  }
+
+  /** Milliseconds between App Service's own re-reads of a versionless reference. */
+  get appServiceRefreshMs(): number {
+    return (this.timing.appServiceRefreshSeconds ?? this.scenario.refreshSeconds) * 1000;
+  }
   readonly retiring = new Map<string, number>();
   /** Vault name → its URL (each vault listens on its own port). */
   vaultUrls: Record<string, string> = {};

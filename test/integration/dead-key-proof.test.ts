@@ -9,7 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpsProbe, keyProbeFor } from "../../src/azure/data-plane.js";
 import type { Account } from "../../src/core/domain.js";
 import { SecretValue } from "../../src/core/secret.js";
-import { createSimulatorCredential, startSimulator, type Simulator } from "../../src/sandbox/index.js";
+import {
+  createSimulatorCredential,
+  REALISTIC_TIMING,
+  startSimulator,
+  type Simulator,
+} from "../../src/sandbox/index.js";
+import { startSandboxEngine, users } from "../support/sandbox-engine.js";
 
 const PROD = "00000000-0000-4000-8000-0000000000a1";
 const DEV = "00000000-0000-4000-8000-0000000000b2";
@@ -123,4 +129,45 @@ describe("key invalidation delay", () => {
       await slow.close();
     }
   });
+});
+
+describe("dead-key proof bound", () => {
+  it("by default keyturn probes longer than the simulator's realistic 30 s invalidation", () => {
+    expect(REALISTIC_TIMING.keyInvalidationSeconds).toBe(30);
+    expect(new HttpsProbe().proofBoundMs).toBeGreaterThanOrEqual(
+      4 * REALISTIC_TIMING.keyInvalidationSeconds * 1000,
+    );
+  });
+
+  it("an old key that still answers 200 at the bound is a finding on the change, with what to do", async () => {
+    // the old key keeps answering for 20 s; keyturn is configured to probe for 1 s
+    const kt = await startSandboxEngine({
+      sim: { keyInvalidationSeconds: 20 },
+      azure: { deadKeyProofSeconds: 1 },
+    });
+    try {
+      await kt.say(
+        users.alice,
+        'rotate contoso-translator --exposure key2 --reason "key2 pasted in a ticket"',
+      );
+      for (const who of [users.bob, users.carol])
+        await kt.press(who, { kind: "approve", changeId: "CHG-1", planHash: kt.change("CHG-1").plan.hash });
+      const done = await kt.waitFor("CHG-1", ["completed", "completed_with_findings", "paused"], 30_000);
+      expect(done.state).toBe("completed_with_findings");
+      const step = done.steps.find((s) => /regenerate|kill/.test(s.kind))!;
+      expect(step.outcome).toBe("succeeded_with_findings");
+      expect(step.validation?.result).toMatch(
+        /OLD KEY STILL ANSWERED 200 after \d+ probes over \d+ s \(the proof's bound is 1 s\)/,
+      );
+      expect(done.findings?.[0]?.what).toMatch(
+        /old contoso-translator key still answered 200 .* could not prove it dead/,
+      );
+      expect(done.findings?.[0]?.next).toMatch(/KEYTURN_DEAD_KEY_PROOF_SECONDS/);
+      // what the people in the thread see
+      expect(kt.chat.allText()).toMatch(/old contoso-translator key still answered 200/);
+      for (const v of kt.sim.admin.keyValues()) expect(kt.chat.allText()).not.toContain(v);
+    } finally {
+      await kt.close();
+    }
+  }, 40_000);
 });

@@ -113,6 +113,9 @@ export async function startStandaloneSimulator(
       join(dir, "sim"),
       "--consumer-tick-ms",
       "200",
+      // no monitoring delays or slow key invalidation unless a suite asks (the standalone default is Azure's)
+      "--timing",
+      "fast",
       ...extra,
     ],
     {
@@ -185,4 +188,6 @@ export const azureEnv = (sim: StandaloneSimulator): Record<string, string> => ({
   AZURE_CREDENTIAL: "simulator",
   AZURE_LOG_ANALYTICS_ENDPOINT: sim.env.AZURE_LOG_ANALYTICS_ENDPOINT!,
   AZURE_LOG_ANALYTICS_WORKSPACE_ID: sim.env.AZURE_LOG_ANALYTICS_WORKSPACE_ID!,
+  KEYTURN_METRICS_LATENCY_SECONDS: sim.env.KEYTURN_METRICS_LATENCY_SECONDS ?? "0",
+  KEYTURN_LOGS_LATENCY_SECONDS: sim.env.KEYTURN_LOGS_LATENCY_SECONDS ?? "0",
 });

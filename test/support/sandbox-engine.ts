@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import YAML from "yaml";
-import { createAzurePorts } from "../../src/azure/index.js";
+import { createAzurePorts, type AzureConfig } from "../../src/azure/index.js";
 import type { Change, Principal } from "../../src/core/domain.js";
 import type { ActionRequest, Reply } from "../../src/core/messages.js";
 import { knownHoldersOf } from "../../src/core/known-holders.js";
@@ -75,7 +75,13 @@ export const fastPolicy = (over: Record<string, unknown> = {}) => {
 };
 
 export async function startSandboxEngine(
-  opts: { sim?: SimulatorOptions; policy?: ReturnType<typeof parsePolicy>; version?: string } = {},
+  opts: {
+    sim?: SimulatorOptions;
+    policy?: ReturnType<typeof parsePolicy>;
+    version?: string;
+    /** Overrides of keyturn's Azure configuration (e.g. the dead-key proof's bound). */
+    azure?: Partial<AzureConfig>;
+  } = {},
 ): Promise<SandboxEngine> {
   const dir = mkdtempSync(join(tmpdir(), "keyturn-it-"));
   const sim = await startSimulator({ dataDir: join(dir, "sim"), consumerTickMs: 100, ...opts.sim });
@@ -95,6 +101,7 @@ export async function startSandboxEngine(
       requestTimeoutMs: 1500,
       declaredConsumers: (id) => store.declaredConsumers(id),
       knownHolders: (id) => knownHoldersOf(store, id),
+      ...opts.azure,
     },
     createSimulatorCredential(),
     logger,

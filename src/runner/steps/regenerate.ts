@@ -5,7 +5,9 @@ import type { SecretValue } from "../../core/secret.js";
 import type { StepContext, StepExecutor, StepResult } from "./context.js";
 import { preflightFingerprints } from "./context.js";
 
-const PROBE_ATTEMPTS = 6;
+/** Used where the data-plane port does not say (see DEFAULT_DEAD_KEY_PROOF_SECONDS in azure/data-plane.ts). */
+const DEFAULT_PROOF_BOUND_MS = 120_000;
+const MAX_BACKOFF_MS = 8000;
 
 /**
  * Regenerates one slot, exactly once. Before regenerating it compares the live fingerprint with the
@@ -57,6 +59,12 @@ export const regenerate: StepExecutor = {
       after: { [slot]: keys[slot].fingerprint },
       validation: probe.validation,
       notes: [...notes, ...probe.notes],
+      ...(probe.findings
+        ? {
+            findings: probe.findings,
+            alert: `${ctx.change.id}: ${probe.findings.map((f) => `${f.what} What to do: ${f.next}`).join(" ")}`,
+          }
+        : {}),
     };
   },
 };
@@ -90,10 +98,22 @@ async function proveDead(
   account: Account,
   oldValue: SecretValue,
   newValue: SecretValue,
-): Promise<{ validation: NonNullable<StepResult["validation"]>; notes: string[] }> {
+): Promise<{
+  validation: NonNullable<StepResult["validation"]>;
+  notes: string[];
+  findings?: NonNullable<StepResult["findings"]>;
+}> {
   const query = `data-plane call to ${account.endpoint} with the old key, then with the new key`;
+  // a regenerated key may keep answering while the data plane's caches catch up: probe with backoff
+  // (1, 2, 4, 8, 8 … s) until it is refused or the bound passes
+  const boundMs = ctx.azure.dataPlane.proofBoundMs ?? DEFAULT_PROOF_BOUND_MS;
+  const started = ctx.clock.now().getTime();
+  // bounded by attempts too, so a clock that does not move cannot hold the step
+  const maxAttempts = Math.ceil(boundMs / 200) + 2;
   let last = "";
-  for (let attempt = 1; attempt <= PROBE_ATTEMPTS; attempt++) {
+  let attempts = 0;
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    attempts = attempt;
     const r = await ctx.azure.dataPlane.probe(account, oldValue);
     if ("unreachable" in r) {
       return {
@@ -113,21 +133,32 @@ async function proveDead(
       const n = await ctx.azure.dataPlane.probe(account, newValue);
       const newResult = "status" in n ? `new key → ${n.status}` : `new key: ${n.unreachable}`;
       const newOk = "status" in n && n.status < 400;
+      const took = Math.round((ctx.clock.now().getTime() - started) / 1000);
+      const after = attempt > 1 ? ` after ${attempt} probes, ${took} s after the regeneration` : "";
       return {
-        validation: { query, result: `old key → ${r.status} (dead); ${newResult}`, passed: newOk },
+        validation: { query, result: `old key → ${r.status} (dead)${after}; ${newResult}`, passed: newOk },
         notes: newOk ? [] : [`The new key was not accepted by the data plane yet (${newResult}).`],
       };
     }
-    await ctx.sleep(Math.min(1000 * 2 ** (attempt - 1), 8000));
+    const left = started + boundMs - ctx.clock.now().getTime();
+    if (left <= 0) break;
+    await ctx.sleep(Math.min(1000 * 2 ** (attempt - 1), MAX_BACKOFF_MS, left));
   }
+  const waited = Math.round((ctx.clock.now().getTime() - started) / 1000);
   return {
     validation: {
       query,
-      result: `old key still answered ${last} after ${PROBE_ATTEMPTS} tries`,
+      result: `OLD KEY STILL ANSWERED ${last} after ${attempts} probes over ${waited} s (the proof's bound is ${Math.round(boundMs / 1000)} s): the regenerated key was not yet refused`,
       passed: false,
     },
-    notes: [
-      "Azure may take a few minutes to stop accepting a regenerated key; the soak window watches for it.",
+    notes: [],
+    findings: [
+      {
+        stepIndex: ctx.index,
+        kind: ctx.change.plan.steps[ctx.index]?.kind ?? "regenerate_old",
+        what: `The old ${account.name} key still answered ${last} ${waited} s after it was regenerated (${attempts} probes): keyturn could not prove it dead.`,
+        next: `Call ${account.name}'s endpoint with the old key again in a few minutes (a 401 proves it dead) and check the Activity Log shows the regenerateKey; if it still answers, regenerate that key again. To let keyturn probe longer, raise KEYTURN_DEAD_KEY_PROOF_SECONDS.`,
+      },
     ],
   };
 }

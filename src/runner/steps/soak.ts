@@ -3,6 +3,7 @@ import type { CallerErrors } from "../../core/ports.js";
 import { waiversOf } from "../../core/workflow.js";
 import type { StepContext, StepExecutor, StepResult } from "./context.js";
 import { callTotals, ownProbeCount, stepOf, unauthorizedCallers } from "./context.js";
+import { waitForData } from "./data-complete.js";
 
 /**
  * After the old key died: watch for 401s and say whose they are. A holder the change chose to
@@ -22,6 +23,12 @@ export const soak: StepExecutor = {
     // count as a caller, even where a query's start is rounded down to the second
     const from = new Date(Date.parse(killed?.finishedAt ?? acted.startedAt) + 1000);
     const to = clock.now();
+    // judge the window only once Azure Monitor has its data: a 401 in the last minutes lands late
+    const data = await waitForData(
+      ctx,
+      to,
+      ctx.azure.telemetry.unauthorizedCallers ? ["metrics", "logs"] : ["metrics"],
+    );
     let errors = 0;
     let calls = 0;
     let metricsRead = true;
@@ -92,6 +99,7 @@ export const soak: StepExecutor = {
       : `${calls} calls, ${errors} client error(s) since the old key died (${ownProbes} from keyturn's own dead-key probes)`;
     const result = [
       summary,
+      ...(data.note ? [data.note] : []),
       ...explained,
       ...(bucketNote ? [bucketNote] : []),
       ...(unexplained.length ? [`401 callers no consumer explains: ${list(unexplained)}`] : []),
@@ -100,6 +108,7 @@ export const soak: StepExecutor = {
         : []),
     ].join("; ");
     const after: Record<string, string> = { clientErrors: String(errors), calls: String(calls) };
+    if (data.note) after["data complete at"] = data.completeAt.toISOString();
     for (const [label, l] of attributed) after[`401 from ${label}`] = list(l);
     if (earlier.length) after["401 from callers failing before this change"] = list(earlier);
     if (unexplained.length) after["401 from unexplained callers"] = list(unexplained);
@@ -111,6 +120,7 @@ export const soak: StepExecutor = {
         result,
         passed: findings.length === 0,
       },
+      ...(data.complete ? {} : { notes: [data.note] }),
       ...(findings.length
         ? {
             findings,

@@ -11,6 +11,7 @@ import {
   stepOf,
   unauthorizedCallers,
 } from "./context.js";
+import { waitForData } from "./data-complete.js";
 import { publishedVersion } from "./publish.js";
 
 /**
@@ -97,6 +98,7 @@ async function gate(ctx: StepContext): Promise<StepResult> {
   const spike = await errorSpike(ctx, published?.finishedAt ?? published?.startedAt);
   if (spike.blocker) blockers.push(spike.blocker);
   if (spike.note) notes.push(spike.note);
+  if (spike.data) notes.push(spike.data);
   const waivedText = waived.length ? `; NOT checked, waived: ${waived.join(", ")}` : "";
   const summary =
     blockers.length === 0
@@ -138,13 +140,16 @@ async function gate(ctx: StepContext): Promise<StepResult> {
 async function errorSpike(
   ctx: StepContext,
   sinceIso: string | undefined,
-): Promise<{ blocker: string | null; note: string | null }> {
+): Promise<{ blocker: string | null; note: string | null; data?: string }> {
   const none = { blocker: null, note: null };
   if (!sinceIso) return none;
   const pre = stepOf(ctx.change, "preflight");
   const baselineErrors = Number(pre?.after?.baselineClientErrors ?? "0");
   const from = new Date(sinceIso);
   const to = ctx.clock.now();
+  // the metrics of the window's last minutes arrive late: judge it once they are in
+  const waited = await waitForData(ctx, to, ["metrics"]);
+  let data = waited.note;
   let errors: number;
   try {
     errors = (await callTotals(ctx, from, to)).clientErrors;
@@ -154,19 +159,27 @@ async function errorSpike(
   const minutes = Math.max(1, (to.getTime() - from.getTime()) / 60_000);
   const allowed =
     Math.max(5, 2 * (baselineErrors / 15) * minutes) + ownProbeCount(ctx.change) + baselineErrors;
-  if (errors <= allowed) return none;
+  if (errors <= allowed) return { ...none, ...(data ? { data } : {}) };
   const blocker = `${errors} client errors since publish (baseline ${baselineErrors} per 15 min): callers are failing`;
+  // the logs excuse callers already failing before publish: a new caller's rows must be in first
+  if (ctx.azure.telemetry.unauthorizedCallers) data = (await waitForData(ctx, to, ["logs"])).note;
   const logs = await unauthorizedCallers(ctx, { from, to }, from);
-  if (!logs) return { blocker, note: null };
+  if (!logs) return { blocker, note: null, ...(data ? { data } : {}) };
   const { since, before: earlier } = logs;
   const fresh = since.filter((c) => !earlier.has(c.callerIp));
   const list = (l: readonly CallerErrors[]) => l.map((c) => `${c.callerIp} × ${c.count}`).join(", ");
+  const withData = data ? { data } : {};
   if (since.length > 0 && fresh.length === 0)
     return {
       blocker: null,
       note: `${errors} client errors since publish come from callers already failing before it (${list(since)}): not this rotation's doing; find and fix them`,
+      ...withData,
     };
-  return { blocker: fresh.length ? `${blocker}; new 401 callers: ${list(fresh)}` : blocker, note: null };
+  return {
+    blocker: fresh.length ? `${blocker}; new 401 callers: ${list(fresh)}` : blocker,
+    note: null,
+    ...withData,
+  };
 }
 
 /** A gate that did not pass: the step's evidence goes with it. */
