@@ -17,7 +17,15 @@ import type { ChatGateway, Clock, KeyturnService, Logger, Store } from "../../sr
 import { createSlackGateway } from "./gateway.js";
 import { SlackIdentity, type ResolvedUser } from "./identity.js";
 import { InstalledWorkspace, originOf, refusalFor } from "./installation.js";
-import { parseButtonValue, reasonModal, REASON_CALLBACK, readReasonSubmission } from "./interactions.js";
+import {
+  modalError,
+  parseButtonValue,
+  REASON_BLOCK,
+  reasonModal,
+  REASON_CALLBACK,
+  readReasonSubmission,
+  VIEW_ANSWER_MS,
+} from "./interactions.js";
 import { toBlocks } from "./render.js";
 import { superviseSocket } from "./socket-mode.js";
 import { createWebClient, slackClientOptions } from "./web-client.js";
@@ -337,25 +345,47 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
     if (!submission) {
       await ack({
         response_action: "errors",
-        errors: { reason: "Say why, in a few words: the reason is kept in the evidence." },
+        errors: { [REASON_BLOCK]: "Say why, in a few words: the reason is kept in the evidence." },
       });
       return;
     }
-    await ack();
+    // Slack waits three seconds for this answer: a refusal that comes in time is shown in the modal itself,
+    // under the reason the person just typed; anything later closes the modal and answers beside the card
+    let acked = false;
+    const answer = async (response?: ReturnType<typeof modalError>): Promise<boolean> => {
+      if (acked) return false;
+      acked = true;
+      await (response ? ack(response) : ack());
+      return true;
+    };
+    const late = setTimeout(() => void answer().catch(() => undefined), VIEW_ANSWER_MS);
     const { action, channel, teamId } = submission;
-    const who = await identity.resolve(body.user.id, installation.scope, body.user.name);
-    const reply = await service.handleAction(
-      {
-        principal: who.principal,
-        channel: channelRef(channel, teamId),
-        idempotencyKey: `slack:view:${view.id}:${body.user.id}`,
-      },
-      action,
-    );
-    if (channel) {
-      await c.chat
-        .postEphemeral({ channel, user: body.user.id, ...toBlocks(withScopeNote(reply.message, who)) })
-        .catch((e: unknown) => log.warn({ err: e }, "ephemeral reply failed"));
+    try {
+      const who = await identity.resolve(body.user.id, installation.scope, body.user.name);
+      const reply = await service.handleAction(
+        {
+          principal: who.principal,
+          channel: channelRef(channel, teamId),
+          idempotencyKey: `slack:view:${view.id}:${body.user.id}`,
+        },
+        action,
+      );
+      clearTimeout(late);
+      if (reply.message.tone === "danger" && (await answer(modalError(reply.message.text)))) return;
+      await answer();
+      if (channel) {
+        await c.chat
+          .postEphemeral({ channel, user: body.user.id, ...toBlocks(withScopeNote(reply.message, who)) })
+          .catch((e: unknown) => log.warn({ err: e }, "ephemeral reply failed"));
+      }
+    } catch (e) {
+      clearTimeout(late);
+      log.error({ err: e }, "Slack modal submission failed");
+      await answer(
+        modalError(
+          "keyturn hit an internal error handling that; nothing was changed. Try again, and tell the operators if it repeats.",
+        ),
+      ).catch(() => undefined);
     }
   });
 

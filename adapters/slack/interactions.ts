@@ -6,6 +6,12 @@ import type { types } from "@slack/bolt";
 import type { ActionKind, ActionRequest } from "../../src/core/messages.js";
 
 export const REASON_CALLBACK = "keyturn_reason";
+/** The reason input's block id: `response_action: "errors"` names it to show a sentence under the field. */
+export const REASON_BLOCK = "reason";
+/** How long a view_submission may wait for the service before the modal is closed (Slack allows 3 s). */
+export const VIEW_ANSWER_MS = 2_000;
+/** Slack shows a field's error as plain text under it; keep it to a readable paragraph. */
+const MAX_FIELD_ERROR = 1_000;
 const KINDS: readonly ActionKind[] = ["approve", "reject", "cancel", "resume", "rollback", "waive"];
 const MAX_REASON = 500;
 
@@ -67,7 +73,7 @@ export function reasonModal(
     blocks: [
       {
         type: "input",
-        block_id: "reason",
+        block_id: REASON_BLOCK,
         label: { type: "plain_text", text: "Reason (kept in the evidence)" },
         element: {
           type: "plain_text_input",
@@ -97,11 +103,20 @@ export function readReasonSubmission(
     return null;
   }
   const action = meta.action ? toAction(meta.action) : null;
-  const reason = (view.state.values.reason?.value?.value ?? "").trim().slice(0, MAX_REASON);
+  const reason = (view.state.values[REASON_BLOCK]?.value?.value ?? "").trim().slice(0, MAX_REASON);
   if (!action || !reason) return null;
   return {
     action: { ...action, reason },
     channel: typeof meta.channel === "string" ? meta.channel : "",
     teamId: typeof meta.teamId === "string" ? meta.teamId : "",
   };
+}
+
+/** The answer to a view_submission that keeps the modal open with `sentence` under the reason field. */
+export function modalError(sentence: string): {
+  response_action: "errors";
+  errors: Record<string, string>;
+} {
+  const text = sentence.length > MAX_FIELD_ERROR ? sentence.slice(0, MAX_FIELD_ERROR - 1) + "…" : sentence;
+  return { response_action: "errors", errors: { [REASON_BLOCK]: text } };
 }
