@@ -22,7 +22,8 @@ export function commandText(a: MessageLike): string {
     if (m.type === "mention" && m.text && m.mentioned?.id && m.mentioned.id === a.recipient?.id)
       t = t.replace(m.text, "");
   }
-  t = t.replace(/<at>[^<]*<\/at>/g, "");
+  // every other <at> is a person (or a tag someone typed): their name stays as plain text
+  t = t.replace(/<at(?:\s[^>]*)?>([^<]*)<\/at>/gi, (_all, name: string) => name);
   return t
     .trim()
     .replace(/^keyturn\s+/i, "")

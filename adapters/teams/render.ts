@@ -1,23 +1,37 @@
 /**
- * Message → Adaptive Card 1.5. User text is escaped for Teams markdown and XML so a reason can
- * never mention (<at>), link ([x](y)) or format; buttons are Action.Execute (the card is replaced
+ * Message → Adaptive Card 1.5. User text is escaped for Teams Markdown (and XML in message text) so a
+ * reason can never mention (<at>), link ([x](y)) or format (**x**); buttons are Action.Execute (the card is replaced
  * in place), reasons are collected with Input.Text in a ShowCard, confirmations with a ShowCard.
  */
 import type { Button, Message } from "../../src/core/messages.js";
 
-/** For an activity's plain `text` (notifications): no markup can get through. */
-export const escapeXml = (s: string): string =>
-  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+/**
+ * Markdown made literal: the characters that make links, emphasis, code and strike-through, and the
+ * ones that start a heading, quote or list at the start of a line, get a backslash (CommonMark's
+ * escape, honoured by Teams messages and Adaptive Card TextBlocks alike).
+ */
+export const escapeMarkdown = (s: string): string => markdownLiteral(s).replace(/^(\s*)>/gm, "$1\\>");
+
+/** All but the quote marker, which message text turns into an entity (an entity starts no quote). */
+const markdownLiteral = (s: string): string =>
+  s
+    .replace(/[\\`*_[\]~]/g, "\\$&")
+    .replace(/^(\s*)([#+-])/gm, "$1\\$2")
+    .replace(/^(\s*\d+)([.)])/gm, "$1\\$2");
+
+/** For an activity's `text` (shown above the card, and in notifications): Markdown, then XML, made literal. */
+export const escapeText = (s: string): string =>
+  markdownLiteral(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /**
- * For card text: Adaptive Cards render a small markdown subset and no HTML, so the dangers are links
- * and mentions; both are broken visibly but harmlessly (a zero-width space, look-alike brackets).
+ * For card text: Adaptive Cards render Markdown (bold, italic, lists, links) and no HTML; an `<at>` tag
+ * is a mention where the card lists it, so a typed one is shown with look-alike brackets; `&` is
+ * escaped so a typed entity (`&lt;`) stays as typed.
  */
 export const escapeTeams = (s: string): string =>
-  s
-    .replace(/<(\/?)at>/gi, "‹$1at›")
-    .replace(/\]\(/g, "]\u200b(")
-    .replace(/(https?):\/\//gi, "$1:/\u200b/");
+  escapeMarkdown(s)
+    .replace(/&/g, "\\&")
+    .replace(/<(\/?)at>/gi, "‹$1at›");
 
 const COLOR: Record<string, string> = {
   success: "Good",

@@ -14,7 +14,8 @@ import { createLogger } from "../../src/log.js";
 import { openStore } from "../../src/store/open-store.js";
 import { KeyturnError } from "../../src/core/errors.js";
 import { renderError } from "../../src/core/render/index.js";
-import { cardAction, channelMessage, FakeConnector, PEOPLE, TENANT } from "../fakes/bot-connector.js";
+import { asMessageText, asTextBlock, cardTexts } from "../support/teams-visible.js";
+import { cardAction, cardOf, channelMessage, FakeConnector, PEOPLE, TENANT } from "../fakes/bot-connector.js";
 
 const NOW = new Date("2026-03-02T10:15:30.000Z");
 let connector: FakeConnector;
@@ -202,5 +203,54 @@ describe("a refused click leaves the card as it is and tells the presser why", (
       value:
         "Erin Cho is not an approver of CHG-1. Approvers: Bob Okafor or Carol Diaz — ask one of them. (not_authorised)",
     });
+  });
+});
+
+describe("user text stays text in Teams", () => {
+  const reason = "[click](https://evil.example/phish) **loud** _soft_ # heading ask <at>Bob Okafor</at>";
+  const asTyped = "[click](https://evil.example/phish) **loud** _soft_ # heading ask Bob Okafor";
+
+  it("a reason's links and formatting are shown as typed, in the message text and in the card; a colleague mentioned keeps their name", async () => {
+    answer = (text) => ({
+      visibility: "in_channel",
+      message: {
+        text: `Change requested: ${text}`,
+        title: "CHG-9 · rotate",
+        fields: [{ label: "Reason", value: text }],
+      },
+    });
+    const activity = inIncidentChannel("alice", `rotate contoso-translator --reason "${reason}"`, {
+      text: `<at>keyturn</at> rotate contoso-translator --reason "${reason}"`,
+      entities: [
+        { type: "mention", text: "<at>keyturn</at>", mentioned: { id: "28:keyturn", name: "keyturn" } },
+        {
+          type: "mention",
+          text: "<at>Bob Okafor</at>",
+          mentioned: { id: PEOPLE.bob!.id, name: "Bob Okafor" },
+        },
+      ],
+    });
+    const conversation = (activity.conversation as { id: string }).id;
+    await post(activity);
+
+    // keyturn's own mention is the address; Bob's is part of what was said
+    expect(texts.at(-1)!.text).toBe(`rotate contoso-translator --reason "${asTyped}"`);
+
+    const reply = connector.in(conversation).at(-1)!.body;
+    const message = asMessageText(String(reply.text));
+    expect(message.shown).toBe(`Change requested: rotate contoso-translator --reason "${asTyped}"`);
+    expect(message.emphasised).toEqual([]);
+    // a link may only say where it goes (Teams links bare URLs): none disguised as "click"
+    expect(message.links.filter((l) => l.says !== l.to)).toEqual([]);
+
+    const blocks = cardTexts(cardOf(reply)).map(asTextBlock);
+    expect(blocks.map((b) => b.shown)).toEqual([
+      "CHG-9 · rotate",
+      "Reason",
+      `rotate contoso-translator --reason "${asTyped}"`,
+    ]);
+    expect(blocks.flatMap((b) => b.emphasised)).toEqual([]);
+    expect(blocks.flatMap((b) => b.links).filter((l) => l.says !== l.to)).toEqual([]);
+    expect(JSON.stringify(reply)).not.toContain("<at>");
   });
 });
