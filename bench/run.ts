@@ -4,6 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { benchDelays } from "./delays-bench.js";
 import { benchInventory } from "./inventory-bench.js";
 import { benchRotation } from "./rotation-bench.js";
 import { benchSlackAck } from "./slack-ack-bench.js";
@@ -24,6 +25,8 @@ log("slack acknowledgement …");
 const slack = await benchSlackAck({ requests: quick ? 40 : 200 });
 log("rotation critical path …");
 const rotation = await benchRotation({ rotations: quick ? 2 : 7 });
+log("exposure rotation under Azure's delays (scaled 1/60) …");
+const delays = await benchDelays({ scale: 60, rotations: quick ? 1 : 3 });
 log("inventory and list at scale …");
 const inventory = await benchInventory(
   quick
@@ -60,6 +63,16 @@ const rows: [string, string][] = [
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")})`,
   ],
+  ...(["exposure", "kill-now"] as const).map((v): [string, string] => [
+    `${v === "exposure" ? "exposure rotation" : "exposure --kill-now"}: request → leaked key dead (full scale, median of ${delays.rotations})`,
+    `${delays.fullScaleSeconds[v].fast} s without Azure's delays, ${delays.fullScaleSeconds[v].delayed} s with them (+${delays.fullScaleSeconds[v].added} s; goal ≤ ${delays.goalSeconds} s) — measured at 1/${delays.scale}: ${delays.measuredMs[v].fast} / ${delays.measuredMs[v].delayed} ms`,
+  ]),
+  [
+    "exposure rotation under delays: where the time goes (full scale)",
+    Object.entries(delays.breakdown)
+      .map(([k, v]) => `${k} ${v} s`)
+      .join("; "),
+  ],
   ["store: single-event commits (WAL, synchronous=FULL)", `${store.singleCommitsPerSecond} /s`],
   [
     `store: build a ${store.chainEvents.toLocaleString("en")}-event chain (batched)`,
@@ -83,7 +96,7 @@ if (!quick) {
   writeFileSync(
     join(dir, "latest.json"),
     JSON.stringify(
-      { at: started.toISOString(), machine: m, seconds, slack, inventory, rotation, store },
+      { at: started.toISOString(), machine: m, seconds, slack, inventory, rotation, delays, store },
       null,
       2,
     ) + "\n",

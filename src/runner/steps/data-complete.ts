@@ -32,13 +32,14 @@ export async function waitForData(
   );
   const completeAt = new Date(end.getTime() + ms);
   const started = ctx.clock.now().getTime();
-  // bounded by steps, not by time alone: a clock that does not move (or a sleep that returns at
-  // once) must not hold the step forever
-  const maxSteps = Math.ceil(ms / 100) + 10;
-  for (let step = 0; step < maxSteps; step++) {
-    const left = completeAt.getTime() - ctx.clock.now().getTime();
-    if (left <= 0) break;
-    await ctx.sleep(Math.min(left, 10_000));
+  // a clock that does not move while the step sleeps (a test's fixed clock) must not hold it forever
+  let previous = started;
+  for (let stalls = 0; stalls < 20;) {
+    const now = ctx.clock.now().getTime();
+    if (now >= completeAt.getTime()) break;
+    stalls = now === previous ? stalls + 1 : 0;
+    previous = now;
+    await ctx.sleep(Math.min(completeAt.getTime() - now, 10_000));
   }
   const now = ctx.clock.now().getTime();
   const complete = now >= completeAt.getTime();
