@@ -104,4 +104,21 @@ describe("rotation under Azure's delays (scaled 120× by configuration)", () => 
     );
     expect(Number(late[0]![0])).toBeGreaterThan(0);
   }, 60_000);
+
+  it("App Service does not re-read the reference by itself: a refresh that never succeeds holds the cutover gate", async () => {
+    kt = await startSandboxEngine({ sim: { timing }, azure: { deadKeyProofSeconds: 120 / SCALE } });
+    kt.sim.admin.injectFault({
+      match: { pathIncludes: "/config/configreferences/appsettings/refresh" },
+      effect: { type: "not-found" },
+      times: -1,
+    });
+    await kt.say(users.alice, 'rotate contoso-translator --reason "quarterly rotation"');
+    await approveAll(kt, "CHG-1");
+    const paused = await kt.waitFor("CHG-1", ["completed", "completed_with_findings", "paused"], 60_000);
+    expect(paused.state).toBe("paused");
+    expect(paused.pause?.code).toBe("gate_failed");
+    expect(paused.pause?.message).toMatch(/translator-web still uses version/);
+    // nothing was regenerated: the key translator-web still holds works
+    expect(kt.sim.admin.consumers().find((c) => c.name === "translator-web")!.failures).toBe(0);
+  }, 60_000);
 });
