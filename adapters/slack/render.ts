@@ -1,7 +1,9 @@
 /**
  * Message → Block Kit. All text is escaped for mrkdwn (&, <, >) so user-provided reasons and names
- * can never ping (`<!channel>`, `<@U…>`) or link, and formatting markers at a word's edge are defused
- * so a reason cannot restyle the card. Block Kit limits are met by truncating, never by failing.
+ * can never ping (`<!channel>`, `<@U…>`) or link, and formatting markers a user wrote are defused so a
+ * reason cannot restyle the card, while keyturn's own `inline code` stays code. Every sentence is in a
+ * visible block (Slack shows `text` only in notifications). Block Kit limits are met by truncating,
+ * never by failing.
  */
 import type { ActionRequest, Button, Message } from "../../src/core/messages.js";
 
@@ -33,8 +35,23 @@ export const escapeMrkdwn = (s: string): string =>
  */
 export const defuseFormatting = (s: string): string => s.replace(/(^|[\s([{"'])([*_~`])/g, `$1${ZWSP}$2`);
 
-/** Plain text from keyturn or a user, made safe for a mrkdwn text object. */
-export const mrkdwnText = (s: string): string => defuseFormatting(escapeMrkdwn(s));
+/** `*`, `_` and `~` at a word's start kept literal; keyturn writes none, so only a user's can be there. */
+const defuseEmphasis = (s: string): string => s.replace(/(^|[\s([{"'])([*_~])/g, `$1${ZWSP}$2`);
+
+/**
+ * Plain text from keyturn or a user, made safe for a mrkdwn text object. Every marker in the strings
+ * users wrote (`userText`) stays literal, inline code included; keyturn's own `inline code` stays code.
+ */
+export function mrkdwnTextOf(s: string, userText: readonly string[] = []): string {
+  let out = escapeMrkdwn(s);
+  for (const u of [...userText].sort((a, b) => b.length - a.length)) {
+    const e = escapeMrkdwn(u);
+    if (!e.includes("`")) continue;
+    const safe = defuseFormatting(e);
+    if (safe !== e) out = out.split(e).join(safe);
+  }
+  return defuseEmphasis(out);
+}
 
 export const cut = (s: string, n: number): string => (s.length > n ? s.slice(0, n - 1) + "…" : s);
 
@@ -60,7 +77,7 @@ export function actionId(a: ActionRequest, taken: Set<string>): string {
   return id;
 }
 
-function button(b: Button, taken: Set<string>): Block {
+function button(b: Button, taken: Set<string>, user: readonly string[]): Block {
   return {
     type: "button",
     action_id: actionId(b.action, taken),
@@ -71,7 +88,7 @@ function button(b: Button, taken: Set<string>): Block {
       ? {
           confirm: {
             title: { type: "plain_text", text: cut(escapeMrkdwn(b.confirm.title), 100) },
-            text: { type: "mrkdwn", text: cut(mrkdwnText(b.confirm.text), 300) },
+            text: { type: "mrkdwn", text: cut(mrkdwnTextOf(b.confirm.text, user), 300) },
             confirm: { type: "plain_text", text: cut(escapeMrkdwn(b.confirm.confirm), 30) },
             deny: { type: "plain_text", text: cut(escapeMrkdwn(b.confirm.deny), 30) },
             ...(b.style === "danger" ? { style: "danger" } : {}),
@@ -89,6 +106,8 @@ const TONE: Record<string, string> = {
 };
 
 export function toBlocks(m: Message): { text: string; blocks: Block[] } {
+  const user = m.userText ?? [];
+  const mrkdwnText = (s: string) => mrkdwnTextOf(s, user);
   const head: Block[] = [];
   if (m.title)
     head.push({
@@ -105,12 +124,16 @@ export function toBlocks(m: Message): { text: string; blocks: Block[] } {
   for (let i = 0; i < fields.length; i += LIMITS.fields)
     head.push({ type: "section", fields: fields.slice(i, i + LIMITS.fields) });
   for (const s of m.sections ?? []) {
-    const body = `${s.heading ? `*${mrkdwnText(s.heading)}*\n` : ""}${s.lines.map(mrkdwnText).join("\n")}`;
+    const body = `${s.heading ? `*${mrkdwnText(s.heading)}*\n` : ""}${s.lines.map((l) => mrkdwnText(l)).join("\n")}`;
     if (body.trim()) head.push({ type: "section", text: { type: "mrkdwn", text: cut(body, LIMITS.text) } });
   }
-  // with blocks, Slack shows `text` only in notifications: a bare notice's sentence must be a block itself
-  if (head.length === 0 && m.text.trim())
-    head.push({ type: "section", text: { type: "mrkdwn", text: cut(mrkdwnText(m.text), LIMITS.text) } });
+  // with blocks, Slack shows `text` only in notifications: without a title, the sentence leads the
+  // message as a block of its own; a title says it otherwise, unless nothing follows the title
+  if (m.text.trim() && (!m.title || (!m.fields?.length && !m.sections?.length)))
+    head.splice(m.title ? 1 : 0, 0, {
+      type: "section",
+      text: { type: "mrkdwn", text: cut(mrkdwnText(m.text), LIMITS.text) },
+    });
   if (m.link)
     head.push({
       type: "section",
@@ -129,11 +152,11 @@ export function toBlocks(m: Message): { text: string; blocks: Block[] } {
     const taken = new Set<string>();
     tail.push({
       type: "actions",
-      elements: m.buttons.slice(0, LIMITS.elements).map((b) => button(b, taken)),
+      elements: m.buttons.slice(0, LIMITS.elements).map((b) => button(b, taken, user)),
     });
   }
   if (m.context?.length) {
-    const line = `${TONE[m.tone ?? "info"] ?? ""} ${m.context.map(mrkdwnText).join(" · ")}`;
+    const line = `${TONE[m.tone ?? "info"] ?? ""} ${m.context.map((c) => mrkdwnText(c)).join(" · ")}`;
     tail.push({ type: "context", elements: [{ type: "mrkdwn", text: cut(line, LIMITS.text) }] });
   }
   const room = LIMITS.blocks - tail.length;
@@ -148,6 +171,11 @@ export function toBlocks(m: Message): { text: string; blocks: Block[] } {
         ]
       : head;
   return { text: cut(mrkdwnText(m.text), LIMITS.text), blocks: [...body, ...tail] };
+}
+
+/** Plain text from keyturn or a user, made safe for a mrkdwn text object (no user strings known). */
+export function mrkdwnText(s: string): string {
+  return mrkdwnTextOf(s);
 }
 
 /** Only http(s) links are rendered as links; `|` and `>` would end Slack's link syntax early. */

@@ -1,7 +1,9 @@
 /**
  * The chat-neutral message model. The core builds these; each adapter renders them
  * (Block Kit, Adaptive Cards, console text). Every string is plain text written by keyturn or
- * quoted from a user: adapters escape all of it for their platform.
+ * quoted from a user: adapters escape all of it for their platform (no pings, mentions or links).
+ * keyturn's own text may mark a command as `inline code`; the user-written strings a message quotes are
+ * listed in `userText`, so a platform can keep their formatting markers literal.
  */
 import type { Platform } from "./domain.js";
 
@@ -55,6 +57,11 @@ export interface Message {
   readonly context?: readonly string[];
   /** A link shown with the message (e.g. the evidence thread's permalink). */
   readonly link?: { readonly label: string; readonly url: string };
+  /**
+   * Strings in this message that users wrote (reasons, names). Platforms whose text has formatting
+   * keep these literal, while keyturn's own `inline code` stays code.
+   */
+  readonly userText?: readonly string[];
 }
 
 export interface Attachment {

@@ -15,7 +15,32 @@ export interface SlackMessage {
   user: string;
   text: string;
   blocks?: unknown[];
-  versions: { text: string; blocks?: unknown[] }[];
+  /** Every version Slack has shown, first post first; `order` is when it was posted or updated, across all messages. */
+  versions: { text: string; blocks?: unknown[]; order?: number }[];
+}
+
+/**
+ * What a person sees of a Block Kit message: the text of its header, section (text and fields) and
+ * context blocks, one line each, in order. Slack shows the message's `text` only in notifications
+ * when it has blocks, so it is not part of this.
+ */
+export function visibleText(blocks: unknown[] | undefined): string {
+  const out: string[] = [];
+  const push = (t: unknown) => {
+    if (t && typeof t === "object" && typeof (t as { text?: unknown }).text === "string")
+      out.push((t as { text: string }).text);
+  };
+  for (const b of (blocks ?? []) as {
+    type: string;
+    text?: unknown;
+    fields?: unknown[];
+    elements?: unknown[];
+  }[]) {
+    if (b.type === "header" || b.type === "section") push(b.text);
+    if (b.type === "section") for (const f of b.fields ?? []) push(f);
+    if (b.type === "context") for (const e of b.elements ?? []) push(e);
+  }
+  return out.join("\n");
 }
 
 const PEOPLE: Record<string, { name: string; real_name: string; email: string }> = {
@@ -76,6 +101,7 @@ export class FakeSlack {
   readonly calls: string[] = [];
   #server: Server | null = null;
   #seq = 1;
+  #order = 0;
   #failures = new Map<string, { status?: number; retryAfter?: number; error?: string }[]>();
   #flags = new Map<string, FakeUserFlags>();
   #extra = new Map<string, { name: string; real_name: string; email: string }>();
@@ -308,7 +334,7 @@ export class FakeSlack {
           ...(a.thread_ts ? { thread_ts: str(a.thread_ts) } : {}),
           versions: [],
         };
-        m.versions.push({ text: m.text, ...(blocks ? { blocks } : {}) });
+        m.versions.push({ text: m.text, ...(blocks ? { blocks } : {}), order: ++this.#order });
         this.messages.push(m);
         return { ok: true, channel, ts: m.ts, message: { text: m.text } };
       }
@@ -318,7 +344,7 @@ export class FakeSlack {
         if (m.user !== BOT_USER) return { ok: false, error: "cant_update_message" };
         m.text = str(a.text);
         if (blocks) m.blocks = blocks;
-        m.versions.push({ text: m.text, ...(blocks ? { blocks } : {}) });
+        m.versions.push({ text: m.text, ...(blocks ? { blocks } : {}), order: ++this.#order });
         return { ok: true, channel: m.channel, ts: m.ts };
       }
       case "chat.postEphemeral":

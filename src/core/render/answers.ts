@@ -7,6 +7,7 @@ import { tamperText } from "../evidence.js";
 import type { VerifyResult } from "../ports.js";
 import { closest } from "../suggest.js";
 import { lastRotationOf } from "../rotation-record.js";
+import { labelValues } from "./plain.js";
 
 const day = (iso: string | null | undefined) => (iso ? iso.slice(0, 10) : "—");
 
@@ -102,13 +103,21 @@ export function renderInventory(account: Account, inv: Inventory): Message {
     return {
       text: `${account.name} has local auth disabled: no keys, no key consumers.`,
       title: `Inventory · ${account.name}`,
-      sections: [{ lines: ["disableLocalAuth=true"] }],
+      sections: [
+        {
+          lines: [
+            `${account.name} has local auth disabled (disableLocalAuth=true): no keys, no key consumers.`,
+          ],
+        },
+      ],
     };
   const sections: Section[] = [
     {
       heading: "Consumers",
       lines: inv.consumers.length
-        ? inv.consumers.map((c) => `${c.name} — ${c.source}, uses ${c.slot}, ${c.reload}. ${c.evidence}`)
+        ? inv.consumers.map((c) =>
+            labelValues(`${c.name} — ${c.source}, uses ${c.slot}, ${c.reload}. ${c.evidence}`),
+          )
         : ["No consumer found."],
     },
     {
@@ -153,10 +162,12 @@ export function renderHistory(
     : stored && !listed.has(stored.changeId)
       ? { at: stored.completedAt, changeId: stored.changeId }
       : null;
+  const text = `${account.name}: ${changes.length} change(s)${last ? `, last rotation ${day(last.at)} (${last.changeId})` : ", no completed rotation on record"}`;
   return {
-    text: `${account.name}: ${changes.length} change(s)${last ? `, last rotation ${day(last.at)} (${last.changeId})` : ", no completed rotation on record"}`,
+    text,
     title: `History · ${account.name}`,
-    sections: [{ lines: lines.length ? lines : ["No change recorded by keyturn."] }],
+    sections: [{ lines: [text] }, { lines: lines.length ? lines : ["No change recorded by keyturn."] }],
+    userText: changes.flatMap((c) => [c.reason, c.requester.displayName]),
   };
 }
 
@@ -176,12 +187,15 @@ export function renderHelp(topic?: string): Message {
         COMMAND_HELP.map((c) => c.name),
       )
     : [];
+  const text = topic
+    ? `There is no command "${topic}".${near.length ? ` Did you mean ${near[0]}?` : ""} These are the commands:`
+    : "keyturn rotates Azure AI service keys under approval, without downtime.";
   return {
-    text: topic
-      ? `There is no command "${topic}".${near.length ? ` Did you mean ${near[0]}?` : ""} These are the commands:`
-      : "keyturn rotates Azure AI service keys under approval, without downtime.",
+    text,
     title: "keyturn commands",
-    sections: [{ lines: COMMAND_HELP.map((c) => `${c.usage} — ${c.summary}`) }],
+    // the sentence is what a person reads first: a block of its own, not only the notification text
+    sections: [{ lines: [text] }, { lines: COMMAND_HELP.map((c) => `${c.usage} — ${c.summary}`) }],
+    ...(topic ? { userText: [topic] } : {}),
   };
 }
 

@@ -6,6 +6,13 @@ import { formatDuration } from "../duration.js";
 import type { Button, Field, Message, Section, Tone } from "../messages.js";
 import { holderMark } from "../known-holders.js";
 import { countedApprovals } from "../policy.js";
+import { labelValues, userTextOf } from "./plain.js";
+
+/** Who closed a change and why (a rejection, a cancel), as the events record it. */
+export interface Decision {
+  readonly by: string;
+  readonly reason?: string | undefined;
+}
 
 const STATE_TONE: Record<Change["state"], Tone> = {
   requested: "info",
@@ -41,9 +48,13 @@ function stepMark(c: Change, index: number): string {
   return "·";
 }
 
+/**
+ * The evidence thread's parent. It links nowhere: it is the thread (replies and DMs elsewhere link to it).
+ * `decision` names who rejected or cancelled the change, and why.
+ */
 export function renderChangeCard(
   c: Change,
-  opts: { permalink?: string | undefined; label?: string | undefined } = {},
+  opts: { label?: string | undefined; decision?: Decision | undefined } = {},
 ): Message {
   const counted = countedApprovals(c);
   const fields: Field[] = [
@@ -66,6 +77,11 @@ export function renderChangeCard(
       value: c.policy.approverNames ?? (c.policy.approvers.join(", ") || "none configured"),
     },
   ];
+  if (opts.decision && (c.state === "rejected" || c.state === "cancelled"))
+    fields.push({
+      label: c.state === "rejected" ? "Rejected by" : "Cancelled by",
+      value: `${opts.decision.by}${opts.decision.reason ? ` — ${opts.decision.reason}` : ""}`,
+    });
   if (c.exposure) fields.push({ label: "Leaked key", value: c.leakedSlot ?? "unknown" });
   if (
     c.approvalDeadline &&
@@ -116,7 +132,7 @@ export function renderChangeCard(
     sections.push({
       heading:
         c.pause.stepIndex < 0 ? "Paused before the first step" : `Paused at step ${c.pause.stepIndex + 1}`,
-      lines: [c.pause.message],
+      lines: [labelValues(c.pause.message)],
     });
   return {
     text: `${changeTitle(c)} — ${stateLabel(c)}`,
@@ -126,7 +142,7 @@ export function renderChangeCard(
     sections,
     buttons: buttonsFor(c),
     context: [opts.label, `${c.id}`, `plan ${c.plan.hash.slice(0, 12)}`].filter((x): x is string => !!x),
-    ...(opts.permalink ? { link: { label: "Evidence thread", url: opts.permalink } } : {}),
+    userText: userTextOf(c, opts.decision?.by, opts.decision?.reason),
   };
 }
 
@@ -206,22 +222,22 @@ export function renderStepReply(c: Change, s: StepEvidence): Message {
             ? "FAILED"
             : "running";
   const lines = (m: Readonly<Record<string, string>> | undefined) =>
-    Object.entries(m ?? {}).map(([k, v]) => `${k}: ${v}`);
+    Object.entries(m ?? {}).map(([k, v]) => labelValues(`${k}: ${v}`));
   const sections: Section[] = [];
   if (s.before && Object.keys(s.before).length) sections.push({ heading: "Before", lines: lines(s.before) });
   if (s.after && Object.keys(s.after).length) sections.push({ heading: "After", lines: lines(s.after) });
   if (s.validation)
     sections.push({
       heading: `Validation — ${s.validation.passed ? "passed" : "NOT passed"}`,
-      lines: [`Query: ${s.validation.query}`, `Result: ${s.validation.result}`],
+      lines: [`Query: ${s.validation.query}`, `Result: ${s.validation.result}`].map(labelValues),
     });
   if (s.findings?.length)
     sections.push({
       heading: "Findings — what to do",
-      lines: s.findings.flatMap((f) => [f.what, `What to do: ${f.next}`]),
+      lines: s.findings.flatMap((f) => [f.what, `What to do: ${f.next}`]).map(labelValues),
     });
-  if (s.notes?.length) sections.push({ heading: "Notes", lines: [...s.notes] });
-  sections.push({ heading: "Rollback", lines: [s.rollback] });
+  if (s.notes?.length) sections.push({ heading: "Notes", lines: s.notes.map(labelValues) });
+  sections.push({ heading: "Rollback", lines: [labelValues(s.rollback)] });
   return {
     text: `${c.id} step ${s.index + 1} ${outcome}: ${planned?.title ?? s.kind}`,
     title: `Step ${s.index + 1}/${c.plan.steps.length} ${outcome}: ${planned?.title ?? s.kind}${planned?.pointOfNoReturn ? " (point of no return)" : ""}`,
@@ -240,19 +256,35 @@ export function renderStepReply(c: Change, s: StepEvidence): Message {
     ],
     sections,
     context: [c.id],
+    userText: userTextOf(c),
   };
 }
 
-export function renderNotice(c: Change, text: string, tone: Tone): Message {
-  return { text, tone, context: [c.id] };
+/** A notice in the thread (or a DM): its sentence, the change id as small print. */
+export function renderNotice(
+  c: Change,
+  text: string,
+  tone: Tone,
+  opts: { userText?: readonly string[] } = {},
+): Message {
+  const sentence = labelValues(text);
+  return { text: sentence, tone, context: [c.id], userText: [...userTextOf(c), ...(opts.userText ?? [])] };
 }
 
 export function renderApprovalRequest(c: Change, permalink?: string): Message {
-  const card = renderChangeCard(c, { permalink });
+  const card = {
+    ...renderChangeCard(c),
+    ...(permalink ? { link: { label: "Evidence thread", url: permalink } } : {}),
+  };
   const text = c.breakGlass
     ? `Break-glass change ${c.id} on ${c.accountName} is running without approval: approve it after the fact.`
     : `${c.requester.displayName} asks you to approve ${c.id}: rotate ${c.accountName}${c.exposure ? " (suspected exposure)" : ""} — ${c.reason}`;
-  return { ...card, text, title: `Approval requested: ${card.title ?? c.id}` };
+  return {
+    ...card,
+    text,
+    title: `Approval requested: ${card.title ?? c.id}`,
+    sections: [{ lines: [text] }, ...(card.sections ?? [])],
+  };
 }
 
 export function renderBreakGlassAlert(c: Change): Message {

@@ -5,7 +5,16 @@ export {
   renderNotice,
   renderStepReply,
   changeTitle,
+  type Decision,
 } from "./change.js";
+export {
+  approvalDmSentence,
+  decisionOpen,
+  inWords,
+  renderApprovalDm,
+  type ApprovalDmOptions,
+} from "./approval-dm.js";
+export { labelValues, userTextOf } from "./plain.js";
 export {
   renderAck,
   renderError,

@@ -1,0 +1,215 @@
+/**
+ * What a person reads in Slack of each kind of message keyturn sends, from the visible blocks only
+ * (header, section text and fields, context): Slack shows `text` only in notifications.
+ */
+import { describe, expect, it } from "vitest";
+import { toBlocks } from "../../adapters/slack/render.js";
+import type { Change } from "../../src/core/domain.js";
+import { KeyturnError } from "../../src/core/errors.js";
+import type { Message } from "../../src/core/messages.js";
+import {
+  renderApprovalDm,
+  renderChangeCard,
+  renderError,
+  renderHelp,
+  renderHistory,
+  renderNotice,
+  renderStepReply,
+} from "../../src/core/render/index.js";
+import { visibleText } from "../fakes/slack-api.js";
+import { buttonsOf } from "../fakes/slack-sign.js";
+import { change, people, standardPlan } from "../support/change-fixture.js";
+
+const ZWSP = "\u200b";
+const seen = (m: Message) => visibleText(toBlocks(m).blocks);
+const buttons = (m: Message) => Object.keys(buttonsOf(toBlocks(m).blocks));
+const ref = (p: typeof people.bob) => ({ platform: p.platform, id: p.id, displayName: p.displayName });
+const approval = (p: typeof people.bob, at = "2026-11-22T09:05:00.000Z") => ({
+  by: ref(p),
+  at,
+  planHash: standardPlan.hash,
+  afterTheFact: false,
+});
+const SANDBOX = "SANDBOX — simulated Azure tenant";
+const dm = (c: Change, o: Parameters<typeof renderApprovalDm>[1] = {}) =>
+  renderApprovalDm(c, { label: SANDBOX, permalink: "https://contoso.slack.com/archives/C1/p1", ...o });
+
+describe("every sentence is in a visible block", () => {
+  it("an error with a usage line shows its sentence, not only the usage", () => {
+    const e = renderError(
+      new KeyturnError(
+        "unknown_flag",
+        'unknown flag --resaon — did you mean --reason?\nUsage: reject <CHG> --reason "…"',
+      ),
+    );
+    expect(seen(e)).toContain("unknown flag --resaon — did you mean --reason?");
+    expect(seen(e)).toContain("Usage: reject");
+  });
+
+  it("help for an unknown command says so above the list", () => {
+    expect(seen(renderHelp("rotat"))).toMatch(
+      /^keyturn commands\nThere is no command "rotat"\. Did you mean rotate\?/,
+    );
+  });
+
+  it("history says how many changes and the last rotation", () => {
+    const account = {
+      id: standardPlan.accountId,
+      name: "contoso-translator",
+      kind: "TextTranslation",
+    } as Parameters<typeof renderHistory>[0];
+    expect(seen(renderHistory(account, [change({ state: "cancelled" })]))).toContain(
+      "contoso-translator: 1 change(s), no completed rotation on record",
+    );
+  });
+
+  it("a message with a title and nothing else still shows its sentence", () => {
+    expect(seen({ title: "keyturn is on standby", text: "Send the request again in a minute." })).toContain(
+      "Send the request again in a minute.",
+    );
+  });
+});
+
+describe("an approver's DM follows the change", () => {
+  it("asks, with Approve and Reject, the sandbox label and the thread", () => {
+    const m = dm(change({ state: "awaiting_approval" }));
+    expect(seen(m)).toMatch(
+      /Alice Ng asks you to approve CHG-1: rotate contoso-translator — leaked in PR 123/,
+    );
+    expect(seen(m)).toContain(SANDBOX);
+    expect(buttons(m)).toEqual(["Approve", "Reject"]);
+    expect(JSON.stringify(toBlocks(m).blocks)).toContain("https://contoso.slack.com/archives/C1/p1");
+  });
+
+  it("once this person approved: says so and who is still to decide, with nothing to press", () => {
+    const c = change({ state: "awaiting_approval", approvals: [approval(people.bob)] });
+    const mine = dm(c, { approvedAt: "2026-11-22T09:05:00.000Z", waitingFor: ["Carol Diaz", "Frank Moe"] });
+    expect(seen(mine)).toMatch(
+      /You approved CHG-1 .* at 2026-11-22 09:05 UTC: 1 of 2 approvals\. Still waiting for Carol Diaz or Frank Moe\./,
+    );
+    expect(buttons(mine)).toEqual([]);
+    const carol = dm(c, { waitingFor: ["Frank Moe"] });
+    expect(seen(carol)).toMatch(/So far approved by Bob Okafor \(1 of 2 approvals\)/);
+    expect(buttons(carol)).toEqual(["Approve", "Reject"]);
+  });
+
+  const closed: [string, Partial<Change>, Parameters<typeof renderApprovalDm>[1], RegExp][] = [
+    [
+      "rejected",
+      { state: "rejected" },
+      { decision: { by: "Carol Diaz", reason: "wrong account" } },
+      /CHG-1 \(rotate contoso-translator\) was rejected by Carol Diaz: wrong account\. Nothing was changed\./,
+    ],
+    [
+      "expired",
+      { state: "expired", approvals: [approval(people.bob)] },
+      {},
+      /CHG-1 .* expired before it had 2 approval\(s\) \(approved by Bob Okafor\): nothing was changed/,
+    ],
+    [
+      "cancelled",
+      { state: "cancelled" },
+      { decision: { by: "Alice Ng", reason: "duplicate" } },
+      /was cancelled by Alice Ng: duplicate\./,
+    ],
+    [
+      "running",
+      { state: "running", approvals: [approval(people.bob), approval(people.carol)] },
+      {},
+      /was approved by Bob Okafor and Carol Diaz; the rotation is running\./,
+    ],
+    [
+      "paused",
+      {
+        state: "paused",
+        pause: { stepIndex: 4, code: "gate_failed", message: "401s seen" },
+        approvals: [approval(people.bob)],
+      },
+      {},
+      /is paused at step 5; it was approved by Bob Okafor\. Its operators decide in the thread/,
+    ],
+    [
+      "completed",
+      {
+        state: "completed",
+        completedAt: "2026-11-22T10:00:00.000Z",
+        approvals: [approval(people.bob), approval(people.carol)],
+      },
+      {},
+      /CHG-1 completed at 2026-11-22 10:00 UTC: contoso-translator rotated, approved by Bob Okafor and Carol Diaz\./,
+    ],
+    [
+      "completed with findings",
+      { state: "completed_with_findings", approvals: [approval(people.bob)] },
+      {},
+      /CHG-1 completed WITH FINDINGS: contoso-translator rotated, approved by Bob Okafor\. The thread says what to do/,
+    ],
+    ["rolled back", { state: "rolled_back" }, {}, /was rolled back: consumers are back on the previous key/],
+  ];
+  it.each(closed)("%s: says what became of it, keeps the label, has no buttons", (_s, over, o, want) => {
+    const m = dm(change(over), o);
+    expect(seen(m)).toMatch(want);
+    expect(seen(m)).toContain(SANDBOX);
+    expect(buttons(m)).toEqual([]);
+  });
+
+  it("the card names who rejected it and why", () => {
+    const card = renderChangeCard(change({ state: "rejected" }), {
+      decision: { by: "Carol Diaz", reason: "wrong account" },
+    });
+    expect(seen(card)).toContain("*Rejected by*\nCarol Diaz — wrong account");
+  });
+
+  it("a break-glass change asks for the approval after the fact", () => {
+    const m = dm(change({ state: "running", breakGlass: true, exposure: true, leakedSlot: "key1" }));
+    expect(seen(m)).toMatch(
+      /Break-glass change CHG-1 .* is running without approval: approve it after the fact\./,
+    );
+    expect(buttons(m)).toEqual(["Approve"]);
+  });
+});
+
+describe("values and formatting a reader can trust", () => {
+  const version = "0123456789abcdef0123456789abcdef";
+
+  it("Key Vault versions are labelled and shortened, never a bare 32-hex value", () => {
+    const c = change({ state: "running" });
+    const reply = renderStepReply(c, {
+      index: 2,
+      kind: "publish",
+      startedAt: "2026-11-22T09:10:00.000Z",
+      finishedAt: "2026-11-22T09:10:01.000Z",
+      outcome: "succeeded",
+      actor: "keyturn",
+      rollback: "point the secret back to its previous version",
+      before: {
+        "https://contoso-kv.vault.azure.net/secrets/translator-key": `${version} sha256:111111111111`,
+      },
+      after: {
+        "https://contoso-kv.vault.azure.net/secrets/translator-key": `${version} sha256:222222222222`,
+      },
+      notes: [`translator-key: version ${version} already holds key2; not published again`],
+    });
+    const text = seen(reply);
+    expect(text).toContain("Key Vault version 01234567… · fingerprint sha256:222222222222");
+    expect(text).toContain("version 01234567… already holds key2");
+    expect(text).not.toMatch(/\b[0-9a-f]{32}\b/i);
+    expect(seen(renderNotice(c, `secret moved to ${version}`, "info"))).not.toMatch(/\b[0-9a-f]{32}\b/i);
+  });
+
+  it("keyturn's inline code stays code; a user's backticks and stars stay literal", () => {
+    const c = change({ state: "awaiting_approval", reason: "see `git log` *now*" });
+    const notice = renderNotice(
+      c,
+      "Keep it: `keyturn audit verify --witness 3:abc` shows whether the log still reaches it.",
+      "info",
+    );
+    expect(seen(notice)).toContain("Keep it: `keyturn audit verify --witness 3:abc`");
+    expect(seen(notice)).not.toContain(ZWSP);
+    expect(seen(renderChangeCard(c))).toContain(`see ${ZWSP}\`git log\` ${ZWSP}*now*`);
+    const rejected = renderNotice(c, "CHG-1 rejected by Carol Diaz: use `status` *first*", "warning", {
+      userText: ["use `status` *first*"],
+    });
+    expect(seen(rejected)).toContain(`use ${ZWSP}\`status\` ${ZWSP}*first*`);
+  });
+});
