@@ -181,7 +181,8 @@ export function createSlackGateway(client: WebClient, log: Logger): SlackGateway
             client.chat.postMessage({ channel: id, ...toBlocks(message), unfurl_links: false }),
           ),
         );
-        return { platform: "slack", channel: r.channel ?? id, root: r.ts ?? "" };
+        // the user it went to: an approval from this Slack user answers this DM
+        return { platform: "slack", channel: r.channel ?? id, root: r.ts ?? "", data: { user: id } };
       } catch (e) {
         if ((e as KeyturnError).details?.transient === true) throw e;
         return null;

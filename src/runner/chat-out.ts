@@ -7,14 +7,17 @@
  * engine, a failed post is retried later in the background (the queue moves on meanwhile), and a post
  * given up on is named in the thread once the platform answers again.
  */
-import { isOpen, type Change, type PrincipalRef, type ThreadRef } from "../core/domain.js";
+import { isOpen, personKey, type Change, type PrincipalRef, type ThreadRef } from "../core/domain.js";
 import type { ChannelRef, Message, Tone } from "../core/messages.js";
+import type { PolicyBook } from "../core/policy.js";
 import type { ChatGateway, Logger, Store } from "../core/ports.js";
 import {
-  renderApprovalRequest,
+  inWords,
+  renderApprovalDm,
   renderChangeCard,
   renderNotice,
   renderStepReply,
+  type Decision,
 } from "../core/render/index.js";
 import { bounded, CHAT_DEFAULTS, isPermanent, within, type ChatOutOptions } from "./chat-bounds.js";
 import type { ChatRegistry } from "./chat-registry.js";
@@ -25,9 +28,45 @@ type Task = (g: ChatGateway, c: Change, t: ThreadRef | null) => Promise<void>;
 /** How long approver DMs of a new change wait for its evidence thread to be attempted, so they can link it. */
 const THREAD_WAIT_MS = 1_000;
 
+/** Who an approver identity (an e-mail, a platform id) is: the policy's person and their name. */
+export type People = (identity: string) => { readonly name: string; readonly person?: string } | undefined;
+
+/** The policy's people, as `People`. */
+export const policyPeople =
+  (policy: Pick<PolicyBook, "identify">): People =>
+  (identity) => {
+    try {
+      const p = policy.identify({
+        platform: "console",
+        id: identity,
+        displayName: identity,
+        identities: [identity],
+      });
+      return p.person ? { name: p.displayName, person: p.person } : undefined;
+    } catch {
+      return undefined; // an identity the policy gives to two people names nobody
+    }
+  };
+
+/** One approver asked for a change: where their DM is (null: keyturn could not reach them). */
+interface ApproverDm {
+  readonly who: string;
+  readonly name: string;
+  readonly person?: string;
+  readonly ref: ThreadRef | null;
+}
+
+const DM_KV = "approver-dms";
+const UNREACHED_KV = "approver-dms-unreached";
+
 export class ChatOut {
   readonly #queues = new SerialQueues();
+  /** Changes with a card update queued that nothing has been queued behind yet (a later render joins it). */
   readonly #renderPending = new Set<string>();
+  /** The latest card update queued per change: an earlier one still in the queue leaves the card to it. */
+  readonly #renderTicket = new Map<string, number>();
+  /** What each approver DM shows now, so an update that changes nothing is not sent. */
+  readonly #dmShown = new Map<string, string>();
   /** Posts given up on, per change, named in its thread by the next post that gets through. */
   readonly #missed = new Map<string, string[]>();
   readonly #retries = new Set<NodeJS.Timeout>();
@@ -43,6 +82,7 @@ export class ChatOut {
     private readonly logger: Logger,
     private readonly label: string | undefined,
     options: ChatOutOptions = {},
+    private readonly people: People = () => undefined,
   ) {
     this.#opts = { ...CHAT_DEFAULTS, ...options };
   }
@@ -69,8 +109,20 @@ export class ChatOut {
     return this.store.getKv<string>("permalink", changeId);
   }
 
+  /** The change card as it stands. It carries no link: it is the thread the links point at. */
   card(change: Change): Message {
-    return renderChangeCard(change, { permalink: this.permalink(change.id), label: this.label });
+    return renderChangeCard(change, { label: this.label, decision: this.#decision(change) });
+  }
+
+  /** Who rejected or cancelled the change and why, from its events. */
+  #decision(change: Change): Decision | undefined {
+    if (change.state !== "rejected" && change.state !== "cancelled") return undefined;
+    const ev = this.store
+      .events({ changeId: change.id })
+      .filter((e) => e.type === change.state)
+      .at(-1);
+    const p = ev?.payload as { by?: { displayName?: string }; reason?: string } | undefined;
+    return p?.by?.displayName ? { by: p.by.displayName, reason: p.reason } : undefined;
   }
 
   /**
@@ -108,13 +160,29 @@ export class ChatOut {
     }
   }
 
+  /**
+   * Updates the card, then the approvers' DMs, to the change's latest state. A card update never runs
+   * ahead of the thread: when a reply was queued after it, it leaves the card to the update queued after
+   * that reply, so the card says COMPLETED only once the last step reply is posted.
+   */
   render(changeId: string): void {
     if (this.#renderPending.has(changeId)) return; // a queued render will show the latest state
     this.#renderPending.add(changeId);
+    const ticket = (this.#renderTicket.get(changeId) ?? 0) + 1;
+    this.#renderTicket.set(changeId, ticket);
+    const latest = () => this.#renderTicket.get(changeId) === ticket;
     this.#post(changeId, "card update", async (gateway, change, thread) => {
       this.#renderPending.delete(changeId);
-      if (thread) await gateway.updateRoot(thread, this.card(change));
+      if (thread && latest()) await gateway.updateRoot(thread, this.card(change));
     });
+    this.#post(
+      changeId,
+      "approver DM update",
+      async (_gateway, change) => {
+        if (latest()) await this.#updateDms(change);
+      },
+      false,
+    );
   }
 
   stepReply(changeId: string, index: number): void {
@@ -122,11 +190,70 @@ export class ChatOut {
       const step = change.steps.find((s) => s.index === index);
       if (step && thread) await gateway.reply(thread, renderStepReply(change, step));
     });
+    this.#renderPending.delete(changeId); // the next card update goes after this reply
   }
 
   notice(changeId: string, text: string, tone: Tone): void {
     this.#post(changeId, "notice", async (gateway, change, thread) => {
-      if (thread) await gateway.reply(thread, renderNotice(change, text, tone));
+      if (thread)
+        await gateway.reply(
+          thread,
+          renderNotice(change, text, tone, { userText: this.#decisionText(change) }),
+        );
+    });
+    this.#renderPending.delete(changeId);
+  }
+
+  /** The user-written strings of a change's events (reasons of rejections, cancels, waivers). */
+  #decisionText(change: Change): string[] {
+    return this.store.events({ changeId: change.id }).flatMap((e) => {
+      const p = e.payload as { reason?: unknown; by?: { displayName?: unknown } } | undefined;
+      return [p?.reason, p?.by?.displayName].filter((x): x is string => typeof x === "string");
+    });
+  }
+
+  /** Every approver's DM of the change, as this person should see it now (only those that changed are sent). */
+  async #updateDms(change: Change): Promise<void> {
+    const failed: unknown[] = [];
+    for (const dm of this.#dms(change.id)) {
+      if (!dm.ref) continue;
+      const raw = this.chats.get(dm.ref.platform);
+      if (!raw) continue;
+      const message = this.#dmMessage(change, dm);
+      const key = refKey(dm.ref);
+      const shown = JSON.stringify(message);
+      if (this.#dmShown.get(key) === shown) continue;
+      try {
+        await bounded(raw, this.#opts.callDeadlineMs).updateRoot(dm.ref, message);
+        this.#dmShown.set(key, shown);
+      } catch (e) {
+        this.logger.warn({ err: e, changeId: change.id, who: dm.who }, "approver DM not updated");
+        failed.push(e);
+      }
+    }
+    if (failed.length) throw failed[0];
+  }
+
+  #dms(changeId: string): ApproverDm[] {
+    return this.store.getKv<ApproverDm[]>(DM_KV, changeId) ?? [];
+  }
+
+  /** One approver's DM: the change's state in words for them, buttons only while they have something to decide. */
+  #dmMessage(change: Change, dm: ApproverDm): Message {
+    const counted = change.approvals.filter((a) => a.planHash === change.plan.hash);
+    const mine = counted.find((a) => approvedBy(dm, a.by));
+    const all = this.#dms(change.id);
+    const waitingFor = [
+      ...new Set(
+        all.filter((o) => o.name !== dm.name && !counted.some((a) => approvedBy(o, a.by))).map((o) => o.name),
+      ),
+    ];
+    return renderApprovalDm(change, {
+      permalink: this.permalink(change.id),
+      label: this.label,
+      approvedAt: mine?.at,
+      waitingFor,
+      decision: this.#decision(change),
     });
   }
 
@@ -149,31 +276,69 @@ export class ChatOut {
     this.#post(
       changeId,
       "approver DMs",
-      async (gateway, change) => {
+      async (gateway, change, thread) => {
         if (!isOpen(change.state)) return;
-        const message = renderApprovalRequest(change, this.permalink(change.id));
         // one DM per person: e-mail/UPN entries when the policy has them (the platform ids beside them
         // usually name the same people), platform ids otherwise; groups cannot be messaged
         const direct = change.policy.resolvedApprovers.filter(
-          (id) => !id.startsWith("slackgroup:") && !id.startsWith("group:"),
+          (id) => !id.startsWith("slackgroup:") && !id.startsWith("group:") && !id.startsWith("person:"),
         );
         const emails = direct.filter((id) => id.includes("@"));
         const targets = new Set(emails.length ? emails : direct);
         const failed: string[] = [];
+        const unreached: ApproverDm[] = [];
         for (const who of targets) {
-          if (reached.has(who) || samePerson(who, change.requester)) continue;
+          const person = this.people(who);
+          if (reached.has(who) || samePerson(who, change.requester, person?.person)) continue;
+          const dm: ApproverDm = {
+            who,
+            name: person?.name ?? who,
+            ...(person?.person ? { person: person.person } : {}),
+            ref: null,
+          };
+          this.#recordDm(change.id, dm);
           try {
-            if (await gateway.notify(who, message)) reached.add(who);
-            else this.logger.info({ changeId, who }, "approver not reachable on this platform");
+            const ref = await gateway.notify(who, this.#dmMessage(change, dm));
+            if (ref) {
+              reached.add(who);
+              this.#recordDm(change.id, { ...dm, ref });
+              this.#dmShown.set(refKey(ref), JSON.stringify(this.#dmMessage(change, { ...dm, ref })));
+            } else {
+              this.logger.info({ changeId, who }, "approver not reachable on this platform");
+              unreached.push(dm);
+            }
           } catch (e) {
             this.logger.warn({ err: e, changeId, who }, "approver notification failed");
             failed.push(who);
           }
         }
+        // approvers keyturn could not message are named in the thread, once, so someone asks them in person
+        const named = new Set(this.store.getKv<string[]>(UNREACHED_KV, changeId) ?? []);
+        const news = [...new Set(unreached.map((d) => d.name))].filter((n) => !named.has(n));
+        if (news.length) {
+          const text = `keyturn could not send a direct message to ${inWords(news)} on ${gateway.platform}: no ${gateway.platform} account matches ${news.length === 1 ? "them" : "each"} in the policy. Ask ${news.length === 1 ? "them" : "each"} to approve from the card above, or add the identity they use to the policy.`;
+          this.store.putKv(UNREACHED_KV, changeId, [...named, ...news]);
+          // the DMs of a new change follow its card, whose thread may be recorded a moment after it is posted
+          const posted = thread ?? this.store.getChange(changeId)?.thread ?? null;
+          if (posted) await gateway.reply(posted, renderNotice(change, text, "warning", { userText: news }));
+          else
+            this.#post(changeId, "notice", async (g, c, t) => {
+              if (t) await g.reply(t, renderNotice(c, text, "warning", { userText: news }));
+            });
+        }
         if (failed.length) throw new Error(`approver DMs not delivered to ${failed.join(", ")}`);
       },
       false,
     );
+  }
+
+  /** Where one approver's DM is (replaces what was recorded for the same person and DM). */
+  #recordDm(changeId: string, dm: ApproverDm): void {
+    const all = this.#dms(changeId);
+    const at = all.findIndex((d) => d.who === dm.who && (d.ref === null || sameRef(d.ref, dm.ref)));
+    if (at >= 0) all[at] = dm;
+    else all.push(dm);
+    this.store.putKv(DM_KV, changeId, all);
   }
 
   /** DM to a consumer owner; true when someone was reached. Bounded: a step waits for it. */
@@ -286,8 +451,24 @@ export class ChatOut {
 }
 
 /** Whether an approver identity names the requester (never DM people to approve their own change). */
-function samePerson(identity: string, requester: PrincipalRef): boolean {
+function samePerson(identity: string, requester: PrincipalRef, person?: string): boolean {
+  if (person && requester.person === person) return true;
   const id = requester.id.toLowerCase();
   const tail = id.split(":").pop() ?? id;
   return identity === id || identity.endsWith(`:${tail}`);
 }
+
+const tailOf = (id: string): string => (id.split(":").pop() ?? id).toLowerCase();
+
+/** Whether an approval was given by the person an approver DM went to (the same person on any platform). */
+function approvedBy(dm: ApproverDm, by: PrincipalRef): boolean {
+  if (dm.person && personKey(by) === dm.person) return true;
+  if (by.person === `id:${dm.who.toLowerCase()}`) return true;
+  const tail = tailOf(by.id);
+  return tail === tailOf(dm.who) || tail === dm.ref?.data?.user?.toLowerCase();
+}
+
+const refKey = (r: ThreadRef): string => `${r.platform}:${r.channel}:${r.root}`;
+
+const sameRef = (a: ThreadRef | null, b: ThreadRef | null): boolean =>
+  !!a && !!b && a.platform === b.platform && a.channel === b.channel && a.root === b.root;

@@ -8,7 +8,7 @@ import type { AzurePorts, Clock, KeyturnService, Logger, Store, Timer } from "..
 import type { WorkflowEvent } from "../core/workflow.js";
 import { AccountDirectory } from "./account-directory.js";
 import type { ChatRegistry } from "./chat-registry.js";
-import { ChatOut } from "./chat-out.js";
+import { ChatOut, policyPeople } from "./chat-out.js";
 import { Driver } from "./driver.js";
 import { Queries } from "./queries.js";
 import { Reminders } from "./reminders.js";
@@ -61,7 +61,7 @@ export interface Engine {
 export function createEngine(deps: EngineDeps): Engine {
   const label = deps.sandbox ? (deps.azure.label ?? "SANDBOX") : deps.azure.label;
   const logger = deps.logger.child({ component: "engine" });
-  const chat = new ChatOut(deps.store, deps.chats, logger, label);
+  const chat = new ChatOut(deps.store, deps.chats, logger, label, {}, policyPeople(deps.policy));
   // created below; the driver's fencing check and the keeper's hooks refer to each other
   let keeper: LeaseKeeper | null = null;
   const driver = new Driver({
