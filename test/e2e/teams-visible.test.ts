@@ -17,6 +17,7 @@ import {
   PEOPLE,
   TENANT,
 } from "../fakes/bot-connector.js";
+import { LocalAuthority } from "../fakes/teams-auth.js";
 import { spawnKeyturn, waitUntil, type RunningProgram } from "../support/spawn-keyturn.js";
 import { asMessageText, asTextBlock, cardTexts } from "../support/teams-visible.js";
 
@@ -136,5 +137,54 @@ describe("Teams as people see it", () => {
     expect(String(r.body.value)).toMatch(/^[A-Z][^()]*not an approver/);
     expect(String(r.body.value)).toMatch(/\(not_authorised\)$/);
     expect(fc.in(THREAD).find((a) => a.id === root.id)!.versions.length).toBe(versions);
+  });
+});
+
+describe("with a Teams app (authenticated), the 1:1 chat is opened with keyturn's own token", () => {
+  const APP_ID = "0f5a6c7d-1111-4222-8333-944444444444";
+  let authority: LocalAuthority;
+  let connector: FakeConnector;
+  let program: RunningProgram;
+  let data: string;
+
+  beforeAll(async () => {
+    authority = await new LocalAuthority().start();
+    connector = await new FakeConnector().start();
+    data = mkdtempSync(join(tmpdir(), "keyturn-teams-visible-auth-"));
+    program = await spawnKeyturn({
+      KEYTURN_DATA_DIR: data,
+      KEYTURN_SANDBOX: "1",
+      MicrosoftAppId: APP_ID,
+      MicrosoftAppType: "UserAssignedMSI",
+      MicrosoftAppTenantId: authority.tenant,
+      TEAMS_AUTHORITY_ENDPOINT: authority.url,
+      IDENTITY_ENDPOINT: authority.identityEndpoint,
+      IDENTITY_HEADER: authority.identityHeader,
+    });
+  });
+
+  afterAll(async () => {
+    await program?.stop();
+    await connector?.stop();
+    await authority?.stop();
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  it("Bob, who never wrote to keyturn, gets the approval request", async () => {
+    const token = await authority.token({ aud: APP_ID, serviceUrl: connector.url });
+    const r = await fetch(`${program.url}/api/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify(
+        channelMessage(connector.url, "alice", 'rotate contoso-translator --exposure key1 --reason "leaked"'),
+      ),
+    });
+    expect(r.status).toBe(200);
+    const dm = await waitUntil("Bob's DM", () => connector.in("a:personal-bob")[0], 20_000);
+    expect(cardTexts(cardOf(dm.body)).join("\n")).toMatch(/CHG-1/);
+    expect(connector.created.some((c) => c.isGroup === false && c.tenantId === TENANT)).toBe(true);
+    expect(connector.authHeaders.every((h) => authority.issued.includes(h.replace(/^Bearer /, "")))).toBe(
+      true,
+    );
   });
 });
