@@ -4,6 +4,7 @@
  * (across restarts and by every process sharing it), newest last, the oldest dropped past a bound.
  * Card clicks are deduplicated by the service's idempotency keys instead (the press is recorded).
  */
+import { createHash } from "node:crypto";
 import type { Store } from "../../src/core/ports.js";
 
 const NS = "teams.seen";
@@ -20,10 +21,12 @@ export function messageDedup(store: Store, limit = SEEN_MESSAGES_LIMIT): Message
   return {
     firstDelivery(activityId) {
       if (!activityId) return true;
+      // kept as a digest: an id is the sender's string, the list's size must not depend on it
+      const id = createHash("sha256").update(activityId).digest("base64url").slice(0, 22);
       // read and write with no await between them: one process sees and records an id atomically
       const seen = store.getKv<string[]>(NS, KEY) ?? [];
-      if (seen.includes(activityId)) return false;
-      seen.push(activityId);
+      if (seen.includes(id)) return false;
+      seen.push(id);
       store.putKv(NS, KEY, seen.length > limit ? seen.slice(seen.length - limit) : seen);
       return true;
     },

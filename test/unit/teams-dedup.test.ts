@@ -18,6 +18,8 @@ describe("Teams message deduplication", () => {
     expect(afterRestart.firstDelivery("m2")).toBe(false);
     // m1 fell out of the window of 3
     expect(afterRestart.firstDelivery("m1")).toBe(true);
-    expect(store.getKv<string[]>("teams.seen", "messages")).toHaveLength(3);
+    expect(afterRestart.firstDelivery("x".repeat(100_000))).toBe(true);
+    // three entries of a fixed size, whatever the ids were
+    expect(JSON.stringify(store.getKv<string[]>("teams.seen", "messages")).length).toBeLessThan(100);
   });
 });
