@@ -65,7 +65,10 @@ export class ChatOut {
   readonly #renderPending = new Set<string>();
   /** The latest card update queued per change: an earlier one still in the queue leaves the card to it. */
   readonly #renderTicket = new Map<string, number>();
-  /** What each approver DM shows now, so an update that changes nothing is not sent. */
+  /**
+   * What each approver DM says now (its sentence and buttons): a DM is updated when that changes, not at
+   * every step, so a person's DMs are not edited a dozen times and the channel's rate is kept for the thread.
+   */
   readonly #dmShown = new Map<string, string>();
   /** Posts given up on, per change, named in its thread by the next post that gets through. */
   readonly #missed = new Map<string, string[]>();
@@ -221,7 +224,7 @@ export class ChatOut {
       if (!raw) continue;
       const message = this.#dmMessage(change, dm);
       const key = refKey(dm.ref);
-      const shown = JSON.stringify(message);
+      const shown = dmSays(message);
       if (this.#dmShown.get(key) === shown) continue;
       try {
         await bounded(raw, this.#opts.callDeadlineMs).updateRoot(dm.ref, message);
@@ -302,7 +305,7 @@ export class ChatOut {
             if (ref) {
               reached.add(who);
               this.#recordDm(change.id, { ...dm, ref });
-              this.#dmShown.set(refKey(ref), JSON.stringify(this.#dmMessage(change, { ...dm, ref })));
+              this.#dmShown.set(refKey(ref), dmSays(this.#dmMessage(change, { ...dm, ref })));
             } else {
               this.logger.info({ changeId, who }, "approver not reachable on this platform");
               unreached.push(dm);
@@ -467,6 +470,9 @@ function approvedBy(dm: ApproverDm, by: PrincipalRef): boolean {
   const tail = tailOf(by.id);
   return tail === tailOf(dm.who) || tail === dm.ref?.data?.user?.toLowerCase();
 }
+
+/** What a DM says to its reader: its sentence and its buttons. */
+const dmSays = (m: Message): string => JSON.stringify([m.text, (m.buttons ?? []).map((b) => b.label)]);
 
 const refKey = (r: ThreadRef): string => `${r.platform}:${r.channel}:${r.root}`;
 

@@ -169,12 +169,14 @@ describe("what a person sees in Slack", () => {
   });
 
   it("a rejected change: the DMs say who rejected it and why, and lose their buttons", async () => {
-    await driver.command("U0ALICE", 'rotate fabrikam-ai --reason "quarterly"');
+    // another channel: the incident channel's posts are still paced at Slack's rate
+    const other = new SlackDriver(() => kt, slack, SECRET, "C0OTHER");
+    await other.command("U0ALICE", 'rotate fabrikam-ai --reason "quarterly"');
     const bobDm = await waitUntil("Bob's DM for CHG-2", () =>
       slack.dms("U0BOB").find((m) => /CHG-2/.test(latest(m))),
     );
     expect(hasButtons(bobDm)).toBe(true);
-    expect(seen(await driver.command("U0CAROL", 'reject CHG-2 --reason "wrong account"'))).toMatch(
+    expect(seen(await other.command("U0CAROL", 'reject CHG-2 --reason "wrong account"'))).toMatch(
       /Rejected CHG-2/,
     );
     await waitUntil("Bob's DM to show the rejection", () => {

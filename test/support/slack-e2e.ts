@@ -44,7 +44,7 @@ export class SlackDriver {
     from: Origin = {},
     ms = 30_000,
   ): Promise<Record<string, unknown>> {
-    const id = `r${++this.#n}`;
+    const id = `${this.channel}-r${++this.#n}`; // unique across drivers sharing one fake Slack
     const body = slashCommand({
       user,
       channel: this.channel,
@@ -63,7 +63,7 @@ export class SlackDriver {
     button: { action_id: string; value: string },
     opts: Origin & { actionTs?: string } = {},
   ): Promise<Record<string, unknown>> {
-    const id = `r${++this.#n}`;
+    const id = `${this.channel}-r${++this.#n}`; // unique across drivers sharing one fake Slack
     const res = await this.post(
       blockAction({ user, channel: this.channel, button, responseUrl: this.slack.responseUrl(id), ...opts }),
     );
