@@ -162,6 +162,9 @@ describe("what a person sees in Slack", () => {
     expect(head).toContain("`keyturn audit verify --witness");
     expect(head).not.toContain(`${ZWSP}\``);
     expect(latest(done.root)).toContain(`${ZWSP}\`PR 123\` ${ZWSP}*now*`);
+    const evidence = seen(await driver.command("U0BOB", "evidence CHG-1"));
+    expect(evidence).toContain("verify it offline with `keyturn audit verify --pack");
+    expect(evidence).not.toContain(ZWSP);
 
     // step replies and notices carry their sentence in a visible block
     for (const r of done.replies) expect(latest(r).trim()).not.toBe("");
