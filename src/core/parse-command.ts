@@ -258,16 +258,23 @@ function splitFlag(body: string, original: string): [string, string | undefined]
 }
 
 const ACCOUNT = /^[a-zA-Z0-9][a-zA-Z0-9-_.]{1,63}$/;
+/** `resource-group/name` or `subscription/resource-group/name`: short enough to type, precise enough to pick one. */
+const SCOPED_ACCOUNT = /^(?:[0-9a-fA-F-]{36}\/)?[\w.()-]{1,90}\/[a-zA-Z0-9][a-zA-Z0-9-_.]{1,63}$/;
 const RESOURCE_ID =
   /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/microsoft\.cognitiveservices\/accounts\/[^/]+$/i;
 
 function account(name: CommandName, value: string | undefined): string {
-  if (!value) throw bad("missing_argument", name, "Name the account (its name, or its full resource id).");
-  if (ACCOUNT.test(value) || RESOURCE_ID.test(value)) return value;
+  if (!value)
+    throw bad(
+      "missing_argument",
+      name,
+      "Name the account: its name, resource-group/name, or its full resource id.",
+    );
+  if (ACCOUNT.test(value) || SCOPED_ACCOUNT.test(value) || RESOURCE_ID.test(value)) return value;
   throw bad(
     "malformed_command",
     name,
-    `"${value}" is not an account name or a Cognitive Services resource id.`,
+    `"${value}" is not an account name, resource-group/name or a Cognitive Services resource id.`,
   );
 }
 
