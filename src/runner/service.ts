@@ -32,6 +32,7 @@ import type { ChatOut } from "./chat-out.js";
 import type { Driver } from "./driver.js";
 import { withCheckpoint } from "../store/pack-seal.js";
 import { auditForEvidence } from "./evidence-audit.js";
+import { blockingConsumers } from "./blocking-consumers.js";
 import type { Queries } from "./queries.js";
 
 export interface ServiceDeps {
@@ -192,7 +193,7 @@ export class Service implements KeyturnService {
       }
     }
     const inventory = await azure.inventory.take(account);
-    const plan = buildPlan({
+    const built = buildPlan({
       account,
       inventory,
       exposure: cmd.exposure,
@@ -200,9 +201,15 @@ export class Service implements KeyturnService {
       killNow: cmd.killNow,
       policy: snapshot,
     });
+    const id = store.nextChangeId();
+    // said before anyone approves: these hold the cutover check until someone acts on them
+    const blocking = blockingConsumers(id, built, inventory.consumers);
+    const plan = blocking.length
+      ? { ...built, notes: [...(built.notes ?? []), ...blocking.map((b) => `BLOCKS THE CUTOVER: ${b}`)] }
+      : built;
     const now = this.#now();
     const change = requestedChange({
-      id: store.nextChangeId(),
+      id,
       accountId: account.id,
       accountName: account.name,
       accountKind: account.kind,
@@ -256,10 +263,18 @@ export class Service implements KeyturnService {
     const needs = cmd.breakGlass
       ? `BREAK-GLASS: running now; an approval is needed after the fact`
       : `needs ${snapshot.approvalsRequired} approval(s) from ${snapshot.approverNames ?? snapshot.approvers.join(", ")} within ${Math.round(snapshot.approvalExpirySeconds / 60)} min`;
-    const ack = renderAck(
+    const opened = renderAck(
       `${change.id} opened for ${account.name} (${plan.variant}): ${needs}.` +
-        (thread ? "" : " No evidence thread could be posted here: follow it with `status` and `history`."),
+        (thread ? "" : " No evidence thread could be posted here: follow it with `status` and `history`.") +
+        (blocking.length ? ` Warning: ${blocking.length} consumer(s) will hold the cutover check.` : ""),
     );
+    const ack = blocking.length
+      ? {
+          ...opened,
+          tone: "warning" as const,
+          sections: [{ heading: "Will hold the cutover check until someone acts", lines: blocking }],
+        }
+      : opened;
     return ephemeral(link ? { ...ack, link: { label: "Evidence thread", url: link } } : ack);
   }
 
@@ -446,6 +461,7 @@ export class Service implements KeyturnService {
       return ephemeral(renderAck(`Removed declared consumer ${cmd.consumer} from ${account.name}.`));
     }
     const secret = cmd.secret ? parseSecretUrl(cmd.secret) : undefined;
+    const note = secret ? await this.#checkSecret(secret, cmd.consumer) : "";
     store.addDeclaredConsumer({
       accountId: account.id,
       name: cmd.consumer,
@@ -466,9 +482,38 @@ export class Service implements KeyturnService {
     ]);
     return ephemeral(
       renderAck(
-        `Declared consumer ${cmd.consumer} on ${account.name}; it is part of the next rotation plan.`,
+        `Declared consumer ${cmd.consumer} on ${account.name}; it is part of the next rotation plan.${note}`,
       ),
     );
+  }
+
+  /**
+   * A declared consumer's secret is checked now, not after approval: a vault keyturn is not
+   * configured for would stop the rotation at its publish step. Returns a note for the reply.
+   */
+  async #checkSecret(secret: { vaultUrl: string; name: string }, consumer: string): Promise<string> {
+    try {
+      await this.d.azure.secrets.listVersions(secret);
+      return "";
+    } catch (e) {
+      if (!isKeyturnError(e)) throw e;
+      if (e.code === "config_invalid")
+        throw new KeyturnError(
+          "config_invalid",
+          `Not declared: ${secret.vaultUrl} is not a Key Vault keyturn is configured for, so a rotation could not publish to ${secret.name} and would stop after approval. ` +
+            (this.d.sandbox
+              ? "In the sandbox, use a vault of the simulated tenant (`inventory <account>` shows their secret URLs)."
+              : `Add ${secret.vaultUrl} to AZURE_KEY_VAULT_URLS, give keyturn's identity the Key Vault Secrets Officer role on it, restart keyturn, then declare ${consumer} again.`),
+        );
+      if (e.code === "azure_permission")
+        throw new KeyturnError(
+          "azure_permission",
+          `Not declared: keyturn may not read ${secret.name} in ${secret.vaultUrl}, so a rotation could not publish to it. ${e.userMessage} Then declare ${consumer} again.`,
+        );
+      if (e.code === "azure_not_found")
+        return ` Note: ${secret.name} does not exist yet in ${secret.vaultUrl}; the rotation creates it.`;
+      return ` Note: ${secret.name} could not be checked now (${e.userMessage}); the rotation checks it again.`;
+    }
   }
 
   async #boundary(inv: Invocation, what: string, task: () => Promise<Reply>): Promise<Reply> {
