@@ -14,7 +14,7 @@ import { createPolicyBook } from "./core/policy.js";
 import { offlineOwner } from "./evidence-offline-owner.js";
 import { keyturnVersion } from "./keyturn-version.js";
 import { isKeyturnError } from "./core/errors.js";
-import { credentialFor, startKeyturn } from "./main.js";
+import { credentialFor, type RunningKeyturn, startKeyturn } from "./main.js";
 import { auditForEvidence } from "./runner/evidence-audit.js";
 import { loadSigner, signingKeyPath } from "./store/checkpoint-signer.js";
 import { openStore } from "./store/open-store.js";
@@ -85,17 +85,44 @@ function usage(problem: string): number {
   return 2;
 }
 
-async function serve(): Promise<number> {
-  const running = await startKeyturn();
-  const stop = async () => {
+/**
+ * How keyturn stops: it says what happens to each open change, then closes cleanly (a step in
+ * flight finishes first). Ctrl-C and SIGTERM take this path too, never a silent exit.
+ */
+function stopper(running: RunningKeyturn): (why: string) => Promise<void> {
+  let stopping = false;
+  const stop = async (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\n${why}\n${running.openChangesNote().join("\n")}\n`);
     await running.close();
     process.exit(0);
   };
-  process.on("SIGINT", () => void stop());
-  process.on("SIGTERM", () => void stop());
-  if (running.console && process.stdin.isTTY && running.config.console !== "off") {
+  process.on("SIGINT", () => void stop("keyturn stopping (Ctrl-C)."));
+  process.on("SIGTERM", () => void stop("keyturn stopping (SIGTERM)."));
+  return stop;
+}
+
+async function serve(): Promise<number> {
+  const running = await startKeyturn();
+  const stop = stopper(running);
+  const reads = running.console && running.config.console !== "off";
+  if (reads && running.stdin === "tty") {
     await running.console.run(process.stdin);
-    await stop();
+    await stop("keyturn stopping.");
+  } else if (reads && running.stdin === "pipe") {
+    // piped commands run like a script: each line is echoed, then answered
+    await running.console.run(process.stdin, { echo: true });
+    await running.settle((line) => process.stdout.write(line + "\n"));
+    const served = [
+      ...(running.config.slack ? ["Slack"] : []),
+      ...(running.config.teams.enabled ? ["Teams"] : []),
+    ];
+    if (served.length === 0) await stop("Input ended: keyturn stopping.");
+    else
+      process.stdout.write(
+        `Input ended: keyturn keeps serving ${served.join(" and ")} until stopped (Ctrl-C or SIGTERM).\n`,
+      );
   }
   return new Promise<number>(() => undefined); // serve until a signal
 }
@@ -103,12 +130,15 @@ async function serve(): Promise<number> {
 async function runScript(file: string): Promise<number> {
   const lines = readFileSync(resolve(file), "utf8").split(/\r?\n/);
   const running = await startKeyturn({ console: true });
+  const stop = stopper(running);
   try {
     await running.console!.runScript(lines);
     await running.engine.idle();
-  } finally {
+  } catch (e) {
     await running.close();
+    throw e;
   }
+  await stop("Script done.");
   return 0;
 }
 

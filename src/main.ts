@@ -4,8 +4,7 @@
  * and Teams, and the console.
  */
 import { mkdirSync } from "node:fs";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import express from "express";
@@ -20,7 +19,10 @@ import { declareSandboxConsumers } from "./runner/sandbox-consumers.js";
 import { createPolicyBook } from "./core/policy.js";
 import { keyturnVersion } from "./keyturn-version.js";
 import type { Logger } from "./core/ports.js";
+import { listenOn } from "./listen-on.js";
 import { createLogger } from "./log.js";
+import { openChangesNote } from "./open-changes-note.js";
+import { type StdinKind, stdinKind } from "./stdin-kind.js";
 import { ChatRegistry } from "./runner/chat-registry.js";
 import { createEngine, type Engine } from "./runner/engine.js";
 import { createSimulatorCredential } from "./sandbox/credential.js";
@@ -34,6 +36,15 @@ export interface RunningKeyturn {
   readonly config: KeyturnConfig;
   readonly console: ConsoleAdapter | null;
   readonly simulator: Simulator | null;
+  /** How standard input was found: a terminal, a pipe or file of commands, or nothing to read. */
+  readonly stdin: StdinKind;
+  /** One line per open change: what happens to it once keyturn stops. */
+  openChangesNote(): string[];
+  /**
+   * Waits until no change is moving on its own (approved or rotating), at most `limitMs`: what
+   * still waits for a person (an approval, a paused change) is for openChangesNote to say.
+   */
+  settle(say: (line: string) => void, limitMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -58,12 +69,11 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
   const config = readConfig(opts.env ?? process.env);
   const stdout = opts.stdout ?? process.stdout;
   mkdirSync(config.dataDir, { recursive: true });
+  const stdin = stdinKind(opts.stdin ?? process.stdin);
+  // a terminal gets the interactive console; piped commands are read like a script
   const consoleOn =
     opts.console ??
-    (config.console === "on" ||
-      (config.console === "auto" &&
-        config.sandbox &&
-        !!((opts.stdin ?? process.stdin) as { isTTY?: boolean }).isTTY));
+    (config.console === "on" || (config.console === "auto" && config.sandbox && stdin !== "none"));
   // In console mode logs go to the file so the console stays readable; otherwise to stderr as JSON lines.
   const logger: Logger = createLogger({
     level: config.logLevel,
@@ -117,7 +127,6 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
   const policy = createPolicyBook(config.policy);
   const chats = new ChatRegistry();
   const clock = { now: () => new Date() };
-  if (simulator) declareSandboxConsumers(store, simulator.consumerSecrets, clock);
   const engine = createEngine({
     store,
     azure,
@@ -184,12 +193,29 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     chats.register(consoleAdapter.gateway);
   }
 
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
-    s.once("error", reject);
-  });
-  const port = (server.address() as AddressInfo).port;
+  const server: Server = createServer(app);
+  let port: number;
+  try {
+    port = await listenOn(server, config.port, config.host, { name: "keyturn", setting: "PORT" });
+  } catch (e) {
+    // nothing has started yet (the runner starts below): close what is open and say why
+    store.close();
+    await simulator?.close();
+    throw e;
+  }
   await engine.start();
+  if (simulator) {
+    // recorded by the runner only: after a crash the dead process's lease stands until this one
+    // takes it, and a standby records nothing
+    const sim = simulator;
+    const declare = () => declareSandboxConsumers(store, sim.consumerSecrets, clock);
+    if (engine.role() === "runner") declare();
+    else
+      void engine
+        .whenRunner()
+        .then(declare)
+        .catch((e: unknown) => logger.warn({ err: e }, "sandbox consumers not declared"));
+  }
   if (slack) await slack.start();
 
   const url = `http://127.0.0.1:${port}`;
@@ -205,7 +231,10 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
         ", ",
       )}${slack ? ` · Slack at ${url}/slack/events` : ""}${teams ? ` · Teams at ${url}/api/messages${config.teams.appId ? "" : " (anonymous, local only)"}` : ""}`,
   ];
-  if (simulator) lines.push(`sandbox simulator admin: ${simulator.adminUrl} (CA: ${simulator.caPath})`);
+  if (simulator) {
+    lines.push(`sandbox simulator admin: ${simulator.adminUrl} (CA: ${simulator.caPath})`);
+    for (const w of simulator.warnings) lines.push(`warning: ${w}`);
+  }
   lines.push(`keyturn ready on ${url}`);
   if (consoleOn) {
     lines.push(
@@ -227,6 +256,22 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     config,
     console: consoleAdapter,
     simulator,
+    stdin,
+    openChangesNote: () => openChangesNote(store, config.dataDir),
+    async settle(say, limitMs = 300_000) {
+      const moving = () =>
+        store.listChanges({ open: true }).filter((c) => c.state === "approved" || c.state === "running");
+      // only the runner moves changes: a standby would wait for another process
+      const first = engine.role() === "runner" ? moving() : [];
+      if (first.length)
+        say(
+          `Input ended: waiting for ${first.map((c) => c.id).join(", ")} to finish (Ctrl-C stops now; a rotation resumes on the next start).`,
+        );
+      const end = Date.now() + limitMs;
+      while (first.length && moving().length && Date.now() < end)
+        await new Promise((r) => setTimeout(r, 200));
+      await engine.idle();
+    },
     async close() {
       if (closed) return;
       closed = true;

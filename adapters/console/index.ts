@@ -9,6 +9,8 @@ import type { Readable, Writable } from "node:stream";
 import type { Principal, PrincipalRef, ThreadRef } from "../../src/core/domain.js";
 import type { Attachment, Button, ChannelRef, Message, Reply } from "../../src/core/messages.js";
 import type { ChatGateway, KeyturnService, Store } from "../../src/core/ports.js";
+import { addToInbox, type Pressable, replaceInInbox, showInbox } from "./inbox.js";
+import { expandLast } from "./last-change.js";
 import { renderText } from "./render.js";
 
 export interface ConsoleUser {
@@ -25,7 +27,11 @@ export interface ConsoleAdapter {
   /** Runs one line as the current user; resolves when its reply is printed. */
   runLine(line: string): Promise<void>;
   runScript(lines: readonly string[]): Promise<void>;
-  run(input: Readable): Promise<void>;
+  /**
+   * Reads commands from `input` until it ends or someone types quit. `echo` (piped input) prints
+   * each line after its prompt, as a script does; a terminal echoes what is typed by itself.
+   */
+  run(input: Readable, opts?: { echo?: boolean }): Promise<void>;
   readonly currentUser: () => string;
 }
 
@@ -43,7 +49,9 @@ export function createConsoleAdapter(deps: {
 }): ConsoleAdapter {
   const { service, store, users, output } = deps;
   let current = users[0]?.name ?? "operator";
-  let lastButtons: Button[] = [];
+  /** The buttons `press N` acts on: those of the last message shown with buttons, or of the DMs `inbox` listed. */
+  let pressable: Pressable[] = [];
+  let pressableFrom = "the last message";
   let threadSeq = store.listKv<unknown>("console.thread").length;
   const print = (s: string) => output.write(s + "\n");
 
@@ -58,9 +66,14 @@ export function createConsoleAdapter(deps: {
     return { platform: "console", id: `console:${name}`, displayName: u?.displayName ?? name, identities };
   };
 
-  const show = (m: Message, prefix = "") => {
+  const offer = (buttons: readonly Button[], source: string) => {
+    pressable = buttons.map((button) => ({ button, source }));
+    pressableFrom = source;
+  };
+
+  const show = (m: Message, prefix = "", source = m.text) => {
     const r = renderText(m);
-    if (r.buttons.length) lastButtons = r.buttons;
+    if (r.buttons.length) offer(r.buttons, source);
     print(
       r.text
         .split("\n")
@@ -96,17 +109,13 @@ export function createConsoleAdapter(deps: {
       const root = String(++threadSeq);
       store.putKv("console.thread", root, { channel: channel.id, messages: [renderText(message).text] });
       print(`\n── thread #${root} in #${channel.id} ──`);
-      show(message, "│ ");
+      show(message, "│ ", `thread #${root} (${message.text})`);
       return { platform: "console", channel: channel.id, root };
     },
     async updateRoot(thread, message) {
       if (thread.channel.startsWith(DM_PREFIX)) {
         // a DM follows the change: its entry in the person's inbox is replaced
-        const name = thread.channel.slice(DM_PREFIX.length);
-        const inbox = [...(store.getKv<string[]>("console.inbox", name) ?? [])];
-        if (inbox[Number(thread.root)] === undefined) return;
-        inbox[Number(thread.root)] = renderText(message).text;
-        store.putKv("console.inbox", name, inbox);
+        replaceInInbox(store, thread.channel.slice(DM_PREFIX.length), Number(thread.root), message);
         return;
       }
       const t = store.getKv<{ channel: string; messages: string[] }>("console.thread", thread.root);
@@ -117,7 +126,7 @@ export function createConsoleAdapter(deps: {
         });
       print(`── thread #${thread.root} updated: ${message.text}`);
       if (message.buttons?.length) {
-        lastButtons = [...message.buttons];
+        offer(message.buttons, `thread #${thread.root} (${message.text})`);
         print("│ " + message.buttons.map((b, i) => `[${i + 1}] ${b.label}`).join("  "));
       }
     },
@@ -135,10 +144,9 @@ export function createConsoleAdapter(deps: {
     async notify(user, message) {
       const u = userOf(user);
       if (!u) return null;
-      const inbox = store.getKv<string[]>("console.inbox", u.name) ?? [];
-      store.putKv("console.inbox", u.name, [...inbox, renderText(message).text]);
+      const index = addToInbox(store, u.name, message);
       print(`  (DM to ${u.name}: ${message.text})`);
-      return { platform: "console", channel: `${DM_PREFIX}${u.name}`, root: String(inbox.length) };
+      return { platform: "console", channel: `${DM_PREFIX}${u.name}`, root: String(index) };
     },
     async permalink(thread: ThreadRef) {
       return `console://thread/${thread.root}`;
@@ -170,9 +178,13 @@ export function createConsoleAdapter(deps: {
         for (const u of users)
           print(`  ${u.name.padEnd(6)} ${u.displayName.padEnd(12)} ${u.email.padEnd(20)} ${u.role}`);
         return true;
-      case "inbox":
-        for (const m of store.getKv<string[]>("console.inbox", current) ?? ["(empty)"]) print(m);
+      case "inbox": {
+        const shown = showInbox(store, current, principal(current).displayName);
+        print(shown.text);
+        pressable = shown.pressable;
+        pressableFrom = `${principal(current).displayName}'s inbox`;
         return true;
+      }
       case "thread": {
         const id = (rest[0] ?? "").toUpperCase().replace(/^(\d+)$/, "CHG-$1");
         const change = store.getChange(id);
@@ -185,16 +197,20 @@ export function createConsoleAdapter(deps: {
       }
       case "press": {
         const n = Number(rest[0]);
-        const b = lastButtons[n - 1];
-        if (!b) {
-          print(`No button [${rest[0] ?? ""}] on the last message.`);
+        const picked = pressable[n - 1];
+        if (!picked) {
+          print(
+            `No button [${rest[0] ?? ""}] on ${pressableFrom}${pressable.length ? ` (it has ${pressable.map((p, i) => `[${i + 1}] ${p.button.label}`).join(", ")})` : ""}. Show the message again (\`thread <CHG>\`, \`inbox\`) and press one of its numbers.`,
+          );
           return true;
         }
+        const b = picked.button;
         const reason = rest.slice(1).join(" ").replace(/^"|"$/g, "");
         if (b.needsReason && !reason) {
           print(`${b.label} needs a reason: press ${n} <reason>`);
           return true;
         }
+        print(`  (pressing ${b.label} on ${picked.source})`);
         if (b.confirm) print(`  (confirmed: ${b.confirm.title} ${b.confirm.text})`);
         const action = { ...b.action, ...(reason ? { reason } : {}) };
         const r = await service.handleAction(
@@ -234,13 +250,25 @@ export function createConsoleAdapter(deps: {
     }
   };
 
+  /** One command line (already echoed): `last` expanded, then a console command or keyturn's. */
+  const execute = async (typed: string) => {
+    const expanded = expandLast(typed, store);
+    if ("problem" in expanded) {
+      print(expanded.problem);
+      return;
+    }
+    const line = expanded.line;
+    if (line !== typed) print(`  (last → ${line})`);
+    const words = line.split(/\s+/);
+    if (await local(words, line)) return;
+    deliver(await service.handleText({ principal: principal(current), channel: CHANNEL }, line));
+  };
+
   const runLine = async (raw: string) => {
     const line = raw.trim();
     if (!line || line.startsWith("#")) return;
     print(`${current}> ${line}`);
-    const words = line.split(/\s+/);
-    if (await local(words, line)) return;
-    deliver(await service.handleText({ principal: principal(current), channel: CHANNEL }, line));
+    await execute(line);
   };
 
   return {
@@ -250,18 +278,24 @@ export function createConsoleAdapter(deps: {
     async runScript(lines) {
       for (const l of lines) await runLine(l);
     },
-    async run(input) {
-      const rl = createInterface({ input, output, prompt: "" });
-      const prompt = () => output.write(`${current}> `);
+    async run(input, opts = {}) {
+      const rl = createInterface({
+        input,
+        output,
+        prompt: "",
+        ...(opts.echo ? { terminal: false } : {}),
+      });
+      // Ctrl-C at the prompt ends the console like quit; the caller says what happens to open changes
+      rl.on("SIGINT", () => rl.close());
+      const prompt = () => {
+        if (!opts.echo) output.write(`${current}> `);
+      };
       prompt();
-      for await (const line of rl) {
-        if (/^(quit|exit)$/i.test(line.trim())) break;
-        const trimmed = line.trim();
-        if (trimmed) {
-          const words = trimmed.split(/\s+/);
-          if (!(await local(words, trimmed)))
-            deliver(await service.handleText({ principal: principal(current), channel: CHANNEL }, trimmed));
-        }
+      for await (const raw of rl) {
+        const line = raw.trim();
+        if (/^(quit|exit)$/i.test(line)) break;
+        if (opts.echo) await runLine(line);
+        else if (line) await execute(line);
         prompt();
       }
       rl.close();

@@ -15,6 +15,7 @@ import { Faults } from "./faults.js";
 import { armError, send } from "./http.js";
 import { DEFAULT_WORKSPACE_ID, loadScenario, type Scenario, type ScenarioInput } from "./scenario.js";
 import { mainHandler, vaultHandler, type ServerDeps } from "./server.js";
+import { movedWarning, readPorts, writePorts } from "./stable-ports.js";
 import { Tenant } from "./tenant.js";
 import { TokenBuckets } from "./throttle.js";
 import { FAST_TIMING, type SimTiming } from "./timing.js";
@@ -31,7 +32,9 @@ export { FAST_TIMING, REALISTIC_TIMING, scaledTiming, type SimTiming } from "./t
 export interface SimulatorOptions {
   scenario?: ScenarioInput | Scenario | string;
   host?: string;
+  /** The ARM/admin port; 0 or absent: the port of the last run in `dataDir`, else one the OS picks. */
   port?: number;
+  /** Where the CA and the ports of this run are kept; a restart on the same dir reuses the ports. */
   dataDir?: string;
   stateFile?: string;
   armLatencyMs?: number;
@@ -60,6 +63,8 @@ export interface Simulator {
   /** How late this tenant's monitoring is (keyturn waits this long before judging a window). */
   readonly timing: SimTiming;
   readonly admin: SimulatorAdmin;
+  /** Start-up problems a person must hear about (a port of the last run was taken). */
+  readonly warnings: readonly string[];
   /** The scenario's people (the console and chat fakes read them). */
   readonly users: Scenario["users"];
   /**
@@ -109,6 +114,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const host = opts.host ?? "127.0.0.1";
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "keyturn-sim-"));
   mkdirSync(dataDir, { recursive: true });
+  const saved = opts.dataDir ? readPorts(dataDir) : { vaults: {} as Record<string, number> };
+  const warnings: string[] = [];
   const tls = await createTls(host);
   const caPath = join(dataDir, "ca.pem");
   writeFileSync(caPath, tls.caPem);
@@ -141,7 +148,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   };
 
   const servers: Server[] = [];
-  const listen = (handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>, port: number) =>
+  const listenOnce = (handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>, port: number) =>
     new Promise<number>((resolve, reject) => {
       const s = createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
         handler(req, res).catch((e: unknown) =>
@@ -152,15 +159,48 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       // handshake per request (Node clients drop a connection whose hint is `timeout=1` at once)
       s.keepAliveTimeout = 60_000;
       servers.push(s);
-      s.once("error", reject);
+      s.once("error", (e: NodeJS.ErrnoException) => {
+        servers.splice(servers.indexOf(s), 1);
+        reject(e);
+      });
       s.listen(port, host, () => resolve((s.address() as AddressInfo).port));
     });
+  /** On the port asked for; a port remembered from the last run that is now taken falls back, said out loud. */
+  const listen = async (
+    handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+    port: number,
+    remembered: boolean,
+    what: string,
+  ): Promise<number> => {
+    try {
+      return await listenOnce(handler, port);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (remembered && code === "EADDRINUSE") {
+        const moved = await listenOnce(handler, 0);
+        warnings.push(movedWarning(what, port, moved, host));
+        return moved;
+      }
+      if (code === "EADDRINUSE")
+        throw new Error(
+          `The sandbox simulator cannot listen on ${host}:${port}: another process is using that port. Stop it (\`ss -ltnp | grep :${port}\` shows which), or choose another port (0 picks a free one).`,
+          { cause: e },
+        );
+      throw e;
+    }
+  };
 
   try {
-    const mainPort = await listen(mainHandler(deps), opts.port ?? 0);
+    const armPort = opts.port || saved.arm || 0;
+    const mainPort = await listen(mainHandler(deps), armPort, !opts.port && !!saved.arm, "the ARM endpoint");
     armEndpoint = `https://${host}:${mainPort}`;
-    for (const name of Object.keys(tenant.vaults))
-      tenant.vaultUrls[name] = `https://${host}:${await listen(vaultHandler(deps, name), 0)}`;
+    const vaultPorts: Record<string, number> = {};
+    for (const name of Object.keys(tenant.vaults)) {
+      const was = saved.vaults[name];
+      vaultPorts[name] = await listen(vaultHandler(deps, name), was ?? 0, !!was, `Key Vault ${name}`);
+      tenant.vaultUrls[name] = `https://${host}:${vaultPorts[name]}`;
+    }
+    if (opts.dataDir) writePorts(dataDir, { arm: mainPort, vaults: vaultPorts });
   } catch (e) {
     await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     throw e;
@@ -182,6 +222,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     caPem: tls.caPem,
     caPath,
     adminUrl: `${armEndpoint}/_admin`,
+    warnings,
     admin,
     users: scenario.users,
     consumerSecrets: scenario.sites.flatMap((site) =>

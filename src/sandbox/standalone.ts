@@ -76,6 +76,10 @@ const sim = await startSimulator({
     ? { consumerTickMs: num("consumer-tick-ms", values["consumer-tick-ms"])! }
     : {}),
   consumers: !values["no-consumers"],
+}).catch((e: unknown) => {
+  // a busy port, an unreadable scenario: one line that says what to do, not a stack
+  process.stderr.write(`simulator: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(2);
 });
 running.sim = sim;
 
@@ -86,6 +90,7 @@ const lines = [
   `Log Analytics:       ${sim.logAnalyticsEndpoint} (workspace ${sim.workspaceId})`,
   `Admin:               ${sim.adminUrl}`,
   `CA certificate:      ${sim.caPath}`,
+  ...sim.warnings.map((w) => `warning: ${w}`),
   "",
   "Point keyturn at it:",
   `  AZURE_SUBSCRIPTION_IDS=${sim.subscriptionIds.join(",")}`,
