@@ -57,6 +57,11 @@ interface ApproverDm {
 }
 
 const DM_KV = "approver-dms";
+const PLATFORM_NAMES: Readonly<Record<string, string>> = {
+  slack: "Slack",
+  teams: "Teams",
+  console: "the console",
+};
 const UNREACHED_KV = "approver-dms-unreached";
 
 export class ChatOut {
@@ -319,7 +324,9 @@ export class ChatOut {
         const named = new Set(this.store.getKv<string[]>(UNREACHED_KV, changeId) ?? []);
         const news = [...new Set(unreached.map((d) => d.name))].filter((n) => !named.has(n));
         if (news.length) {
-          const text = `keyturn could not send a direct message to ${inWords(news)} on ${gateway.platform}: no ${gateway.platform} account matches ${news.length === 1 ? "them" : "each"} in the policy. Ask ${news.length === 1 ? "them" : "each"} to approve from the card above, or add the identity they use to the policy.`;
+          const where = PLATFORM_NAMES[gateway.platform] ?? gateway.platform;
+          const them = news.length === 1 ? "them" : "each of them";
+          const text = `keyturn could not send a direct message to ${inWords(news)} on ${where}: the identities the policy gives ${them} match no one keyturn can message there. Ask ${them} to approve from the card above, or add the identity they use on ${where} to the policy.`;
           this.store.putKv(UNREACHED_KV, changeId, [...named, ...news]);
           // the DMs of a new change follow its card, whose thread may be recorded a moment after it is posted
           const posted = thread ?? this.store.getChange(changeId)?.thread ?? null;
