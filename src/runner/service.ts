@@ -33,6 +33,7 @@ import type { Driver } from "./driver.js";
 import { withCheckpoint } from "../store/pack-seal.js";
 import { auditForEvidence } from "./evidence-audit.js";
 import { blockingConsumers } from "./blocking-consumers.js";
+import { checkDeclaredSecret } from "./declared-secret-check.js";
 import type { Queries } from "./queries.js";
 
 export interface ServiceDeps {
@@ -461,7 +462,9 @@ export class Service implements KeyturnService {
       return ephemeral(renderAck(`Removed declared consumer ${cmd.consumer} from ${account.name}.`));
     }
     const secret = cmd.secret ? parseSecretUrl(cmd.secret) : undefined;
-    const note = secret ? await this.#checkSecret(secret, cmd.consumer) : "";
+    const note = secret
+      ? await checkDeclaredSecret(this.d.azure.secrets, secret, cmd.consumer, this.d.sandbox)
+      : "";
     store.addDeclaredConsumer({
       accountId: account.id,
       name: cmd.consumer,
@@ -485,35 +488,6 @@ export class Service implements KeyturnService {
         `Declared consumer ${cmd.consumer} on ${account.name}; it is part of the next rotation plan.${note}`,
       ),
     );
-  }
-
-  /**
-   * A declared consumer's secret is checked now, not after approval: a vault keyturn is not
-   * configured for would stop the rotation at its publish step. Returns a note for the reply.
-   */
-  async #checkSecret(secret: { vaultUrl: string; name: string }, consumer: string): Promise<string> {
-    try {
-      await this.d.azure.secrets.listVersions(secret);
-      return "";
-    } catch (e) {
-      if (!isKeyturnError(e)) throw e;
-      if (e.code === "config_invalid")
-        throw new KeyturnError(
-          "config_invalid",
-          `Not declared: ${secret.vaultUrl} is not a Key Vault keyturn is configured for, so a rotation could not publish to ${secret.name} and would stop after approval. ` +
-            (this.d.sandbox
-              ? "In the sandbox, use a vault of the simulated tenant (`inventory <account>` shows their secret URLs)."
-              : `Add ${secret.vaultUrl} to AZURE_KEY_VAULT_URLS, give keyturn's identity the Key Vault Secrets Officer role on it, restart keyturn, then declare ${consumer} again.`),
-        );
-      if (e.code === "azure_permission")
-        throw new KeyturnError(
-          "azure_permission",
-          `Not declared: keyturn may not read ${secret.name} in ${secret.vaultUrl}, so a rotation could not publish to it. ${e.userMessage} Then declare ${consumer} again.`,
-        );
-      if (e.code === "azure_not_found")
-        return ` Note: ${secret.name} does not exist yet in ${secret.vaultUrl}; the rotation creates it.`;
-      return ` Note: ${secret.name} could not be checked now (${e.userMessage}); the rotation checks it again.`;
-    }
   }
 
   async #boundary(inv: Invocation, what: string, task: () => Promise<Reply>): Promise<Reply> {
