@@ -7,9 +7,8 @@
  * engine, a failed post is retried later in the background (the queue moves on meanwhile), and a post
  * given up on is named in the thread once the platform answers again.
  */
-import { isOpen, personKey, type Change, type PrincipalRef, type ThreadRef } from "../core/domain.js";
+import { isOpen, type Change, type ThreadRef } from "../core/domain.js";
 import type { ChannelRef, Message, Tone } from "../core/messages.js";
-import type { PolicyBook } from "../core/policy.js";
 import type { ChatGateway, Logger, Store } from "../core/ports.js";
 import {
   inWords,
@@ -22,47 +21,25 @@ import {
 import { bounded, CHAT_DEFAULTS, isPermanent, within, type ChatOutOptions } from "./chat-bounds.js";
 import type { ChatRegistry } from "./chat-registry.js";
 import { SerialQueues } from "./serial.js";
+import {
+  approvedBy,
+  dmSays,
+  dmsOf,
+  PLATFORM_NAMES,
+  recordDm,
+  refKey,
+  samePerson,
+  UNREACHED_KV,
+  type ApproverDm,
+  type People,
+} from "./approver-dms.js";
+
+export { policyPeople, type People } from "./approver-dms.js";
 
 type Task = (g: ChatGateway, c: Change, t: ThreadRef | null) => Promise<void>;
 
 /** How long approver DMs of a new change wait for its evidence thread to be attempted, so they can link it. */
 const THREAD_WAIT_MS = 1_000;
-
-/** Who an approver identity (an e-mail, a platform id) is: the policy's person and their name. */
-export type People = (identity: string) => { readonly name: string; readonly person?: string } | undefined;
-
-/** The policy's people, as `People`. */
-export const policyPeople =
-  (policy: Pick<PolicyBook, "identify">): People =>
-  (identity) => {
-    try {
-      const p = policy.identify({
-        platform: "console",
-        id: identity,
-        displayName: identity,
-        identities: [identity],
-      });
-      return p.person ? { name: p.displayName, person: p.person } : undefined;
-    } catch {
-      return undefined; // an identity the policy gives to two people names nobody
-    }
-  };
-
-/** One approver asked for a change: where their DM is (null: keyturn could not reach them). */
-interface ApproverDm {
-  readonly who: string;
-  readonly name: string;
-  readonly person?: string;
-  readonly ref: ThreadRef | null;
-}
-
-const DM_KV = "approver-dms";
-const PLATFORM_NAMES: Readonly<Record<string, string>> = {
-  slack: "Slack",
-  teams: "Teams",
-  console: "the console",
-};
-const UNREACHED_KV = "approver-dms-unreached";
 
 export class ChatOut {
   readonly #queues = new SerialQueues();
@@ -243,7 +220,7 @@ export class ChatOut {
   }
 
   #dms(changeId: string): ApproverDm[] {
-    return this.store.getKv<ApproverDm[]>(DM_KV, changeId) ?? [];
+    return dmsOf(this.store, changeId);
   }
 
   /** One approver's DM: the change's state in words for them, buttons only while they have something to decide. */
@@ -342,13 +319,8 @@ export class ChatOut {
     );
   }
 
-  /** Where one approver's DM is (replaces what was recorded for the same person and DM). */
   #recordDm(changeId: string, dm: ApproverDm): void {
-    const all = this.#dms(changeId);
-    const at = all.findIndex((d) => d.who === dm.who && (d.ref === null || sameRef(d.ref, dm.ref)));
-    if (at >= 0) all[at] = dm;
-    else all.push(dm);
-    this.store.putKv(DM_KV, changeId, all);
+    recordDm(this.store, changeId, dm);
   }
 
   /** DM to a consumer owner; true when someone was reached. Bounded: a step waits for it. */
@@ -459,29 +431,3 @@ export class ChatOut {
     });
   }
 }
-
-/** Whether an approver identity names the requester (never DM people to approve their own change). */
-function samePerson(identity: string, requester: PrincipalRef, person?: string): boolean {
-  if (person && requester.person === person) return true;
-  const id = requester.id.toLowerCase();
-  const tail = id.split(":").pop() ?? id;
-  return identity === id || identity.endsWith(`:${tail}`);
-}
-
-const tailOf = (id: string): string => (id.split(":").pop() ?? id).toLowerCase();
-
-/** Whether an approval was given by the person an approver DM went to (the same person on any platform). */
-function approvedBy(dm: ApproverDm, by: PrincipalRef): boolean {
-  if (dm.person && personKey(by) === dm.person) return true;
-  if (by.person === `id:${dm.who.toLowerCase()}`) return true;
-  const tail = tailOf(by.id);
-  return tail === tailOf(dm.who) || tail === dm.ref?.data?.user?.toLowerCase();
-}
-
-/** What a DM says to its reader: its sentence and its buttons. */
-const dmSays = (m: Message): string => JSON.stringify([m.text, (m.buttons ?? []).map((b) => b.label)]);
-
-const refKey = (r: ThreadRef): string => `${r.platform}:${r.channel}:${r.root}`;
-
-const sameRef = (a: ThreadRef | null, b: ThreadRef | null): boolean =>
-  !!a && !!b && a.platform === b.platform && a.channel === b.channel && a.root === b.root;
