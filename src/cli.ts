@@ -108,8 +108,8 @@ async function serve(): Promise<number> {
   const stop = stopper(running);
   const reads = running.console && running.config.console !== "off";
   if (reads && running.stdin === "tty") {
-    await running.console.run(process.stdin);
-    await stop("keyturn stopping.");
+    const how = await running.console.run(process.stdin);
+    await stop(how === "ctrl-c" ? "keyturn stopping (Ctrl-C)." : "keyturn stopping.");
   } else if (reads && running.stdin === "pipe") {
     // piped commands run like a script: each line is echoed, then answered
     await running.console.run(process.stdin, { echo: true });

@@ -31,7 +31,7 @@ export interface ConsoleAdapter {
    * Reads commands from `input` until it ends or someone types quit. `echo` (piped input) prints
    * each line after its prompt, as a script does; a terminal echoes what is typed by itself.
    */
-  run(input: Readable, opts?: { echo?: boolean }): Promise<void>;
+  run(input: Readable, opts?: { echo?: boolean }): Promise<"quit" | "ctrl-c" | "end">;
   readonly currentUser: () => string;
 }
 
@@ -286,19 +286,27 @@ export function createConsoleAdapter(deps: {
         ...(opts.echo ? { terminal: false } : {}),
       });
       // Ctrl-C at the prompt ends the console like quit; the caller says what happens to open changes
-      rl.on("SIGINT", () => rl.close());
+      let how: "quit" | "ctrl-c" | "end" = "end";
+      rl.on("SIGINT", () => {
+        how = "ctrl-c";
+        rl.close();
+      });
       const prompt = () => {
         if (!opts.echo) output.write(`${current}> `);
       };
       prompt();
       for await (const raw of rl) {
         const line = raw.trim();
-        if (/^(quit|exit)$/i.test(line)) break;
+        if (/^(quit|exit)$/i.test(line)) {
+          how = "quit";
+          break;
+        }
         if (opts.echo) await runLine(line);
         else if (line) await execute(line);
         prompt();
       }
       rl.close();
+      return how;
     },
   };
 }
