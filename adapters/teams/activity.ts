@@ -11,7 +11,7 @@ import type { KeyturnService, Logger } from "../../src/core/ports.js";
 import type { MessageDedup } from "./dedup.js";
 import type { TeamsDirectory } from "./directory.js";
 import { commandText } from "./mentions.js";
-import { cardAttachment, escapeText, fileAttachment } from "./render.js";
+import { cardAttachment, fileAttachment, messageTextOf } from "./render.js";
 
 export function turnLogic(deps: {
   service: KeyturnService;
@@ -44,7 +44,7 @@ export function turnLogic(deps: {
     await ctx.sendActivity(
       Activity.fromObject({
         type: "message",
-        text: escapeText(reply.message.text),
+        text: messageTextOf(reply.message),
         attachments: [cardAttachment(reply.message), ...(reply.attachments ?? []).map(fileAttachment)],
       }),
     );

@@ -23,6 +23,43 @@ const markdownLiteral = (s: string): string =>
 export const escapeText = (s: string): string =>
   markdownLiteral(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
+/** What keyturn's own inline code may hold to stay code: a command, an id (nothing that needs escaping). */
+const SAFE_CODE = /^[^`\\*_[\]~&<>\n]+$/;
+
+/**
+ * An activity's `text` from a message: every user-written string (`userText`) made literal, markers
+ * and all; keyturn's own `inline code` stays code, as Teams renders it in message text.
+ */
+export function messageTextOf(m: Pick<Message, "text" | "userText">): string {
+  const users = [...new Set(m.userText ?? [])]
+    .filter((u) => u.length > 0)
+    .sort((a, b) => b.length - a.length);
+  // backticks pair in order (first with second, third with fourth); a pair holding anything unsafe is text
+  const own = (part: string): string => {
+    const chunks = part.split("`");
+    let out = escapeText(chunks[0] ?? "");
+    for (let i = 1; i < chunks.length; i += 2) {
+      const code = chunks[i] ?? "";
+      const after = chunks[i + 1];
+      if (after !== undefined && SAFE_CODE.test(code)) out += "`" + code + "`" + escapeText(after);
+      else out += escapeText("`" + code + (after === undefined ? "" : "`" + after));
+    }
+    return out;
+  };
+  const pieces = (rest: string): string => {
+    if (!rest) return "";
+    let at = -1;
+    let found = "";
+    for (const u of users) {
+      const i = rest.indexOf(u);
+      if (i >= 0 && (at < 0 || i < at)) [at, found] = [i, u];
+    }
+    if (at < 0) return own(rest);
+    return own(rest.slice(0, at)) + escapeText(found) + pieces(rest.slice(at + found.length));
+  };
+  return pieces(m.text);
+}
+
 /**
  * For card text: Adaptive Cards render Markdown (bold, italic, lists, links) and no HTML; an `<at>` tag
  * is a mention where the card lists it, so a typed one is shown with look-alike brackets; `&` is

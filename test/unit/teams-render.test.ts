@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { escapeText, toCard } from "../../adapters/teams/render.js";
+import { escapeText, messageTextOf, toCard } from "../../adapters/teams/render.js";
 import { asMessageText, asTextBlock, cardTexts } from "../support/teams-visible.js";
 
 const typed = [
@@ -21,5 +21,28 @@ describe("Teams rendering keeps user text as typed", () => {
     const shown = asMessageText(escapeText(typed));
     expect(shown.shown.split(/\n+/)).toEqual(typed.split("\n\n"));
     expect(shown.html).not.toMatch(/<(h1|blockquote|ul|ol|code|s|del|b)>/);
+  });
+});
+
+describe("Teams message text keeps keyturn's own inline code", () => {
+  const reason = "see `rm -rf` [click](https://evil.example/phish) **loud**";
+
+  it("shows keyturn's command as code and the user's reason as typed", () => {
+    const shown = asMessageText(
+      messageTextOf({
+        text: `Rejected: ${reason}. Verify with \`keyturn audit verify\`.`,
+        userText: [reason],
+      }),
+    );
+    expect(shown.html).toContain("<code>keyturn audit verify</code>");
+    expect(shown.html).not.toContain("<code>rm -rf</code>");
+    expect(shown.html).not.toContain("<strong>");
+    expect(shown.html).not.toContain(">click</a>");
+    expect(shown.shown).toBe(`Rejected: ${reason}. Verify with keyturn audit verify.`);
+  });
+
+  it("treats everything as the user's when the message lists no user text but the code is unsafe", () => {
+    const shown = asMessageText(messageTextOf({ text: "`<at>x</at>` and `a*b*`" }));
+    expect(shown.html).not.toMatch(/<(code|at|em)\b/);
   });
 });
