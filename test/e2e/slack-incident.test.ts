@@ -62,7 +62,10 @@ describe("a whole incident in Slack", () => {
     const status = await command("U0ERIN", "status contoso-translator");
     expect(status.response_type).toBe("ephemeral");
     expect(text(status)).toContain("team-lang@contoso.com");
-    expect(text(await command("U0ERIN", "status shared-lang"))).toMatch(/names 2 accounts.*full resource id/);
+    const ambiguous = text(await command("U0ERIN", "status shared-lang"));
+    expect(ambiguous).toMatch(/names 2 accounts\. Name the one you mean as resource-group\/name/);
+    expect(ambiguous).toMatch(/rg-ai-prod\/shared-lang/);
+    expect(ambiguous).toMatch(/rg-ai-dev\/shared-lang/);
     expect(text(await command("U0ERIN", "status contoso-translatr"))).toMatch(
       /Did you mean .*contoso-translator/,
     );
