@@ -69,6 +69,10 @@ describe("the console", () => {
     expect(status).toContain("/resourceGroups/rg-ai-dev/");
     const scoped = await type("status 00000000-0000-4000-8000-0000000000a1/rg-ai-prod/shared-lang");
     expect(scoped).toContain("/resourceGroups/rg-ai-prod/");
+    const list = await type("list");
+    expect(list).toMatch(/rg-ai-prod\/shared-lang \(/);
+    expect(list).toMatch(/rg-ai-dev\/shared-lang \(/);
+    expect(list).toMatch(/^\W*contoso-translator \(/m);
     expect(await type("status rg-nowhere/shared-lang")).toContain(
       'No account "shared-lang" in rg-nowhere. Accounts with that name: rg-ai-prod/shared-lang, rg-ai-dev/shared-lang.',
     );

@@ -83,9 +83,15 @@ export function renderOwner(s: AccountStatus): Message {
 }
 
 export function renderList(rows: readonly AccountStatus[], opts: { overdue: boolean }): Message {
+  // a name two accounts share is listed as resource-group/name, the form commands accept
+  const counts = new Map<string, number>();
+  for (const r of rows)
+    counts.set(r.account.name.toLowerCase(), (counts.get(r.account.name.toLowerCase()) ?? 0) + 1);
+  const nameOf = (a: AccountStatus["account"]) =>
+    (counts.get(a.name.toLowerCase()) ?? 0) > 1 ? `${a.resourceGroup}/${a.name}` : a.name;
   const lines = rows.map(
     (s) =>
-      `${s.account.name} (${s.account.kind}, ${s.account.subscriptionId.slice(-4)}) — owner ${s.owner ?? "?"} — last ${s.lastRotation ? day(s.lastRotation.at) : "none"} — due ${s.localAuthAllowed ? (s.nextDue ? day(s.nextDue) : "now") : "n/a (keyless)"}${s.overdue ? " — OVERDUE" : ""}`,
+      `${nameOf(s.account)} (${s.account.kind}, ${s.account.subscriptionId.slice(-4)}) — owner ${s.owner ?? "?"} — last ${s.lastRotation ? day(s.lastRotation.at) : "none"} — due ${s.localAuthAllowed ? (s.nextDue ? day(s.nextDue) : "now") : "n/a (keyless)"}${s.overdue ? " — OVERDUE" : ""}`,
   );
   const title = opts.overdue
     ? `Overdue keys: ${rows.length}`
