@@ -26,3 +26,11 @@ export function blockingConsumers(changeId: string, plan: Plan, consumers: reado
   }
   return out;
 }
+
+/** The plan with a BLOCKS THE CUTOVER note per blocking consumer: at request time and whenever the plan is rebuilt. */
+export function withBlockingNotes(changeId: string, plan: Plan, consumers: readonly Consumer[]): Plan {
+  const blocking = blockingConsumers(changeId, plan, consumers);
+  return blocking.length
+    ? { ...plan, notes: [...(plan.notes ?? []), ...blocking.map((b) => `BLOCKS THE CUTOVER: ${b}`)] }
+    : plan;
+}

@@ -9,6 +9,7 @@ import type { Change, StepEvidence } from "../core/domain.js";
 import { isOpen, toRef } from "../core/domain.js";
 import { isKeyturnError, KeyturnError } from "../core/errors.js";
 import { buildPlan } from "../core/planner.js";
+import { withBlockingNotes } from "./blocking-consumers.js";
 import type { PolicyBook } from "../core/policy.js";
 import { eligibility } from "../core/policy.js";
 import type { AzurePorts, Clock, Logger, NewEvent, Store } from "../core/ports.js";
@@ -166,14 +167,18 @@ export class Driver {
     try {
       const account = await this.deps.azure.accounts.getAccount(change.accountId);
       const inventory = await this.deps.azure.inventory.take(account);
-      const plan = buildPlan({
-        account,
-        inventory,
-        exposure: change.exposure,
-        leakedSlot: change.leakedSlot,
-        killNow: change.killNow,
-        policy: change.policy,
-      });
+      const plan = withBlockingNotes(
+        change.id,
+        buildPlan({
+          account,
+          inventory,
+          exposure: change.exposure,
+          leakedSlot: change.leakedSlot,
+          killNow: change.killNow,
+          policy: change.policy,
+        }),
+        inventory.consumers,
+      );
       await this.apply(changeId, { type: "plan_revalidated", at: this.#now(), plan, inventory });
     } catch (e) {
       if (isLeaseLost(e)) throw e;

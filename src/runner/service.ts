@@ -32,7 +32,7 @@ import type { ChatOut } from "./chat-out.js";
 import type { Driver } from "./driver.js";
 import { withCheckpoint } from "../store/pack-seal.js";
 import { auditForEvidence } from "./evidence-audit.js";
-import { blockingConsumers } from "./blocking-consumers.js";
+import { blockingConsumers, withBlockingNotes } from "./blocking-consumers.js";
 import { checkDeclaredSecret } from "./declared-secret-check.js";
 import type { Queries } from "./queries.js";
 
@@ -205,9 +205,7 @@ export class Service implements KeyturnService {
     const id = store.nextChangeId();
     // said before anyone approves: these hold the cutover check until someone acts on them
     const blocking = blockingConsumers(id, built, inventory.consumers);
-    const plan = blocking.length
-      ? { ...built, notes: [...(built.notes ?? []), ...blocking.map((b) => `BLOCKS THE CUTOVER: ${b}`)] }
-      : built;
+    const plan = withBlockingNotes(id, built, inventory.consumers);
     const now = this.#now();
     const change = requestedChange({
       id,
