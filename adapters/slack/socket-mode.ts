@@ -14,6 +14,8 @@ import { slackErrorCode } from "./gateway.js";
 const BACKOFF_MS = [0, 1_000, 2_000, 5_000, 10_000, 30_000] as const;
 
 const STOP_WAIT_MS = 2_000;
+/** How long a reconnect may wait for Slack's hello before it counts as failed. */
+const HELLO_WAIT_MS = 30_000;
 
 /** apps.connections.open errors no retry can cure: the app-level token itself is refused. */
 const TOKEN_REFUSED = new Set([
@@ -72,8 +74,18 @@ export function superviseSocket(
   const attempt = async (): Promise<void> => {
     if (!running) return;
     attempting = true;
+    let giveUp: NodeJS.Timeout | undefined;
     try {
-      await client.start();
+      // a socket that opens but never says hello would hold the attempt forever
+      await Promise.race([
+        client.start(),
+        new Promise<never>((_r, reject) => {
+          giveUp = setTimeout(() => {
+            client.websocket?.disconnect();
+            reject(new Error("no hello from Slack"));
+          }, HELLO_WAIT_MS);
+        }),
+      ]);
       if (failures > 0) log.info({ failures }, "Slack Socket Mode connection restored");
       failures = 0;
     } catch (e) {
@@ -84,6 +96,7 @@ export function superviseSocket(
         "Slack Socket Mode reconnect failed; keyturn keeps trying",
       );
     } finally {
+      clearTimeout(giveUp);
       attempting = false;
     }
     // connected sockets can close again; a failed attempt is retried
