@@ -105,7 +105,7 @@ screens.push({
 });
 slackShot("slack-13-card-rejected", "A rejected change: who rejected it and why.", messageHtml(s.rejected));
 slackShot("slack-14-thread-rejected", "The rejected change's thread.", thread(s.rejectedThread), {
-  scale: 1.5,
+  scale: 1.25,
 });
 
 // Teams
@@ -185,7 +185,9 @@ Block Kit keyturn sent, laid out as Slack's desktop client does (scripts/screens
 section, fields, context, actions, modal input, and mrkdwn as Slack reads it — a formatting marker that
 does not start a word stays literal). Teams messages are the Adaptive Cards keyturn sent, rendered by
 Microsoft's \`adaptivecards\` renderer under Teams' light-theme host config, with each message's text above
-its card as Teams shows it. Screenshots by Chromium, headless. Times, ids and fingerprints change from run
+its card as Teams shows it (the designer's sample Teams host config draws \`good\` and \`warning\` text in
+#92c353 and #f8d22a; these pages use darker shades of the same hues, so read a green or yellow title's
+legibility with that in mind). Screenshots by Chromium, headless. Times, ids and fingerprints change from run
 to run; file names do not.
 
 Needs Debian's \`chromium\` and \`fonts-noto-color-emoji\` (\`apt-get install -y chromium fonts-noto-color-emoji\`).
