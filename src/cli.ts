@@ -14,7 +14,7 @@ import { createPolicyBook } from "./core/policy.js";
 import { offlineOwner } from "./evidence-offline-owner.js";
 import { keyturnVersion } from "./keyturn-version.js";
 import { isKeyturnError } from "./core/errors.js";
-import { credentialFor, type RunningKeyturn, startKeyturn } from "./main.js";
+import { credentialFor, type RunningKeyturn, startKeyturn, type StopReport } from "./main.js";
 import { auditForEvidence } from "./runner/evidence-audit.js";
 import { loadSigner, signingKeyPath } from "./store/checkpoint-signer.js";
 import { openStore } from "./store/open-store.js";
@@ -94,13 +94,31 @@ function stopper(running: RunningKeyturn): (why: string) => Promise<void> {
   const stop = async (why: string) => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write(`\n${why}\n${running.openChangesNote().join("\n")}\n`);
-    await running.close();
+    process.stdout.write(`\n${why}\n`);
+    const r = await running.close();
+    // what stays open, as it stands once stopped (a step in flight may have finished meanwhile)
+    process.stdout.write(`${r.openChanges.join("\n")}\n${stoppedLine(r)}\n`);
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("keyturn stopping (Ctrl-C)."));
   process.on("SIGTERM", () => void stop("keyturn stopping (SIGTERM)."));
   return stop;
+}
+
+/** One line on how the stop went: the lease, the requests in flight, what was left for the next start. */
+function stoppedLine(r: StopReport): string {
+  const parts = [
+    `keyturn stopped in ${(r.ms / 1000).toFixed(1)} s`,
+    r.leaseReleased ? "runner lease released (a standby takes over at once)" : "",
+    r.requestsAnswered ? "" : "some chat requests in flight were cut off (the platform retries them)",
+    r.writesHeld > 0
+      ? `${r.writesHeld} Azure write(s) not started (the rotation resumes there, after re-checking live keys)`
+      : "",
+    r.engineIdle || r.writesHeld > 0
+      ? ""
+      : "work still in flight at the time limit was left to the next start",
+  ];
+  return parts.filter(Boolean).join("; ") + ".";
 }
 
 async function serve(): Promise<number> {

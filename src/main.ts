@@ -28,6 +28,11 @@ import { createEngine, type Engine } from "./runner/engine.js";
 import { createSimulatorCredential } from "./sandbox/credential.js";
 import { simulatorAzureConfig, startSimulator, type Simulator } from "./sandbox/index.js";
 import { openStore } from "./store/open-store.js";
+import { drainHttp, EffectGate, gatedAzure, shutdownLimitMs, sleep } from "./graceful-stop.js";
+import { attachMetricsSources, METRICS_CONTENT_TYPE, metricsText, observeChatAck } from "./metrics.js";
+import { observedStore, OverdueCount, storeSources } from "./metrics-sources.js";
+import { Queries } from "./runner/queries.js";
+import { startTracing, type Tracing } from "./tracing.js";
 
 export interface RunningKeyturn {
   readonly url: string;
@@ -45,7 +50,26 @@ export interface RunningKeyturn {
    * still waits for a person (an approval, a paused change) is for openChangesNote to say.
    */
   settle(say: (line: string) => void, limitMs?: number): Promise<void>;
-  close(): Promise<void>;
+  /**
+   * Stops gracefully within the shutdown bound: takes no new request (those in flight are
+   * answered), starts no new Azure write, lets the step in flight reach its boundary, releases the
+   * runner lease, closes the store. Says what it did and what stays open.
+   */
+  close(): Promise<StopReport>;
+}
+
+export interface StopReport {
+  readonly ms: number;
+  /** Every HTTP request in flight was answered before the connections closed. */
+  readonly requestsAnswered: boolean;
+  /** Steps that reached an Azure write while stopping and were left before it (they resume on the next start). */
+  readonly writesHeld: number;
+  /** The engine finished what it had in flight (no step, timer or chat post was cut off by the bound). */
+  readonly engineIdle: boolean;
+  /** This process held the runner lease and gave it up (a standby takes over at once). */
+  readonly leaseReleased: boolean;
+  /** What happens to each open change, as it stands once stopped. */
+  readonly openChanges: string[];
 }
 
 export interface StartOptions {
@@ -80,8 +104,11 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     destination: consoleOn ? config.logFile : process.stderr,
   });
   for (const w of config.warnings) logger.warn({ warning: w }, "configuration warning");
+  const env = opts.env ?? process.env;
+  const stopWithinMs = shutdownLimitMs(env);
+  const tracing: Tracing | null = await startTracing(env, logger);
 
-  const store = openStore(join(config.dataDir, "keyturn.db"));
+  const store = observedStore(openStore(join(config.dataDir, "keyturn.db")), logger);
   let simulator: Simulator | null = null;
   let azure;
   if (config.sandbox) {
@@ -127,9 +154,11 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
   const policy = createPolicyBook(config.policy);
   const chats = new ChatRegistry();
   const clock = { now: () => new Date() };
+  // once stopping, a step reaching its next Azure write waits there: the stop starts no new effect
+  const gate = new EffectGate();
   const engine = createEngine({
     store,
-    azure,
+    azure: gatedAzure(azure, gate),
     policy,
     chats,
     clock,
@@ -143,6 +172,31 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
 
   const app = express();
   app.disable("x-powered-by");
+  // acknowledgement latency as the platform sees it: from the request's arrival to its answer
+  app.use((req, res, next) => {
+    const platform =
+      req.method !== "POST"
+        ? null
+        : req.path.startsWith("/slack/")
+          ? "slack"
+          : req.path === "/api/messages"
+            ? "teams"
+            : null;
+    if (platform) {
+      const t0 = process.hrtime.bigint();
+      res.once("finish", () => observeChatAck(platform, Number(process.hrtime.bigint() - t0) / 1e9));
+    }
+    next();
+  });
+  app.get("/metrics", (_req, res) => {
+    metricsText().then(
+      (text) => res.type(METRICS_CONTENT_TYPE).send(text),
+      (e: unknown) => {
+        logger.warn({ err: e }, "metrics could not be collected");
+        res.status(500).type("text/plain").send("metrics could not be collected; see keyturn's log\n");
+      },
+    );
+  });
   app.get("/healthz", (_req, res) => {
     res.json({
       ok: true,
@@ -201,9 +255,19 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     // nothing has started yet (the runner starts below): close what is open and say why
     store.close();
     await simulator?.close();
+    await tracing?.shutdown().catch(() => undefined);
     throw e;
   }
   await engine.start();
+  const queries = new Queries(store, azure, policy, clock);
+  const overdue = new OverdueCount(
+    () => azure.accounts.listAccounts(),
+    (a) => queries.brief(a).overdue,
+    () => engine.role() === "runner",
+    logger,
+  );
+  overdue.start();
+  const detachMetrics = attachMetricsSources(storeSources(store, () => engine.role() === "runner", overdue));
   if (simulator) {
     // recorded by the runner only: after a crash the dead process's lease stands until this one
     // takes it, and a standby records nothing
@@ -248,7 +312,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
   }
   stdout.write(lines.join("\n") + "\n");
 
-  let closed = false;
+  let closing: Promise<StopReport> | null = null;
   return {
     url,
     port,
@@ -272,18 +336,66 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
         await new Promise((r) => setTimeout(r, 200));
       await engine.idle();
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      await engine.stop();
-      await slack?.stop();
-      await teams?.stop();
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      });
-      store.close();
-      await simulator?.close();
+    close() {
+      closing ??= stopGracefully();
+      return closing;
     },
   };
+
+  async function stopGracefully(): Promise<StopReport> {
+    const t0 = Date.now();
+    const left = () => Math.max(0, t0 + stopWithinMs - Date.now());
+    // 1. take no new request; those in flight are answered (at most half the bound)
+    gate.close();
+    overdue.stop();
+    const requestsAnswered = await drainHttp(server, Math.floor(stopWithinMs / 2));
+    // 2. the step in flight reaches its boundary; a step at its next Azure write waits at the gate
+    const held = engine.role() === "runner";
+    const engineStopped = engine.stop().then(
+      () => "idle" as const,
+      (e: unknown) => {
+        logger.warn({ err: e }, "engine stop failed");
+        return "failed" as const;
+      },
+    );
+    const how = await Promise.race([
+      engineStopped,
+      gate.settled().then(() => "held" as const),
+      sleep(left()).then(() => "bound" as const),
+    ]);
+    await Promise.race([slack?.stop(), sleep(Math.min(left(), 1000))]);
+    await teams?.stop();
+    server.closeAllConnections();
+    // 3. the lease goes (engine.stop released it unless the bound or the gate cut it short); no await
+    // between the release and the close: nothing in flight can record once the lease is gone
+    const leaseReleased = held && releaseLease();
+    const openChanges = openChangesNote(store, config.dataDir);
+    store.close();
+    detachMetrics();
+    await simulator?.close();
+    if (tracing)
+      await Promise.race([tracing.shutdown().catch(() => undefined), sleep(Math.max(left(), 500))]);
+    const report: StopReport = {
+      ms: Date.now() - t0,
+      requestsAnswered,
+      writesHeld: gate.held,
+      engineIdle: how === "idle",
+      leaseReleased,
+      openChanges,
+    };
+    logger.info({ ...report, openChanges: openChanges.length }, "keyturn stopped");
+    return report;
+  }
+
+  function releaseLease(): boolean {
+    const mine = store.runnerLease();
+    try {
+      store.releaseLease(new Date());
+    } catch (e) {
+      logger.warn({ err: e }, "could not release the runner lease; it expires by itself");
+      return false;
+    }
+    const after = store.runnerLease();
+    return !!mine && !!after && Date.parse(after.expiresAt) <= Date.now();
+  }
 }

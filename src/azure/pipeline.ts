@@ -3,6 +3,8 @@
  * policy that stops the SDK from sleeping on a long Retry-After (the change pauses instead).
  */
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { recordAzureCall } from "../metrics.js";
 import { RETRY_AFTER_HEADER } from "./errors.js";
 
 export interface ClientSettings {
@@ -52,6 +54,81 @@ export function requestTimeout(ms: number): PipelinePolicy {
   };
 }
 
+/**
+ * A bounded name for what a request does, from its URL: the resource type path with every name and
+ * id dropped (`microsoft.cognitiveservices/accounts/regeneratekey`, `keyvault/secrets`). Metrics
+ * labels must never carry an account, secret or subscription name.
+ */
+export function azureOperation(url: string): string {
+  let path: string;
+  let host: string;
+  try {
+    const u = new URL(url);
+    path = u.pathname;
+    host = u.hostname;
+  } catch {
+    return "other";
+  }
+  const parts = path.split("/").filter(Boolean);
+  const lower = parts.map((p) => p.toLowerCase());
+  const at = lower.lastIndexOf("providers");
+  let op: string;
+  if (at >= 0 && lower[at + 1]) {
+    // after the provider namespace: type/name pairs, then maybe an action (odd count)
+    const rest = lower.slice(at + 2);
+    const types = rest.filter((_, i) => i % 2 === 0);
+    op = [lower[at + 1], ...types].join("/");
+  } else if (lower[0] === "secrets" || lower[0] === "deletedsecrets") {
+    // Key Vault: /secrets/{name}/{version} or /secrets/{name}/versions
+    op = ["keyvault", lower[0], ...(lower[2] === "versions" ? ["versions"] : [])].join("/");
+  } else if (lower[0] === "subscriptions" && lower.length <= 2) {
+    op = "subscriptions";
+  } else if (lower.includes("workspaces") && lower.at(-1) === "query") {
+    op = "loganalytics/query";
+  } else {
+    op = host.endsWith(".vault.azure.net") ? "keyvault/other" : "other";
+  }
+  return /^[a-z0-9./_-]{1,100}$/.test(op) ? op : "other";
+}
+
+/**
+ * Counts every attempt (per retry, so a throttled 429 and its retry are two) with its operation,
+ * status and latency, and wraps it in a client span (a no-op unless tracing is on).
+ */
+export function azureCallMetrics(): PipelinePolicy {
+  const tracer = trace.getTracer("keyturn");
+  return {
+    name: "keyturnAzureCallMetrics",
+    async sendRequest(request, next) {
+      const operation = azureOperation(request.url);
+      const started = performance.now();
+      const span = tracer.startSpan(`azure ${operation}`, {
+        kind: SpanKind.CLIENT,
+        attributes: { "http.request.method": request.method, "keyturn.azure.operation": operation },
+      });
+      try {
+        const response = await next(request);
+        recordAzureCall(operation, request.method, response.status, (performance.now() - started) / 1000);
+        span.setAttribute("http.response.status_code", response.status);
+        if (response.status >= 400) span.setStatus({ code: SpanStatusCode.ERROR });
+        return response;
+      } catch (e) {
+        const status = (e as { statusCode?: unknown }).statusCode;
+        recordAzureCall(
+          operation,
+          request.method,
+          typeof status === "number" ? status : "network_error",
+          (performance.now() - started) / 1000,
+        );
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).name });
+        throw e;
+      } finally {
+        span.end();
+      }
+    },
+  };
+}
+
 export function clientOptions(s: ClientSettings, extra: { noRetry?: boolean } = {}) {
   return {
     endpoint: s.armEndpoint,
@@ -61,6 +138,7 @@ export function clientOptions(s: ClientSettings, extra: { noRetry?: boolean } = 
     additionalPolicies: [
       { policy: capRetryAfter(s.maxRetryAfterSeconds), position: "perRetry" as const },
       { policy: requestTimeout(s.requestTimeoutMs), position: "perRetry" as const },
+      { policy: azureCallMetrics(), position: "perRetry" as const },
     ],
   };
 }

@@ -6,7 +6,7 @@ import { KeyturnError } from "../core/errors.js";
 import type { Logger, SecretsPort, SecretVersionInfo } from "../core/ports.js";
 import { SecretValue } from "../core/secret.js";
 import { classifyAzureError } from "./errors.js";
-import { requestTimeout } from "./pipeline.js";
+import { azureCallMetrics, requestTimeout } from "./pipeline.js";
 
 const norm = (u: string) => u.replace(/\/+$/, "");
 
@@ -33,6 +33,7 @@ export class VaultSecrets implements SecretsPort {
           ...(opts.caPem ? { tlsOptions: { ca: opts.caPem } } : {}),
           additionalPolicies: [
             { policy: requestTimeout(opts.requestTimeoutMs ?? 30_000), position: "perRetry" as const },
+            { policy: azureCallMetrics(), position: "perRetry" as const },
           ],
         }),
       );

@@ -18,6 +18,7 @@ import {
   renderStepReply,
   type Decision,
 } from "../core/render/index.js";
+import { recordChatPostFailure } from "../metrics.js";
 import { bounded, CHAT_DEFAULTS, isPermanent, within, type ChatOutOptions } from "./chat-bounds.js";
 import type { ChatRegistry } from "./chat-registry.js";
 import { SerialQueues } from "./serial.js";
@@ -133,6 +134,7 @@ export class ChatOut {
     try {
       return await within(this.#opts.openDeadlineMs, posting, `${channel.platform} (evidence thread)`);
     } catch (e) {
+      recordChatPostFailure(channel.platform, "gave_up");
       this.logger.warn(
         { err: e, changeId: change.id },
         "evidence thread not posted; the change goes on without it",
@@ -370,9 +372,11 @@ export class ChatOut {
 
   #post(changeId: string, what: string, task: Task, needsThread = true, attempt = 0): void {
     void this.#queues.run(changeId, async () => {
+      let platform = "unknown";
       try {
         const change = this.store.getChange(changeId);
         const gateway = change && this.#gatewayFor(change);
+        if (gateway) platform = gateway.platform;
         if (!change || !gateway || (needsThread && !change.thread)) {
           this.#renderPending.delete(changeId);
           return;
@@ -381,7 +385,7 @@ export class ChatOut {
         if (change.thread) await this.#reportMissed(gateway, change, change.thread);
       } catch (e) {
         this.#renderPending.delete(changeId);
-        this.#failed(changeId, what, task, needsThread, attempt, e);
+        this.#failed(changeId, what, task, needsThread, attempt, e, platform);
       }
     });
   }
@@ -393,9 +397,12 @@ export class ChatOut {
     needsThread: boolean,
     attempt: number,
     e: unknown,
+    platform: string,
   ): void {
     const delay = this.#opts.retryDelaysMs[attempt];
-    if (delay !== undefined && !isPermanent(e)) {
+    const retrying = delay !== undefined && !isPermanent(e);
+    recordChatPostFailure(platform, retrying ? "retrying" : "gave_up");
+    if (retrying) {
       this.logger.warn({ err: e, changeId, retryInMs: delay }, `chat ${what} failed; retrying`);
       const t = setTimeout(() => {
         this.#retries.delete(t);
