@@ -4,6 +4,7 @@
  * copy of the key in an app setting moves only when its owner pastes the new key.
  */
 import type { Consumer, Plan } from "../core/domain.js";
+import { versionLabel } from "../core/render/plain.js";
 
 export function blockingConsumers(changeId: string, plan: Plan, consumers: readonly Consumer[]): string[] {
   if (!plan.steps.some((s) => s.kind === "verify_cutover")) return [];
@@ -14,7 +15,7 @@ export function blockingConsumers(changeId: string, plan: Plan, consumers: reado
     const c = byId.get(id);
     if (!c) continue;
     out.push(
-      `${c.name} pins version ${c.secret?.version ?? "(a fixed version)"} of ${c.secret?.name ?? "its secret"}: the cutover check waits until it is re-pinned to the version keyturn publishes, or an approver waives it (${waive(c)}).`,
+      `${c.name} pins ${c.secret?.version ? versionLabel(c.secret.version) : "a fixed version"} of ${c.secret?.name ?? "its secret"}: the cutover check waits until it is re-pinned to the version keyturn publishes, or an approver waives it (${waive(c)}).`,
     );
   }
   for (const id of plan.consumerIds) {

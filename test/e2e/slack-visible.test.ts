@@ -188,8 +188,18 @@ describe("what a person sees in Slack", () => {
     });
   });
 
-  it("no visible text anywhere is a bare 32-hex value (a Key Vault version looks like a legacy key)", () => {
+  it("a consumer pinning a secret version is named on the card before anyone approves, its version labelled", async () => {
+    const pinned = new SlackDriver(() => kt, slack, SECRET, "C0PINNED");
+    await pinned.command("U0ALICE", 'rotate contoso-speech --reason "quarterly"');
+    const card = await waitUntil("the contoso-speech card", () => slack.roots("C0PINNED")[0]);
+    expect(latest(card)).toMatch(
+      /BLOCKS THE CUTOVER: speech-ivr pins Key Vault version [0-9a-f]{8}… of speech-key/,
+    );
+  });
+
+  it("no visible text anywhere — cards and their plan notes, replies, DMs, answers — is a bare 32-hex value (a Key Vault version looks like a legacy key)", () => {
     const all = everything();
+    expect(all.join("\n")).toMatch(/BLOCKS THE CUTOVER/);
     expect(all.join("\n")).toMatch(/Key Vault version [0-9a-f]{8}…/);
     expect(all.join("\n")).toMatch(/fingerprint sha256:[0-9a-f]{12}/);
     for (const t of all) expect(t).not.toMatch(/\b[0-9a-f]{32}\b/i);

@@ -18,7 +18,9 @@ import {
 } from "../../src/core/render/index.js";
 import { visibleText } from "../fakes/slack-api.js";
 import { buttonsOf } from "../fakes/slack-sign.js";
-import { change, people, standardPlan } from "../support/change-fixture.js";
+import { createPolicyBook, parsePolicy } from "../../src/core/policy.js";
+import { withBlockingNotes } from "../../src/runner/blocking-consumers.js";
+import { change, inventory, people, standardPlan } from "../support/change-fixture.js";
 
 const ZWSP = "\u200b";
 const seen = (m: Message) => visibleText(toBlocks(m).blocks);
@@ -211,5 +213,112 @@ describe("values and formatting a reader can trust", () => {
       userText: ["use `status` *first*"],
     });
     expect(seen(rejected)).toContain(`use ${ZWSP}\`status\` ${ZWSP}*first*`);
+  });
+});
+
+describe("the card's plan as an approver reads it", () => {
+  const version = "5a7a97c0aa7571c1dd690b3933335d29";
+  const ivr = {
+    id: "site:speech-ivr/SPEECH_KEY",
+    name: "speech-ivr",
+    source: "app-setting-reference" as const,
+    slot: "key1" as const,
+    reload: "pinned" as const,
+    secret: { vaultUrl: "https://contoso-kv.vault.azure.net", name: "speech-key", version },
+    siteId: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/speech-ivr",
+    settingName: "SPEECH_KEY",
+    evidence: `app setting SPEECH_KEY references speech-key pinned to version ${version}`,
+  };
+
+  it("a consumer that blocks the cutover is named with its Key Vault version labelled and shortened", () => {
+    const plan = withBlockingNotes("CHG-1", { ...standardPlan, pinnedConsumerIds: [ivr.id] }, [ivr]);
+    const text = seen(
+      renderChangeCard(
+        change({ state: "awaiting_approval", plan, inventory: { ...inventory, consumers: [ivr] } }),
+      ),
+    );
+    expect(text).toContain("BLOCKS THE CUTOVER: speech-ivr pins Key Vault version 5a7a97c0… of speech-key");
+    expect(text).not.toMatch(/\b[0-9a-f]{32}\b/i);
+  });
+
+  it("a note recorded with a bare version id before is labelled on the card too", () => {
+    const plan = {
+      ...standardPlan,
+      notes: [`BLOCKS THE CUTOVER: speech-ivr pins version ${version} of speech-key`],
+    };
+    const text = seen(renderChangeCard(change({ state: "awaiting_approval", plan })));
+    expect(text).toContain("speech-ivr pins version 5a7a97c0… of speech-key");
+    expect(text).not.toMatch(/\b[0-9a-f]{32}\b/i);
+  });
+
+  it("the point of no return is said once, on the card and in the step's reply", () => {
+    const steps = standardPlan.steps.map((s) =>
+      s.kind === "regenerate_old"
+        ? { ...s, title: "Regenerate key1 — POINT OF NO RETURN: the old key stops working" }
+        : s,
+    );
+    const c = change({ state: "awaiting_approval", plan: { ...standardPlan, steps } });
+    const card = seen(renderChangeCard(c));
+    expect(card).toContain("6. Regenerate key1 — POINT OF NO RETURN: the old key stops working\n");
+    expect(card.match(/point of no return/gi)).toHaveLength(1);
+    const reply = seen(
+      renderStepReply(c, {
+        index: 5,
+        kind: "regenerate_old",
+        startedAt: "2026-11-22T09:10:00.000Z",
+        finishedAt: "2026-11-22T09:10:01.000Z",
+        outcome: "succeeded",
+        actor: "keyturn",
+        rollback: "none: key1 is dead",
+      }),
+    );
+    expect(reply.match(/point of no return/gi)).toHaveLength(1);
+    // a step whose title does not say it still carries the mark
+    expect(seen(renderChangeCard(change({ state: "awaiting_approval" })))).toMatch(
+      /6\. regenerate_old — ⚠ POINT OF NO RETURN/,
+    );
+  });
+});
+
+describe("approvers named as a person says them", () => {
+  const book = createPolicyBook(
+    parsePolicy({
+      defaults: { approvers: ["group:secops", "group:platform"], approvalsRequired: 2 },
+      people: {
+        bob: { name: "Bob Okafor", identities: ["bob@contoso.com", "slack:U0BOB"] },
+        carol: { name: "Carol Diaz", identities: ["carol@contoso.com"] },
+      },
+      groups: { secops: ["person:bob", "slackgroup:S0SECOPS"], platform: ["person:carol"] },
+    }),
+  );
+  const snapshot = book.snapshotFor(
+    {
+      id: standardPlan.accountId,
+      subscriptionId: "s",
+      resourceGroup: "rg",
+      name: "contoso-translator",
+      kind: "TextTranslation",
+      location: "westeurope",
+      endpoint: "https://contoso-translator/",
+      disableLocalAuth: false,
+      provisioningState: "Succeeded",
+      tags: {},
+    },
+    { exposure: false },
+  );
+
+  it("group by group, by name; a Slack user group id is said to be one; no policy ids", () => {
+    const text = seen(renderChangeCard(change({ state: "awaiting_approval", policy: snapshot })));
+    expect(text).toContain(
+      "*Approvers*\nsecops: Bob Okafor or a Slack user group (S0SECOPS); platform: Carol Diaz",
+    );
+    expect(text).not.toMatch(/group:|members of Slack user group/);
+  });
+
+  it("a change recorded without the approvers in words names its groups without the prefix", () => {
+    const { approverNames: _words, ...bare } = snapshot;
+    expect(seen(renderChangeCard(change({ state: "awaiting_approval", policy: bare })))).toContain(
+      "*Approvers*\nsecops, platform",
+    );
   });
 });

@@ -6,7 +6,7 @@ import { formatDuration } from "../duration.js";
 import type { Button, Field, Message, Section, Tone } from "../messages.js";
 import { holderMark } from "../known-holders.js";
 import { countedApprovals } from "../policy.js";
-import { labelValues, userTextOf } from "./plain.js";
+import { approversInWords, labelValues, userTextOf } from "./plain.js";
 
 /** Who closed a change and why (a rejection, a cancel), as the events record it. */
 export interface Decision {
@@ -38,6 +38,10 @@ export function changeTitle(c: Change): string {
   ].filter(Boolean);
   return `${c.id} · rotate ${c.accountName}${flags.length ? " · " + flags.join(" · ") : ""}`;
 }
+
+/** The point of no return, said once: step titles that already say it get no second mark. */
+const pnrSuffix = (s: { readonly title: string; readonly pointOfNoReturn: boolean }): string =>
+  s.pointOfNoReturn && !/point of no return/i.test(s.title) ? " — ⚠ POINT OF NO RETURN" : "";
 
 function stepMark(c: Change, index: number): string {
   const s = c.steps.find((x) => x.index === index);
@@ -74,7 +78,7 @@ export function renderChangeCard(
     },
     {
       label: "Approvers",
-      value: c.policy.approverNames ?? (c.policy.approvers.join(", ") || "none configured"),
+      value: approversInWords(c.policy),
     },
   ];
   if (opts.decision && (c.state === "rejected" || c.state === "cancelled"))
@@ -105,13 +109,13 @@ export function renderChangeCard(
   for (const u of inv.unseen) blast.push(`Could not see: ${u}`);
   const plan = c.plan.steps.map(
     (s) =>
-      `${stepMark(c, s.index)} ${s.index + 1}. ${s.title}${s.waitSeconds ? ` (window ${formatDuration(s.waitSeconds)})` : ""}${s.pointOfNoReturn ? "  ⚠ point of no return" : ""}`,
+      `${stepMark(c, s.index)} ${s.index + 1}. ${s.title}${s.waitSeconds ? ` (window ${formatDuration(s.waitSeconds)})` : ""}${pnrSuffix(s)}`,
   );
   const sections: Section[] = [
     { heading: `Blast radius (active key: ${c.plan.activeSlot})`, lines: blast },
     {
       heading: `Plan — ${c.plan.variant}`,
-      lines: [...plan, ...(c.plan.notes ?? []).map((n) => `Note: ${n}`)],
+      lines: [...plan, ...(c.plan.notes ?? []).map((n) => `Note: ${labelValues(n)}`)],
     },
   ];
   const waivers = waiversOf(c);
@@ -240,7 +244,7 @@ export function renderStepReply(c: Change, s: StepEvidence): Message {
   sections.push({ heading: "Rollback", lines: [labelValues(s.rollback)] });
   return {
     text: `${c.id} step ${s.index + 1} ${outcome}: ${planned?.title ?? s.kind}`,
-    title: `Step ${s.index + 1}/${c.plan.steps.length} ${outcome}: ${planned?.title ?? s.kind}${planned?.pointOfNoReturn ? " (point of no return)" : ""}`,
+    title: `Step ${s.index + 1}/${c.plan.steps.length} ${outcome}: ${planned?.title ?? s.kind}${planned ? pnrSuffix(planned) : ""}`,
     tone:
       s.outcome === "succeeded"
         ? "success"

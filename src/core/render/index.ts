@@ -14,7 +14,7 @@ export {
   renderApprovalDm,
   type ApprovalDmOptions,
 } from "./approval-dm.js";
-export { labelValues, userTextOf } from "./plain.js";
+export { approversInWords, labelValues, userTextOf, versionLabel } from "./plain.js";
 export {
   renderAck,
   renderError,
