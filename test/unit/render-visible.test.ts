@@ -275,7 +275,7 @@ describe("the card's plan as an approver reads it", () => {
     expect(reply.match(/point of no return/gi)).toHaveLength(1);
     // a step whose title does not say it still carries the mark
     expect(seen(renderChangeCard(change({ state: "awaiting_approval" })))).toMatch(
-      /6\. regenerate_old — ⚠ POINT OF NO RETURN/,
+      /6\. regenerate_old {2}⚠ point of no return/,
     );
   });
 });
@@ -320,5 +320,68 @@ describe("approvers named as a person says them", () => {
     expect(seen(renderChangeCard(change({ state: "awaiting_approval", policy: bare })))).toContain(
       "*Approvers*\nsecops, platform",
     );
+  });
+});
+
+describe("the blast radius in words", () => {
+  const vaultUrl = "https://contoso-kv.vault.azure.net";
+  const consumers = [
+    {
+      id: "kv:contoso-kv/translator-key",
+      name: "Key Vault secret translator-key",
+      source: "keyvault-secret" as const,
+      slot: "key1" as const,
+      reload: "versionless" as const,
+      secret: { vaultUrl, name: "translator-key" },
+      evidence: "its current version holds key1 (sha256:111111111111)",
+    },
+    {
+      id: "site:translator-web/TRANSLATOR_KEY",
+      name: "translator-web",
+      source: "app-setting-reference" as const,
+      slot: "key1" as const,
+      reload: "refreshable" as const,
+      secret: { vaultUrl, name: "translator-key" },
+      settingName: "TRANSLATOR_KEY",
+      evidence: "app setting TRANSLATOR_KEY references translator-key (versionless)",
+    },
+    {
+      id: "declared:translator-key (Key Vault)",
+      name: "translator-key (Key Vault)",
+      source: "declared" as const,
+      slot: "unknown" as const,
+      reload: "versionless" as const,
+      secret: { vaultUrl: `${vaultUrl}/`, name: "Translator-Key" },
+      evidence: "declared by sandbox-setup on 2026-11-22",
+    },
+    {
+      id: "declared:billing-job",
+      name: "billing-job",
+      source: "declared" as const,
+      slot: "unknown" as const,
+      reload: "manual" as const,
+      owner: "team-billing@contoso.com",
+      evidence: "declared by bob on 2026-11-20",
+    },
+  ];
+  const card = () =>
+    seen(renderChangeCard(change({ state: "awaiting_approval", inventory: { ...inventory, consumers } })));
+
+  it("a declared consumer that is the secret keyturn found is shown once, declared and found", () => {
+    const lines = card().split("\n");
+    expect(lines.filter((l) => /translator-key/i.test(l) && !/App Service/.test(l))).toEqual([
+      "Key Vault secret translator-key in contoso-kv — holds key1; readers take its latest version by themselves; declared and found",
+    ]);
+    expect(lines).toContain(
+      "App Service translator-web, setting TRANSLATOR_KEY — reads key1 from translator-key; keyturn refreshes it",
+    );
+  });
+
+  it("says which key each holds as a sentence, never an inventory code", () => {
+    const text = card();
+    expect(text).toContain(
+      "billing-job (declared by hand) — which key it holds is not known yet; updated by hand (team-billing@contoso.com)",
+    );
+    expect(text).not.toMatch(/uses unknown|keyvault-secret|app-setting-reference|\bdeclared,/);
   });
 });

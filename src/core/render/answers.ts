@@ -7,6 +7,7 @@ import { tamperText } from "../evidence.js";
 import type { VerifyResult } from "../ports.js";
 import { closest } from "../suggest.js";
 import { lastRotationOf } from "../rotation-record.js";
+import { consumerLine, shownConsumers } from "./consumers.js";
 import { labelValues } from "./plain.js";
 
 const day = (iso: string | null | undefined) => (iso ? iso.slice(0, 10) : "—");
@@ -20,9 +21,9 @@ export function renderStatus(s: AccountStatus, label?: string): Message {
     {
       heading: "Consumers",
       lines: s.consumers.length
-        ? s.consumers.map(
-            (c) =>
-              `${c.name} — ${c.source}, uses ${c.slot}, ${c.reload}${c.owner ? `, owner ${c.owner}` : ""}`,
+        ? shownConsumers(s).map(
+            ({ consumer: c, declared }) =>
+              `${consumerLine(c)}${declared ? `; ${declared}` : ""}${c.owner && c.reload !== "manual" ? `; owner ${c.owner}` : ""}`,
           )
         : ["No consumer found."],
     },
@@ -121,8 +122,8 @@ export function renderInventory(account: Account, inv: Inventory): Message {
     {
       heading: "Consumers",
       lines: inv.consumers.length
-        ? inv.consumers.map((c) =>
-            labelValues(`${c.name} — ${c.source}, uses ${c.slot}, ${c.reload}. ${c.evidence}`),
+        ? shownConsumers(inv).map(({ consumer: c, declared }) =>
+            labelValues(`${consumerLine(c)}${declared ? `; ${declared}` : ""}. ${c.evidence}`),
           )
         : ["No consumer found."],
     },

@@ -6,6 +6,7 @@ import { formatDuration } from "../duration.js";
 import type { Button, Field, Message, Section, Tone } from "../messages.js";
 import { holderMark } from "../known-holders.js";
 import { countedApprovals } from "../policy.js";
+import { consumerLine, shownConsumers } from "./consumers.js";
 import { approversInWords, labelValues, userTextOf } from "./plain.js";
 
 /** Who closed a change and why (a rejection, a cancel), as the events record it. */
@@ -41,7 +42,7 @@ export function changeTitle(c: Change): string {
 
 /** The point of no return, said once: step titles that already say it get no second mark. */
 const pnrSuffix = (s: { readonly title: string; readonly pointOfNoReturn: boolean }): string =>
-  s.pointOfNoReturn && !/point of no return/i.test(s.title) ? " — ⚠ POINT OF NO RETURN" : "";
+  s.pointOfNoReturn && !/point of no return/i.test(s.title) ? "  ⚠ point of no return" : "";
 
 function stepMark(c: Change, index: number): string {
   const s = c.steps.find((x) => x.index === index);
@@ -99,9 +100,10 @@ export function renderChangeCard(
     fields.push({ label: "Finished", value: c.completedAt.replace("T", " ").slice(0, 16) + " UTC" });
   const inv = c.inventory;
   const blast: string[] = inv.consumers.length
-    ? inv.consumers.map((x) => {
+    ? shownConsumers(inv).map(({ consumer: x, declared, also }) => {
         const mark = holderMark(c, x);
-        return `${x.name} — ${x.source}, uses ${x.slot}, ${x.reload}${c.waivedConsumerIds.includes(x.id) ? " (waived)" : ""}${mark ? ` — ${mark}` : ""}`;
+        const waived = [x.id, ...also].some((id) => c.waivedConsumerIds.includes(id));
+        return `${consumerLine(x)}${declared ? `; ${declared}` : ""}${waived ? " (waived)" : ""}${mark ? ` — ${mark}` : ""}`;
       })
     : ["No consumer found."];
   if (inv.services.length)
