@@ -349,9 +349,10 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     gate.close();
     overdue.stop();
     const requestsAnswered = await drainHttp(server, Math.floor(stopWithinMs / 2));
+    logger.info({ ms: Date.now() - t0, requestsAnswered }, "stopping: no new requests");
     // 2. the step in flight reaches its boundary; a step at its next Azure write waits at the gate
     const held = engine.role() === "runner";
-    const engineStopped = engine.stop().then(
+    const engineStopped = engine.stop({ chatGraceMs: Math.min(2000, left()) }).then(
       () => "idle" as const,
       (e: unknown) => {
         logger.warn({ err: e }, "engine stop failed");
@@ -363,6 +364,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
       gate.settled().then(() => "held" as const),
       sleep(left()).then(() => "bound" as const),
     ]);
+    logger.info({ ms: Date.now() - t0, how, writesHeld: gate.held }, "stopping: engine stopped");
     await Promise.race([slack?.stop(), sleep(Math.min(left(), 1000))]);
     await teams?.stop();
     server.closeAllConnections();

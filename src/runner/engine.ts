@@ -46,8 +46,12 @@ export interface Engine {
   readonly service: KeyturnService;
   /** Resumes open changes and starts the timer loop. */
   start(): Promise<void>;
-  /** Stops the timer loop and waits for the running effect to finish. */
-  stop(): Promise<void>;
+  /**
+   * Stops the timer loop and waits for the running effect to finish. Chat posts in flight are waited
+   * for at most `chatGraceMs` when given (a graceful stop has a bound; a missed card update heals on
+   * the next one).
+   */
+  stop(opts?: { chatGraceMs?: number }): Promise<void>;
   /** Resolves when no effect is running and no timer is due (for tests and the non-interactive console). */
   idle(): Promise<void>;
   /** Fires every due timer now (the loop calls it; tests with a fake clock call it directly). */
@@ -206,13 +210,15 @@ export function createEngine(deps: EngineDeps): Engine {
       // the runner resumes open changes and starts the timer loop; a standby waits for the lease
       await lease.start();
     },
-    async stop() {
+    async stop(opts) {
       if (timer) clearInterval(timer);
       timer = null;
       driver.stop();
       await ticking;
       await driver.idle();
-      await chat.idle();
+      const grace = opts?.chatGraceMs;
+      if (grace === undefined) await chat.idle();
+      else await Promise.race([chat.idle(), new Promise((r) => setTimeout(r, grace).unref())]);
       // last: what was in flight finished under the lease; a standby may take over at once
       lease.stop();
     },
