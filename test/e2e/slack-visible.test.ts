@@ -144,6 +144,22 @@ describe("what a person sees in Slack", () => {
     const firstCompleted = done.root!.versions.find((v) => /COMPLETED/.test(visibleText(v.blocks)))!;
     for (const r of stepReplies) expect(r.versions[0]!.order!).toBeLessThan(firstCompleted.order!);
 
+    // step replies name consumers by name and kind and read times as clock times, the date once
+    const steps = stepReplies.map((r) => latest(r)).join("\n");
+    expect(steps).toMatch(/App Service translator-web, setting TRANSLATOR_KEY: refresh requested/);
+    expect(steps).toMatch(/Key Vault secret translator-key: Key Vault version [0-9a-f]{8}…/);
+    expect(steps).not.toMatch(/secret:https?:|\bkv:|\bsite:|\bdeclared:/);
+    expect(steps).not.toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/);
+    expect(steps).toMatch(/\*Finished\*\n\d{2}:\d{2}:\d{2} UTC/);
+
+    // the card says who approves as a person would, and each consumer once, in words
+    const card = latest(done.root);
+    expect(card).toContain(
+      "secops: Bob Okafor or a Slack user group (S0SECOPS); platform: Carol Diaz or Frank Moe",
+    );
+    expect(card).toMatch(/Key Vault secret translator-key — holds key1; .*declared and found/);
+    expect(card).not.toMatch(/group:|uses unknown|translator-key \(Key Vault\)/);
+
     // the card never links to itself
     for (const v of done.root!.versions) expect(JSON.stringify(v.blocks)).not.toContain(cardLink);
 

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { toBlocks } from "../../adapters/slack/render.js";
+import { toCard } from "../../adapters/teams/render.js";
 import type { Change } from "../../src/core/domain.js";
 import { KeyturnError } from "../../src/core/errors.js";
 import type { Message } from "../../src/core/messages.js";
@@ -21,6 +22,7 @@ import { buttonsOf } from "../fakes/slack-sign.js";
 import { createPolicyBook, parsePolicy } from "../../src/core/policy.js";
 import { withBlockingNotes } from "../../src/runner/blocking-consumers.js";
 import { change, inventory, people, standardPlan } from "../support/change-fixture.js";
+import { asTextBlock, cardTexts } from "../support/teams-visible.js";
 
 const ZWSP = "\u200b";
 const seen = (m: Message) => visibleText(toBlocks(m).blocks);
@@ -383,5 +385,127 @@ describe("the blast radius in words", () => {
       "billing-job (declared by hand) — which key it holds is not known yet; updated by hand (team-billing@contoso.com)",
     );
     expect(text).not.toMatch(/uses unknown|keyvault-secret|app-setting-reference|\bdeclared,/);
+  });
+});
+
+describe("a step's reply as people in the channel read it", () => {
+  const vaultUrl = "https://contoso-kv.vault.azure.net";
+  const version = "0123456789abcdef0123456789abcdef";
+  const consumers = [
+    {
+      id: "kv:contoso-kv/translator-key",
+      name: "Key Vault secret translator-key",
+      source: "keyvault-secret" as const,
+      slot: "key1" as const,
+      reload: "versionless" as const,
+      secret: { vaultUrl, name: "translator-key" },
+      evidence: "its current version holds key1",
+    },
+    {
+      id: "site:translator-web/TRANSLATOR_KEY",
+      name: "translator-web",
+      source: "app-setting-reference" as const,
+      slot: "key1" as const,
+      reload: "refreshable" as const,
+      secret: { vaultUrl, name: "translator-key" },
+      settingName: "TRANSLATOR_KEY",
+      evidence: "app setting TRANSLATOR_KEY references translator-key (versionless)",
+    },
+  ];
+  const c = change({ state: "running", inventory: { ...inventory, consumers } });
+  const step = (over: Partial<Parameters<typeof renderStepReply>[1]>) =>
+    seen(
+      renderStepReply(c, {
+        index: 4,
+        kind: "verify_cutover",
+        startedAt: "2026-11-30T20:33:34.244Z",
+        finishedAt: "2026-11-30T20:33:35.012Z",
+        outcome: "succeeded",
+        actor: "keyturn",
+        rollback: "point the secrets back to their previous version; key1 still works",
+        ...over,
+      }),
+    );
+
+  it("names consumers and secrets by name and kind, never by keyturn's internal id", () => {
+    const text = step({
+      before: { [`secret:${vaultUrl}/translator-key`]: `${version} sha256:111111111111` },
+      after: {
+        "kv:contoso-kv/translator-key": `${version} sha256:222222222222`,
+        "site:translator-web/TRANSLATOR_KEY": `uses version ${version}`,
+      },
+    });
+    expect(text).toContain(
+      "Key Vault secret translator-key in contoso-kv: Key Vault version 01234567… · fingerprint sha256:111111111111",
+    );
+    expect(text).toContain(
+      "Key Vault secret translator-key in contoso-kv: Key Vault version 01234567… · fingerprint sha256:222222222222",
+    );
+    expect(text).toContain("App Service translator-web, setting TRANSLATOR_KEY: uses version 01234567…");
+    expect(text).not.toMatch(/secret:https|kv:contoso|site:translator/);
+  });
+
+  it("shows times as clock times, the date once", () => {
+    const text = step({
+      index: 6,
+      kind: "soak",
+      after: { soakStartedAt: "2026-11-30T20:33:38.395Z", nextDue: "2027-02-28T20:34:42.332Z" },
+    });
+    expect(text).toContain("*Started*\n2026-11-30 20:33:34 UTC");
+    expect(text).toContain("*Finished*\n20:33:35 UTC");
+    expect(text).toContain("Soak started: 20:33:38 UTC");
+    expect(text).toContain("Next rotation due: 2027-02-28 20:34:42 UTC");
+    expect(text).not.toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:/);
+  });
+});
+
+describe("the running card shows where the rotation is", () => {
+  const done = (index: number, kind: (typeof standardPlan.steps)[number]["kind"]) => ({
+    index,
+    kind,
+    startedAt: `2026-11-30T20:33:3${index}.000Z`,
+    finishedAt: `2026-11-30T20:33:3${index}.500Z`,
+    outcome: "succeeded" as const,
+    actor: "keyturn",
+    rollback: "none",
+  });
+  const running = change({
+    state: "running",
+    currentStep: 3,
+    steps: [
+      done(0, "preflight"),
+      done(1, "regenerate_standby"),
+      done(2, "publish"),
+      {
+        index: 3,
+        kind: "move_consumers",
+        startedAt: "2026-11-30T20:33:37.100Z",
+        actor: "keyturn",
+        rollback: "none",
+      },
+    ],
+  });
+  const card = renderChangeCard(running);
+
+  it("in Slack: done steps ✓, the current one ▶ with since when, the rest to come", () => {
+    const lines = seen(card).split("\n");
+    expect(lines).toContain("✓ 3. publish");
+    expect(lines.filter((l) => l.startsWith("▶"))).toEqual([
+      expect.stringMatching(/^▶ 4\. move_consumers \(window [^)]+\) — running since 20:33:37 UTC$/),
+    ]);
+    expect(lines).toContain("· 5. verify_cutover");
+  });
+
+  it("in Teams: the same marks in the card's text blocks", () => {
+    const shown = cardTexts(toCard(card)).map((t) => asTextBlock(t).shown);
+    expect(shown).toContain("✓ 1. preflight");
+    expect(shown.filter((l) => l.startsWith("▶"))).toEqual([
+      expect.stringMatching(/^▶ 4\. move_consumers \(window [^)]+\) — running since 20:33:37 UTC$/),
+    ]);
+  });
+
+  it("approved and about to start its first step: that step is marked as starting", () => {
+    const lines = seen(renderChangeCard(change({ state: "running", currentStep: 0 }))).split("\n");
+    expect(lines).toContain("▶ 1. preflight — starting");
   });
 });

@@ -6,7 +6,8 @@ import { formatDuration } from "../duration.js";
 import type { Button, Field, Message, Section, Tone } from "../messages.js";
 import { holderMark } from "../known-holders.js";
 import { countedApprovals } from "../policy.js";
-import { consumerLine, shownConsumers } from "./consumers.js";
+import { consumerLine, evidenceKeyInWords, shownConsumers } from "./consumers.js";
+import { timeReader } from "./times.js";
 import { approversInWords, labelValues, userTextOf } from "./plain.js";
 
 /** Who closed a change and why (a rejection, a cancel), as the events record it. */
@@ -44,8 +45,18 @@ export function changeTitle(c: Change): string {
 const pnrSuffix = (s: { readonly title: string; readonly pointOfNoReturn: boolean }): string =>
   s.pointOfNoReturn && !/point of no return/i.test(s.title) ? "  ⚠ point of no return" : "";
 
+/** The step in progress says since when (the card is updated as each step starts and ends). */
+function runningSince(c: Change, index: number): string {
+  if (c.state !== "running" || index !== c.currentStep) return "";
+  const s = c.steps.find((x) => x.index === index);
+  if (s?.finishedAt) return "";
+  const t = s ? /T(\d{2}:\d{2}:\d{2})/.exec(s.startedAt)?.[1] : undefined;
+  return t ? ` — running since ${t} UTC` : " — starting";
+}
+
 function stepMark(c: Change, index: number): string {
   const s = c.steps.find((x) => x.index === index);
+  if (c.state === "running" && index === c.currentStep && !s?.finishedAt) return "▶";
   if (s?.outcome === "succeeded") return "✓";
   if (s?.outcome === "succeeded_with_findings") return "⚠";
   if (s?.outcome === "failed" || s?.outcome === "gate_failed") return "✗";
@@ -111,7 +122,7 @@ export function renderChangeCard(
   for (const u of inv.unseen) blast.push(`Could not see: ${u}`);
   const plan = c.plan.steps.map(
     (s) =>
-      `${stepMark(c, s.index)} ${s.index + 1}. ${s.title}${s.waitSeconds ? ` (window ${formatDuration(s.waitSeconds)})` : ""}${pnrSuffix(s)}`,
+      `${stepMark(c, s.index)} ${s.index + 1}. ${s.title}${s.waitSeconds ? ` (window ${formatDuration(s.waitSeconds)})` : ""}${pnrSuffix(s)}${runningSince(c, s.index)}`,
   );
   const sections: Section[] = [
     { heading: `Blast radius (active key: ${c.plan.activeSlot})`, lines: blast },
@@ -215,6 +226,24 @@ function buttonsFor(c: Change): Button[] {
   return buttons;
 }
 
+/** Evidence keys the steps record, in words (consumer ids and secrets are named from the inventory). */
+const EVIDENCE_WORDS: Readonly<Record<string, string>> = {
+  activeSlot: "Active key",
+  nextDue: "Next rotation due",
+  soakStartedAt: "Soak started",
+  baselineCalls: "Calls in the 15 min before",
+  baselineClientErrors: "Client errors in the 15 min before",
+  calls: "Calls",
+  clientErrors: "Client errors",
+  waivedOnDeadKey: "Waived, still on the dead key",
+  "data complete at": "Data complete at",
+};
+
+/**
+ * A step's reply in the thread: what it did, before and after, its check, its rollback. Consumers are
+ * named as people know them (from the change's inventory), times read as clock times with the date once;
+ * the evidence pack keeps the recorded ids and ISO times.
+ */
 export function renderStepReply(c: Change, s: StepEvidence): Message {
   const planned = c.plan.steps[s.index];
   const outcome =
@@ -227,23 +256,31 @@ export function renderStepReply(c: Change, s: StepEvidence): Message {
           : s.outcome === "failed"
             ? "FAILED"
             : "running";
+  const time = timeReader();
+  const fields: Field[] = [
+    { label: "Actor", value: s.actor },
+    { label: "Started", value: time.at(s.startedAt) },
+    { label: "Finished", value: s.finishedAt ? time.at(s.finishedAt) : "—" },
+  ];
+  const words = (t: string) => labelValues(time.inText(t));
+  const key = (k: string) => evidenceKeyInWords(c.inventory, k) ?? EVIDENCE_WORDS[k] ?? k;
   const lines = (m: Readonly<Record<string, string>> | undefined) =>
-    Object.entries(m ?? {}).map(([k, v]) => labelValues(`${k}: ${v}`));
+    Object.entries(m ?? {}).map(([k, v]) => words(`${key(k)}: ${v}`));
   const sections: Section[] = [];
   if (s.before && Object.keys(s.before).length) sections.push({ heading: "Before", lines: lines(s.before) });
   if (s.after && Object.keys(s.after).length) sections.push({ heading: "After", lines: lines(s.after) });
   if (s.validation)
     sections.push({
       heading: `Validation — ${s.validation.passed ? "passed" : "NOT passed"}`,
-      lines: [`Query: ${s.validation.query}`, `Result: ${s.validation.result}`].map(labelValues),
+      lines: [`Query: ${s.validation.query}`, `Result: ${s.validation.result}`].map(words),
     });
   if (s.findings?.length)
     sections.push({
       heading: "Findings — what to do",
-      lines: s.findings.flatMap((f) => [f.what, `What to do: ${f.next}`]).map(labelValues),
+      lines: s.findings.flatMap((f) => [f.what, `What to do: ${f.next}`]).map(words),
     });
-  if (s.notes?.length) sections.push({ heading: "Notes", lines: s.notes.map(labelValues) });
-  sections.push({ heading: "Rollback", lines: [labelValues(s.rollback)] });
+  if (s.notes?.length) sections.push({ heading: "Notes", lines: s.notes.map(words) });
+  sections.push({ heading: "Rollback", lines: [words(s.rollback)] });
   return {
     text: `${c.id} step ${s.index + 1} ${outcome}: ${planned?.title ?? s.kind}`,
     title: `Step ${s.index + 1}/${c.plan.steps.length} ${outcome}: ${planned?.title ?? s.kind}${planned ? pnrSuffix(planned) : ""}`,
@@ -255,11 +292,7 @@ export function renderStepReply(c: Change, s: StepEvidence): Message {
           : s.outcome
             ? "danger"
             : "info",
-    fields: [
-      { label: "Actor", value: s.actor },
-      { label: "Started", value: s.startedAt },
-      { label: "Finished", value: s.finishedAt ?? "—" },
-    ],
+    fields,
     sections,
     context: [c.id],
     userText: userTextOf(c),
