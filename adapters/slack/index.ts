@@ -14,6 +14,7 @@ import {
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import type { ChannelRef, Message, Reply } from "../../src/core/messages.js";
 import type { ChatGateway, Clock, KeyturnService, Logger, Store } from "../../src/core/ports.js";
+import { AckFirst } from "./ack-first.js";
 import { createSlackGateway } from "./gateway.js";
 import { SlackIdentity, type ResolvedUser } from "./identity.js";
 import { InstalledWorkspace, originOf, refusalFor } from "./installation.js";
@@ -249,17 +250,30 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
     ref: { teamId },
   });
 
+  // work behind an acknowledgement waits until no other request waits for its own (ack-first.ts)
+  const ackFirst = new AckFirst();
+
+  /** A reply as a message body: the acknowledgement's, or a response_url post's. */
+  const replyBody = (reply: Reply, who: ResolvedUser) => ({
+    response_type: reply.visibility === "ephemeral" ? ("ephemeral" as const) : ("in_channel" as const),
+    ...toBlocks(withScopeNote(reply.message, who)),
+  });
+
+  /** The user when already known (cached), without waiting for Slack; null when a lookup is needed. */
+  const knownNow = (pending: Promise<ResolvedUser>): Promise<ResolvedUser | null> =>
+    Promise.race([
+      pending.catch(() => null),
+      // a cached identity resolves within microtasks; setImmediate fires only after them
+      new Promise<null>((r) => setImmediate(() => r(null))),
+    ]);
+
   const deliver = async (
     respond: RespondFn,
     channel: string,
     reply: Reply,
     who: ResolvedUser,
   ): Promise<void> => {
-    await respond({
-      response_type: reply.visibility === "ephemeral" ? "ephemeral" : "in_channel",
-      replace_original: false,
-      ...toBlocks(withScopeNote(reply.message, who)),
-    });
+    await respond({ replace_original: false, ...replyBody(reply, who) });
     if (reply.attachments?.length && channel) {
       await gateway.upload(channel, undefined, reply.attachments).catch(async (e: unknown) => {
         log.warn({ err: e }, "evidence upload failed");
@@ -282,15 +296,33 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
   };
 
   app.command(config.command, async ({ command, ack, respond }) => {
+    // `/keyturn keyturn status x` reads as `status x`
+    const text = command.text.replace(/^\s*keyturn(?:\s+|$)/i, "");
+    const user = () => identity.resolve(command.user_id, installation.scope, command.user_name);
+    // help, a command that does not parse: the answer is the acknowledgement's body (Slack shows it
+    // as the reply), one HTTP answer instead of an ack and a response_url post
+    let quick: Reply | null = null;
+    try {
+      quick = service.answerNow?.(text, `slack:${installation.scope}:${command.user_id}`) ?? null;
+    } catch (e) {
+      log.warn({ err: e }, "quick answer failed; answering after the acknowledgement");
+    }
+    const resolving = quick ? user() : null;
+    const known = resolving ? await knownNow(resolving) : null;
+    if (quick && known) {
+      await ack(replyBody(quick, known));
+      return;
+    }
     await ack();
     try {
-      const who = await identity.resolve(command.user_id, installation.scope, command.user_name);
-      // `/keyturn keyturn status x` reads as `status x`
-      const text = command.text.replace(/^\s*keyturn(?:\s+|$)/i, "");
-      const reply = await service.handleText(
-        { principal: who.principal, channel: channelRef(command.channel_id, command.team_id) },
-        text,
-      );
+      await ackFirst.turn();
+      const who = await (resolving ?? user());
+      const reply =
+        quick ??
+        (await service.handleText(
+          { principal: who.principal, channel: channelRef(command.channel_id, command.team_id) },
+          text,
+        ));
       await deliver(respond, command.channel_id, reply, who);
     } catch (e) {
       await failed(respond, e);
@@ -318,6 +350,7 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
         });
         return;
       }
+      await ackFirst.turn();
       const who = await identity.resolve(body.user.id, installation.scope, body.user.name);
       const inv = {
         principal: who.principal,
@@ -394,7 +427,7 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
   });
 
   const router = express.Router();
-  router.use("/slack/events", refuseFutureTimestamps(clock), ...refuseMalformedPayloads());
+  router.use("/slack/events", ackFirst.count, refuseFutureTimestamps(clock), ...refuseMalformedPayloads());
   // body-parser errors (too large, bad encoding) become plain 4xx answers instead of stack traces
   router.use("/slack/events", (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
     const status = (err as { status?: unknown }).status;

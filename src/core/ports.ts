@@ -172,6 +172,11 @@ export interface KeyturnService {
   handleText(inv: Invocation, text: string): Promise<Reply>;
   /** A button press. Never throws: errors become replies. */
   handleAction(inv: Invocation, action: ActionRequest): Promise<Reply>;
+  /**
+   * The reply to a command when it needs no I/O at all (help, a command that does not parse, a
+   * refusal known at once), else null: an adapter may put it in its acknowledgement. `who` is for the log.
+   */
+  answerNow?(text: string, who: string): Reply | null;
 }
 
 // ---------------------------------------------------------------- Store

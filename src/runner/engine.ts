@@ -145,6 +145,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const service: KeyturnService = {
     handleText: (inv, text) => (standby() ? Promise.resolve(refusal()) : inner.handleText(inv, text)),
     handleAction: (inv, action) => (standby() ? Promise.resolve(refusal()) : inner.handleAction(inv, action)),
+    answerNow: (text, who) => (standby() ? null : inner.answerNow(text, who)),
   };
 
   const fire = async (t: Timer): Promise<void> => {

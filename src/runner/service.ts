@@ -72,6 +72,18 @@ export class Service implements KeyturnService {
     });
   }
 
+  /** Help, or a command that does not parse: answered with no I/O, so an adapter can answer in its ack. */
+  answerNow(text: string, who: string): Reply | null {
+    try {
+      const cmd = parseCommand(text);
+      return cmd.name === "help" ? ephemeral(renderHelp(cmd.topic)) : null;
+    } catch (e) {
+      if (!isKeyturnError(e)) return null; // the full path's boundary reports it with a correlation id
+      this.d.logger.info({ code: e.code, user: who, what: "command" }, "request refused");
+      return ephemeral(renderError(e));
+    }
+  }
+
   async handleAction(inv: Invocation, action: ActionRequest): Promise<Reply> {
     return this.#boundary(inv, "action", async () => {
       if (inv.idempotencyKey && !this.d.store.claimIdempotencyKey(inv.idempotencyKey, this.#now())) {

@@ -114,7 +114,28 @@ export class FakeSlack {
   #serveLate = false;
   /** Web API requests that arrived while hanging and are still unanswered. */
   hanging = 0;
+  /** TCP connections keyturn opened to this fake (the Web API and response_url together). */
+  connections = 0;
   url = "";
+
+  /**
+   * A slash command's acknowledgement as Slack shows it: a body with `text` or `blocks` is the reply,
+   * as if posted to the command's response_url (filed under the same id). Returns whether it was one.
+   */
+  showAck(id: string, raw: string): boolean {
+    let body: unknown;
+    try {
+      body = raw ? JSON.parse(raw) : null;
+    } catch {
+      return false;
+    }
+    if (!body || typeof body !== "object" || Array.isArray(body)) return false;
+    const b = body as Record<string, unknown>;
+    if (b.text === undefined && b.blocks === undefined) return false;
+    this.bodies.push(raw);
+    this.responses.push({ id, body: b });
+    return true;
+  }
 
   async start(): Promise<this> {
     this.#server = createServer((req, res) => {
@@ -152,6 +173,7 @@ export class FakeSlack {
         res.end(JSON.stringify(body));
       });
     });
+    this.#server.on("connection", () => this.connections++);
     await new Promise<void>((r) => this.#server!.listen(0, "127.0.0.1", () => r()));
     this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
     return this;

@@ -1,6 +1,7 @@
 /**
  * Driving a running keyturn as Slack does: signed slash commands and button clicks POSTed to
- * `/slack/events`, replies read back from the fake Slack's `response_url` log.
+ * `/slack/events`, replies read back from the fake Slack's `response_url` log — or from the
+ * acknowledgement itself when keyturn answered in it, which Slack shows the same way.
  */
 import { expect } from "vitest";
 import type { FakeSlack } from "../fakes/slack-api.js";
@@ -37,7 +38,7 @@ export class SlackDriver {
     return fetch(`${this.kt().url}/slack/events`, { method: "POST", headers, body });
   }
 
-  /** A slash command; resolves with the reply keyturn sent to its response_url. */
+  /** A slash command; resolves with the reply keyturn sent in its acknowledgement or to its response_url. */
   async command(
     user: string,
     text: string,
@@ -54,6 +55,7 @@ export class SlackDriver {
     });
     const res = await this.post(body);
     expect(res.status).toBe(200);
+    this.slack.showAck(id, await res.text());
     return waitUntil(`the reply to "${text}"`, () => this.slack.responses.find((r) => r.id === id)?.body, ms);
   }
 
