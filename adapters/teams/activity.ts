@@ -11,7 +11,7 @@ import type { KeyturnService, Logger } from "../../src/core/ports.js";
 import type { MessageDedup } from "./dedup.js";
 import type { TeamsDirectory } from "./directory.js";
 import { commandText } from "./mentions.js";
-import { cardAttachment, fileAttachment, messageTextOf } from "./render.js";
+import { activityOf, cardAttachment, fileAttachment } from "./render.js";
 
 export function turnLogic(deps: {
   service: KeyturnService;
@@ -42,11 +42,7 @@ export function turnLogic(deps: {
       commandText(a),
     );
     await ctx.sendActivity(
-      Activity.fromObject({
-        type: "message",
-        text: messageTextOf(reply.message),
-        attachments: [cardAttachment(reply.message), ...(reply.attachments ?? []).map(fileAttachment)],
-      }),
+      Activity.fromObject(activityOf(reply.message, (reply.attachments ?? []).map(fileAttachment))),
     );
   };
 

@@ -14,7 +14,7 @@ import type { Message } from "../../src/core/messages.js";
 import type { ChatGateway, Clock, Logger } from "../../src/core/ports.js";
 import { messageDeepLink } from "./deep-link.js";
 import type { TeamsDirectory } from "./directory.js";
-import { cardAttachment, fileAttachment, messageTextOf } from "./render.js";
+import { activityOf, fileAttachment } from "./render.js";
 import { asChatError, within, type TimedCloudAdapter } from "./timed-adapter.js";
 
 /** The audience of the Bot Framework connector (Azure Bot Service). */
@@ -179,11 +179,7 @@ export function teamsGateway(deps: {
   };
 }
 
-const messageObject = (message: Message) => ({
-  type: "message",
-  text: messageTextOf(message),
-  attachments: [cardAttachment(message)],
-});
+const messageObject = (message: Message) => activityOf(message);
 
 const messageActivity = (message: Message): Activity => Activity.fromObject(messageObject(message));
 

@@ -137,7 +137,10 @@ export function toCard(m: Message): Card {
       wrap: true,
       color: COLOR[m.tone ?? "info"] ?? "Default",
     });
-  else body.push({ type: "TextBlock", text: escapeTeams(m.text), wrap: true });
+  // the sentence leads the card when no title says it, or when nothing follows the title (as on Slack):
+  // the activity carries no text of its own, so the card must say it
+  if (m.text.trim() && (!m.title || (!m.fields?.length && !m.sections?.length)))
+    body.push({ type: "TextBlock", text: escapeTeams(m.text), wrap: true });
   if (m.fields?.length)
     body.push({
       type: "FactSet",
@@ -168,6 +171,31 @@ export function toCard(m: Message): Card {
     body,
     ...(actions.length ? { actions } : {}),
   };
+}
+
+/** Whether a message needs a card (anything beyond its sentence and small print). */
+export const needsCard = (m: Message): boolean =>
+  !!(m.title || m.fields?.length || m.sections?.length || m.buttons?.length || m.link);
+
+/**
+ * A message as a Teams activity. Teams shows an activity's `text` above its card, so a message with a
+ * card is sent as the card alone, its sentence as the activity's `summary` (the Bot Framework's text for
+ * where cards are not rendered: notifications and the chat list's preview). A message that is only a
+ * sentence stays text, its small print after it when the sentence does not already say it.
+ */
+export function activityOf(
+  m: Message,
+  files: readonly Record<string, unknown>[] = [],
+): Record<string, unknown> {
+  if (!needsCard(m)) {
+    const extra = (m.context ?? []).filter((x) => !m.text.includes(x));
+    return {
+      type: "message",
+      text: messageTextOf(m) + (extra.length ? ` (${escapeText(extra.join(" · "))})` : ""),
+      ...(files.length ? { attachments: [...files] } : {}),
+    };
+  }
+  return { type: "message", summary: m.text, attachments: [cardAttachment(m), ...files] };
 }
 
 export const cardAttachment = (m: Message) => ({

@@ -12,6 +12,7 @@ import {
 } from "../fakes/bot-connector.js";
 import { findSecrets, scanPaths } from "../support/scan-secrets.js";
 import { simulatorKeys, spawnKeyturn, waitUntil, type RunningProgram } from "../support/spawn-keyturn.js";
+import { shownOf } from "../support/teams-visible.js";
 
 const THREAD = "19:incident@thread.tacv2;messageid=100";
 let fc: FakeConnector;
@@ -71,10 +72,10 @@ describe("a whole incident in Teams", () => {
       fc.in(THREAD).find((a) => /CHG-1 · rotate/.test(JSON.stringify(cardOf(a.body)))),
     );
     await waitUntil("Bob's proactive DM", () =>
-      fc.in("a:personal-bob").find((a) => /asks you to approve CHG-1/.test(String(a.body.text))),
+      fc.in("a:personal-bob").find((a) => /asks you to approve CHG-1/.test(shownOf(a.body).join("\n"))),
     );
     await waitUntil("Carol's proactive DM", () =>
-      fc.in("a:personal-carol").find((a) => /asks you to approve CHG-1/.test(String(a.body.text))),
+      fc.in("a:personal-carol").find((a) => /asks you to approve CHG-1/.test(shownOf(a.body).join("\n"))),
     );
 
     const actions = await waitUntil("Approve on the card", () => {

@@ -19,7 +19,7 @@ import {
 } from "../fakes/bot-connector.js";
 import { LocalAuthority } from "../fakes/teams-auth.js";
 import { spawnKeyturn, waitUntil, type RunningProgram } from "../support/spawn-keyturn.js";
-import { asMessageText, asTextBlock, cardTexts } from "../support/teams-visible.js";
+import { asTextBlock, cardTexts, shownOf } from "../support/teams-visible.js";
 
 const THREAD = "19:incident@thread.tacv2;messageid=100";
 const GROUP = "0b7c2e8a-5d1f-4c3b-9a6e-2f4d8c1b7e90";
@@ -81,18 +81,17 @@ describe("Teams as people see it", () => {
       fc.in(THREAD).find((a) => /CHG-1 · rotate/.test(JSON.stringify(cardOf(a.body)))),
     );
     await waitUntil("Bob's DM", () => fc.in("a:personal-bob")[0]);
-    const everything = fc
-      .in(THREAD)
-      .map((a) => [String(a.body.text), ...cardTexts(cardOf(a.body))].join("\n"));
+    const everything = fc.in(THREAD).map((a) => shownOf(a.body).join("\n"));
     expect(everything.join("\n")).not.toMatch(/already has an open change|CHG-2/);
 
     const card = cardTexts(cardOf(root.body)).map(asTextBlock);
     expect(card.map((b) => b.shown)).toContain(asTyped);
     expect(card.flatMap((b) => b.emphasised)).not.toContain("loud");
     expect(card.flatMap((b) => b.links).filter((l) => l.says !== l.to)).toEqual([]);
-    const text = asMessageText(String(root.body.text));
-    expect(text.emphasised).toEqual([]);
-    expect(text.links.filter((l) => l.says !== l.to)).toEqual([]);
+    // the card goes alone, its sentence the notification's summary: nothing above it repeats the card
+    expect(root.body.text).toBeUndefined();
+    expect(String(root.body.summary)).toMatch(/^CHG-1 · rotate contoso-translator/);
+    expect(shownOf(root.body).filter((t) => /^CHG-1 · rotate/.test(t))).toHaveLength(1);
   });
 
   it("approvers who never wrote to keyturn get the request in a 1:1 chat keyturn opened", async () => {

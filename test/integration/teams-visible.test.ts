@@ -14,7 +14,7 @@ import { createLogger } from "../../src/log.js";
 import { openStore } from "../../src/store/open-store.js";
 import { KeyturnError } from "../../src/core/errors.js";
 import { renderError } from "../../src/core/render/index.js";
-import { asMessageText, asTextBlock, cardTexts } from "../support/teams-visible.js";
+import { asMessageText, asTextBlock, cardTexts, shownOf } from "../support/teams-visible.js";
 import { cardAction, cardOf, channelMessage, FakeConnector, PEOPLE, TENANT } from "../fakes/bot-connector.js";
 
 const NOW = new Date("2026-03-02T10:15:30.000Z");
@@ -237,11 +237,9 @@ describe("user text stays text in Teams", () => {
     expect(texts.at(-1)!.text).toBe(`rotate contoso-translator --reason "${asTyped}"`);
 
     const reply = connector.in(conversation).at(-1)!.body;
-    const message = asMessageText(String(reply.text));
-    expect(message.shown).toBe(`Change requested: rotate contoso-translator --reason "${asTyped}"`);
-    expect(message.emphasised).toEqual([]);
-    // a link may only say where it goes (Teams links bare URLs): none disguised as "click"
-    expect(message.links.filter((l) => l.says !== l.to)).toEqual([]);
+    // a card goes alone (Teams would show a text above it too): its sentence is the notification's summary
+    expect(reply.text).toBeUndefined();
+    expect(reply.summary).toBe(`Change requested: rotate contoso-translator --reason "${asTyped}"`);
 
     const blocks = cardTexts(cardOf(reply)).map(asTextBlock);
     expect(blocks.map((b) => b.shown)).toEqual([
@@ -252,5 +250,58 @@ describe("user text stays text in Teams", () => {
     expect(blocks.flatMap((b) => b.emphasised)).toEqual([]);
     expect(blocks.flatMap((b) => b.links).filter((l) => l.says !== l.to)).toEqual([]);
     expect(JSON.stringify(reply)).not.toContain("<at>");
+
+    // an answer that is only a sentence is message text, and the reason in it reads as typed
+    answer = (text) => ({ visibility: "in_channel", message: { text: `Change requested: ${text}` } });
+    await post({ ...activity, id: `${String(activity.id)}-again` });
+    const plain = connector.in(conversation).at(-1)!.body;
+    expect(plain.attachments).toBeUndefined();
+    const message = asMessageText(String(plain.text));
+    expect(message.shown).toBe(`Change requested: rotate contoso-translator --reason "${asTyped}"`);
+    expect(message.emphasised).toEqual([]);
+    // a link may only say where it goes (Teams links bare URLs): none disguised as "click"
+    expect(message.links.filter((l) => l.says !== l.to)).toEqual([]);
+    expect(JSON.stringify(plain)).not.toContain("<at>");
+  });
+});
+
+describe("a Teams message says its sentence once", () => {
+  const sentence =
+    "CHG-3 completed at 2026-11-30 20:34 UTC: contoso-translator rotated, approved by Bob Okafor and Carol Diaz. Nothing is left for you to decide.";
+  const dm = {
+    text: sentence,
+    title: "CHG-3 · rotate contoso-translator",
+    fields: [{ label: "State", value: "COMPLETED" }],
+    sections: [{ lines: [sentence] }],
+    context: ["CHG-3"],
+  };
+  const times = (a: Record<string, unknown> | undefined, s: string) =>
+    shownOf(a).filter((t) => t.includes(s)).length;
+
+  it("a card is sent alone, its sentence the summary Teams notifies with; an update keeps it so", async () => {
+    const ref = await teams.gateway.notify("bob@contoso.com", {
+      ...dm,
+      text: "Alice Ng asks you to approve CHG-3",
+      sections: [{ lines: ["Alice Ng asks you to approve CHG-3"] }],
+    });
+    const posted = connector.in("a:personal-bob").find((a) => a.id === ref!.root)!;
+    expect(times(posted.body, "Alice Ng asks you to approve CHG-3")).toBe(1);
+    expect(times(posted.body, "CHG-3 · rotate contoso-translator")).toBe(1);
+    expect(posted.body.summary).toBe("Alice Ng asks you to approve CHG-3");
+
+    await teams.gateway.updateRoot(ref!, dm);
+    const now = posted.versions.at(-1)!;
+    expect(times(now, "CHG-3 completed at 2026-11-30 20:34 UTC")).toBe(1);
+    expect(times(now, "CHG-3 · rotate contoso-translator")).toBe(1);
+    expect(now.summary).toBe(sentence);
+  });
+
+  it("a card with a title and nothing under it says its sentence in the card", async () => {
+    const ref = await teams.gateway.notify("bob@contoso.com", {
+      title: "keyturn is on standby",
+      text: "Send the request again in a minute.",
+    });
+    const posted = connector.in("a:personal-bob").find((a) => a.id === ref!.root)!;
+    expect(shownOf(posted.body)).toEqual(["keyturn is on standby", "Send the request again in a minute."]);
   });
 });

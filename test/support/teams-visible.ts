@@ -53,3 +53,13 @@ const decode = (s: string) =>
     .replace(/&quot;/g, '"')
     .replace(/&#(\d+);/g, (_m, n: string) => String.fromCodePoint(Number(n)))
     .replace(/&amp;/g, "&");
+
+/** Everything a person reads of one Teams message activity: its text (if any), then its cards' text. */
+export function shownOf(activity: Record<string, unknown> | undefined): string[] {
+  const out: string[] = [];
+  if (typeof activity?.text === "string" && activity.text) out.push(asMessageText(activity.text).shown);
+  for (const a of (activity?.attachments ?? []) as { contentType?: string; content?: unknown }[])
+    if (a.contentType === "application/vnd.microsoft.card.adaptive")
+      out.push(...cardTexts(a.content).map((t) => asTextBlock(t).shown));
+  return out;
+}
