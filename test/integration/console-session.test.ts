@@ -83,10 +83,12 @@ describe("the console", () => {
     const pinned = await type('rotate contoso-speech --reason "cadence"');
     expect(pinned).toContain("Warning: 1 consumer(s) will hold the cutover check.");
     expect(pinned).toMatch(
-      /speech-ivr.* pins version .* of speech-key: the cutover check waits until it is re-pinned.*waive CHG-1 /,
+      /speech-ivr.* pins Key Vault version [0-9a-f]{8}… of speech-key: the cutover check waits until it is re-pinned.*waive CHG-1 /,
     );
     // on the card approvers read, before anyone approves
-    expect(await type("thread CHG-1")).toMatch(/Note: BLOCKS THE CUTOVER: speech-ivr.* pins version/);
+    expect(await type("thread CHG-1")).toMatch(
+      /Note: BLOCKS THE CUTOVER: speech-ivr.* pins Key Vault version [0-9a-f]{8}… /,
+    );
     const literal = await type('rotate fabrikam-ai --reason "cadence"');
     expect(literal).toMatch(
       /fabrikam-app.* holds a literal copy of key1 in FABRIKAM_KEY: the cutover check waits until/,

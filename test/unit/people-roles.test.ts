@@ -538,7 +538,7 @@ describe("what the card shows", () => {
     const { renderChangeCard } = await import("../../src/core/render/change.js");
     const card = renderChangeCard(awaiting());
     expect(card.fields?.find((f) => f.label === "Approvers")?.value).toBe(
-      "Bob Okafor (group:secops); Carol Diaz (group:platform)",
+      "secops: Bob Okafor; platform: Carol Diaz",
     );
   });
 });
