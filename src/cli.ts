@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * keyturn's command line: `start` (the bot; sandbox by default), `run <file>` (a command file
- * against the sandbox), `config check`, `doctor`, `audit verify`, `evidence <CHG>`.
+ * against the sandbox), `config check`, `doctor`, `audit verify`, `evidence <CHG>`, `backup <file>`,
+ * `restore <file>`.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
@@ -16,6 +17,7 @@ import { keyturnVersion } from "./keyturn-version.js";
 import { isKeyturnError } from "./core/errors.js";
 import { credentialFor, type RunningKeyturn, startKeyturn, type StopReport } from "./main.js";
 import { auditForEvidence } from "./runner/evidence-audit.js";
+import { backupStore, restoreStore } from "./store/backup.js";
 import { loadSigner, signingKeyPath } from "./store/checkpoint-signer.js";
 import { openStore } from "./store/open-store.js";
 import { packWitness, verifyPack, withCheckpoint } from "./store/pack-seal.js";
@@ -33,6 +35,10 @@ const HELP = `keyturn — rotate Azure AI service keys under approval, without d
                                     log still reaches a head seen outside the database (a pack, a thread)
   keyturn audit verify --pack <file.json>
                                     verify an evidence pack offline, on its own (content, signature, events)
+  keyturn backup <file>             an online copy of the database (keyturn may keep running), verified with
+                                    audit verify before it is kept; never overwrites; the signing key is not in it
+  keyturn restore <file>            verify a backup and make it the database (stop keyturn first); the
+                                    database it replaces is kept beside it
   keyturn evidence <CHG> [--out d]  write the evidence pack (Markdown + JSON), signed; exits 1 with the
                                     warning first when the audit log does not verify
 `;
@@ -66,6 +72,16 @@ async function main(argv: string[]): Promise<number> {
       if (values.pack) return verifyPackFile(values.pack);
       return auditVerify(values.witness ?? []);
     }
+    case "backup":
+      if (!rest[0])
+        return usage("backup needs a file to write, e.g. keyturn backup /backups/keyturn-2026-11-30.sqlite");
+      return backup(rest[0]);
+    case "restore":
+      if (!rest[0])
+        return usage(
+          "restore needs the backup file, e.g. keyturn restore /backups/keyturn-2026-11-30.sqlite",
+        );
+      return restore(rest[0]);
     case "evidence": {
       const { values, positionals } = parseArgs({
         args: rest,
@@ -315,6 +331,48 @@ function auditVerify(witnessArgs: readonly string[]): number {
   } finally {
     store.close();
   }
+}
+
+async function backup(file: string): Promise<number> {
+  const c = readConfig();
+  const dbPath = join(c.dataDir, "keyturn.db");
+  const r = await backupStore(dbPath, resolve(file));
+  const v = r.verify;
+  process.stdout.write(
+    [
+      `backup written: ${r.file} (${Math.ceil(r.bytes / 1024)} KiB, schema version ${r.schemaVersion}) from ${dbPath}`,
+      `audit verify on the copy: chain OK (${v.events} events, head ${v.head}); ${v.changes ?? 0} change(s) rebuilt from their events match`,
+      signingKeyNote(dbPath),
+      `To restore: stop keyturn, then keyturn restore ${r.file}`,
+    ].join("\n") + "\n",
+  );
+  return 0;
+}
+
+function restore(file: string): number {
+  const c = readConfig();
+  mkdirSync(c.dataDir, { recursive: true });
+  const dbPath = join(c.dataDir, "keyturn.db");
+  const r = restoreStore(resolve(file), dbPath);
+  const v = r.verify;
+  process.stdout.write(
+    [
+      `backup verified: chain OK (${v.events} events, head ${v.head}); ${v.changes ?? 0} change(s) match their events`,
+      `restored into ${r.restored}${r.keptAside ? `; the database it replaced is kept as ${r.keptAside} (remove it once keyturn runs well on the restored data)` : ""}`,
+      "Whatever happened after the backup was made is not in it: check open changes with `list` once keyturn runs, and compare live keys with `status <account>`.",
+      signingKeyNote(dbPath),
+      "Next: start keyturn, then run keyturn audit verify.",
+    ].join("\n") + "\n",
+  );
+  return 0;
+}
+
+function signingKeyNote(dbPath: string): string {
+  const key = signingKeyPath(dbPath);
+  if (!key) return "No checkpoint signing key is configured.";
+  return existsSync(key)
+    ? `The checkpoint signing key is NOT in the backup: it is ${key}. Keep a copy with your secrets (e.g. in Key Vault), apart from the backups: whoever holds it can sign checkpoints as keyturn. Without it, keyturn signs new checkpoints with a new key; packs already exported still verify.`
+    : `No checkpoint signing key exists yet at ${key} (keyturn creates it with the first signed checkpoint); it is never in a backup.`;
 }
 
 function verifyPackFile(file: string): number {

@@ -56,23 +56,29 @@ export const MIGRATIONS: readonly string[] = [
    );`,
 ];
 
-/** Brings the schema up to date; refuses a database written by a newer keyturn rather than guess. */
-export function migrate(db: Database.Database, logger?: Logger): void {
+/**
+ * Brings the schema up to date; refuses a database written by a newer keyturn rather than guess.
+ * The version is recorded in schema_migrations (when each step ran) and mirrored in
+ * `PRAGMA user_version`, so `sqlite3 keyturn.db 'PRAGMA user_version'` says it without keyturn.
+ */
+export function migrate(db: Database.Database, logger?: Logger, steps: readonly string[] = MIGRATIONS): void {
   db.exec(
     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
   );
   const current =
     (db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null }).v ?? 0;
-  if (current > MIGRATIONS.length) {
+  const stamped = db.pragma("user_version", { simple: true }) as number;
+  const newest = Math.max(current, stamped);
+  if (newest > steps.length) {
     throw new KeyturnError(
       "config_invalid",
-      `The database ${db.name} was written by a newer keyturn (schema version ${current}; this keyturn knows up to ${MIGRATIONS.length}). Upgrade keyturn, or point KEYTURN_DATA_DIR at another directory.`,
+      `The database ${db.name} was written by a newer keyturn (schema version ${newest}; this keyturn knows up to ${steps.length}). Upgrade keyturn, or restore a backup made by this version (keyturn restore <file>), or point KEYTURN_DATA_DIR at another directory.`,
     );
   }
   const record = db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)");
   const done = db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?");
-  for (let v = current + 1; v <= MIGRATIONS.length; v++) {
-    const step = MIGRATIONS[v - 1];
+  for (let v = current + 1; v <= steps.length; v++) {
+    const step = steps[v - 1];
     if (step === undefined) break;
     // IMMEDIATE and re-checked inside: two processes opening a new file at once migrate it once
     const applied = db
@@ -80,9 +86,12 @@ export function migrate(db: Database.Database, logger?: Logger): void {
         if (done.get(v)) return false;
         db.exec(step);
         record.run(v, new Date().toISOString());
+        db.pragma(`user_version = ${v}`);
         return true;
       })
       .immediate();
     if (applied) logger?.info({ schemaVersion: v }, "database schema migrated");
   }
+  // a database from before user_version was kept (schema_migrations only) gets it now
+  if (stamped < steps.length && !db.readonly) db.pragma(`user_version = ${steps.length}`);
 }

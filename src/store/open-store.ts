@@ -21,6 +21,8 @@ export interface StoreOptions {
   readonly logger?: Logger;
   /** The checkpoint signing key (default: KEYTURN_SIGNING_KEY_FILE, else beside the data directory). */
   readonly signingKeyFile?: string;
+  /** The schema steps (default: MIGRATIONS); a test of a future step passes its own list. */
+  readonly migrations?: readonly string[];
 }
 
 export function openStore(path: string, opts: StoreOptions = {}): Store {
@@ -34,7 +36,7 @@ export function openStore(path: string, opts: StoreOptions = {}): Store {
   // a second process (CLI `verify`, a restarted runner) waits for the writer instead of failing
   db.pragma("busy_timeout = 5000");
   db.pragma("foreign_keys = ON");
-  migrate(db, opts.logger);
+  migrate(db, opts.logger, opts.migrations);
   const st = prepareStatements(db);
   const lease = leaseOps(db);
   // loaded on first use: a store that never signs (a CLI check, a test) never needs the key
