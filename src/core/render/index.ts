@@ -3,10 +3,10 @@ export {
   renderBreakGlassAlert,
   renderChangeCard,
   renderNotice,
-  renderStepReply,
   changeTitle,
   type Decision,
 } from "./change.js";
+export { renderStepReply } from "./step-reply.js";
 export {
   approvalDmSentence,
   decisionOpen,
