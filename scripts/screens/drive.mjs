@@ -145,7 +145,10 @@ async function driveSlack(kt, slack, shots) {
   });
   await sleep(1_500);
   const thread = slack.thread(CHANNEL, root.ts);
-  const running = thread.root.versions.find((v) => /RUNNING/.test(seen(v.blocks)));
+  const running = midRotation(
+    thread.root.versions.filter((v) => /RUNNING/.test(seen(v.blocks))),
+    (v) => seen(v.blocks),
+  );
   const approved = thread.root.versions.find((v) => /APPROVED/.test(seen(v.blocks)));
   shots.running = msg(running ?? approved ?? done.root);
   shots.completed = msg(thread.root);
@@ -182,6 +185,13 @@ async function driveSlack(kt, slack, shots) {
     root: msg(rejectedThread.root),
     replies: rejectedThread.replies.map((r) => msg(r)),
   };
+}
+
+/** The running card shown mid-rotation: some steps done (✓), one in progress (▶), others still to come. */
+function midRotation(versions, text) {
+  for (const step of [4, 5, 3, 6, 2, 7])
+    for (const v of versions) if (text(v).includes(`▶ ${step}.`)) return v;
+  return versions.find((v) => text(v).includes("▶")) ?? versions[0];
 }
 
 async function driveTeams(kt, fc, shots) {
@@ -230,7 +240,10 @@ async function driveTeams(kt, fc, shots) {
   );
   await sleep(1_500);
   const card = fc.in(THREAD).find((x) => x.id === root.id);
-  const running = card.versions.find((v) => /RUNNING/.test(JSON.stringify(cardOf(v))));
+  const running = midRotation(
+    card.versions.filter((v) => /RUNNING/.test(JSON.stringify(cardOf(v)))),
+    (v) => JSON.stringify(cardOf(v)),
+  );
   shots.running = running ? { text: running.text ?? "", card: cardOf(running) } : activity(card);
   shots.completed = activity(card);
   shots.thread = fc.in(THREAD).map(activity);

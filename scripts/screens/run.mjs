@@ -69,7 +69,7 @@ slackShot(
 );
 slackShot(
   "slack-06-card-running",
-  "The card once both approvals are in and the rotation runs.",
+  "The card mid-rotation: done steps ✓, the step in progress ▶ with since when.",
   messageHtml(s.running),
 );
 slackShot("slack-07-card-completed", "The card when the change has completed.", messageHtml(s.completed));
@@ -131,7 +131,12 @@ teamsShot(
     },
   ],
 );
-teamsShot("teams-03-card-running", "The card once approved, while the rotation runs.", T_THREAD, [t.running]);
+teamsShot(
+  "teams-03-card-running",
+  "The card mid-rotation: done steps ✓, the step in progress ▶ with since when.",
+  T_THREAD,
+  [t.running],
+);
 teamsShot("teams-04-card-completed", "The card when the change has completed.", T_THREAD, [t.completed]);
 teamsShot(
   "teams-05-thread-step-replies",
@@ -184,11 +189,12 @@ and Teams set up against the test fakes, which speak the platforms' wire protoco
 Block Kit keyturn sent, laid out as Slack's desktop client does (scripts/screens/slack-html.mjs: header,
 section, fields, context, actions, modal input, and mrkdwn as Slack reads it — a formatting marker that
 does not start a word stays literal). Teams messages are the Adaptive Cards keyturn sent, rendered by
-Microsoft's \`adaptivecards\` renderer under Teams' light-theme host config, with each message's text above
-its card as Teams shows it (the designer's sample Teams host config draws \`good\` and \`warning\` text in
-#92c353 and #f8d22a; these pages use darker shades of the same hues, so read a green or yellow title's
-legibility with that in mind). Screenshots by Chromium, headless. Times, ids and fingerprints change from run
-to run; file names do not.
+Microsoft's \`adaptivecards\` renderer under Teams' light-theme host config, with a message's text above its
+card wherever it has both, as Teams shows it (keyturn sends a card alone, its sentence as the summary Teams
+notifies with, so no text repeats a card; a message that is only a sentence is text). The designer's sample
+Teams host config draws \`good\` and \`warning\` text in #92c353 and #f8d22a; these pages use darker shades
+of the same hues, so read a green or yellow title's legibility with that in mind. Screenshots by Chromium,
+headless. Times, ids and fingerprints change from run to run; file names do not.
 
 Needs Debian's \`chromium\` and \`fonts-noto-color-emoji\` (\`apt-get install -y chromium fonts-noto-color-emoji\`).
 

@@ -1,8 +1,9 @@
 /**
  * Teams messages → an HTML page that renders each Adaptive Card with Microsoft's own renderer (the
  * `adaptivecards` package, loaded from node_modules in the browser) under a host configuration with
- * Teams' light-theme values, inside Teams-like message chrome. A message's `text` is shown above its
- * card, as Teams shows it, with the Markdown Teams renders in message text (bold, italics, links).
+ * Teams' light-theme values, inside Teams-like message chrome. A message's `text`, where it has one, is
+ * shown above its card, as Teams shows it, with the Markdown Teams renders in message text (bold, italics,
+ * links); keyturn sends a card alone, its sentence as the activity's summary (notifications only).
  */
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
