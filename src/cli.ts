@@ -336,7 +336,17 @@ function auditVerify(witnessArgs: readonly string[]): number {
 async function backup(file: string): Promise<number> {
   const c = readConfig();
   const dbPath = join(c.dataDir, "keyturn.db");
-  const r = await backupStore(dbPath, resolve(file));
+  let r;
+  try {
+    r = await backupStore(dbPath, resolve(file));
+  } catch (e) {
+    // a copy that does not verify is an audit finding, not a usage error: exit 1 like audit verify
+    if (isKeyturnError(e) && e.code === "tampered") {
+      process.stderr.write(`keyturn: ${e.userMessage}\n`);
+      return 1;
+    }
+    throw e;
+  }
   const v = r.verify;
   process.stdout.write(
     [

@@ -375,8 +375,12 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     store.close();
     detachMetrics();
     await simulator?.close();
+    // buffered spans get a short flush; an unreachable collector does not hold the stop up
     if (tracing)
-      await Promise.race([tracing.shutdown().catch(() => undefined), sleep(Math.max(left(), 500))]);
+      await Promise.race([
+        tracing.shutdown().catch(() => undefined),
+        sleep(Math.min(2000, Math.max(left(), 200))),
+      ]);
     const report: StopReport = {
       ms: Date.now() - t0,
       requestsAnswered,

@@ -6,6 +6,7 @@
  * restores into an empty one; keyturn starts on the restored data, `audit verify` passes and the
  * history is there (`history` in Slack names the rotation).
  */
+import Database from "better-sqlite3";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -70,6 +71,20 @@ describe("keyturn backup and restore", () => {
     expect(b.out).toContain(`The checkpoint signing key is NOT in the backup: it is ${key}.`);
     expect(b.code).toBe(0);
     // one self-contained file, nothing half-written beside it
+    expect(readdirSync(join(dir, "backups"))).toEqual(["keyturn-2026-11-30.sqlite"]);
+
+    // a store whose log was edited is not backed up as if it were sound
+    const edited = join(dir, "edited");
+    mkdirSync(edited);
+    copyFileSync(FIXTURE, join(edited, "keyturn.db"));
+    const db = new Database(join(edited, "keyturn.db"));
+    db.exec("DROP TRIGGER events_no_update; UPDATE events SET actor = 'mallory' WHERE seq = 4;");
+    db.close();
+    const refused = cli(edited, "backup", join(dir, "backups", "edited.sqlite"));
+    expect(refused.out).toMatch(
+      /The copy does not pass audit verify \(.*event 4.*\); no backup was written\./,
+    );
+    expect(refused.code).toBe(1);
     expect(readdirSync(join(dir, "backups"))).toEqual(["keyturn-2026-11-30.sqlite"]);
 
     // never overwrites
