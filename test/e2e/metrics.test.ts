@@ -7,24 +7,13 @@
  * OTLP/HTTP endpoint configured with the standard OpenTelemetry variables.
  */
 import { createServer, type Server } from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Change } from "../../src/core/domain.js";
-import {
-  azureEnv,
-  ROTATABLE,
-  startStandaloneSimulator,
-  writeShortPolicy,
-  type StandaloneSimulator,
-} from "../support/chaos-kit.js";
-import { ChaosKeyturn, SLACK_IDS } from "../support/chaos-keyturn.js";
+import { SLACK_IDS, type ChaosKeyturn } from "../support/chaos-keyturn.js";
 import { waitUntil } from "../support/spawn-keyturn.js";
+import { startStandaloneRig, translator, type StandaloneRig } from "../support/standalone-rig.js";
 
-const translator = ROTATABLE[0];
-let dir: string;
-let sim: StandaloneSimulator;
+let rig: StandaloneRig;
+let sim: StandaloneRig["sim"];
 let kt: ChaosKeyturn;
 let otlp: Server;
 const spanNames: string[] = [];
@@ -63,11 +52,9 @@ const value = (samples: Sample[], name: string, labels: Record<string, string> =
     .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
     .reduce((sum, s) => sum + s.value, 0);
 
-const theChange = (): Change | undefined =>
-  kt.changes().find((c) => c.accountId.toLowerCase() === translator.id.toLowerCase());
+const theChange = () => rig.theChange();
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "keyturn-metrics-"));
   // a trace collector: OTLP/HTTP with JSON bodies
   otlp = createServer((req, res) => {
     let body = "";
@@ -85,22 +72,20 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => otlp.listen(0, "127.0.0.1", r));
   const port = (otlp.address() as { port: number }).port;
-  sim = await startStandaloneSimulator(dir);
-  kt = new ChaosKeyturn(join(dir, "data"), {
-    ...azureEnv(sim),
-    KEYTURN_POLICY_FILE: writeShortPolicy(dir),
-    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
-    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-    OTEL_BSP_SCHEDULE_DELAY: "100",
+  rig = await startStandaloneRig("metrics", {
+    env: () => ({
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_BSP_SCHEDULE_DELAY: "100",
+    }),
   });
-  await kt.start();
+  ({ sim } = rig);
+  kt = rig.processes[0]!;
 });
 
 afterAll(async () => {
-  await kt?.stop();
-  await sim?.stop();
+  await rig?.close();
   await new Promise((r) => otlp?.close(r));
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("GET /metrics and traces during a rotation", () => {

@@ -7,47 +7,30 @@
  * slot regenerated exactly once, and `keyturn audit verify` passes.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Change } from "../../src/core/domain.js";
 import { sign, slashCommand } from "../fakes/slack-sign.js";
-import {
-  azureEnv,
-  ROTATABLE,
-  startStandaloneSimulator,
-  writeShortPolicy,
-  type StandaloneSimulator,
-} from "../support/chaos-kit.js";
-import { ChaosKeyturn, SLACK_IDS } from "../support/chaos-keyturn.js";
+import { SLACK_IDS, type ChaosKeyturn } from "../support/chaos-keyturn.js";
 import { waitUntil } from "../support/spawn-keyturn.js";
+import { startStandaloneRig, translator, type StandaloneRig } from "../support/standalone-rig.js";
 
-const translator = ROTATABLE[0];
-let dir: string;
-let sim: StandaloneSimulator;
+let rig: StandaloneRig;
+let sim: StandaloneRig["sim"];
 let first: ChaosKeyturn;
 let second: ChaosKeyturn;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "keyturn-sigterm-"));
-  sim = await startStandaloneSimulator(dir);
-  env = { ...azureEnv(sim), KEYTURN_POLICY_FILE: writeShortPolicy(dir), KEYTURN_SHUTDOWN_SECONDS: "10" };
-  first = new ChaosKeyturn(join(dir, "data"), env);
-  second = new ChaosKeyturn(join(dir, "data"), env);
-  await first.start();
+  rig = await startStandaloneRig("sigterm", {
+    processes: 2,
+    env: () => ({ KEYTURN_SHUTDOWN_SECONDS: "10" }),
+  });
+  ({ sim, env } = rig);
+  [first, second] = rig.processes as [ChaosKeyturn, ChaosKeyturn];
 });
 
-afterAll(async () => {
-  await second?.stop();
-  await first?.stop();
-  await sim?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rig?.close());
 
-const theChange = (): Change | undefined =>
-  first.changes().find((c) => c.accountId.toLowerCase() === translator.id.toLowerCase());
+const theChange = () => rig.theChange();
 
 describe("SIGTERM mid-rotation", () => {
   it("stops taking commands, finishes the call in flight, releases the lease, exits 0; the rotation resumes and completes", async () => {
@@ -57,11 +40,7 @@ describe("SIGTERM mid-rotation", () => {
       effect: { type: "latency", ms: 5000 },
       times: 1,
     });
-    await first.command(SLACK_IDS.alice, `rotate ${translator.name} --reason "rolling restart"`);
-    const requested = await waitUntil("the change to await approval", () =>
-      theChange()?.state === "awaiting_approval" ? theChange() : undefined,
-    );
-    for (const who of [SLACK_IDS.bob, SLACK_IDS.carol]) await first.command(who, `approve ${requested.id}`);
+    const requested = await rig.requestApproved("rolling restart");
     await second.start();
     expect(second.output()).toMatch(/STANDBY/);
 

@@ -5,45 +5,25 @@
  * ends holding a live key, the second process says it stands by (and who runs), refuses chat
  * requests, and takes over at once when the runner is SIGKILLed.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Change } from "../../src/core/domain.js";
-import {
-  azureEnv,
-  ROTATABLE,
-  startStandaloneSimulator,
-  writeShortPolicy,
-  type StandaloneSimulator,
-} from "../support/chaos-kit.js";
-import { ChaosKeyturn, SLACK_IDS } from "../support/chaos-keyturn.js";
+import { SLACK_IDS, type ChaosKeyturn } from "../support/chaos-keyturn.js";
 import { waitUntil } from "../support/spawn-keyturn.js";
+import { startStandaloneRig, translator, type StandaloneRig } from "../support/standalone-rig.js";
 
-const translator = ROTATABLE[0];
-let dir: string;
-let sim: StandaloneSimulator;
+let rig: StandaloneRig;
+let sim: StandaloneRig["sim"];
 let first: ChaosKeyturn;
 let second: ChaosKeyturn;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "keyturn-two-"));
-  sim = await startStandaloneSimulator(dir);
-  const env = { ...azureEnv(sim), KEYTURN_POLICY_FILE: writeShortPolicy(dir) };
-  first = new ChaosKeyturn(join(dir, "data"), env);
-  second = new ChaosKeyturn(join(dir, "data"), env);
-  await first.start();
+  rig = await startStandaloneRig("two", { processes: 2 });
+  ({ sim } = rig);
+  [first, second] = rig.processes as [ChaosKeyturn, ChaosKeyturn];
 });
 
-afterAll(async () => {
-  await second?.stop();
-  await first?.stop();
-  await sim?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rig?.close());
 
-const theChange = (): Change | undefined =>
-  first.changes().find((c) => c.accountId.toLowerCase() === translator.id.toLowerCase());
+const theChange = () => rig.theChange();
 
 describe("two keyturn processes on one data directory", () => {
   it("regenerate each slot once while a second process stands by, which takes over when the first dies", async () => {
@@ -54,11 +34,7 @@ describe("two keyturn processes on one data directory", () => {
       effect: { type: "latency", ms: 8000 },
       times: 1,
     });
-    await first.command(SLACK_IDS.alice, `rotate ${translator.name} --reason "two processes"`);
-    const requested = await waitUntil("the change to await approval", () =>
-      theChange()?.state === "awaiting_approval" ? theChange() : undefined,
-    );
-    for (const who of [SLACK_IDS.bob, SLACK_IDS.carol]) await first.command(who, `approve ${requested.id}`);
+    const requested = await rig.requestApproved("two processes");
 
     // key2's regenerate is under way (intent recorded, Azure not answered yet): start the second process
     await waitUntil(
