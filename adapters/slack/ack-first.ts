@@ -9,7 +9,7 @@
 import type { NextFunction, Request, Response } from "express";
 
 /** Longest the work behind an acknowledgement waits for other requests' acknowledgements. */
-export const ACK_FIRST_MAX_WAIT_MS = 500;
+export const ACK_FIRST_MAX_WAIT_MS = 2_000;
 
 export class AckFirst {
   #pending = 0;

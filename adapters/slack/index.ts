@@ -14,6 +14,7 @@ import {
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import type { ChannelRef, Message, Reply } from "../../src/core/messages.js";
 import type { ChatGateway, Clock, KeyturnService, Logger, Store } from "../../src/core/ports.js";
+import { observeChatAck } from "../../src/metrics.js";
 import { AckFirst } from "./ack-first.js";
 import { createSlackGateway } from "./gateway.js";
 import { SlackIdentity, type ResolvedUser } from "./identity.js";
@@ -259,6 +260,16 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
     ...toBlocks(withScopeNote(reply.message, who)),
   });
 
+  /** Socket Mode acknowledgements have no HTTP answer for the composition root to time: timed here. */
+  const timedAck = <A extends unknown[]>(ack: (...a: A) => Promise<void>) => {
+    if (!socket) return ack;
+    const t0 = process.hrtime.bigint();
+    return async (...a: A) => {
+      await ack(...a);
+      observeChatAck("slack", Number(process.hrtime.bigint() - t0) / 1e9);
+    };
+  };
+
   /** The user when already known (cached), without waiting for Slack; null when a lookup is needed. */
   const knownNow = (pending: Promise<ResolvedUser>): Promise<ResolvedUser | null> =>
     Promise.race([
@@ -295,7 +306,8 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
     }).catch(() => undefined);
   };
 
-  app.command(config.command, async ({ command, ack, respond }) => {
+  app.command(config.command, async ({ command, ack: sendAck, respond }) => {
+    const ack = timedAck(sendAck);
     // `/keyturn keyturn status x` reads as `status x`
     const text = command.text.replace(/^\s*keyturn(?:\s+|$)/i, "");
     const user = () => identity.resolve(command.user_id, installation.scope, command.user_name);
@@ -330,7 +342,7 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
   });
 
   app.action<BlockAction<ButtonAction>>(/^keyturn:/, async ({ ack, body, action, respond, client: c }) => {
-    await ack();
+    await timedAck(ack)();
     try {
       const request = parseButtonValue(action.value);
       if (!request) {
