@@ -7,7 +7,9 @@ import { join } from "node:path";
 import { benchDelays } from "./delays-bench.js";
 import { benchInventory } from "./inventory-bench.js";
 import { benchRotation } from "./rotation-bench.js";
-import { benchSlackAck } from "./slack-ack-bench.js";
+import { benchInventoryRss } from "./inventory-rss-bench.js";
+import { type AckBurst, benchSlackAck } from "./slack-ack-bench.js";
+import { benchStart } from "./start-bench.js";
 import { machine } from "./stats.js";
 import { benchStore } from "./store-bench.js";
 
@@ -21,8 +23,21 @@ log(
 
 log("store …");
 const store = benchStore({ singleForMs: quick ? 1000 : 5000, chainEvents: quick ? 50_000 : 1_000_000 });
-log("slack acknowledgement …");
-const slack = await benchSlackAck({ requests: quick ? 40 : 200 });
+log("start to ready …");
+const start = await benchStart({ runs: quick ? 1 : 3 });
+log("slack acknowledgement, Azure out of process …");
+const sizes = quick ? [40, 10] : [200, 20];
+const slackOut = await benchSlackAck({ setup: "azure-out-of-process", sizes });
+log("slack acknowledgement, sandbox in process …");
+const slackIn = await benchSlackAck({ setup: "sandbox-in-process", sizes });
+const slack = { outOfProcess: slackOut, inProcess: slackIn };
+log("memory: keyturn alone through an inventory of every account …");
+const fleet = quick
+  ? { subscriptions: 4, accountsPerSubscription: 50, concurrency: 64 }
+  : { subscriptions: 20, accountsPerSubscription: 250, concurrency: 64 };
+const memory = await benchInventoryRss(fleet);
+// V8 grows its heap far past what is live under the SDKs' allocation rate; this flag trades speed for RSS
+const memorySmall = await benchInventoryRss({ ...fleet, nodeFlags: ["--optimize-for-size"] });
 log("rotation critical path …");
 const rotation = await benchRotation({ rotations: quick ? 2 : 7 });
 log("exposure rotation under Azure's delays (scaled 1/60) …");
@@ -34,12 +49,30 @@ const inventory = await benchInventory(
     : { subscriptions: 20, accountsPerSubscription: 250, armLatencyMs: 50, concurrency: 64 },
 );
 
+const burstRow = (where: string, b: AckBurst): [string, string] => [
+  `Slack ack, ${b.requests} at once, ${where}: p50 / p99 (floor) ×p99`,
+  `${b.keyturn.p50Ms} / ${b.keyturn.p99Ms} ms (floor ${b.floor.p50Ms} / ${b.floor.p99Ms} ms) ×${b.ratioP99}` +
+    ` — max ${b.keyturn.maxMs} ms, ${b.keyturn.non2xx} non-2xx, ${b.replies}/${b.requests} answered (${b.keyturn.answeredInAck} in the ack)`,
+];
 const rows: [string, string][] = [
-  ["Slack ack: requests (concurrent)", String(slack.requests)],
-  ["Slack ack: p50 / p99 / max", `${slack.p50Ms} / ${slack.p99Ms} / ${slack.maxMs} ms`],
-  ["Slack ack: non-2xx answers", String(slack.non2xx)],
-  ["Slack: replies on response_url", `${slack.replies} of ${slack.requests}`],
-  ["Slack ack: p50 of one command at a time (idle bot)", `${slack.aloneP50Ms} ms`],
+  [
+    `start to ready, built tree (median of ${start.runs})`,
+    `node dist/src/cli.js start ${start.nodeMedianMs} ms (${start.nodeMs.join(", ")}); npm start ${start.npmMedianMs} ms (${start.npmMs.join(", ")}); RSS at ready ${start.readyRssMiB} MiB`,
+  ],
+  ...slackOut.bursts.map((b) => burstRow("Azure out of process", b)),
+  ...slackIn.bursts.map((b) => burstRow("sandbox in process", b)),
+  [
+    "Slack ack, one command at a time on an idle bot (p50)",
+    `${slackOut.aloneP50Ms} ms (Azure out of process), ${slackIn.aloneP50Ms} ms (sandbox in process)`,
+  ],
+  [
+    `keyturn alone through list + inventory of ${memory.accounts} accounts (${memory.concurrency} at a time)`,
+    `peak RSS ${memory.keyturnPeakRssMiB} MiB (ready ${memory.keyturnReadyMiB}, after list ${memory.keyturnAfterListMiB}); simulator ${memory.simulatorPeakRssMiB} MiB — ${memory.seconds} s, ${memory.failed} failed`,
+  ],
+  [
+    "the same, keyturn run with node --optimize-for-size",
+    `peak RSS ${memorySmall.keyturnPeakRssMiB} MiB (ready ${memorySmall.keyturnReadyMiB}, after list ${memorySmall.keyturnAfterListMiB}); simulator ${memorySmall.simulatorPeakRssMiB} MiB — ${memorySmall.seconds} s, ${memorySmall.failed} failed`,
+  ],
   [
     `list: ${inventory.accounts} accounts in ${inventory.subscriptions} subscriptions`,
     `${inventory.list.seconds} s (minimum ${inventory.list.minimumSeconds} s, ${inventory.list.bound}; ×${inventory.list.ratio}) — ${inventory.list.requests} ARM requests`,
@@ -96,7 +129,19 @@ if (!quick) {
   writeFileSync(
     join(dir, "latest.json"),
     JSON.stringify(
-      { at: started.toISOString(), machine: m, seconds, slack, inventory, rotation, delays, store },
+      {
+        at: started.toISOString(),
+        machine: m,
+        seconds,
+        start,
+        slack,
+        memory,
+        memorySmall,
+        inventory,
+        rotation,
+        delays,
+        store,
+      },
       null,
       2,
     ) + "\n",

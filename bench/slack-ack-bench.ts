@@ -1,96 +1,139 @@
 /**
- * Slack gives a slash command 3 s for its HTTP answer. This fires correctly signed slash commands
- * at once at the built program (child process, loopback) and times each answer.
+ * Slack gives a slash command 3 s for its HTTP answer. This fires correctly signed slash commands at
+ * once at the built program (child process, loopback) and times each answer — beside a do-nothing
+ * Node HTTP server hit by the same client in the same run (the floor: what the client and the
+ * machine cost by themselves). Two set-ups: the simulated tenant in its own process (standalone
+ * simulator, as Azure would be), and the sandbox in keyturn's process.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeSlack } from "../test/fakes/slack-api.js";
 import { sign, slashCommand } from "../test/fakes/slack-sign.js";
+import { azureEnv, startStandaloneSimulator, type StandaloneSimulator } from "../test/support/chaos-kit.js";
 import { spawnKeyturn } from "../test/support/spawn-keyturn.js";
+import {
+  BENCH_USERS,
+  benchText,
+  type BurstFigures,
+  commandBodies,
+  fire,
+  repliesFor,
+  startFloor,
+} from "./slack-burst.js";
 import { elapsedMs, percentile, round } from "./stats.js";
 
-export interface SlackAckFigures {
+export type AckSetup = "azure-out-of-process" | "sandbox-in-process";
+
+export interface AckBurst {
   readonly requests: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-  readonly non2xx: number;
+  readonly floor: BurstFigures;
+  readonly keyturn: BurstFigures;
+  /** keyturn ÷ floor. */
+  readonly ratioP50: number;
+  readonly ratioP99: number;
+  /** Commands answered (in the acknowledgement, or on response_url within 15 s). */
   readonly replies: number;
-  /** The same commands one at a time: what a single user waits for on an idle bot. */
-  readonly aloneP50Ms: number;
 }
 
-export async function benchSlackAck(opts: { requests: number }): Promise<SlackAckFigures> {
+export interface SlackAckFigures {
+  readonly setup: AckSetup;
+  readonly bursts: readonly AckBurst[];
+  /** The same commands one at a time: what a single user waits for on an idle bot. */
+  readonly aloneP50Ms: number;
+  /** The machine's 1-minute load average before and after: other work on it moves every figure. */
+  readonly loadAverage: readonly [number, number];
+}
+
+export async function benchSlackAck(opts: {
+  setup: AckSetup;
+  sizes: readonly number[];
+}): Promise<SlackAckFigures> {
+  const load0 = round(loadavg()[0]!, 1);
   const dir = mkdtempSync(join(tmpdir(), "keyturn-bench-slack-"));
   const secret = "bench-signing-secret";
   const slack = await new FakeSlack().start();
-  const kt = await spawnKeyturn({
-    KEYTURN_DATA_DIR: dir,
-    LOG_LEVEL: "warn",
-    KEYTURN_SANDBOX: "1",
-    SLACK_BOT_TOKEN: "xoxb-bench",
-    SLACK_SIGNING_SECRET: secret,
-    SLACK_API_URL: slack.apiUrl,
-    SLACK_BOT_USER_ID: "U0KEYTURN",
-    SLACK_TEAM_ID: "T0CONTOSO",
-  });
+  const floor = await startFloor();
+  let sim: StandaloneSimulator | null = null;
   try {
-    // one warm-up request so the figures are about steady state, not module loading
-    const warm = slashCommand({
-      user: "U0ERIN",
-      channel: "C0BENCH",
-      text: "help",
-      responseUrl: slack.responseUrl("warm"),
+    if (opts.setup === "azure-out-of-process") sim = await startStandaloneSimulator(dir);
+    const kt = await spawnKeyturn({
+      KEYTURN_DATA_DIR: join(dir, "data"),
+      LOG_LEVEL: "warn",
+      SLACK_BOT_TOKEN: "xoxb-bench",
+      SLACK_SIGNING_SECRET: secret,
+      SLACK_API_URL: slack.apiUrl,
+      SLACK_BOT_USER_ID: "U0KEYTURN",
+      SLACK_TEAM_ID: "T0CONTOSO",
+      ...(sim
+        ? {
+            ...azureEnv(sim),
+            KEYTURN_POLICY_FILE: new URL("../../src/sandbox/scenarios/default-policy.yaml", import.meta.url)
+              .pathname,
+          }
+        : { KEYTURN_SANDBOX: "1" }),
     });
-    await fetch(`${kt.url}/slack/events`, { method: "POST", headers: sign(secret, warm), body: warm });
-    const post = async (body: string): Promise<{ ms: number; status: number }> => {
-      const t0 = process.hrtime.bigint();
-      const r = await fetch(`${kt.url}/slack/events`, { method: "POST", headers: sign(secret, body), body });
-      await r.arrayBuffer();
-      return { ms: elapsedMs(t0), status: r.status };
-    };
-    const users = ["U0ALICE", "U0BOB", "U0CAROL", "U0DAVE", "U0ERIN"];
-    const alone: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const body = slashCommand({
-        user: users[i % users.length]!,
-        channel: "C0BENCH",
-        text: i % 2 ? "help" : "status contoso-translator",
-        responseUrl: slack.responseUrl(`alone${i}`),
-      });
-      alone.push((await post(body)).ms);
-      // the reply follows the acknowledgement: wait for it so the next command meets an idle bot
-      const end = Date.now() + 5_000;
-      while (Date.now() < end && !slack.responses.some((r) => r.id === `alone${i}`))
-        await new Promise((r) => setTimeout(r, 10));
+    const url = `${kt.url}/slack/events`;
+    try {
+      // warm-up: module loading, the account list, each user's identity
+      await fire(url, commandBodies(slack, BENCH_USERS.length * 2, "warm"), secret);
+      await fire(floor.url, commandBodies(slack, BENCH_USERS.length * 2, "floorwarm"), secret);
+      await repliesFor(slack, "warm", BENCH_USERS.length, 15_000);
+
+      const alone: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const body = slashCommand({
+          user: BENCH_USERS[i % BENCH_USERS.length]!,
+          channel: "C0BENCH",
+          text: benchText(i),
+          responseUrl: slack.responseUrl(`alone${i}`),
+        });
+        const t0 = process.hrtime.bigint();
+        const r = await fetch(url, { method: "POST", headers: sign(secret, body), body });
+        const answered = (await r.text()).includes('"blocks"');
+        alone.push(elapsedMs(t0));
+        // the reply follows the acknowledgement: wait for it so the next command meets an idle bot
+        if (!answered) await repliesFor(slack, `alone${i}`, 1, 5_000);
+      }
+
+      const bursts: AckBurst[] = [];
+      for (const [k, n] of opts.sizes.entries()) {
+        const floorFigures = await fire(floor.url, commandBodies(slack, n, `floor${k}-`), secret);
+        const prefix = `burst${k}-`;
+        const figures = await fire(url, commandBodies(slack, n, prefix), secret);
+        const onUrl = await repliesFor(slack, prefix, n - figures.answeredInAck, 15_000);
+        bursts.push({
+          requests: n,
+          floor: floorFigures,
+          keyturn: figures,
+          ratioP50: round(figures.p50Ms / floorFigures.p50Ms, 2),
+          ratioP99: round(figures.p99Ms / floorFigures.p99Ms, 2),
+          replies: onUrl + figures.answeredInAck,
+        });
+      }
+      return {
+        setup: opts.setup,
+        bursts,
+        aloneP50Ms: round(percentile(alone, 50)),
+        loadAverage: [load0, round(loadavg()[0]!, 1)],
+      };
+    } finally {
+      await kt.stop();
     }
-    const bodies = Array.from({ length: opts.requests }, (_, i) =>
-      slashCommand({
-        user: users[i % users.length]!,
-        channel: "C0BENCH",
-        text: i % 2 ? "help" : "status contoso-translator",
-        responseUrl: slack.responseUrl(`b${i}`),
-      }),
-    );
-    const results = await Promise.all(bodies.map(post));
-    // the replies themselves follow on response_url; count what arrived within a few seconds
-    const end = Date.now() + 15_000;
-    while (Date.now() < end && slack.responses.filter((r) => r.id.startsWith("b")).length < opts.requests)
-      await new Promise((r) => setTimeout(r, 100));
-    const ms = results.map((r) => r.ms);
-    return {
-      requests: opts.requests,
-      p50Ms: round(percentile(ms, 50)),
-      p99Ms: round(percentile(ms, 99)),
-      maxMs: round(Math.max(...ms)),
-      non2xx: results.filter((r) => r.status < 200 || r.status > 299).length,
-      replies: slack.responses.filter((r) => r.id.startsWith("b")).length,
-      aloneP50Ms: round(percentile(alone, 50)),
-    };
   } finally {
-    await kt.stop();
+    await sim?.stop();
+    await floor.stop();
     await slack.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+if (process.argv[1]?.endsWith("slack-ack-bench.js")) {
+  const setups: AckSetup[] = process.argv.includes("--in-process")
+    ? ["sandbox-in-process"]
+    : process.argv.includes("--out-of-process")
+      ? ["azure-out-of-process"]
+      : ["azure-out-of-process", "sandbox-in-process"];
+  for (const setup of setups)
+    process.stdout.write(JSON.stringify(await benchSlackAck({ setup, sizes: [200, 20] }), null, 1) + "\n");
 }
