@@ -274,6 +274,14 @@ describe("staged rotation against the simulated tenant", () => {
     expect(second.pause?.message ?? "").toBe("");
     expect(second.state).toBe("completed");
     const gate = second.steps.find((s) => s.kind === "verify_cutover")!;
-    expect((gate.notes ?? []).join(" ")).toMatch(/already failing before .*203\.0\.113\.7/);
+    const notes = (gate.notes ?? []).join(" ");
+    // Monitor counts errors in one-minute buckets and the preflight baseline already holds the laptop's
+    // 401s: whether they rise above it in the gate's window depends on where the minute boundary falls.
+    // Either way the laptop never holds the gate; when its 401s do show as a spike, they are named as
+    // already failing before this change, never as a new caller.
+    expect(gate.outcome).toBe("succeeded");
+    expect(JSON.stringify(gate)).not.toMatch(/new 401 callers/);
+    if (/client errors since publish/.test(notes))
+      expect(notes).toMatch(/already failing before .*203\.0\.113\.7/);
   });
 });
