@@ -95,7 +95,11 @@ describe("Teams as people see it", () => {
   });
 
   it("approvers who never wrote to keyturn get the request in a 1:1 chat keyturn opened", async () => {
-    const opened = fc.created.filter((c) => c.isGroup === false) as { members: { aadObjectId: string }[] }[];
+    // the DMs go out one after the other: wait until keyturn has opened both chats
+    const opened = await waitUntil("both 1:1 chats to be opened", () => {
+      const one = fc.created.filter((c) => c.isGroup === false) as { members: { aadObjectId: string }[] }[];
+      return one.length >= 2 ? one : undefined;
+    });
     expect(opened.map((c) => c.members[0]!.aadObjectId).sort()).toEqual(
       [PEOPLE.bob!.aadObjectId, PEOPLE.carol!.aadObjectId].sort(),
     );
