@@ -10,6 +10,7 @@
 import type { Server } from "node:http";
 import type { AzurePorts } from "./core/ports.js";
 import { KeyturnError } from "./core/errors.js";
+import { guardAzureWrites } from "./azure/write-guard.js";
 
 export const DEFAULT_SHUTDOWN_SECONDS = 10;
 
@@ -78,28 +79,7 @@ export class EffectGate {
 
 /** The Azure ports, with every write passing the gate; reads pass through. */
 export function gatedAzure(azure: AzurePorts, gate: EffectGate): AzurePorts {
-  return {
-    ...azure,
-    accounts: gateMethods(azure.accounts, ["regenerateKey"], gate),
-    secrets: gateMethods(azure.secrets, ["publish"], gate),
-    consumers: gateMethods(azure.consumers, ["refresh"], gate),
-  };
-}
-
-function gateMethods<T extends object>(
-  target: T,
-  writes: readonly (keyof T & string)[],
-  gate: EffectGate,
-): T {
-  return new Proxy(target, {
-    get(t, prop) {
-      const v: unknown = Reflect.get(t, prop, t);
-      if (typeof v !== "function") return v;
-      const fn = v as (...args: unknown[]) => unknown;
-      if (!writes.includes(prop as keyof T & string)) return fn.bind(t);
-      return (...args: unknown[]) => gate.pass(async () => fn.apply(t, args));
-    },
-  });
+  return guardAzureWrites(azure, (write) => gate.pass(write));
 }
 
 /**

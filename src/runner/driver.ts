@@ -17,6 +17,7 @@ import type { Effect, TransitionResult, WorkflowEvent } from "../core/workflow.j
 import { transition } from "../core/workflow.js";
 import type { ChatOut } from "./chat-out.js";
 import { isLeaseLost } from "./runner-lease.js";
+import { guardAzureWrites } from "../azure/write-guard.js";
 import { SerialQueues } from "./serial.js";
 import { witnessClose } from "./witness.js";
 import type { StepContext, StepExecutor, StepResult } from "./steps/index.js";
@@ -463,30 +464,8 @@ function merge(base: StepEvidence | undefined, change: Change, index: number, r:
  * process that lost the lease while it waited (a long GC, a stalled disk) does not act.
  */
 function fencedAzure(azure: AzurePorts, fence: () => void): AzurePorts {
-  return {
-    ...azure,
-    accounts: fenceMethods(azure.accounts, ["regenerateKey"], fence),
-    secrets: fenceMethods(azure.secrets, ["publish"], fence),
-    consumers: fenceMethods(azure.consumers, ["refresh"], fence),
-  };
-}
-
-/** The same object, every other method (including ones added later) passed through untouched. */
-function fenceMethods<T extends object>(
-  target: T,
-  writes: readonly (keyof T & string)[],
-  fence: () => void,
-): T {
-  return new Proxy(target, {
-    get(t, prop) {
-      const v: unknown = Reflect.get(t, prop, t);
-      if (typeof v !== "function") return v;
-      const fn = v as (...args: unknown[]) => unknown;
-      if (!writes.includes(prop as keyof T & string)) return fn.bind(t);
-      return async (...args: unknown[]) => {
-        fence();
-        return fn.apply(t, args);
-      };
-    },
+  return guardAzureWrites(azure, async (write) => {
+    fence();
+    return write();
   });
 }
