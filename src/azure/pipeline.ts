@@ -129,6 +129,53 @@ export function azureCallMetrics(): PipelinePolicy {
   };
 }
 
+type AccountWriteListener = (accountId: string) => void;
+const accountWriteListeners = new WeakMap<ClientSettings, Set<AccountWriteListener>>();
+
+/**
+ * Hears every write keyturn sends to a Cognitive Services account (regenerateKey, update, delete —
+ * not listKeys, a read) through any client built with these settings: readers that keep what they
+ * read of an account (the Activity Log) drop it. Returns the unsubscribe.
+ */
+export function onAccountWrite(s: ClientSettings, listener: AccountWriteListener): () => void {
+  let set = accountWriteListeners.get(s);
+  if (!set) accountWriteListeners.set(s, (set = new Set()));
+  set.add(listener);
+  return () => set.delete(listener);
+}
+
+const ACCOUNT_WRITE =
+  /(\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.cognitiveservices\/accounts\/[^/]+)(?:\/([^/]+))?\/?$/i;
+
+/** The account a request writes to, or null (reads, listKeys, other resources). */
+export function accountWrittenBy(method: string, url: string): string | null {
+  if (method === "GET" || method === "HEAD") return null;
+  let path: string;
+  try {
+    path = decodeURIComponent(new URL(url).pathname);
+  } catch {
+    return null;
+  }
+  const m = ACCOUNT_WRITE.exec(path);
+  if (!m || m[2]?.toLowerCase() === "listkeys") return null;
+  return m[1]!;
+}
+
+function accountWrites(s: ClientSettings): PipelinePolicy {
+  return {
+    name: "keyturnAccountWrites",
+    async sendRequest(request, next) {
+      const account = accountWrittenBy(request.method, request.url);
+      try {
+        return await next(request);
+      } finally {
+        // after the answer, or its failure: a write that failed may still have happened
+        if (account) for (const l of accountWriteListeners.get(s) ?? []) l(account);
+      }
+    },
+  };
+}
+
 export function clientOptions(s: ClientSettings, extra: { noRetry?: boolean } = {}) {
   return {
     endpoint: s.armEndpoint,
@@ -139,6 +186,7 @@ export function clientOptions(s: ClientSettings, extra: { noRetry?: boolean } = 
       { policy: capRetryAfter(s.maxRetryAfterSeconds), position: "perRetry" as const },
       { policy: requestTimeout(s.requestTimeoutMs), position: "perRetry" as const },
       { policy: azureCallMetrics(), position: "perRetry" as const },
+      { policy: accountWrites(s), position: "perCall" as const },
     ],
   };
 }

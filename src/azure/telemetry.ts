@@ -3,9 +3,10 @@ import { MonitorClient } from "@azure/arm-monitor";
 import type { TokenCredential } from "@azure/core-auth";
 import { LogsQueryClient } from "@azure/monitor-query-logs";
 import type { ActivityEvent, CallerErrors, Logger, MetricSeries, TelemetryPort } from "../core/ports.js";
+import { ActivityCache, ACTIVITY_CACHE_MS } from "./activity-cache.js";
 import { classifyAzureError } from "./errors.js";
 import type { ClientSettings } from "./pipeline.js";
-import { clientOptions } from "./pipeline.js";
+import { clientOptions, onAccountWrite } from "./pipeline.js";
 
 /**
  * How late Azure Monitor's data may be, by default. Platform metrics are pre-aggregated per minute and
@@ -23,6 +24,11 @@ export class Monitor implements TelemetryPort {
   readonly #logs: LogsQueryClient | null;
   readonly unauthorizedCallers?: TelemetryPort["unauthorizedCallers"];
   readonly ingestionLatency: { readonly metricsMs: number; readonly logsMs: number };
+  /**
+   * Reads of each account's Activity Log, shared by the questions asked within a few seconds and
+   * dropped when keyturn writes to the account through a client built with the same settings.
+   */
+  readonly #activity: ActivityCache;
 
   constructor(
     private readonly credential: TokenCredential,
@@ -30,7 +36,11 @@ export class Monitor implements TelemetryPort {
     private readonly logger: Logger,
     logAnalytics?: { endpoint?: string | undefined; workspaceId: string; scope?: string | undefined },
     latency?: { metricsSeconds?: number | undefined; logsSeconds?: number | undefined },
+    activityCacheMs = ACTIVITY_CACHE_MS,
   ) {
+    this.#activity = new ActivityCache((id, window) => this.#readActivity(id, window), activityCacheMs);
+    const activity = this.#activity;
+    onAccountWrite(settings, (accountId) => activity.invalidate(accountId));
     this.ingestionLatency = {
       metricsMs: (latency?.metricsSeconds ?? DEFAULT_METRICS_LATENCY_SECONDS) * 1000,
       logsMs: (latency?.logsSeconds ?? DEFAULT_LOGS_LATENCY_SECONDS) * 1000,
@@ -113,6 +123,18 @@ export class Monitor implements TelemetryPort {
     accountId: string,
     q: { from: Date; to: Date; operations?: readonly string[] },
   ): Promise<ActivityEvent[]> {
+    const events = await this.#activity.events(accountId, q);
+    if (!q.operations) return events;
+    const wanted = new Set(q.operations.map((o) => o.toLowerCase()));
+    return events.filter((e) => wanted.has(e.operation.toLowerCase()));
+  }
+
+  /**
+   * Every operation on the account in the window, one event per operation (its final state). The
+   * $filter admits only time, resource, resource group, provider or correlation id (no operation
+   * name), so the operations are chosen here, after the read; the cache lets one read answer both.
+   */
+  async #readActivity(accountId: string, q: { from: Date; to: Date }): Promise<ActivityEvent[]> {
     const sub = accountId.split("/")[2] ?? "";
     const filter = `eventTimestamp ge '${q.from.toISOString()}' and eventTimestamp le '${q.to.toISOString()}' and resourceUri eq '${accountId}'`;
     try {
@@ -122,7 +144,6 @@ export class Monitor implements TelemetryPort {
       let n = 0;
       for await (const e of this.#client(sub).activityLogs.list(filter)) {
         const operation = e.operationName?.value ?? "";
-        if (q.operations && !q.operations.some((o) => o.toLowerCase() === operation.toLowerCase())) continue;
         const status = e.status?.value ?? "";
         const final = !/^(Started|Accepted)$/i.test(status);
         const key = `${e.correlationId ?? e.eventDataId ?? `#${n++}`}|${operation.toLowerCase()}`;
@@ -139,8 +160,7 @@ export class Monitor implements TelemetryPort {
           final,
         });
       }
-      const out: ActivityEvent[] = [...byOperation.values()].map(({ final: _final, ...event }) => event);
-      return out;
+      return [...byOperation.values()].map(({ final: _final, ...event }) => event);
     } catch (e) {
       throw classifyAzureError(e, {
         action: "Microsoft.Insights/eventtypes/values/read",
