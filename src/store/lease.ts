@@ -6,40 +6,17 @@
  */
 import type Database from "better-sqlite3";
 import type { LeaseClaim, RunnerLease } from "../core/ports.js";
+import {
+  decideAcquire,
+  holds,
+  leaseLost,
+  toLease,
+  writerRefusal,
+  type Held,
+  type LeaseRow,
+} from "./lease-rules.js";
 
-/** A write refused because this process is not (or no longer) the runner. */
-export class LeaseLost extends Error {
-  override readonly name = "LeaseLost";
-  constructor(
-    message: string,
-    readonly current: RunnerLease | undefined,
-  ) {
-    super(message);
-  }
-}
-
-interface LeaseRow {
-  holder: string;
-  pid: number;
-  host: string;
-  token: number;
-  acquired_at: string;
-  renewed_at: string;
-  expires_at: string;
-}
-
-const toLease = (r: LeaseRow): RunnerLease => ({
-  holder: r.holder,
-  pid: r.pid,
-  host: r.host,
-  token: r.token,
-  acquiredAt: r.acquired_at,
-  renewedAt: r.renewed_at,
-  expiresAt: r.expires_at,
-});
-
-export const describeHolder = (l: RunnerLease): string =>
-  `pid ${l.pid} on host ${l.host}, runner since ${l.acquiredAt}`;
+export { describeHolder, LeaseLost } from "./lease-rules.js";
 
 export interface LeaseOps {
   acquire(
@@ -74,34 +51,20 @@ export function leaseOps(db: Database.Database): LeaseOps {
     return r ? toLease(r) : undefined;
   };
   /** What this store holds: set by a successful acquisition, kept after a loss so commits stay refused. */
-  let held: { holder: string; token: number } | null = null;
-
-  const lost = (current: RunnerLease | undefined): LeaseLost =>
-    new LeaseLost(
-      current
-        ? `Another keyturn process is the runner now (${describeHolder(current)}, lease ${current.token}); this process no longer records or runs anything. It stands by and takes over when that one stops.`
-        : "The runner lease was removed from the database; this process no longer records or runs anything. Restart keyturn.",
-      current,
-    );
-  const ours = (l: RunnerLease | undefined): boolean =>
-    !!held && !!l && l.holder === held.holder && l.token === held.token;
+  let held: Held = null;
 
   const acquireTx = db.transaction((claim: LeaseClaim, ttlMs: number, now: Date, replacing?: string) => {
     const cur = read();
     const at = now.toISOString();
     const expires = new Date(now.getTime() + ttlMs).toISOString();
-    if (cur && cur.holder === claim.holder) {
-      // ours already (a repeated start): nobody held it in between, so the token stands
-      extend.run(at, expires, cur.holder, cur.token);
-      held = { holder: cur.holder, token: cur.token };
+    const d = decideAcquire(cur, claim, now, replacing);
+    if (d.kind === "refuse") return { acquired: false, lease: cur! };
+    if (d.kind === "extend") {
+      extend.run(at, expires, claim.holder, d.token);
+      held = { holder: claim.holder, token: d.token };
       return { acquired: true, lease: read()! };
     }
-    const free =
-      !cur ||
-      Date.parse(cur.expiresAt) <= now.getTime() ||
-      (replacing !== undefined && cur.holder === replacing);
-    if (!free) return { acquired: false, lease: cur };
-    const token = (cur?.token ?? 0) + 1;
+    const token = d.token;
     put.run({
       holder: claim.holder,
       pid: claim.pid,
@@ -117,7 +80,7 @@ export function leaseOps(db: Database.Database): LeaseOps {
 
   const renewTx = db.transaction((ttlMs: number, now: Date) => {
     const cur = read();
-    if (!held || !ours(cur)) throw lost(cur);
+    if (!held || !holds(held, cur)) throw leaseLost(cur);
     extend.run(now.toISOString(), new Date(now.getTime() + ttlMs).toISOString(), held.holder, held.token);
     return read()!;
   });
@@ -140,13 +103,8 @@ export function leaseOps(db: Database.Database): LeaseOps {
     },
     read,
     assertWriter() {
-      const cur = read();
-      if (held) {
-        if (!ours(cur)) throw lost(cur);
-        return;
-      }
-      // a process that never took the lease (a tool, a standby) writes nothing while a runner is live
-      if (cur && Date.parse(cur.expiresAt) > Date.now()) throw lost(cur);
+      const refusal = writerRefusal(held, read(), Date.now());
+      if (refusal) throw refusal;
     },
   };
 }

@@ -14,8 +14,8 @@ import { canonicalPayload, eventHashFromText, GENESIS, storeJson } from "./hash-
 import { leaseOps } from "./lease.js";
 import { migrate } from "./migrations.js";
 import { prepareStatements, type EventRow, type TimerRow } from "./statements.js";
-import { rebuildChange } from "./rebuild.js";
-import { toEvent } from "./verify-changes.js";
+import { changeFromRows } from "./changes-check.js";
+import { toEvent } from "./event-row.js";
 
 export interface StoreOptions {
   readonly logger?: Logger;
@@ -172,11 +172,7 @@ export function openStore(path: string, opts: StoreOptions = {}): Store {
     },
     changeFromEvents(id) {
       const row = st.getChange.get(id) as { doc: string } | undefined;
-      const events = (st.eventsOf.all(id) as EventRow[]).map(toEvent);
-      if (!row && !events.some((e) => e.type === "change_requested")) return undefined;
-      const fallback = row ? { sandbox: (JSON.parse(row.doc) as Change).sandbox } : {};
-      const r = rebuildChange(events, fallback);
-      return r.ok ? { ok: true, change: r.change } : { ok: false, problem: r.problem };
+      return changeFromRows(row?.doc, (st.eventsOf.all(id) as EventRow[]).map(toEvent));
     },
     setTimer(t: Timer) {
       const payload = t.payload === undefined ? null : storeJson(t.payload, `timer ${t.id}`);

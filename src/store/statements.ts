@@ -1,15 +1,6 @@
 import type Database from "better-sqlite3";
 
-export interface EventRow {
-  seq: number;
-  change_id: string | null;
-  type: string;
-  at: string;
-  actor: string | null;
-  payload: string;
-  prev_hash: string;
-  hash: string;
-}
+export type { EventRow } from "./event-row.js";
 
 export interface TimerRow {
   id: string;
