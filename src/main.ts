@@ -11,6 +11,7 @@ import express from "express";
 import { createConsoleAdapter, type ConsoleAdapter } from "../adapters/console/index.js";
 import { createSlackAdapter, type SlackAdapter } from "../adapters/slack/index.js";
 import { createTeamsAdapter, type TeamsAdapter } from "../adapters/teams/index.js";
+import { createApiRouter, createEntraVerifier } from "../adapters/api/index.js";
 import type { TokenCredential } from "@azure/core-auth";
 import { createAzurePorts, createDefaultCredential } from "./azure/index.js";
 import { type KeyturnConfig, readConfig } from "./config/read-config.js";
@@ -233,6 +234,21 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     app.post("/api/messages", express.json({ limit: "256kb" }), teams.handler);
   }
 
+  if (config.api) {
+    const api = config.api;
+    app.use(
+      createApiRouter({
+        api: engine.api,
+        verifier: createEntraVerifier(api),
+        channel: api.channel,
+        role: () => engine.role(),
+        logger,
+        label: config.sandbox || config.azure.credential === "simulator" ? "SANDBOX" : undefined,
+        permalink: (id) => store.getKv<string>("permalink", id),
+      }),
+    );
+  }
+
   const users = simulator?.users ?? [];
   let consoleAdapter: ConsoleAdapter | null = null;
   if (consoleOn || config.sandbox) {
@@ -295,6 +311,10 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
         ", ",
       )}${slack ? ` · Slack at ${url}/slack/events` : ""}${teams ? ` · Teams at ${url}/api/messages${config.teams.appId ? "" : " (anonymous, local only)"}` : ""}`,
   ];
+  if (config.api)
+    lines.push(
+      `API: ${url}/api/v1 (Entra tokens of tenant ${config.api.tenantId} for ${config.api.audiences.join(" or ")}; rotations post to ${config.api.channel.platform}:${config.api.channel.id})`,
+    );
   if (simulator) {
     lines.push(`sandbox simulator admin: ${simulator.adminUrl} (CA: ${simulator.caPath})`);
     for (const w of simulator.warnings) lines.push(`warning: ${w}`);

@@ -103,6 +103,23 @@ export const envSchema = z.object({
     })
     .optional(),
   TEAMS_AUTHORITY_ENDPOINT: z.string().url().optional(),
+  /** The HTTP API for pipelines (/api/v1): served only with a tenant and an audience. */
+  KEYTURN_API_TENANT_ID: z
+    .string()
+    .regex(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
+      "must be your Entra tenant id (a GUID: Microsoft Entra ID → Overview → Tenant ID)",
+    )
+    .optional(),
+  KEYTURN_API_AUDIENCE: z.string().optional(),
+  KEYTURN_API_AUTHORITY: z
+    .string()
+    .url("must be the Entra sign-in host, e.g. https://login.microsoftonline.com")
+    .optional(),
+  KEYTURN_API_CHANNEL: z
+    .string()
+    .regex(/^(slack|teams|console):.+$/, "must look like slack:C0123 or teams:<conversation id>")
+    .optional(),
   TEAMS_REQUEST_TIMEOUT_SECONDS: z.coerce
     .number({ message: "must be a number of seconds, e.g. 10" })
     .positive("must be a number of seconds, e.g. 10")
@@ -149,7 +166,20 @@ export interface KeyturnConfig {
     appType?: "MultiTenant" | "SingleTenant" | "UserAssignedMSI";
     authorityEndpoint?: string;
   };
+  /** The HTTP API for pipelines; absent = not served. */
+  readonly api?: ApiConfig;
   readonly warnings: readonly string[];
+}
+
+export interface ApiConfig {
+  /** The Entra tenant whose tokens are accepted (lower case). */
+  readonly tenantId: string;
+  /** Accepted `aud` values: the app's client id and/or its Application ID URI. */
+  readonly audiences: readonly string[];
+  /** The sign-in host; keys come from `<authority>/<tenant>/discovery/v2.0/keys`. */
+  readonly authority: string;
+  /** Where rotations requested through the API post their change card and ask approvers. */
+  readonly channel: { platform: "slack" | "teams" | "console"; id: string };
 }
 
 export const DEFAULT_POLICY_URL = new URL(
@@ -175,6 +205,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): KeyturnConfig 
   const host = e.HOST ?? (sandbox ? "127.0.0.1" : "0.0.0.0");
   problems.push(...sandboxProblems(e, sandbox, production));
   problems.push(...teamsProblems(e, host, production));
+  problems.push(...apiProblems(e, sandbox));
 
   if (e.SLACK_BOT_TOKEN && !e.SLACK_SIGNING_SECRET && !e.SLACK_SOCKET_MODE)
     problems.push(
@@ -335,6 +366,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): KeyturnConfig 
       ...(e.MicrosoftAppType ? { appType: e.MicrosoftAppType } : {}),
       ...(e.TEAMS_AUTHORITY_ENDPOINT ? { authorityEndpoint: e.TEAMS_AUTHORITY_ENDPOINT } : {}),
     },
+    ...(e.KEYTURN_API_TENANT_ID && e.KEYTURN_API_AUDIENCE
+      ? { api: apiConfig(e, e.KEYTURN_API_TENANT_ID, e.KEYTURN_API_AUDIENCE, digest) }
+      : {}),
     warnings,
   };
   return Object.freeze(config);
@@ -395,6 +429,70 @@ function teamsProblems(e: Env, host: string, production: boolean): string[] {
       `KEYTURN_TEAMS_ANONYMOUS: refused with HOST=${host} — unauthenticated Teams only listens on this machine; set HOST=127.0.0.1 (or ::1, localhost), or set MicrosoftAppId for authenticated Teams`,
     );
   return problems;
+}
+
+const ENTRA_AUTHORITY = "https://login.microsoftonline.com";
+const LOOPBACK_URL = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/i;
+
+/** The API is on with a tenant and an audience (both or neither), keys over HTTPS, a channel for its cards. */
+function apiProblems(e: Env, sandbox: boolean): string[] {
+  const problems: string[] = [];
+  const tenant = e.KEYTURN_API_TENANT_ID;
+  const audience = csv(e.KEYTURN_API_AUDIENCE);
+  if (tenant && !audience.length)
+    problems.push(
+      "KEYTURN_API_AUDIENCE: missing — the API accepts tokens issued for keyturn's own app registration only; set its Application (client) ID and/or Application ID URI (api://…), comma-separated",
+    );
+  if (!tenant && audience.length)
+    problems.push(
+      "KEYTURN_API_TENANT_ID: missing — the API accepts tokens of one Entra tenant; set your tenant id, or unset KEYTURN_API_AUDIENCE to turn the API off",
+    );
+  if (!tenant || !audience.length) return problems;
+  const authority = e.KEYTURN_API_AUTHORITY ?? ENTRA_AUTHORITY;
+  if (!authority.startsWith("https://") && !LOOPBACK_URL.test(authority))
+    problems.push(
+      `KEYTURN_API_AUTHORITY: ${authority} is not HTTPS — signing keys must come over HTTPS (http is accepted on 127.0.0.1 only, for a local token issuer)`,
+    );
+  const channel = e.KEYTURN_API_CHANNEL ?? e.KEYTURN_DIGEST_CHANNEL;
+  if (!channel && !sandbox)
+    problems.push(
+      "KEYTURN_API_CHANNEL: missing — a rotation requested through the API posts its change card and asks its approvers in a chat channel, like one typed there; set slack:C0123 or teams:<conversation id> (or KEYTURN_DIGEST_CHANNEL)",
+    );
+  const platform = channel?.split(":")[0];
+  if (platform === "slack" && !e.SLACK_BOT_TOKEN)
+    problems.push(
+      `KEYTURN_API_CHANNEL: ${channel} is a Slack channel but Slack is not configured — set SLACK_BOT_TOKEN, or name a channel of a configured platform`,
+    );
+  if (platform === "teams" && !e.MicrosoftAppId && !e.KEYTURN_TEAMS_ANONYMOUS)
+    problems.push(
+      `KEYTURN_API_CHANNEL: ${channel} is a Teams conversation but Teams is not configured — set MicrosoftAppId, or name a channel of a configured platform`,
+    );
+  if (platform === "console" && !sandbox)
+    problems.push(
+      `KEYTURN_API_CHANNEL: ${channel} is the local console, which only the sandbox has — name a Slack channel or Teams conversation`,
+    );
+  return problems;
+}
+
+function apiConfig(
+  e: Env,
+  tenant: string,
+  audience: string,
+  digest: KeyturnConfig["digestChannel"],
+): ApiConfig {
+  const named = e.KEYTURN_API_CHANNEL;
+  const channel = named
+    ? {
+        platform: named.split(":")[0] as "slack" | "teams" | "console",
+        id: named.slice(named.indexOf(":") + 1),
+      }
+    : (digest ?? { platform: "console" as const, id: "incident-room" });
+  return {
+    tenantId: tenant.toLowerCase(),
+    audiences: csv(audience),
+    authority: (e.KEYTURN_API_AUTHORITY ?? ENTRA_AUTHORITY).replace(/\/+$/, ""),
+    channel,
+  };
 }
 
 function defaultPolicyPath(): string {

@@ -13,7 +13,7 @@ import { Driver } from "./driver.js";
 import { Queries } from "./queries.js";
 import { Reminders } from "./reminders.js";
 import { isLeaseLost, LeaseKeeper, type LeaseOptions, type RunnerRole } from "./runner-lease.js";
-import { Service } from "./service.js";
+import { Service, type ApiRequests } from "./service.js";
 
 export type { PolicyBook } from "../core/policy.js";
 
@@ -44,6 +44,8 @@ export interface EngineDeps {
 
 export interface Engine {
   readonly service: KeyturnService;
+  /** The same requests for the HTTP API, answered with data (a standby refuses them: check `role()`). */
+  readonly api: ApiRequests;
   /** Resumes open changes and starts the timer loop. */
   start(): Promise<void>;
   /**
@@ -204,6 +206,7 @@ export function createEngine(deps: EngineDeps): Engine {
 
   return {
     service,
+    api: inner,
     tick,
     role: () => lease.role,
     whenRunner: () => lease.whenRunner(),

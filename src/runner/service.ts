@@ -4,7 +4,7 @@
  * anything else a correlation id (logged with its stack).
  */
 import { randomUUID } from "node:crypto";
-import type { Change, Principal } from "../core/domain.js";
+import type { AccountStatus, Change, Principal } from "../core/domain.js";
 import { requestedChange, toRef } from "../core/domain.js";
 import type { Command } from "../core/command.js";
 import { isKeyturnError, KeyturnError } from "../core/errors.js";
@@ -58,8 +58,60 @@ const ephemeral = (message: Reply["message"], extra: Partial<Reply> = {}): Reply
   ...extra,
 });
 
-export class Service implements KeyturnService {
+/**
+ * What the HTTP API asks: the same requests as chat, through the same checks (the caller resolved
+ * to the policy's person, the same roles), answered with data. Refusals are thrown as KeyturnErrors
+ * for the API to answer with an HTTP status.
+ */
+export interface ApiRequests {
+  status(principal: Principal, account: string): Promise<AccountStatus>;
+  /** Every account the caller may read, from keyturn's record (no Azure call per account). */
+  list(principal: Principal): Promise<AccountStatus[]>;
+  /** Opens a rotation exactly as `rotate` in chat does: approvals, plan hash, evidence thread. */
+  rotate(
+    inv: Invocation,
+    cmd: Extract<Command, { name: "rotate" }>,
+  ): Promise<{ change: Change; reply: Reply }>;
+  change(principal: Principal, changeId: string): Promise<Change>;
+}
+
+export class Service implements KeyturnService, ApiRequests {
   constructor(private readonly d: ServiceDeps) {}
+
+  async status(principal: Principal, name: string): Promise<AccountStatus> {
+    const who = this.d.policy.identify(principal);
+    const account = await this.d.directory.resolve(name);
+    this.d.policy.authorize("read", who, account, `The status of ${account.name}`);
+    return (await this.d.queries.status(account)).status;
+  }
+
+  async list(principal: Principal): Promise<AccountStatus[]> {
+    return this.#readable(this.d.policy.identify(principal));
+  }
+
+  rotate(
+    inv: Invocation,
+    cmd: Extract<Command, { name: "rotate" }>,
+  ): Promise<{ change: Change; reply: Reply }> {
+    return this.#openRotation(this.#identified(inv), cmd);
+  }
+
+  async change(principal: Principal, changeId: string): Promise<Change> {
+    const who = this.d.policy.identify(principal);
+    const change = this.#change(changeId);
+    const account = await this.d.directory.resolve(change.accountId).catch(() => null);
+    this.d.policy.authorize("read", who, account, `The state of ${changeId}`);
+    return change;
+  }
+
+  /** The accounts a principal may read, briefly (keyturn's record only). */
+  async #readable(who: Principal): Promise<AccountStatus[]> {
+    const { directory, policy, queries } = this.d;
+    const all = await directory.list(true);
+    const readable = all.filter((a) => policy.can("read", who, a));
+    if (readable.length === 0 && all.length > 0) policy.authorize("read", who, null, "`list`");
+    return readable.map((a) => queries.brief(a));
+  }
 
   async handleText(inv: Invocation, text: string): Promise<Reply> {
     return this.#boundary(inv, "command", async () => {
@@ -120,10 +172,7 @@ export class Service implements KeyturnService {
         return ephemeral(renderOwner(queries.brief(account)));
       }
       case "list": {
-        const all = await directory.list(true);
-        const readable = all.filter((a) => policy.can("read", who, a));
-        if (readable.length === 0 && all.length > 0) policy.authorize("read", who, null, "`list`");
-        const rows = readable.map((a) => queries.brief(a)).filter((s) => !cmd.overdue || s.overdue);
+        const rows = (await this.#readable(who)).filter((s) => !cmd.overdue || s.overdue);
         return ephemeral(renderList(rows, { overdue: cmd.overdue }));
       }
       case "inventory": {
@@ -175,6 +224,13 @@ export class Service implements KeyturnService {
   }
 
   async #rotate(inv: Invocation, cmd: Extract<Command, { name: "rotate" }>): Promise<Reply> {
+    return (await this.#openRotation(inv, cmd)).reply;
+  }
+
+  async #openRotation(
+    inv: Invocation,
+    cmd: Extract<Command, { name: "rotate" }>,
+  ): Promise<{ change: Change; reply: Reply }> {
     const { store, azure, policy, driver, chat, logger } = this.d;
     const account = await this.d.directory.resolve(cmd.account);
     policy.authorize("request", inv.principal, account, `Requesting a rotation of ${account.name}`);
@@ -189,6 +245,7 @@ export class Service implements KeyturnService {
       throw new KeyturnError(
         "change_open",
         `${account.name} already has an open change, ${open.id} (${open.state.replace("_", " ")}). Finish, cancel or resume it first.`,
+        { changeId: open.id },
       );
     }
     const snapshot = policy.snapshotFor(account, { exposure: cmd.exposure });
@@ -286,7 +343,10 @@ export class Service implements KeyturnService {
           sections: [{ heading: "Will hold the cutover check until someone acts", lines: blocking }],
         }
       : opened;
-    return ephemeral(link ? { ...ack, link: { label: "Evidence thread", url: link } } : ack);
+    return {
+      change: store.getChange(change.id) ?? submitted.change,
+      reply: ephemeral(link ? { ...ack, link: { label: "Evidence thread", url: link } } : ack),
+    };
   }
 
   async #act(principal: Principal, action: ActionRequest): Promise<Reply> {
