@@ -2,6 +2,7 @@
 /**
  * keyturn's command line: `start` (the bot; sandbox by default), `run <file>` (a command file
  * against the sandbox), `config check`, `doctor`, `audit verify`, `evidence <CHG>`, `backup <file>`,
+ * the read-only queries (`status`, `owner`, `list`, `inventory`, `history`, `report`, with `--json`),
  * `restore <file>`.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -22,6 +23,7 @@ import { loadSigner, signingKeyPath } from "./store/checkpoint-signer.js";
 import { openStore } from "./store/open-store.js";
 import { packWitness, verifyPack, withCheckpoint } from "./store/pack-seal.js";
 import { createLogger } from "./log.js";
+import { isQueryCommand, QUERY_HELP, runQuery } from "./cli-queries.js";
 
 const HELP = `keyturn — rotate Azure AI service keys under approval, without downtime
 
@@ -41,6 +43,8 @@ const HELP = `keyturn — rotate Azure AI service keys under approval, without d
                                     database it replaces is kept beside it
   keyturn evidence <CHG> [--out d]  write the evidence pack (Markdown + JSON), signed; exits 1 with the
                                     warning first when the audit log does not verify
+${QUERY_HELP}
+  --json on every query (and on audit verify) prints one JSON document on stdout; errors too.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -63,14 +67,26 @@ async function main(argv: string[]): Promise<number> {
       return configCheck();
     case "doctor":
       return doctor();
+    case "status":
+    case "owner":
+    case "list":
+    case "inventory":
+    case "history":
+    case "report":
+      if (!isQueryCommand(cmd)) return usage(`unknown command "${cmd}"`);
+      return runQuery(cmd, rest);
     case "audit": {
       if (rest[0] !== "verify") return usage("did you mean: keyturn audit verify");
       const { values } = parseArgs({
         args: rest.slice(1),
-        options: { witness: { type: "string", multiple: true }, pack: { type: "string" } },
+        options: {
+          witness: { type: "string", multiple: true },
+          pack: { type: "string" },
+          json: { type: "boolean" },
+        },
       });
       if (values.pack) return verifyPackFile(values.pack);
-      return auditVerify(values.witness ?? []);
+      return auditVerify(values.witness ?? [], values.json ?? false);
     }
     case "backup":
       if (!rest[0])
@@ -283,7 +299,7 @@ async function doctor(): Promise<number> {
   return rows.every((r) => r.ok) ? 0 : 1;
 }
 
-function auditVerify(witnessArgs: readonly string[]): number {
+function auditVerify(witnessArgs: readonly string[], json = false): number {
   const witnesses: Witness[] = [];
   const bad: string[] = [];
   for (const arg of witnessArgs) {
@@ -310,6 +326,11 @@ function auditVerify(witnessArgs: readonly string[]): number {
   const store = openStore(dbPath);
   try {
     const r = store.verify({ witnesses });
+    if (json) {
+      const problems = [...(r.ok ? [] : (r.problems ?? [r.problem])), ...bad];
+      process.stdout.write(JSON.stringify({ ...r, ok: r.ok && bad.length === 0, problems }, null, 2) + "\n");
+      return r.ok && bad.length === 0 ? 0 : 1;
+    }
     if (r.ok && bad.length === 0) {
       process.stdout.write(`chain OK: ${r.events} events, head ${r.head}\n`);
       process.stdout.write(

@@ -31,6 +31,7 @@ export type Command =
   | { readonly name: "history"; readonly account: string }
   | { readonly name: "evidence"; readonly changeId: string }
   | { readonly name: "verify" }
+  | { readonly name: "report"; readonly sort: "risk" | "name" | "due" }
   | {
       readonly name: "consumer";
       readonly op: "add";

@@ -60,6 +60,12 @@ export const COMMAND_HELP: readonly { name: CommandName; usage: string; summary:
   },
   { name: "verify", usage: "verify", summary: "Recompute the audit log's hash chain." },
   {
+    name: "report",
+    usage: "report [--sort risk|name|due]",
+    summary:
+      "Fleet posture: overdue, exposed, NEW key holders, listKeys callers, key-free readiness; the full report as files.",
+  },
+  {
     name: "consumer",
     usage:
       "consumer add|remove <account> <name> [--owner x] [--secret https://<vault>/secrets/<name>[/<version>]] [--reload versionless|refreshable|pinned|manual]",
@@ -126,6 +132,7 @@ export function tokenize(input: string): Token[] {
 type FlagSpec = { readonly value: "none" | "required" | "optional" };
 const FLAGS: Partial<Record<CommandName, Record<string, FlagSpec>>> = {
   list: { overdue: { value: "none" } },
+  report: { sort: { value: "required" } },
   rotate: {
     reason: { value: "required" },
     exposure: { value: "optional" },
@@ -329,6 +336,14 @@ function build(name: CommandName, p: string[], flags: Map<string, string | true>
     case "verify":
       noExtra(name, p, 0);
       return { name };
+    case "report": {
+      noExtra(name, p, 0);
+      const given = flags.get("sort");
+      const sort = typeof given === "string" ? given.toLowerCase() : "risk";
+      if (sort !== "risk" && sort !== "name" && sort !== "due")
+        throw bad("malformed_command", name, `--sort takes risk, name or due, not "${sort}".`);
+      return { name, sort };
+    }
     case "rotate": {
       noExtra(name, p, 1);
       const acc = account(name, p[0]);

@@ -35,6 +35,7 @@ import { auditForEvidence } from "./evidence-audit.js";
 import { blockingConsumers, withBlockingNotes } from "./blocking-consumers.js";
 import { checkDeclaredSecret } from "./declared-secret-check.js";
 import type { Queries } from "./queries.js";
+import { reportReply } from "./report-reply.js";
 
 export interface ServiceDeps {
   readonly store: Store;
@@ -199,6 +200,8 @@ export class Service implements KeyturnService, ApiRequests {
       case "verify":
         policy.authorize("audit", who, null, "`verify`");
         return ephemeral(renderVerify(store.verify()));
+      case "report":
+        return reportReply({ ...this.d, label: this.d.label, version: this.d.version }, who, cmd);
       case "consumer":
         return this.#consumer(inv.principal, cmd);
       case "approve":
