@@ -31,6 +31,8 @@ export type Command =
   | { readonly name: "history"; readonly account: string }
   | { readonly name: "evidence"; readonly changeId: string }
   | { readonly name: "verify" }
+  /** The calendar of scheduled rotations over the next `days` (policy `schedule: auto | request`). */
+  | { readonly name: "schedule"; readonly days: number }
   | { readonly name: "report"; readonly sort: "risk" | "name" | "due" }
   | {
       readonly name: "consumer";

@@ -330,6 +330,20 @@ export interface Change {
   readonly waivers?: readonly Waiver[];
   /** Findings of its steps, in order: a completed change with any ends `completed_with_findings`. */
   readonly findings?: readonly Finding[];
+  /** Opened by keyturn's scheduler under the policy's `schedule:` rule (absent = a person asked). */
+  readonly scheduled?: ScheduledBy;
+}
+
+/** A change the scheduler opened, and the policy rule that authorised it. */
+export interface ScheduledBy {
+  /** auto: started with no approval; request: opened, and the approvers decide. */
+  readonly mode: "auto" | "request";
+  /** The policy (by name) whose `schedule:` rule authorised it. */
+  readonly policy: string;
+  /** The due date it was opened for (null: never rotated on record). */
+  readonly due: string | null;
+  /** Why a `schedule: auto` rotation asks a person instead (blocking consumers, NEW holders). */
+  readonly asksPerson?: readonly string[];
 }
 
 /** What a rotation request fixes; the rest of a change starts empty. */
@@ -350,6 +364,7 @@ export type ChangeRequest = Pick<
   | "inventory"
   | "createdAt"
   | "sandbox"
+  | "scheduled"
 >;
 
 /** A change as it is requested, before anything happened to it (the service opens it; a replay starts from it). */

@@ -60,6 +60,11 @@ export const COMMAND_HELP: readonly { name: CommandName; usage: string; summary:
   },
   { name: "verify", usage: "verify", summary: "Recompute the audit log's hash chain." },
   {
+    name: "schedule",
+    usage: "schedule [--days 90]",
+    summary: "Calendar of scheduled rotations: what rotates when, how (auto, request, remind), and why not.",
+  },
+  {
     name: "report",
     usage: "report [--sort risk|name|due]",
     summary:
@@ -132,6 +137,7 @@ export function tokenize(input: string): Token[] {
 type FlagSpec = { readonly value: "none" | "required" | "optional" };
 const FLAGS: Partial<Record<CommandName, Record<string, FlagSpec>>> = {
   list: { overdue: { value: "none" } },
+  schedule: { days: { value: "required" } },
   report: { sort: { value: "required" } },
   rotate: {
     reason: { value: "required" },
@@ -336,6 +342,18 @@ function build(name: CommandName, p: string[], flags: Map<string, string | true>
     case "verify":
       noExtra(name, p, 0);
       return { name };
+    case "schedule": {
+      noExtra(name, p, 0);
+      const given = flags.get("days");
+      const days = typeof given === "string" ? Number(given) : 90;
+      if (!Number.isInteger(days) || days < 1 || days > 366)
+        throw bad(
+          "malformed_command",
+          name,
+          `--days takes a whole number of days from 1 to 366, not "${String(given)}": e.g. schedule --days 30.`,
+        );
+      return { name, days };
+    }
     case "report": {
       noExtra(name, p, 0);
       const given = flags.get("sort");

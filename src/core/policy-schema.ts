@@ -1,6 +1,7 @@
 /** The policy file's schema (YAML or JSON): every problem is reported at once, with its path and a fix. */
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
+import { clockMinutes, isTimeZone, WEEKDAYS } from "./schedule-window.js";
 
 /** Messages read "expected …" then " — " and the fix; the loader inserts what it got between them. */
 const duration = z
@@ -54,6 +55,78 @@ const positiveInt = (what: string, example: number) =>
     .int({ error: `expected ${what} — write a whole number such as ${example}` })
     .positive({ error: `expected ${what} — write a number such as ${example}` });
 
+const DAYS_FIX = "write days: [mon, tue, wed, thu, fri] (mon, tue, wed, thu, fri, sat, sun)";
+const clockTime = (which: "from" | "to") =>
+  z
+    .string({
+      error: `expected a time of day — write ${which}: "${which === "from" ? "02:00" : "05:00"}" (24-hour HH:MM, quoted)`,
+    })
+    .refine((v) => clockMinutes(v) !== null, {
+      message: `expected a time of day — write ${which}: "${which === "from" ? "02:00" : "05:00"}" (24-hour HH:MM, quoted)`,
+    });
+
+/** A maintenance window: scheduled rotations start inside it (a `to` not after `from` ends the next day). */
+export const windowSchema = z
+  .object(
+    {
+      days: z
+        .array(
+          z
+            .string({ error: `expected a day — ${DAYS_FIX}` })
+            .transform((d) => d.trim().toLowerCase().slice(0, 3))
+            .refine((d) => (WEEKDAYS as readonly string[]).includes(d), {
+              message: `expected a day — ${DAYS_FIX}`,
+            }),
+          { error: `expected a list of days — ${DAYS_FIX}` },
+        )
+        .min(1, { error: `expected at least one day — ${DAYS_FIX}` }),
+      from: clockTime("from"),
+      to: clockTime("to"),
+      timezone: z
+        .string({ error: "expected a time zone — write timezone: UTC or an IANA name such as Europe/Berlin" })
+        .refine(isTimeZone, {
+          message: "expected a time zone — write timezone: UTC or an IANA name such as Europe/Berlin",
+        })
+        .optional(),
+    },
+    {
+      error:
+        'expected a maintenance window — write window: { days: [mon, tue, wed, thu, fri], from: "02:00", to: "05:00", timezone: UTC }',
+    },
+  )
+  .strict()
+  .refine((w) => clockMinutes(w.from) !== clockMinutes(w.to) || clockMinutes(w.from) === null, {
+    message:
+      'expected a window of some length — from and to are the same time; write e.g. from: "02:00", to: "05:00"',
+  });
+
+export const SCHEDULE_MODES = ["auto", "request", "remind"] as const;
+
+/** Fleet-wide limits of scheduled rotation (top level of the file). */
+export const fleetScheduleSchema = z
+  .object(
+    {
+      concurrency: z
+        .number({
+          error:
+            "expected a number of rotations — write concurrency: 4 (scheduled rotations open at once, fleet-wide)",
+        })
+        .int({ error: "expected a whole number — write concurrency: 4" })
+        .positive({ error: "expected at least 1 — write concurrency: 4" })
+        .max(50, {
+          error:
+            "expected at most 50 — ARM throttles a principal's writes per subscription; write concurrency: 4",
+        })
+        .optional(),
+      jitter: duration.optional(),
+    },
+    {
+      error:
+        "expected fleet-wide schedule limits — write schedule: { concurrency: 4, jitter: 1h } (the mode auto, request or remind goes under defaults: or a policy)",
+    },
+  )
+  .strict();
+
 export const settingsSchema = z
   .object(
     {
@@ -70,6 +143,13 @@ export const settingsSchema = z
       cadenceDays: positiveInt("a positive number of days", 90).optional(),
       owner: z.string({ error: "expected text — write the owner's e-mail or team name" }).optional(),
       roles: roles.optional(),
+      schedule: z
+        .enum(SCHEDULE_MODES, {
+          error:
+            "expected auto, request or remind — write schedule: auto (keyturn rotates due keys in the window by itself), request (it opens the change and asks the approvers) or remind (reminders only)",
+        })
+        .optional(),
+      window: windowSchema.optional(),
     },
     { error: "expected settings — write key: value pairs beneath it" },
   )
@@ -79,6 +159,8 @@ export const policySchema = z
   .object(
     {
       defaults: settingsSchema.optional(),
+      /** Fleet-wide limits of scheduled rotation; the mode is per policy (`schedule: auto`). */
+      schedule: fleetScheduleSchema.optional(),
       /** Slack guests (single- and multi-channel) may be identified by their e-mail and user groups. */
       allowSlackGuests: z
         .boolean({ error: "expected true or false — write allowSlackGuests: true to identify Slack guests" })

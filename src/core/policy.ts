@@ -15,6 +15,8 @@ import type { Policy, PolicySettings, Role } from "./policy-schema.js";
 import { policySchema, ROLES } from "./policy-schema.js";
 import { canonicalJson, sha256Hex } from "./secret.js";
 import { closest } from "./suggest.js";
+import type { FleetSchedule, ScheduleMode } from "./schedule.js";
+import type { Weekday, WindowSpec } from "./schedule-window.js";
 
 export type { Policy, Role } from "./policy-schema.js";
 
@@ -41,9 +43,22 @@ export interface PolicyBook {
   allowsSlackGuests(): boolean;
   /** Platform group ids named anywhere in the policy (e.g. Slack user groups `slackgroup:S…`), for adapters to resolve. */
   platformGroups(): string[];
+  /** How an account is rotated on schedule: the mode, its window and how long a rotation takes. */
+  scheduleFor(account: Account): AccountSchedule;
+  /** Fleet-wide limits of scheduled rotation. */
+  fleetSchedule(): FleetSchedule;
 }
 
-const DEFAULTS: Required<Omit<PolicySettings, "owner" | "roles">> = {
+export interface AccountSchedule {
+  readonly mode: ScheduleMode;
+  /** The policy that decides it, by name. */
+  readonly policy: string;
+  readonly window: WindowSpec | null;
+  /** Propagation + soak + the other steps, in seconds: a start must leave this much of the window. */
+  readonly estimateSeconds: number;
+}
+
+const DEFAULTS: Required<Omit<PolicySettings, "owner" | "roles" | "schedule" | "window">> = {
   approvers: [],
   approvalsRequired: 1,
   approvalExpiry: "4h",
@@ -57,7 +72,15 @@ const DEFAULTS: Required<Omit<PolicySettings, "owner" | "roles">> = {
   cadenceDays: 90,
 };
 
-const SETTING_KEYS = [...Object.keys(DEFAULTS), "owner", "roles", "name", "match"];
+const SETTING_KEYS = [...Object.keys(DEFAULTS), "owner", "roles", "name", "match", "schedule", "window"];
+/** Keys of the nested schedule settings, suggested only where they belong. */
+const WINDOW_KEYS = ["days", "from", "to", "timezone"];
+const FLEET_SCHEDULE_KEYS = ["concurrency", "jitter"];
+
+/** Fleet-wide scheduled-rotation limits when the file gives none. */
+export const SCHEDULE_DEFAULTS = { concurrency: 4, jitter: "1h" } as const;
+/** The steps around propagation and soak (preflight, publish, the gate, the proofs), counted into a rotation's length. */
+const STEPS_ALLOWANCE_SECONDS = 10 * 60;
 
 /**
  * Role members may also be these words: `everyone` (any chat identity, even one the policy does not
@@ -101,18 +124,22 @@ export function parsePolicy(input: unknown): Policy {
         for (const key of issue.keys) {
           const near = closest(
             key,
-            SETTING_KEYS.concat([
-              "defaults",
-              "people",
-              "groups",
-              "policies",
-              "names",
-              "subscriptions",
-              "resourceGroups",
-              "identities",
-              "allowSlackGuests",
-              ...ROLES,
-            ]),
+            path === "window" || path.endsWith(".window")
+              ? WINDOW_KEYS
+              : path === "schedule"
+                ? FLEET_SCHEDULE_KEYS
+                : SETTING_KEYS.concat([
+                    "defaults",
+                    "people",
+                    "groups",
+                    "policies",
+                    "names",
+                    "subscriptions",
+                    "resourceGroups",
+                    "identities",
+                    "allowSlackGuests",
+                    ...ROLES,
+                  ]),
           );
           problems.push(
             `${path ? `${path}.` : ""}${key}: unknown setting${near.length ? ` — did you mean ${near[0]}?` : " — remove it"}`,
@@ -498,6 +525,24 @@ export function createPolicyBook(policy: Policy): PolicyBook {
     },
     allowsSlackGuests() {
       return policy.allowSlackGuests === true;
+    },
+    scheduleFor(account) {
+      const { name, s } = settings(account);
+      const w = s.window;
+      return {
+        mode: s.schedule ?? "remind",
+        policy: name,
+        window: w
+          ? { days: w.days as Weekday[], from: w.from, to: w.to, timezone: w.timezone ?? "UTC" }
+          : null,
+        estimateSeconds: seconds(s.propagation) + seconds(s.soak) + STEPS_ALLOWANCE_SECONDS,
+      };
+    },
+    fleetSchedule() {
+      return {
+        concurrency: policy.schedule?.concurrency ?? SCHEDULE_DEFAULTS.concurrency,
+        jitterSeconds: seconds(policy.schedule?.jitter ?? SCHEDULE_DEFAULTS.jitter),
+      };
     },
     platformGroups() {
       const all = [

@@ -14,7 +14,7 @@ export function renderReportSummary(doc: ReportDocument, files: readonly string[
     .slice(0, TOP)
     .map(
       (r) =>
-        `${r.account.shortName} — ${r.risk.level}: ${r.risk.reasons.join(", ")} — due ${nextDueInWords(now, r)}`,
+        `${r.account.shortName} — ${r.risk.level}: ${r.risk.reasons.join(", ")}${r.nextDue ? ` — due ${nextDueInWords(now, r)}` : ""}`,
     );
   if (risky.length > TOP) lines.push(`… and ${risky.length - TOP} more in the report.`);
   return {

@@ -328,6 +328,19 @@ const TABLE: { readonly [S in ChangeState]: Handlers } = {
           { type: "run_step", index: 0, phase: "act" },
         );
       }
+      // the policy's `schedule: auto` rule is the approval: never for exposure, never with a person asked for
+      if (c.scheduled?.mode === "auto" && !c.exposure && !c.scheduled.asksPerson?.length) {
+        return ok(
+          { ...c, state: "approved" },
+          { type: "render" },
+          {
+            type: "notice",
+            text: `${c.id} started by schedule (policy ${c.scheduled.policy}: auto): the policy allows scheduled rotation of ${c.accountName} without approval; the staged rotation starts.`,
+            tone: "info",
+          },
+          { type: "revalidate_plan" },
+        );
+      }
       const deadline = addSeconds(e.at, c.policy.approvalExpirySeconds);
       return ok(
         { ...c, state: "awaiting_approval", approvalDeadline: deadline },

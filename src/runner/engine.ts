@@ -12,6 +12,7 @@ import { ChatOut, policyPeople } from "./chat-out.js";
 import { Driver } from "./driver.js";
 import { Queries } from "./queries.js";
 import { Reminders } from "./reminders.js";
+import { Scheduler } from "./scheduler.js";
 import { isLeaseLost, LeaseKeeper, type LeaseOptions, type RunnerRole } from "./runner-lease.js";
 import { Service, type ApiRequests } from "./service.js";
 
@@ -28,6 +29,8 @@ export interface EngineDeps {
   readonly sandbox: boolean;
   /** Where the weekly digest of overdue keys goes (optional). */
   readonly digestChannel?: ChannelRef;
+  /** Where the evidence threads of scheduled rotations go (default: the digest channel; none: DMs only). */
+  readonly scheduleChannel?: ChannelRef;
   /** How often the runner looks for due timers (ms). */
   readonly tickMs?: number;
   /** Real-time waits inside steps (data-plane probe retries); tests may shorten them. */
@@ -93,8 +96,23 @@ export function createEngine(deps: EngineDeps): Engine {
     logger,
     deps.digestChannel,
   );
+  const scheduler = new Scheduler({
+    store: deps.store,
+    azure: deps.azure,
+    policy: deps.policy,
+    directory,
+    queries,
+    driver,
+    chat,
+    clock: deps.clock,
+    logger,
+    sandbox: deps.sandbox,
+    channel: deps.scheduleChannel ?? deps.digestChannel,
+    fence: () => keeper?.confirm(),
+  });
   const inner = new Service({
     ...deps,
+    scheduler,
     logger,
     driver,
     chat,
@@ -115,6 +133,7 @@ export function createEngine(deps: EngineDeps): Engine {
         driver.activate();
         await driver.recover();
         reminders.schedule();
+        scheduler.schedule();
         if (timer) clearInterval(timer);
         timer = setInterval(() => void tick(), deps.tickMs ?? 1000);
         timer.unref();
@@ -171,6 +190,10 @@ export function createEngine(deps: EngineDeps): Engine {
       case "digest":
         deps.store.clearTimer(t.id);
         await reminders.digest();
+        return;
+      case "schedule":
+        deps.store.clearTimer(t.id);
+        await scheduler.run();
         return;
       case "revalidate":
         deps.store.clearTimer(t.id);

@@ -1,6 +1,7 @@
 /**
  * Rotation hygiene: owners are nudged 30 and 10 days before a key is due, and a weekly digest of
- * overdue keys goes to a configured channel. Each nudge is sent once per due date (recorded in the store).
+ * overdue keys goes to a configured channel, pointing at the fleet posture report. Each nudge is sent
+ * once per due date (recorded in the store).
  */
 import type { AccountStatus } from "../core/domain.js";
 import type { ChannelRef, Message } from "../core/messages.js";
@@ -13,6 +14,9 @@ import { signedHeadLine } from "./witness.js";
 
 const DAY = 86_400_000;
 export const NUDGE_DAYS = [30, 10] as const;
+/** Where the digest points for the whole picture (every account, not only the overdue ones). */
+export const REPORT_HOWTO =
+  "Every account's posture (where its key is stored, last rotation, known and NEW key holders, listKeys callers, key-free readiness): type `report` here for the summary and the full report as files, or run `keyturn report --format md|csv|json` (add `--fail-on overdue` in a pipeline).";
 
 export class Reminders {
   constructor(
@@ -83,10 +87,19 @@ export class Reminders {
     const list: Message =
       overdue.length > 0
         ? renderList(overdue, { overdue: true })
-        : { text: "Weekly digest: no key is overdue for rotation.", tone: "success" };
+        : {
+            text: "Weekly digest: no key is overdue for rotation.",
+            tone: "success",
+            // the sentence is what a person reads first: a block of its own, above the report's pointer
+            sections: [{ lines: ["Weekly digest: no key is overdue for rotation."] }],
+          };
+    const withReport: Message = {
+      ...list,
+      sections: [...(list.sections ?? []), { heading: "Fleet posture report", lines: [REPORT_HOWTO] }],
+    };
     if (gateway) {
       await gateway
-        .postRoot(channel, { ...list, context: [...(list.context ?? []), witness] })
+        .postRoot(channel, { ...withReport, context: [...(withReport.context ?? []), witness] })
         .catch((e: unknown) => this.logger.warn({ err: e }, "digest failed"));
     }
     this.store.setTimer({

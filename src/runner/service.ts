@@ -35,6 +35,8 @@ import { auditForEvidence } from "./evidence-audit.js";
 import { blockingConsumers, withBlockingNotes } from "./blocking-consumers.js";
 import { checkDeclaredSecret } from "./declared-secret-check.js";
 import type { Queries } from "./queries.js";
+import type { Scheduler } from "./scheduler.js";
+import { scheduleReply } from "./scheduler-reply.js";
 import { reportReply } from "./report-reply.js";
 
 export interface ServiceDeps {
@@ -51,6 +53,8 @@ export interface ServiceDeps {
   readonly sandbox: boolean;
   /** keyturn's version (package.json), named in every evidence pack. */
   readonly version?: string;
+  /** Scheduled rotation (the `schedule` calendar). */
+  readonly scheduler?: Scheduler;
 }
 
 const ephemeral = (message: Reply["message"], extra: Partial<Reply> = {}): Reply => ({
@@ -200,6 +204,8 @@ export class Service implements KeyturnService, ApiRequests {
       case "verify":
         policy.authorize("audit", who, null, "`verify`");
         return ephemeral(renderVerify(store.verify()));
+      case "schedule":
+        return scheduleReply(this.d, who, cmd);
       case "report":
         return reportReply({ ...this.d, label: this.d.label, version: this.d.version }, who, cmd);
       case "consumer":

@@ -75,6 +75,7 @@ function requested(e: StoredEvent, fallback: Partial<Change> = {}): Change {
     inventory: p.inventory as Change["inventory"],
     createdAt: e.at,
     sandbox: (p.sandbox as boolean | undefined) ?? fallback.sandbox ?? false,
+    ...(p.scheduled ? { scheduled: p.scheduled as Change["scheduled"] } : {}),
   });
 }
 

@@ -78,6 +78,19 @@ export function renderChangeCard(
     { label: "Subscription", value: /\/subscriptions\/([^/]+)/i.exec(c.accountId)?.[1] ?? "—" },
     { label: "State", value: stateLabel(c) + (c.escalated ? " · ESCALATED" : "") },
     { label: "Requested by", value: c.requester.displayName },
+    ...(c.scheduled
+      ? [
+          {
+            label: "Schedule",
+            value:
+              c.scheduled.mode === "auto" && !c.scheduled.asksPerson?.length
+                ? `started by schedule (policy ${c.scheduled.policy}: auto) — no approval needed`
+                : c.scheduled.mode === "auto"
+                  ? `schedule (policy ${c.scheduled.policy}: auto) paused for a person: ${c.scheduled.asksPerson?.length ?? 0} reason(s) in the thread`
+                  : `opened by schedule (policy ${c.scheduled.policy}: request) — approvers decide`,
+          },
+        ]
+      : []),
     { label: "Reason", value: c.reason },
     {
       label: "Approvals",
