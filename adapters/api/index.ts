@@ -5,7 +5,8 @@
  *
  *   GET  /api/v1/accounts/{account}/status   what `status` shows                  (read)
  *   GET  /api/v1/accounts                    what `list` shows                    (read)
- *   GET  /api/v1/report[?format=json|csv|md] the fleet posture report             (audit, as in chat)
+ *   GET  /api/v1/report                      the fleet posture report             (audit, as in chat)
+ *        ?format=json|csv|md&sort=risk|name|due&failOn=overdue,new-holders,local-auth,exposed
  *   POST /api/v1/rotations                   request a rotation, as `rotate` does (request)
  *   GET  /api/v1/changes/{id}                a change's state, steps, approvals   (read)
  *
@@ -29,7 +30,10 @@ import {
   unauthenticated,
   type ApiError,
 } from "./errors.js";
+import { parseReportQuery } from "./report-query.js";
 import { parseRotation } from "./rotation-request.js";
+import { failures } from "../../src/core/report.js";
+import { renderReport, reportJson } from "../../src/core/report-format.js";
 import { briefView, changeView, statusView } from "./views.js";
 
 export { createEntraVerifier, type EntraVerifier } from "./entra-token.js";
@@ -46,11 +50,6 @@ export interface ApiAdapterDeps {
   readonly label?: string | undefined;
   /** The evidence thread's link of a change, when its platform gave one. */
   readonly permalink?: (changeId: string) => string | undefined;
-  /** The fleet report as a file in the format asked for (absent: `list` data is served as JSON). */
-  readonly report?: (
-    principal: Principal,
-    format: "json" | "csv" | "md",
-  ) => Promise<{ body: string; contentType: string }>;
 }
 
 interface Authed {
@@ -141,16 +140,16 @@ export function createApiRouter(d: ApiAdapterDeps): Router {
   router.get(
     `${PREFIX}/report`,
     handle("report", async (req, res, a) => {
-      const format = typeof req.query.format === "string" ? req.query.format : "json";
-      if (format !== "json" && format !== "csv" && format !== "md")
-        return send(res, badRequest(`format must be json, csv or md, not "${format}".`));
-      if (!d.report) {
-        const rows = await d.api.list(a.principal);
-        res.json({ ...(d.label ? { label: d.label } : {}), accounts: rows.map(briefView) });
+      const q = parseReportQuery(req.query);
+      if ("error" in q) return send(res, badRequest(q.error));
+      const doc = await d.api.report(a.principal, q.sort);
+      if (q.format !== "json") {
+        res.type(q.format === "csv" ? "text/csv" : "text/markdown").send(renderReport(doc, q.format));
         return;
       }
-      const { body, contentType } = await d.report(a.principal, format);
-      res.type(contentType).send(body);
+      // the same document `keyturn report --format json` writes, with the conditions asked for that hold
+      const body = JSON.parse(reportJson(doc)) as Record<string, unknown>;
+      res.json(q.failOn.length ? { ...body, failures: failures(doc.rows, q.failOn) } : body);
     }),
   );
 

@@ -38,6 +38,9 @@ import type { Queries } from "./queries.js";
 import type { Scheduler } from "./scheduler.js";
 import { scheduleReply } from "./scheduler-reply.js";
 import { reportReply } from "./report-reply.js";
+import type { ReportDocument } from "../core/report-format.js";
+import type { ReportSort } from "../core/report.js";
+import { gatherReport } from "./report.js";
 
 export interface ServiceDeps {
   readonly store: Store;
@@ -78,6 +81,8 @@ export interface ApiRequests {
     cmd: Extract<Command, { name: "rotate" }>,
   ): Promise<{ change: Change; reply: Reply }>;
   change(principal: Principal, changeId: string): Promise<Change>;
+  /** The fleet report of the accounts the caller may audit (as `report` in chat). */
+  report(principal: Principal, sort: ReportSort): Promise<ReportDocument>;
 }
 
 export class Service implements KeyturnService, ApiRequests {
@@ -107,6 +112,25 @@ export class Service implements KeyturnService, ApiRequests {
     const account = await this.d.directory.resolve(change.accountId).catch(() => null);
     this.d.policy.authorize("read", who, account, `The state of ${changeId}`);
     return change;
+  }
+
+  async report(principal: Principal, sort: ReportSort): Promise<ReportDocument> {
+    const { directory, queries, policy, clock, logger } = this.d;
+    const who = policy.identify(principal);
+    // where every key is stored, its holders and callers: audit material, as `report` in chat
+    const all = await directory.list(true);
+    const auditable = new Set(all.filter((a) => policy.can("audit", who, a)).map((a) => a.id));
+    if (auditable.size === 0 && all.length > 0)
+      policy.authorize(
+        "audit",
+        who,
+        null,
+        "The fleet report (where every key is stored, its holders and callers)",
+      );
+    return gatherReport(
+      { directory, queries, clock, logger },
+      { include: (a) => auditable.has(a.id), sort, label: this.d.label, version: this.d.version },
+    );
   }
 
   /** The accounts a principal may read, briefly (keyturn's record only). */

@@ -244,6 +244,33 @@ describe("the API answers trusted callers as chat does", () => {
     expect(kt.store.listChanges({})).toHaveLength(0);
   });
 
+  it("the fleet report for auditors (as in chat), in the CLI's formats, with the conditions a pipeline fails on", async () => {
+    const ci = await call("/api/v1/report", { token: await issuer.token({ oid: CI }) });
+    expect(ci.status).toBe(403);
+    expect(ci.body.error).toMatchObject({ code: "not_authorised", role: "audit" });
+    expect(ci.body.error.message).toMatch(/needs the audit role.*Erin Cho/);
+
+    const erin = await issuer.token({ oid: ERIN }); // an auditor
+    const r = await call("/api/v1/report?failOn=overdue,exposed", { token: erin });
+    expect(r.status).toBe(200);
+    expect(r.body.schema).toBe("keyturn.fleet-report/v1");
+    expect(r.body.label).toBe("SANDBOX");
+    const names = r.body.accounts.map((a: { account: { name: string } }) => a.account.name);
+    expect(names).toContain("contoso-translator");
+    // nothing was ever rotated in this sandbox: every account with keys is overdue, none exposed
+    expect(r.body.failures).toEqual([
+      { condition: "overdue", accounts: expect.arrayContaining(["contoso-translator"]) },
+    ]);
+    const csv = await fetch(`${base}/api/v1/report?format=csv&sort=name`, {
+      headers: { authorization: `Bearer ${erin}` },
+    });
+    expect(csv.headers.get("content-type")).toMatch(/^text\/csv/);
+    expect(await csv.text()).toMatch(/contoso-translator/);
+    const bad = await call("/api/v1/report?failOn=late", { token: erin });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/failOn takes overdue, new-holders, local-auth, exposed/);
+  }, 60_000);
+
   it("a rotation requested through the API is the change chat knows: card, approvers, approvals, execution", async () => {
     const token = await issuer.token({ oid: CI });
     const r = await call("/api/v1/rotations", {
