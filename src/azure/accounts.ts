@@ -124,6 +124,21 @@ export class ArmAccounts implements AccountsPort {
     }
   }
 
+  /**
+   * PATCH of the account with only `properties.disableLocalAuth` (Accounts_Update; the SDK's
+   * long-running update ends at once on ARM's synchronous 200). The account is read back: what ARM
+   * now says, not what was asked.
+   */
+  async setLocalAuth(accountId: string, disableLocalAuth: boolean): Promise<Account> {
+    const { subscriptionId, resourceGroup, name } = parseResourceId(accountId);
+    return this.#call("update account", accountId, async () => {
+      await this.client(subscriptionId).accounts.beginUpdateAndWait(resourceGroup, name, {
+        properties: { disableLocalAuth },
+      });
+      return toAccount(await this.client(subscriptionId).accounts.get(resourceGroup, name));
+    });
+  }
+
   async #call<T>(action: string, scope: string, fn: () => Promise<T>): Promise<T> {
     const started = Date.now();
     try {
@@ -151,6 +166,7 @@ export class ArmAccounts implements AccountsPort {
 function actionName(action: string): string {
   if (action === "listKeys") return "Microsoft.CognitiveServices/accounts/listKeys/action";
   if (action === "regenerateKey") return "Microsoft.CognitiveServices/accounts/regenerateKey/action";
+  if (action === "update account") return "Microsoft.CognitiveServices/accounts/write";
   return "Microsoft.CognitiveServices/accounts/read";
 }
 

@@ -12,6 +12,7 @@ import type { ClientSettings } from "./pipeline.js";
 import { VaultSecrets } from "./secrets.js";
 import { Sites } from "./sites.js";
 import { Monitor } from "./telemetry.js";
+import { keyAuthTrafficReader } from "./key-auth-traffic.js";
 
 export { classifyAzureError } from "./errors.js";
 export { checkAccess, type AccessCheck } from "./access.js";
@@ -72,7 +73,10 @@ export function createAzurePorts(
     },
     log,
   );
-  const telemetry = new Monitor(credential, settings, log, config.logAnalytics, config.monitoringLatency);
+  const telemetry = Object.assign(
+    new Monitor(credential, settings, log, config.logAnalytics, config.monitoringLatency),
+    { keyAuthTraffic: keyAuthTrafficReader(credential, settings, config.logAnalytics) },
+  );
   const arm = new ArmRest(
     () => accounts.client(config.subscriptionIds[0] ?? "00000000-0000-0000-0000-000000000000"),
     settings.armEndpoint,

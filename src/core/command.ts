@@ -16,6 +16,8 @@ export type Command =
       readonly killNow: boolean; // --kill-now: regenerate the leaked active key first, accept the outage
       readonly breakGlass: boolean; // --break-glass: start before approval (named responders only)
     }
+  /** Turn the account's keys off (disableLocalAuth=true) once nothing holds a key: a change under approval. */
+  | { readonly name: "disable-local-auth"; readonly account: string; readonly reason: string }
   | { readonly name: "approve"; readonly changeId: string }
   | { readonly name: "reject"; readonly changeId: string; readonly reason: string }
   | { readonly name: "cancel"; readonly changeId: string; readonly reason?: string }

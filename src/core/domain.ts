@@ -141,7 +141,13 @@ export type StepKind =
   | "regenerate_old"
   | "kill_leaked" // "kill now": regenerate the leaked active key first and accept the outage
   | "soak"
-  | "complete";
+  | "complete"
+  // the disable-local-auth change (plan variant "disable-local-auth")
+  | "key_free_preflight" // no key holder remains; key-authenticated traffic recorded
+  | "disable_local_auth" // ARM: properties.disableLocalAuth = true
+  | "prove_keys_refused" // a data-plane call with a key is refused
+  | "key_free_complete" // record that the account is key-free
+  | "enable_local_auth"; // the rollback: disableLocalAuth = false, keys work again
 
 export interface PlanStep {
   readonly index: number;
@@ -158,7 +164,8 @@ export type PlanVariant =
   | "exposure-standby" // the leaked key is the standby: regenerate it, nothing else
   | "exposure-active" // the leaked key is active: staged, short windows
   | "exposure-active-kill-now" // regenerate the leaked key first, accept the outage
-  | "exposure-unknown"; // staged, both keys end fresh
+  | "exposure-unknown" // staged, both keys end fresh
+  | "disable-local-auth"; // not a rotation: turn keys off (disableLocalAuth=true), Entra ID only
 
 export interface Plan {
   readonly variant: PlanVariant;
@@ -411,3 +418,35 @@ export interface AccountStatus {
    */
   readonly regeneratedOutside?: { readonly at: string; readonly by: string };
 }
+
+/** Whether a change turns an account's keys off rather than rotating them. */
+export const isDisableLocalAuth = (c: Pick<Change, "plan">): boolean =>
+  c.plan.variant === "disable-local-auth";
+
+/** What a change does, in a few words: "rotate X" or "disable local auth of X". */
+export const changeAction = (c: Pick<Change, "plan" | "accountName">): string =>
+  isDisableLocalAuth(c) ? `disable local auth of ${c.accountName}` : `rotate ${c.accountName}`;
+
+/**
+ * Which calls to an account used a key and which a Microsoft Entra token, as far as Azure records
+ * it: from the diagnostic logs where the kind's rows name the caller's identity, else why it cannot
+ * be known.
+ */
+export type KeyAuthTraffic =
+  | {
+      readonly known: true;
+      readonly from: string; // ISO, the window read
+      readonly to: string;
+      readonly keyCalls: number;
+      readonly tokenCalls: number;
+      readonly lastKeyCall: string | null; // ISO
+      /** Where key calls came from: caller IP and operation, most calls first. */
+      readonly keyCallers: readonly {
+        readonly callerIp: string;
+        readonly operation: string;
+        readonly calls: number;
+      }[];
+      /** How keyturn knows, in one sentence (the table and field read). */
+      readonly source: string;
+    }
+  | { readonly known: false; readonly why: string };

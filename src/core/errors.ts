@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   unknown_change: "No change has that id.",
   key_free: "The account has local authentication disabled: there are no keys to rotate.",
   change_open: "The account already has an open change.",
+  key_holders_remain: "Something still holds the account's key: local authentication cannot be disabled yet.",
   not_authorised: "You are not an approver for this change.",
   self_approval: "The requester cannot approve their own change.",
   already_approved: "You have already approved this change.",

@@ -5,6 +5,8 @@
  */
 import type { Change, KeySlot, PlanStep, StepEvidence } from "./domain.js";
 import type { ExpectedCheck } from "./evidence-runbook.js";
+import { isDisableLocalAuth } from "./domain.js";
+import { keyFreeExpected } from "./evidence-key-free.js";
 import {
   activeAfter,
   excluded,
@@ -23,6 +25,7 @@ export function expectedFor(change: Change, p: PlanStep, s: StepEvidence | undef
   const ran = !!s?.finishedAt || !!s?.actedAt;
   const check = (item: string, expected: string, actual: string | null | undefined, met: boolean | null) =>
     checks.push({ item, expected, actual: actual ?? null, met: actual == null || !ran ? null : met });
+  if (isDisableLocalAuth(change)) return keyFreeExpected(change, p, s);
   const waived = new Set(change.waivedConsumerIds);
   switch (p.kind) {
     case "preflight": {

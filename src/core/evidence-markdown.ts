@@ -5,6 +5,7 @@
  * the event chain. User text is kept on one line so it cannot start a heading or break a table.
  */
 import type { Change } from "./domain.js";
+import { changeAction } from "./domain.js";
 import type { EvidencePack } from "./evidence.js";
 import { stepFindings } from "./evidence-state.js";
 import type { ExpectedCheck, RunbookAnswer } from "./evidence-runbook.js";
@@ -63,10 +64,7 @@ export function renderEvidenceMarkdown(
 ): string {
   const md: string[] = [];
   const version = pack.keyturn.version ?? NOT_RECORDED;
-  md.push(
-    `# Evidence — ${change.id}: rotate ${change.accountName}${pack.label ? ` (${pack.label})` : ""}`,
-    "",
-  );
+  md.push(`# Evidence — ${change.id}: ${changeAction(change)}${pack.label ? ` (${pack.label})` : ""}`, "");
   md.push(
     `Generated ${pack.generatedAt} by keyturn ${version}. Key values never appear here: keys are identified by fingerprint (sha256 prefix).`,
     "",

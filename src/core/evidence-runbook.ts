@@ -7,6 +7,8 @@
 import type { Change, KeySlot, PlanStep } from "./domain.js";
 
 import { expectedFor } from "./evidence-expected.js";
+import { keyFreeRunbook } from "./evidence-key-free.js";
+import { isDisableLocalAuth } from "./domain.js";
 import {
   activeAfter,
   excluded,
@@ -103,6 +105,7 @@ function beforeOf(change: Change, p: PlanStep): Record<string, string> {
 
 /** The runbook answers for the change as a whole. */
 export function changeRunbook(change: Change, owner: string): RunbookAnswer {
+  if (isDisableLocalAuth(change)) return keyFreeRunbook(change, owner);
   const before: Record<string, string> = {};
   const fps = fingerprintsBefore(change);
   for (const slot of ["key1", "key2"] as const) if (fps[slot]) before[slot] = fps[slot]!;

@@ -65,6 +65,12 @@ export const COMMAND_HELP: readonly { name: CommandName; usage: string; summary:
     summary: "Calendar of scheduled rotations: what rotates when, how (auto, request, remind), and why not.",
   },
   {
+    name: "disable-local-auth",
+    usage: 'disable-local-auth <account> --reason "…"',
+    summary:
+      "Turn the account's keys off (Microsoft Entra ID only) under approval; refused while anything still holds a key. `rollback` turns them back on.",
+  },
+  {
     name: "report",
     usage: "report [--sort risk|name|due]",
     summary:
@@ -139,6 +145,7 @@ const FLAGS: Partial<Record<CommandName, Record<string, FlagSpec>>> = {
   list: { overdue: { value: "none" } },
   schedule: { days: { value: "required" } },
   report: { sort: { value: "required" } },
+  "disable-local-auth": { reason: { value: "required" } },
   rotate: {
     reason: { value: "required" },
     exposure: { value: "optional" },
@@ -361,6 +368,10 @@ function build(name: CommandName, p: string[], flags: Map<string, string | true>
       if (sort !== "risk" && sort !== "name" && sort !== "due")
         throw bad("malformed_command", name, `--sort takes risk, name or due, not "${sort}".`);
       return { name, sort };
+    }
+    case "disable-local-auth": {
+      noExtra(name, p, 1);
+      return { name, account: account(name, p[0]), reason: reason(name, flags, true)! };
     }
     case "rotate": {
       noExtra(name, p, 1);

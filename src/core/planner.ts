@@ -16,6 +16,7 @@ import type {
 } from "./domain.js";
 import { otherSlot } from "./domain.js";
 import { KeyturnError } from "./errors.js";
+import { buildKeyFreePlan } from "./key-free-plan.js";
 import { canonicalJson, sha256Hex } from "./secret.js";
 
 export interface PlanInput {
@@ -25,9 +26,12 @@ export interface PlanInput {
   readonly leakedSlot: LeakedSlot | null;
   readonly killNow: boolean;
   readonly policy: PolicySnapshot;
+  /** The change's kind: absent = a rotation; "disable-local-auth" turns keys off instead. */
+  readonly variant?: "disable-local-auth";
 }
 
 export function buildPlan(input: PlanInput): Plan {
+  if (input.variant === "disable-local-auth") return buildKeyFreePlan(input);
   const { account, inventory, policy } = input;
   if (inventory.keyFree || account.disableLocalAuth) {
     throw new KeyturnError(

@@ -7,6 +7,7 @@ import type {
   Change,
   Consumer,
   Inventory,
+  KeyAuthTraffic,
   KeySlot,
   Principal,
   PrincipalRef,
@@ -44,6 +45,11 @@ export interface AccountsPort {
   listKeys(accountId: string): Promise<KeyPair>;
   /** Regenerates one slot. The SDK may re-send the POST after a 5xx: callers re-read fingerprints. */
   regenerateKey(accountId: string, slot: KeySlot): Promise<KeyPair>;
+  /**
+   * Sets `properties.disableLocalAuth` (ARM PATCH of the account): true turns keys off (Entra ID
+   * only), false turns them back on. Returns the account as ARM reads it afterwards.
+   */
+  setLocalAuth?(accountId: string, disableLocalAuth: boolean): Promise<Account>;
 }
 
 export interface SecretVersionInfo {
@@ -104,6 +110,8 @@ export interface TelemetryPort {
   ): Promise<ActivityEvent[]>;
   /** 401s by caller IP from diagnostic logs; undefined when no workspace is configured. */
   unauthorizedCallers?(accountId: string, q: { from: Date; to: Date }): Promise<CallerErrors[]>;
+  /** Calls by key and by Entra token from diagnostic logs, or why that cannot be known for this account. */
+  keyAuthTraffic?(account: Account, q: { from: Date; to: Date }): Promise<KeyAuthTraffic>;
   /**
    * How long after a moment its metrics and log rows are known to have arrived (ingestion latency):
    * a window is judged only after its end plus this.
@@ -128,6 +136,8 @@ export interface ConsumerControlPort {
 
 export interface InventoryPort {
   take(account: Account): Promise<Inventory>;
+  /** Forgets cached listings, so the next `take` reads Azure afresh. */
+  invalidate?(): void;
 }
 
 export interface AzurePorts {

@@ -13,7 +13,7 @@ import type {
   StepEvidence,
   Waiver,
 } from "./domain.js";
-import { isCompleted, isOpen, samePerson, toRef } from "./domain.js";
+import { isCompleted, isDisableLocalAuth, isOpen, samePerson, toRef } from "./domain.js";
 import { KeyturnError } from "./errors.js";
 import { countedApprovals, eligibility, isApprover, isOperator, isRequester } from "./policy.js";
 
@@ -546,24 +546,33 @@ const TABLE: { readonly [S in ChangeState]: Handlers } = {
         { type: "rollback" },
       );
     },
-    rolled_back: (c, e) =>
-      ok(
-        { ...c, state: "rolled_back", pause: null, steps: [...c.steps, e.evidence], completedAt: e.at },
-        { type: "clear_timer", kind: "break_glass_deadline" },
-        { type: "render" },
-        {
-          type: "notice",
-          text: `${c.id} rolled back: consumers' secrets point at the previous key again.`,
-          tone: "warning",
-        },
-      ),
+    rolled_back: rolledBack,
     cancelled: cancel,
     approved: approve,
     break_glass_deadline: (c, e) => deadlinePassed(c, e.at),
     consumer_waived: waive,
     consumer_included: include,
   },
-  completed: { approved: approve, break_glass_deadline: (c, e) => deadlinePassed(c, e.at) },
+  completed: {
+    approved: approve,
+    break_glass_deadline: (c, e) => deadlinePassed(c, e.at),
+    // a disable-local-auth change stays reversible after it completed: keys can be turned back on
+    rollback_requested: (c, e) => {
+      if (!isDisableLocalAuth(c)) return no("invalid_state", refusal(c, "rollback_requested"));
+      if (!isOperator(c, e.by)) return no("not_authorised", operateRefusal(c, "Rolling back"));
+      return ok(
+        c,
+        {
+          type: "notice",
+          text: `${e.by.displayName} asked to roll back ${c.id}: local auth of ${c.accountName} is re-enabled (disableLocalAuth=false).`,
+          tone: "warning",
+        },
+        { type: "rollback" },
+      );
+    },
+    rolled_back: (c, e) =>
+      isDisableLocalAuth(c) ? rolledBack(c, e) : no("invalid_state", refusal(c, "rolled_back")),
+  },
   completed_with_findings: {
     approved: approve,
     break_glass_deadline: (c, e) => deadlinePassed(c, e.at),
@@ -573,6 +582,21 @@ const TABLE: { readonly [S in ChangeState]: Handlers } = {
   cancelled: {},
   rolled_back: {},
 };
+
+function rolledBack(c: Change, e: Extract<WorkflowEvent, { type: "rolled_back" }>): TransitionResult {
+  return ok(
+    { ...c, state: "rolled_back", pause: null, steps: [...c.steps, e.evidence], completedAt: e.at },
+    { type: "clear_timer", kind: "break_glass_deadline" },
+    { type: "render" },
+    {
+      type: "notice",
+      text: isDisableLocalAuth(c)
+        ? `${c.id} rolled back: local auth of ${c.accountName} is enabled again (disableLocalAuth=false)${e.evidence.validation ? `; ${e.evidence.validation.result}` : ""}.`
+        : `${c.id} rolled back: consumers' secrets point at the previous key again.`,
+      tone: "warning",
+    },
+  );
+}
 
 function replan(c: Change, e: Extract<WorkflowEvent, { type: "plan_revalidated" }>): TransitionResult {
   if (e.plan.hash === c.plan.hash) return ok({ ...c, inventory: e.inventory });
@@ -607,6 +631,14 @@ function deadlinePassed(c: Change, at: string): TransitionResult {
  * key by name (who waived it and why), and every finding with what to do about it.
  */
 export function outcomeText(c: Change): string {
+  if (isDisableLocalAuth(c)) {
+    const proof = c.steps.find((s) => s.kind === "prove_keys_refused")?.validation?.result;
+    const findings = c.findings ?? [];
+    const done = `${c.accountName} is key-free: disableLocalAuth=true${proof ? `, ${proof}` : ""}. \`rollback ${c.id}\` turns keys back on.`;
+    return findings.length
+      ? `${c.id} completed WITH FINDINGS: ${done} ${findings.map((f) => `Step ${f.stepIndex + 1} (${f.kind}): ${f.what} What to do: ${f.next}`).join(" ")}`
+      : `${c.id} completed: ${done}`;
+  }
   const slot = c.plan.standbySlot === c.plan.activeSlot ? c.plan.activeSlot : activeAfter(c);
   const dead =
     c.plan.variant === "exposure-active-kill-now" ? `old value of ${c.plan.activeSlot}` : c.plan.activeSlot;

@@ -177,6 +177,7 @@ export class Driver {
           leakedSlot: change.leakedSlot,
           killNow: change.killNow,
           policy: change.policy,
+          ...(change.plan.variant === "disable-local-auth" ? { variant: change.plan.variant } : {}),
         }),
         inventory.consumers,
       );

@@ -37,6 +37,7 @@ import { checkDeclaredSecret } from "./declared-secret-check.js";
 import type { Queries } from "./queries.js";
 import type { Scheduler } from "./scheduler.js";
 import { scheduleReply } from "./scheduler-reply.js";
+import { requestDisableLocalAuth } from "./disable-local-auth-request.js";
 import { reportReply } from "./report-reply.js";
 import type { ReportDocument } from "../core/report-format.js";
 import type { ReportSort } from "../core/report.js";
@@ -223,6 +224,8 @@ export class Service implements KeyturnService, ApiRequests {
       }
       case "rotate":
         return this.#rotate(inv, cmd);
+      case "disable-local-auth":
+        return requestDisableLocalAuth(this.d, inv, cmd);
       case "evidence":
         return this.#evidence(inv.principal, cmd.changeId);
       case "verify":
@@ -491,7 +494,7 @@ export class Service implements KeyturnService, ApiRequests {
       case "approve": {
         const counted = countedApprovals(c);
         return c.state === "approved"
-          ? `Approved ${c.id}: ${counted} of ${c.policy.approvalsRequired} — the rotation starts after a last check of the plan.`
+          ? `Approved ${c.id}: ${counted} of ${c.policy.approvalsRequired} — ${c.plan.variant === "disable-local-auth" ? "keys are turned off" : "the rotation starts"} after a last check of the plan.`
           : `Approved ${c.id}: ${counted} of ${c.policy.approvalsRequired} approval(s).`;
       }
       case "reject":
@@ -501,7 +504,9 @@ export class Service implements KeyturnService, ApiRequests {
       case "resume":
         return `Resuming ${c.id}.`;
       case "rollback":
-        return `Rolling back ${c.id}: the secrets go back to the previous key.`;
+        return c.plan.variant === "disable-local-auth"
+          ? `Rolling back ${c.id}: local auth of ${c.accountName} is re-enabled (disableLocalAuth=false).`
+          : `Rolling back ${c.id}: the secrets go back to the previous key.`;
       case "waive":
         return `Waiver recorded on ${c.id}.`;
     }

@@ -1,5 +1,5 @@
 /** The simulator's admin operations, in-process and as JSON under /_admin (no auth: loopback only). */
-import { refreshSite, tick } from "./consumers.js";
+import { refreshSite, tick, useEntra } from "./consumers.js";
 import type { Fault, Faults } from "./faults.js";
 import { safeJson, type Reply } from "./http.js";
 import type { ConsumerReport, Tenant } from "./tenant.js";
@@ -18,6 +18,10 @@ export interface SimulatorAdmin {
   /** One round of consumer calls and due refreshes, now. */
   tick(): void;
   refreshAll(): void;
+  /** An app moves to its managed identity: its key settings go, it calls with an Entra token. */
+  useEntra(siteName: string): { settings: string[] };
+  /** Deletes a Key Vault secret (all versions): it no longer holds a key anywhere. */
+  deleteSecret(vault: string, name: string): void;
   /** ARM requests granted per subscription (benchmarks). */
   requestCounts(): Record<string, { reads: number; writes: number }>;
 }
@@ -51,6 +55,20 @@ export function createAdmin(t: Tenant, faults: Faults, buckets: TokenBuckets): S
       for (const s of t.sites) refreshSite(t, s);
       t.save();
     },
+    useEntra: (siteName) => {
+      const site = t.sites.find((s) => s.name === siteName);
+      if (!site) throw new Error(`no site ${siteName}`);
+      const settings = useEntra(t, site);
+      t.save();
+      return { settings };
+    },
+    deleteSecret: (vault, name) => {
+      const secrets = t.vaults[vault];
+      const found = secrets && Object.keys(secrets).find((n) => n.toLowerCase() === name.toLowerCase());
+      if (!found) throw new Error(`no secret ${name} in vault ${vault}`);
+      delete secrets[found];
+      t.save();
+    },
     requestCounts: () => Object.fromEntries(buckets.counts),
   };
 }
@@ -76,6 +94,13 @@ export function adminRoute(
         return { status: 204 };
       }
       if (method === "POST" && path === "/tick") return (admin.tick(), { status: 204 });
+      if (method === "POST" && path === "/use-entra")
+        return { status: 200, body: admin.useEntra(String(json().site)) };
+      if (method === "POST" && path === "/delete-secret") {
+        const b = json();
+        admin.deleteSecret(String(b.vault), String(b.secret));
+        return { status: 204 };
+      }
       if (method === "POST" && path === "/refresh") return (admin.refreshAll(), { status: 204 });
       if (method === "GET" && path === "/requests") return { status: 200, body: admin.requestCounts() };
     } catch (e) {

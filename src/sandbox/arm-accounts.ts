@@ -66,7 +66,8 @@ export function routeAccounts(
     };
   }
   if (!verb && method === "PATCH") {
-    // Accounts_Update: whoever holds tag-write (…/accounts/write) can change the tags; a synchronous 200 ends the SDK's poll
+    // Accounts_Update: whoever holds …/accounts/write can change the tags and properties.disableLocalAuth;
+    // a synchronous 200 ends the SDK's poll; the Activity Log records the write
     return {
       operation: "updateAccount",
       subscription: sub!,
@@ -74,7 +75,17 @@ export function routeAccounts(
       handle: (body, caller) => {
         const a = find();
         if (!a) return missing();
-        const patch = safeJson(body) as { tags?: unknown } | null;
+        const patch = safeJson(body) as {
+          tags?: unknown;
+          properties?: { disableLocalAuth?: unknown };
+        } | null;
+        const disable = patch?.properties?.disableLocalAuth;
+        if (disable !== undefined && typeof disable !== "boolean")
+          return armError(
+            400,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized: 'properties.disableLocalAuth' must be a boolean.",
+          );
         if (patch?.tags !== undefined) {
           if (
             !patch.tags ||
@@ -89,6 +100,8 @@ export function routeAccounts(
             );
           a.tags = { ...(patch.tags as Record<string, string>) };
         }
+        // turning keys off or on: the data plane answers keys with 403 AuthenticationTypeDisabled while off
+        if (typeof disable === "boolean") a.disableLocalAuth = disable;
         t.record(a, "Microsoft.CognitiveServices/accounts/write", caller.name, caller.ip, "Succeeded");
         return { status: 200, body: accountJson(a, ctx.armEndpoint()) };
       },

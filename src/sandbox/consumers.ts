@@ -38,6 +38,15 @@ export function tick(t: Tenant): void {
       });
       report(t, site.name, account, mode, status, held.version);
     }
+    for (const account of site.entra ?? []) {
+      const status = callDataPlane(t, account, "", {
+        apiName: site.apiName,
+        operation: site.apiName,
+        callerIp: site.callerIp,
+        objectId: site.objectId ?? "",
+      });
+      report(t, site.name, account, "entra", status);
+    }
   }
   for (const ext of t.external) {
     const account = accountOfKey(t, ext.key);
@@ -85,4 +94,25 @@ function report(
     r.failures++;
     r.lastFailureAt = new Date().toISOString();
   }
+}
+
+/**
+ * The app moves to its managed identity: every setting that holds one of an account's keys (a Key
+ * Vault reference or a literal) is removed, and from now on the app calls that account with a token.
+ */
+export function useEntra(t: Tenant, site: SiteState): string[] {
+  const moved: string[] = [];
+  for (const [name, held] of Object.entries(site.resolved)) {
+    const account = t.accounts.find((a) => a.keys.key1 === held.value || a.keys.key2 === held.value);
+    if (!account) continue;
+    delete site.settings[name];
+    delete site.resolved[name];
+    site.entra = [...new Set([...(site.entra ?? []), account.id])];
+    moved.push(name);
+  }
+  site.objectId ??= `0000${Buffer.from(site.name).toString("hex").padEnd(28, "0").slice(0, 28)}`.replace(
+    /^(.{8})(.{4})(.{4})(.{4})(.{12})$/,
+    "$1-$2-$3-$4-$5",
+  );
+  return moved;
 }

@@ -26,18 +26,31 @@ const empty = (): Counts => ({ calls: 0, ok: 0, clientErrors: 0, latencyMs: 0, b
 export const DENIED_MESSAGE =
   "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.";
 
+/** Azure OpenAI / AI Services' answer to a key once local auth is disabled (403, whatever the key). */
+export const KEY_AUTH_DISABLED = {
+  code: "AuthenticationTypeDisabled",
+  message: "Key based authentication is disabled for this resource.",
+};
+
+/**
+ * One data-plane call: with a key, or (`call.objectId`) with a Microsoft Entra token of the right
+ * audience, which works whether or not local auth is disabled. A key is refused with 403 once local
+ * auth is disabled, with 401 when it is not one of the account's keys.
+ */
 export function callDataPlane(
   t: Tenant,
   accountId: string,
   key: string,
-  call: { apiName: string; operation: string; callerIp: string },
+  call: { apiName: string; operation: string; callerIp: string; objectId?: string },
 ): number {
   const a = t.account(accountId);
   if (!a) return 404;
+  const token = call.objectId !== undefined;
   const retiring = (t.retiring.get(key) ?? 0) > Date.now() && t.keyOwner.get(key) === a.id;
-  const ok = key !== "" && !a.disableLocalAuth && (a.keys.key1 === key || a.keys.key2 === key || retiring);
-  if (ok) t.keyOwner.set(key, a.id);
-  const status = ok ? 200 : 401;
+  const keyOk = key !== "" && !a.disableLocalAuth && (a.keys.key1 === key || a.keys.key2 === key || retiring);
+  const ok = token || keyOk;
+  if (keyOk) t.keyOwner.set(key, a.id);
+  const status = ok ? 200 : !token && key !== "" && a.disableLocalAuth ? 403 : 401;
   const latency = ok ? 40 + (key.charCodeAt(0) % 20) : 3;
   const now = Date.now();
   const minute = Math.floor(now / 60_000) * 60_000;
@@ -75,6 +88,9 @@ export function callDataPlane(
     operation: call.operation,
     apiName: call.apiName,
     durationMs: latency,
+    status,
+    // the caller's Entra object id on token calls; empty on key calls
+    objectId: call.objectId ?? "",
   };
   if (!ok) {
     t.unauthorized.push(row);

@@ -25,6 +25,7 @@ const COLUMNS: Column[] = [
   { name: "ResultSignature", type: "string" },
   { name: "CallerIPAddress", type: "string" },
   { name: "DurationMs", type: "long" },
+  { name: "properties_s", type: "string" },
   { name: "Type", type: "string" },
 ];
 
@@ -83,11 +84,24 @@ function diagnosticRow(t: Tenant, u: UnauthorizedCall, status: string): Row {
     ResourceType: "ACCOUNTS",
     Category: "RequestResponse",
     OperationName: u.operation,
-    ResultSignature: status,
+    ResultSignature: u.status !== undefined ? String(u.status) : status,
     CallerIPAddress: u.callerIp,
     DurationMs: u.durationMs ?? 0,
+    properties_s: propertiesOf(a?.kind, u),
     Type: "AzureDiagnostics",
   };
+}
+
+/**
+ * The service-specific JSON of a RequestResponse row. Azure OpenAI / AI Services rows carry the
+ * caller's Entra `objectId` (empty on a key call); other kinds' rows name no caller identity, so
+ * which calls used a key cannot be told from them.
+ */
+function propertiesOf(kind: string | undefined, u: UnauthorizedCall): string {
+  const base = { apiName: u.apiName ?? "", requestTime: new Date(u.at).toISOString() };
+  return JSON.stringify(
+    kind === "OpenAI" || kind === "AIServices" ? { ...base, objectId: u.objectId ?? "" } : base,
+  );
 }
 
 export function logsQuery(t: Tenant, body: string, path = "", now = Date.now()): Reply {

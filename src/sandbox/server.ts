@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { armRefusal, metadataEndpoints, subscriptionsRoute } from "./arm-checks.js";
 import { routeArm } from "./arm-routes.js";
-import { callDataPlane, DENIED_MESSAGE } from "./dataplane.js";
+import { callDataPlane, DENIED_MESSAGE, KEY_AUTH_DISABLED } from "./dataplane.js";
 import { withFaults, type Faults } from "./faults.js";
 import {
   armError,
@@ -97,10 +97,12 @@ export function mainHandler(d: ServerDeps): Handler {
       if (issueToken && method !== "POST")
         return send(res, { status: 405, body: { error: { code: "405", message: "Method not allowed" } } });
       return answer(d, res, method, path, "dataPlane", undefined, () => {
-        const status = callDataPlane(d.tenant, account.id, key, {
+        const status = callDataPlane(d.tenant, account.id, bearer ? "" : key, {
           apiName: account.kind,
           operation,
           callerIp: req.socket.remoteAddress ?? "127.0.0.1",
+          // a token of the right audience authenticates the call with Microsoft Entra ID, keys off or on
+          ...(bearer ? { objectId: bearer.objectId } : {}),
         });
         // the token exchange answers an access token as text (a sandbox token, valid nowhere else)
         if (status === 200 && issueToken)
@@ -109,6 +111,7 @@ export function mainHandler(d: ServerDeps): Handler {
             body: `sandbox.${Buffer.from(JSON.stringify({ account: account.name, exp: Math.floor(Date.now() / 1000) + 600 })).toString("base64url")}`,
             headers: { "content-type": "application/jwt; charset=us-ascii" },
           };
+        if (status === 403) return { status: 403, body: { error: KEY_AUTH_DISABLED } };
         return status === 200
           ? { status: 200, body: { status: "ok", sandbox: true, account: account.name } }
           : { status: 401, body: { error: { code: "401", message: DENIED_MESSAGE } } };

@@ -53,6 +53,10 @@ export interface SiteState {
   apiName: string;
   callerIp: string;
   settings: Record<string, SiteSetting>;
+  /** Accounts the app calls with its managed identity (a Microsoft Entra token), no key. */
+  entra?: string[];
+  /** The object id of the app's managed identity. */
+  objectId?: string;
   /** What the running app currently holds per setting (the resolved reference). */
   resolved: Record<string, { version?: string; value: string }>;
   lastRefresh: number;
@@ -79,7 +83,7 @@ export interface ActivityRecord {
 export interface ConsumerReport {
   name: string;
   accountId: string;
-  mode: "versionless" | "pinned" | "literal" | "external";
+  mode: "versionless" | "pinned" | "literal" | "external" | "entra";
   secretVersion?: string;
   calls: number;
   failures: number;
@@ -98,6 +102,10 @@ export interface UnauthorizedCall {
   operation: string;
   apiName?: string;
   durationMs?: number;
+  /** The HTTP status (absent in rows recorded before it was kept: 401 for refused, 200 for accepted). */
+  status?: number;
+  /** The Entra object id of a token call; "" for a key call (absent in older rows). */
+  objectId?: string;
 }
 
 export const accountIdOf = (sub: string, rg: string, name: string) =>

@@ -128,7 +128,7 @@ describe("simulated ARM: Cognitive Services accounts", () => {
     expect(bad.status).toBe(401);
   });
 
-  it("refuses listKeys on a disableLocalAuth account as Azure does, and 401s its data plane", async () => {
+  it("refuses listKeys on a disableLocalAuth account as Azure does, and 403s a key on its data plane", async () => {
     const err = await client(DEV)
       .accounts.listKeys("rg-ai-dev", "contoso-keyless")
       .catch((e: unknown) => e);
@@ -137,13 +137,17 @@ describe("simulated ARM: Cognitive Services accounts", () => {
     expect(isRestError(err) && err.message).toContain("disableLocalAuth is set to be true");
     const acct = await client(DEV).accounts.get("rg-ai-dev", "contoso-keyless");
     expect(acct.properties?.disableLocalAuth).toBe(true);
-    expect(
-      (
-        await call(`/dataplane/${DEV}/contoso-keyless/x`, {
-          headers: { "ocp-apim-subscription-key": "anything" },
-        })
-      ).status,
-    ).toBe(401);
+    // Azure OpenAI / AI Services: 403 AuthenticationTypeDisabled for any key once local auth is off
+    const keyed = await call(`/dataplane/${DEV}/contoso-keyless/x`, {
+      headers: { "ocp-apim-subscription-key": "anything" },
+    });
+    expect(keyed.status).toBe(403);
+    expect(JSON.parse(keyed.body)).toEqual({
+      error: {
+        code: "AuthenticationTypeDisabled",
+        message: "Key based authentication is disabled for this resource.",
+      },
+    });
   });
 
   it("answers 404 ResourceNotFound for an unknown account", async () => {

@@ -4,7 +4,7 @@
  * running, paused, completed), with its buttons only while that person has something left to decide.
  */
 import type { Change } from "../domain.js";
-import { isOpen, personKey } from "../domain.js";
+import { changeAction, isDisableLocalAuth, isOpen, personKey } from "../domain.js";
 import type { Message } from "../messages.js";
 import { countedApprovals } from "../policy.js";
 import { changeTitle, renderChangeCard, type Decision } from "./change.js";
@@ -53,7 +53,9 @@ export function approvalDmSentence(c: Change, o: ApprovalDmOptions = {}): string
   const by = approvers(c);
   const tally = `${countedApprovals(c)} of ${c.policy.approvalsRequired} approvals`;
   const approvedBy = by.length ? `approved by ${inWords(by)}` : "";
-  const rotate = `rotate ${c.accountName}${c.exposure ? " (suspected exposure)" : ""}`;
+  const rotate = `${changeAction(c)}${c.exposure ? " (suspected exposure)" : ""}`;
+  const keyFree = isDisableLocalAuth(c);
+  const done = keyFree ? `${c.accountName} is key-free (disableLocalAuth=true)` : `${c.accountName} rotated`;
   const waiting = o.waitingFor?.length ? ` Still waiting for ${inWords(o.waitingFor, "or")}.` : "";
   if (decisionOpen(c)) {
     if (o.approvedAt)
@@ -71,19 +73,19 @@ export function approvalDmSentence(c: Change, o: ApprovalDmOptions = {}): string
     case "rejected":
       return `${c.id} (${rotate}) was rejected${decidedBy}. Nothing was changed. ${nothing}`;
     case "expired":
-      return `${c.id} (${rotate}) expired before it had ${c.policy.approvalsRequired} approval(s)${by.length ? ` (${approvedBy})` : ""}: nothing was changed. The requester can ask again with \`rotate ${c.accountName}\`.`;
+      return `${c.id} (${rotate}) expired before it had ${c.policy.approvalsRequired} approval(s)${by.length ? ` (${approvedBy})` : ""}: nothing was changed. The requester can ask again with \`${keyFree ? "disable-local-auth" : "rotate"} ${c.accountName}\`.`;
     case "cancelled":
       return `${c.id} (${rotate}) was cancelled${decidedBy}.${by.length ? ` It had been ${approvedBy}.` : ""} ${nothing}`;
     case "completed":
-      return `${c.id} completed${c.completedAt ? ` at ${hhmm(c.completedAt)}` : ""}: ${c.accountName} rotated${by.length ? `, ${approvedBy}` : ""}. ${nothing}`;
+      return `${c.id} completed${c.completedAt ? ` at ${hhmm(c.completedAt)}` : ""}: ${done}${by.length ? `, ${approvedBy}` : ""}. ${nothing}`;
     case "completed_with_findings":
-      return `${c.id} completed WITH FINDINGS: ${c.accountName} rotated${by.length ? `, ${approvedBy}` : ""}. The thread says what to do about the findings.`;
+      return `${c.id} completed WITH FINDINGS: ${done}${by.length ? `, ${approvedBy}` : ""}. The thread says what to do about the findings.`;
     case "rolled_back":
-      return `${c.id} (${rotate}) was rolled back: consumers are back on the previous key${by.length ? `; it had been ${approvedBy}` : ""}. ${nothing}`;
+      return `${c.id} (${rotate}) was rolled back: ${keyFree ? "keys work again (disableLocalAuth=false)" : "consumers are back on the previous key"}${by.length ? `; it had been ${approvedBy}` : ""}. ${nothing}`;
     case "paused":
       return `${c.id} (${rotate}) is paused${c.pause ? ` at step ${c.pause.stepIndex + 1}` : ""}${by.length ? `; it was ${approvedBy}` : ""}. Its operators decide in the thread (resume, roll back or cancel).`;
     default:
-      return `${c.id} (${rotate}) was ${approvedBy || "approved"}; the rotation is ${c.state === "running" ? "running" : "about to start"}. ${nothing}`;
+      return `${c.id} (${rotate}) was ${approvedBy || "approved"}; the ${keyFree ? "change" : "rotation"} is ${c.state === "running" ? "running" : "about to start"}. ${nothing}`;
   }
 }
 

@@ -1,7 +1,7 @@
 /** The evidence thread: the change card (parent), step replies, notices, approval requests. */
 import type { Change } from "../domain.js";
 import { waiversOf } from "../workflow.js";
-import { isOpen } from "../domain.js";
+import { changeAction, isCompleted, isDisableLocalAuth, isOpen } from "../domain.js";
 import { formatDuration } from "../duration.js";
 import type { Button, Field, Message, Section, Tone } from "../messages.js";
 import { holderMark } from "../known-holders.js";
@@ -37,7 +37,7 @@ export function changeTitle(c: Change): string {
     c.breakGlass ? "BREAK-GLASS" : "",
     c.killNow ? "KILL NOW" : "",
   ].filter(Boolean);
-  return `${c.id} · rotate ${c.accountName}${flags.length ? " · " + flags.join(" · ") : ""}`;
+  return `${c.id} · ${changeAction(c)}${flags.length ? " · " + flags.join(" · ") : ""}`;
 }
 
 /** The point of no return, said once: step titles that already say it get no second mark. */
@@ -137,7 +137,12 @@ export function renderChangeCard(
       `${stepMark(c, s.index)} ${s.index + 1}. ${s.title}${s.waitSeconds ? ` (window ${formatDuration(s.waitSeconds)})` : ""}${pnrSuffix(s)}${runningSince(c, s.index)}`,
   );
   const sections: Section[] = [
-    { heading: `Blast radius (active key: ${c.plan.activeSlot})`, lines: blast },
+    {
+      heading: isDisableLocalAuth(c)
+        ? "Who uses keys (no key holder may remain)"
+        : `Blast radius (active key: ${c.plan.activeSlot})`,
+      lines: blast,
+    },
     {
       heading: `Plan — ${c.plan.variant}`,
       lines: [...plan, ...(c.plan.notes ?? []).map((n) => `Note: ${labelValues(n)}`)],
@@ -217,7 +222,9 @@ function buttonsFor(c: Change): Button[] {
         action: { kind: "rollback", changeId: id },
         confirm: {
           title: "Roll back?",
-          text: "Consumers' secrets go back to the previous key.",
+          text: isDisableLocalAuth(c)
+            ? `Local auth of ${c.accountName} is re-enabled: keys work again.`
+            : "Consumers' secrets go back to the previous key.",
           confirm: "Roll back",
           deny: "Cancel",
         },
@@ -232,6 +239,17 @@ function buttonsFor(c: Change): Button[] {
       });
     }
   }
+  if (isDisableLocalAuth(c) && isCompleted(c.state))
+    buttons.push({
+      label: "Roll back",
+      action: { kind: "rollback", changeId: id },
+      confirm: {
+        title: "Turn keys back on?",
+        text: `Local auth of ${c.accountName} is re-enabled (disableLocalAuth=false): keys work again.`,
+        confirm: "Roll back",
+        deny: "Cancel",
+      },
+    });
   if (["awaiting_approval", "approved", "paused", "requested"].includes(c.state)) {
     buttons.push({ label: "Cancel", style: "danger", action: { kind: "cancel", changeId: id } });
   }
@@ -256,7 +274,7 @@ export function renderApprovalRequest(c: Change, permalink?: string): Message {
   };
   const text = c.breakGlass
     ? `Break-glass change ${c.id} on ${c.accountName} is running without approval: approve it after the fact.`
-    : `${c.requester.displayName} asks you to approve ${c.id}: rotate ${c.accountName}${c.exposure ? " (suspected exposure)" : ""} — ${c.reason}`;
+    : `${c.requester.displayName} asks you to approve ${c.id}: ${changeAction(c)}${c.exposure ? " (suspected exposure)" : ""} — ${c.reason}`;
   return {
     ...card,
     text,

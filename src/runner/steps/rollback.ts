@@ -3,6 +3,8 @@ import { isKeyturnError } from "../../core/errors.js";
 import type { StepContext } from "./context.js";
 import { planConsumers, stepOf } from "./context.js";
 import { publishedVersion } from "./publish.js";
+import { isDisableLocalAuth } from "../../core/domain.js";
+import { enableLocalAuth } from "./key-free.js";
 
 /**
  * Points consumers back at the key they used before: each secret the change published gets a new
@@ -10,6 +12,8 @@ import { publishedVersion } from "./publish.js";
  * consumers are refreshed. Only possible before the point of no return: the old key still works.
  */
 export async function rollbackSecrets(ctx: StepContext): Promise<StepEvidence> {
+  // a disable-local-auth change changed no secret: its rollback turns keys back on
+  if (isDisableLocalAuth(ctx.change)) return enableLocalAuth(ctx);
   const { change, azure, clock } = ctx;
   const startedAt = clock.now().toISOString();
   const published = stepOf(change, "publish");
