@@ -2,6 +2,8 @@
  * Options shared by every Azure client keyturn builds: endpoint, token scope, private CA, and a
  * policy that stops the SDK from sleeping on a long Retry-After (the change pauses instead).
  */
+import { Agent } from "node:https";
+import { createSecureContext } from "node:tls";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { recordAzureCall } from "../metrics.js";
@@ -176,6 +178,43 @@ function accountWrites(s: ClientSettings): PipelinePolicy {
   };
 }
 
+/** Connections to one Azure endpoint that keyturn's ARM clients hold open at most, together. */
+export const AZURE_MAX_SOCKETS = 32;
+const agents = new WeakMap<ClientSettings, Agent>();
+
+/**
+ * One keep-alive connection pool for every ARM client built with these settings. Left to itself,
+ * the SDK gives each client (one per subscription and service) its own pool with no bound, and a
+ * TLS context built anew for every connection when a CA is configured: a burst of commands opened a
+ * connection — a handshake, and a parse of the CA — per request in flight. Here requests beyond the
+ * bound wait for a free connection, and the CA is read once.
+ */
+export function azureAgent(s: ClientSettings): Agent {
+  let agent = agents.get(s);
+  if (!agent) {
+    agent = new Agent({
+      keepAlive: true,
+      maxSockets: AZURE_MAX_SOCKETS,
+      maxFreeSockets: AZURE_MAX_SOCKETS,
+      // the most recently used connection first: the rest may close when idle
+      scheduling: "lifo",
+      ...(s.caPem ? { secureContext: createSecureContext({ ca: s.caPem }) } : {}),
+    });
+    agents.set(s, agent);
+  }
+  return agent;
+}
+
+function sharedConnections(s: ClientSettings): PipelinePolicy {
+  return {
+    name: "keyturnSharedConnections",
+    async sendRequest(request, next) {
+      if (!request.agent && request.url.startsWith("https:")) request.agent = azureAgent(s);
+      return next(request);
+    },
+  };
+}
+
 export function clientOptions(s: ClientSettings, extra: { noRetry?: boolean } = {}) {
   return {
     endpoint: s.armEndpoint,
@@ -187,6 +226,7 @@ export function clientOptions(s: ClientSettings, extra: { noRetry?: boolean } = 
       { policy: requestTimeout(s.requestTimeoutMs), position: "perRetry" as const },
       { policy: azureCallMetrics(), position: "perRetry" as const },
       { policy: accountWrites(s), position: "perCall" as const },
+      { policy: sharedConnections(s), position: "perRetry" as const },
     ],
   };
 }
