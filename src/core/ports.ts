@@ -329,3 +329,18 @@ export interface Store {
 
   close(): void;
 }
+
+/** A function of the Store, answering through a promise. */
+type Later<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never;
+
+/**
+ * The store's contract with every answer asynchronous: what a store on a network database
+ * (PostgreSQL) implements, and what the SQLite store offers through `asyncStore()`. Same methods,
+ * same invariants as `Store`; `getKv`/`listKv` keep their type parameter.
+ */
+export type AsyncStore = {
+  readonly [K in Exclude<keyof Store, "getKv" | "listKv">]: Later<Store[K]>;
+} & {
+  getKv<T>(namespace: string, key: string): Promise<T | undefined>;
+  listKv<T>(namespace: string): Promise<{ key: string; value: T }[]>;
+};

@@ -15,6 +15,7 @@ import { leaseOps } from "./lease.js";
 import { migrate } from "./migrations.js";
 import { prepareStatements, type EventRow, type TimerRow } from "./statements.js";
 import { changeFromRows } from "./changes-check.js";
+import { isoOrAsIs } from "./due-time.js";
 import { toEvent } from "./event-row.js";
 
 export interface StoreOptions {
@@ -229,9 +230,3 @@ export function openStore(path: string, opts: StoreOptions = {}): Store {
 
 /** SQLite reads LIMIT -1 as "no limit". */
 const limitOf = (limit: number | undefined): number => (limit && limit > 0 ? Math.floor(limit) : -1);
-
-/** Due times compare as text: store them in one ISO form so "09:05Z" and "09:05:00.000Z" order right. */
-function isoOrAsIs(at: string): string {
-  const t = Date.parse(at);
-  return Number.isNaN(t) ? at : new Date(t).toISOString();
-}
