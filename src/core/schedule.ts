@@ -5,8 +5,8 @@
  *
  * Rules: a due key of a `schedule: auto | request` policy starts inside its maintenance window, at
  * its own jittered offset into the window, only if the rotation still fits before the window closes
- * (else the next window), and never more than `concurrency` scheduler-opened changes are open at
- * once. `remind` keeps today's reminders. Exposure is never scheduled.
+ * (else the next window), and never more than `concurrency` scheduled rotations in flight at once
+ * (one waiting for an approver holds no lane). `remind` keeps today's reminders. Exposure is never scheduled.
  */
 import { type WindowOccurrence, type WindowSpec, windowAt } from "./schedule-window.js";
 
@@ -34,8 +34,13 @@ export interface ScheduleEntry {
   readonly estimateSeconds: number;
   /** disableLocalAuth: nothing to rotate. */
   readonly keyFree: boolean;
-  /** The account's open change, if any. */
-  readonly open: { readonly id: string; readonly scheduled: boolean; readonly exposure: boolean } | null;
+  /** The account's open change, if any (`waiting`: for an approver, so it holds no lane yet). */
+  readonly open: {
+    readonly id: string;
+    readonly scheduled: boolean;
+    readonly exposure: boolean;
+    readonly waiting?: boolean;
+  } | null;
   /** Known before the start (e.g. the last plan's blocking consumers): the change will ask a person. */
   readonly asksPerson?: string | null;
 }
@@ -100,9 +105,12 @@ export function nextStart(
   return null;
 }
 
-/** Scheduler-opened changes open now: they hold the fleet's concurrency. */
+/**
+ * Scheduled rotations in flight (approved, running, paused): they hold the fleet's lanes. One waiting
+ * for an approver holds none — its start is a person's decision, and it must not starve the others.
+ */
 export const openScheduled = (entries: readonly ScheduleEntry[]): number =>
-  entries.filter((e) => e.open?.scheduled).length;
+  entries.filter((e) => e.open?.scheduled && !e.open.waiting).length;
 
 /**
  * Which rotations to open now: due, inside their window and past their slot, no open change, most

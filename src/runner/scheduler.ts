@@ -62,7 +62,14 @@ export class Scheduler {
         cadenceDays: brief.cadenceDays,
         estimateSeconds: how.estimateSeconds,
         keyFree: account.disableLocalAuth,
-        open: open ? { id: open.id, scheduled: !!open.scheduled, exposure: open.exposure } : null,
+        open: open
+          ? {
+              id: open.id,
+              scheduled: !!open.scheduled,
+              exposure: open.exposure,
+              waiting: open.state === "requested" || open.state === "awaiting_approval",
+            }
+          : null,
         asksPerson: how.mode === "auto" ? asksPersonHint(brief.lastRotation !== null, changes) : null,
       };
     });
