@@ -212,6 +212,33 @@ describe("the API answers trusted callers as chat does", () => {
     expect(v1.body.account.name).toBe("contoso-translator");
   });
 
+  it("when the tenant's keys cannot be read, the caller is told to retry (503), not refused", async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", () => r()));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const verifier = createEntraVerifier({
+      tenantId: issuer.tenant,
+      audiences: [issuer.clientId],
+      authority: `http://127.0.0.1:${port}`,
+    });
+    const e = await verifier.verify(`Bearer ${await issuer.token({ oid: CI })}`).catch((x: unknown) => x);
+    expect(e).toMatchObject({ name: "TokenRefused", kind: "unavailable" });
+    expect((e as Error).message).toMatch(/could not read the tenant's signing keys.*try again/);
+  });
+
+  it("an account named as resource-group/name or by resource id, URL-encoded in the path", async () => {
+    const token = await issuer.token({ oid: CI });
+    const first = await call(STATUS, { token });
+    const id = first.body.account.id as string;
+    const rgName = `${first.body.account.resourceGroup}/contoso-translator`;
+    for (const named of [rgName, id]) {
+      const r = await call(`/api/v1/accounts/${encodeURIComponent(named)}/status`, { token });
+      expect(r.status).toBe(200);
+      expect(r.body.account.id).toBe(id);
+    }
+  });
+
   it("a signing key Entra rolled to is fetched on first sight of its key id", async () => {
     const before = issuer.jwksFetches;
     await issuer.rotateKey();
