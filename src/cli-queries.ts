@@ -77,6 +77,7 @@ export async function runQuery(
   cmd: QueryCommand,
   args: readonly string[],
   io: { stdout: Out; stderr: Out } = { stdout: process.stdout, stderr: process.stderr },
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   let parsed;
   try {
@@ -102,7 +103,7 @@ export async function runQuery(
 
   let ctx: ReadContext;
   try {
-    ctx = await openReadContext(readConfig());
+    ctx = await openReadContext(readConfig(env));
   } catch (e) {
     return failed(io, e, json);
   }
