@@ -13,7 +13,7 @@ type WriteLists = {
 };
 
 export const AZURE_WRITES = {
-  accounts: ["regenerateKey"],
+  accounts: ["regenerateKey", "setLocalAuth"],
   secrets: ["publish"],
   consumers: ["refresh"],
 } as const satisfies WriteLists;

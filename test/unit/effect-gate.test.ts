@@ -17,7 +17,11 @@ function fakeAzure(calls: string[]): AzurePorts {
       return true;
     };
   return {
-    accounts: { listKeys: track("listKeys"), regenerateKey: track("regenerateKey", 50) },
+    accounts: {
+      listKeys: track("listKeys"),
+      regenerateKey: track("regenerateKey", 50),
+      setLocalAuth: track("setLocalAuth"),
+    },
     secrets: { publish: track("publish") },
     consumers: { refresh: track("refresh") },
   } as unknown as AzurePorts;
@@ -41,6 +45,17 @@ describe("the effect gate", () => {
     expect(published).toBe(false);
     expect(gate.held).toBe(2);
     expect(calls).toEqual(["regenerateKey start", "regenerateKey done", "listKeys start", "listKeys done"]);
+  });
+
+  it("holds turning local auth off or on like any other write", async () => {
+    const calls: string[] = [];
+    const gate = new EffectGate();
+    const azure = gatedAzure(fakeAzure(calls), gate);
+    gate.close();
+    void azure.accounts.setLocalAuth?.("acc", true);
+    await gate.settled(20, 5);
+    expect(gate.held).toBe(1);
+    expect(calls).toEqual([]);
   });
 
   it("reads the bound from KEYTURN_SHUTDOWN_SECONDS and says how to fix a bad one", () => {
