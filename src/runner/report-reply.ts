@@ -7,7 +7,8 @@
 import type { Principal } from "../core/domain.js";
 import type { Reply } from "../core/messages.js";
 import type { PolicyBook } from "../core/policy.js";
-import type { Clock, Logger } from "../core/ports.js";
+import type { Clock, Logger, TelemetryPort } from "../core/ports.js";
+import { reportKeyAuthTraffic } from "./report-key-traffic.js";
 import { renderReport, reportFilename, type ReportFormat } from "../core/report-format.js";
 import { renderReportSummary } from "../core/report-message.js";
 import type { ReportSort } from "../core/report.js";
@@ -23,6 +24,8 @@ export interface ReportReplyDeps {
   readonly logger: Logger;
   readonly label?: string | undefined;
   readonly version?: string | undefined;
+  /** Where key vs Entra token traffic is read (the telemetry port's keyAuthTraffic); absent: not measured. */
+  readonly azure?: { readonly telemetry: TelemetryPort };
 }
 
 const FILES: readonly { format: ReportFormat; contentType: string }[] = [
@@ -42,7 +45,13 @@ export async function reportReply(
     d.policy.authorize("audit", who, null, "`report` (where every key is stored, its holders and callers)");
   const ids = new Set(auditable.map((a) => a.id));
   const doc = await gatherReport(
-    { directory: d.directory, queries: d.queries, clock: d.clock, logger: d.logger },
+    {
+      directory: d.directory,
+      queries: d.queries,
+      clock: d.clock,
+      logger: d.logger,
+      ...withTraffic(reportKeyAuthTraffic(d.azure?.telemetry, d.clock)),
+    },
     { include: (a) => ids.has(a.id), sort: cmd.sort, label: d.label, version: d.version },
   );
   const attachments = FILES.map((f) => ({
@@ -59,3 +68,5 @@ export async function reportReply(
     attachments,
   };
 }
+
+const withTraffic = <T>(keyAuthTraffic: T | undefined) => (keyAuthTraffic ? { keyAuthTraffic } : {});

@@ -38,6 +38,7 @@ import type { Queries } from "./queries.js";
 import type { Scheduler } from "./scheduler.js";
 import { scheduleReply } from "./scheduler-reply.js";
 import { requestDisableLocalAuth } from "./disable-local-auth-request.js";
+import { reportKeyAuthTraffic } from "./report-key-traffic.js";
 import { reportReply } from "./report-reply.js";
 import type { ReportDocument } from "../core/report-format.js";
 import type { ReportSort } from "../core/report.js";
@@ -128,8 +129,9 @@ export class Service implements KeyturnService, ApiRequests {
         null,
         "The fleet report (where every key is stored, its holders and callers)",
       );
+    const keyAuthTraffic = reportKeyAuthTraffic(this.d.azure.telemetry, clock);
     return gatherReport(
-      { directory, queries, clock, logger },
+      { directory, queries, clock, logger, ...(keyAuthTraffic ? { keyAuthTraffic } : {}) },
       { include: (a) => auditable.has(a.id), sort, label: this.d.label, version: this.d.version },
     );
   }
