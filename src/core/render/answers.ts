@@ -1,5 +1,6 @@
 /** Answers to questions (status, owner, list, inventory, history), help, errors and acknowledgements. */
 import type { Account, AccountStatus, Change, Inventory, PrincipalRef } from "../domain.js";
+import { isDisableLocalAuth } from "../domain.js";
 import type { KeyturnError } from "../errors.js";
 import type { Message, Section } from "../messages.js";
 import { COMMAND_HELP, usageOf } from "../parse-command.js";
@@ -160,7 +161,7 @@ export function renderHistory(
 ): Message {
   const lines = changes.map(
     (c) =>
-      `${c.id} — ${c.state.replaceAll("_", " ")}${c.findings?.length ? ` (${c.findings.length} finding(s): ${c.findings[0]!.next})` : ""}${c.waivedConsumerIds.length ? ` — waived: ${c.waivedConsumerIds.map((id) => c.inventory.consumers.find((x) => x.id === id)?.name ?? id).join(", ")}` : ""} — ${day(c.createdAt)} by ${c.requester.displayName}${c.exposure ? " — exposure" : ""} — ${c.reason}`,
+      `${c.id} — ${c.state.replaceAll("_", " ")}${c.findings?.length ? ` (${c.findings.length} finding(s): ${c.findings[0]!.next})` : ""}${c.waivedConsumerIds.length ? ` — waived: ${c.waivedConsumerIds.map((id) => c.inventory.consumers.find((x) => x.id === id)?.name ?? id).join(", ")}` : ""} — ${day(c.createdAt)} by ${c.requester.displayName}${c.exposure ? " — exposure" : ""}${isDisableLocalAuth(c) ? " — disable local auth" : ""} — ${c.reason}`,
   );
   const own = lastRotationOf(changes);
   const listed = new Set(changes.map((c) => c.id));
