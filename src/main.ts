@@ -12,6 +12,7 @@ import { createConsoleAdapter, type ConsoleAdapter } from "../adapters/console/i
 import { createSlackAdapter, type SlackAdapter } from "../adapters/slack/index.js";
 import { createTeamsAdapter, type TeamsAdapter } from "../adapters/teams/index.js";
 import { createApiRouter, createEntraVerifier } from "../adapters/api/index.js";
+import { startSandboxEntraIssuer, type SandboxEntraIssuer } from "./sandbox/entra-issuer.js";
 import type { TokenCredential } from "@azure/core-auth";
 import { createAzurePorts, createDefaultCredential } from "./azure/index.js";
 import { type KeyturnConfig, readConfig } from "./config/read-config.js";
@@ -234,8 +235,15 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     app.post("/api/messages", express.json({ limit: "256kb" }), teams.handler);
   }
 
+  let issuer: SandboxEntraIssuer | null = null;
+  if (config.api?.sandboxIssuer && simulator) {
+    issuer = await startSandboxEntraIssuer({
+      tenantId: simulator.tenantId,
+      audience: config.api.audiences[0]!,
+    });
+  }
   if (config.api) {
-    const api = config.api;
+    const api = issuer ? { ...config.api, tenantId: issuer.tenantId, authority: issuer.url } : config.api;
     app.use(
       createApiRouter({
         api: engine.api,
@@ -271,6 +279,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     // nothing has started yet (the runner starts below): close what is open and say why
     store.close();
     await simulator?.close();
+    await issuer?.close();
     await tracing?.shutdown().catch(() => undefined);
     throw e;
   }
@@ -313,7 +322,11 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
   ];
   if (config.api)
     lines.push(
-      `API: ${url}/api/v1 (Entra tokens of tenant ${config.api.tenantId} for ${config.api.audiences.join(" or ")}; rotations post to ${config.api.channel.platform}:${config.api.channel.id})`,
+      `API: ${url}/api/v1 (Entra tokens of tenant ${issuer?.tenantId ?? config.api.tenantId} for ${config.api.audiences.join(" or ")}; rotations post to ${config.api.channel.platform}:${config.api.channel.id})`,
+    );
+  if (issuer)
+    lines.push(
+      `API tokens (SANDBOX issuer): curl -s -d grant_type=client_credentials -d client_id=<object id, e.g. 11111111-1111-4111-8111-111111111111 for Alice> -d scope=${issuer.audience}/.default ${issuer.tokenUrl}`,
     );
   if (simulator) {
     lines.push(`sandbox simulator admin: ${simulator.adminUrl} (CA: ${simulator.caPath})`);
@@ -395,6 +408,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     store.close();
     detachMetrics();
     await simulator?.close();
+    await issuer?.close();
     // buffered spans get a short flush; an unreachable collector does not hold the stop up
     if (tracing)
       await Promise.race([

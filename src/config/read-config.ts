@@ -120,6 +120,8 @@ export const envSchema = z.object({
     .string()
     .regex(/^(slack|teams|console):.+$/, "must look like slack:C0123 or teams:<conversation id>")
     .optional(),
+  /** The sandbox serves the API with its own token issuer (no Entra tenant needed to try it). */
+  KEYTURN_SANDBOX_API: bool.optional(),
   TEAMS_REQUEST_TIMEOUT_SECONDS: z.coerce
     .number({ message: "must be a number of seconds, e.g. 10" })
     .positive("must be a number of seconds, e.g. 10")
@@ -180,6 +182,11 @@ export interface ApiConfig {
   readonly authority: string;
   /** Where rotations requested through the API post their change card and ask approvers. */
   readonly channel: { platform: "slack" | "teams" | "console"; id: string };
+  /**
+   * The sandbox's own token issuer signs the tokens (KEYTURN_SANDBOX_API=1): the tenant (the simulated
+   * tenant's) and the authority (the issuer's address) are known once it has started.
+   */
+  readonly sandboxIssuer?: boolean;
 }
 
 export const DEFAULT_POLICY_URL = new URL(
@@ -368,7 +375,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): KeyturnConfig 
     },
     ...(e.KEYTURN_API_TENANT_ID && e.KEYTURN_API_AUDIENCE
       ? { api: apiConfig(e, e.KEYTURN_API_TENANT_ID, e.KEYTURN_API_AUDIENCE, digest) }
-      : {}),
+      : sandbox && e.KEYTURN_SANDBOX_API
+        ? { api: { ...apiConfig(e, "", SANDBOX_API_AUDIENCE, digest), authority: "", sandboxIssuer: true } }
+        : {}),
     warnings,
   };
   return Object.freeze(config);
@@ -432,11 +441,21 @@ function teamsProblems(e: Env, host: string, production: boolean): string[] {
 }
 
 const ENTRA_AUTHORITY = "https://login.microsoftonline.com";
+/** The audience of the sandbox's own token issuer. */
+export const SANDBOX_API_AUDIENCE = "api://keyturn-sandbox";
 const LOOPBACK_URL = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/i;
 
 /** The API is on with a tenant and an audience (both or neither), keys over HTTPS, a channel for its cards. */
 function apiProblems(e: Env, sandbox: boolean): string[] {
   const problems: string[] = [];
+  if (e.KEYTURN_SANDBOX_API && !sandbox)
+    problems.push(
+      "KEYTURN_SANDBOX_API: the sandbox's own token issuer only signs for the simulated tenant — unset it, and set KEYTURN_API_TENANT_ID and KEYTURN_API_AUDIENCE for your Entra tenant (docs/api.md)",
+    );
+  if (e.KEYTURN_SANDBOX_API && e.KEYTURN_API_TENANT_ID)
+    problems.push(
+      "KEYTURN_SANDBOX_API: set together with KEYTURN_API_TENANT_ID — choose the sandbox's issuer (unset KEYTURN_API_TENANT_ID and KEYTURN_API_AUDIENCE) or a real tenant (unset KEYTURN_SANDBOX_API)",
+    );
   const tenant = e.KEYTURN_API_TENANT_ID;
   const audience = csv(e.KEYTURN_API_AUDIENCE);
   if (tenant && !audience.length)

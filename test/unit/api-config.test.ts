@@ -50,6 +50,19 @@ describe("the API's configuration", () => {
     expect(c.api?.channel).toEqual({ platform: "console", id: "incident-room" });
   });
 
+  it("KEYTURN_SANDBOX_API=1: the sandbox's own issuer, for the sandbox only", () => {
+    const c = readConfig({ KEYTURN_SANDBOX_API: "1" });
+    expect(c.api).toMatchObject({ sandboxIssuer: true, audiences: ["api://keyturn-sandbox"] });
+    expect(problems({ ...AZURE, KEYTURN_SANDBOX_API: "1" })).toEqual([
+      expect.stringMatching(
+        /^KEYTURN_SANDBOX_API: the sandbox's own token issuer only signs for the simulated tenant/,
+      ),
+    ]);
+    expect(
+      problems({ KEYTURN_SANDBOX_API: "1", KEYTURN_API_TENANT_ID: TENANT, KEYTURN_API_AUDIENCE: "api://x" }),
+    ).toEqual([expect.stringMatching(/^KEYTURN_SANDBOX_API: set together with KEYTURN_API_TENANT_ID/)]);
+  });
+
   it("names every problem with its fix", () => {
     expect(problems({ KEYTURN_API_TENANT_ID: TENANT })).toEqual([
       expect.stringMatching(/^KEYTURN_API_AUDIENCE: missing — .*Application \(client\) ID/),
