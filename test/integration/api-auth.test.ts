@@ -239,6 +239,55 @@ describe("the API answers trusted callers as chat does", () => {
     }
   });
 
+  it("a standby process records nothing and says to send the request again (503, Retry-After)", async () => {
+    const app = express();
+    app.use(
+      createApiRouter({
+        api: kt.engine.api,
+        verifier: createEntraVerifier({
+          tenantId: issuer.tenant,
+          audiences: [issuer.clientId],
+          authority: issuer.url,
+        }),
+        channel: { platform: "console", id: "incident" },
+        role: () => "standby",
+        logger: {
+          debug() {},
+          info() {},
+          warn() {},
+          error() {},
+          child() {
+            return this;
+          },
+        },
+      }),
+    );
+    const standby = createServer(app);
+    await new Promise<void>((r) => standby.listen(0, "127.0.0.1", () => r()));
+    try {
+      const res = await fetch(
+        `http://127.0.0.1:${(standby.address() as AddressInfo).port}/api/v1/rotations`,
+        {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${await issuer.token({ oid: CI })}`,
+            "content-type": "application/json",
+          },
+          body: JSON.stringify({ account: "contoso-speech", reason: "sent to the standby" }),
+        },
+      );
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("60");
+      expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+        code: "standby",
+        message: expect.stringMatching(/on standby.*Nothing was recorded.*again in a minute/),
+      });
+      expect(kt.store.listChanges({})).toHaveLength(0);
+    } finally {
+      await new Promise<void>((r) => standby.close(() => r()));
+    }
+  });
+
   it("a signing key Entra rolled to is fetched on first sight of its key id", async () => {
     const before = issuer.jwksFetches;
     await issuer.rotateKey();
