@@ -46,7 +46,15 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   chat_failed: 502,
 };
 
-const quote = (s: string) => s.replace(/["\\]/g, "'").replace(/[\r\n]+/g, " ");
+/**
+ * An error_description as RFC 6750 §3 allows it (%x20-21 / %x23-5B / %x5D-7E): names in the policy may
+ * have letters outside ASCII, which an HTTP header cannot carry; the JSON body keeps them as written.
+ */
+const quote = (s: string) =>
+  s
+    .replace(/[\r\n\t]+/g, " ")
+    .replace(/["\\]/g, "'")
+    .replace(/[^\x20-\x7e]/g, "?");
 
 /** A KeyturnError as the API answers it. Anything else is internal, answered with a correlation id. */
 export function fromKeyturnError(e: KeyturnError): ApiError {
