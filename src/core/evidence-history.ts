@@ -127,7 +127,7 @@ export function decisionHistory(events: readonly StoredEvent[], change?: Change)
           "keyturn",
           changed
             ? `plan changed before the first step (hash ${planHash!.slice(0, 12)} → ${next.slice(0, 12)}): earlier approvals no longer count`
-            : "plan re-checked before the first step: unchanged, the rotation starts",
+            : `plan re-checked before the first step: unchanged, the ${change?.plan.variant === "disable-local-auth" ? "change" : "rotation"} starts`,
           changed ? "the inventory or the keys changed since approval" : null,
         );
         if (typeof next === "string") planHash = next;

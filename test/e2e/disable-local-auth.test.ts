@@ -174,6 +174,7 @@ describe("disable-local-auth in the sandbox", () => {
     const md = readFileSync(join(out, "keyturn-evidence-CHG-1.md"), "utf8");
     expect(md).toContain("# Evidence — CHG-1: disable local auth of contoso-openai");
     expect(md).toContain("rolled back: local auth enabled again (disableLocalAuth=false), keys work");
+    expect(md).not.toMatch(/\brotation\b|\brotated\b/i);
     const verify = cli(["audit", "verify"]);
     expect(verify.status, verify.stdout + verify.stderr).toBe(0);
     const pack = cli(["audit", "verify", "--pack", join(out, "keyturn-evidence-CHG-1.json")]);
