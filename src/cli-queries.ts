@@ -33,6 +33,7 @@ import { credentialFor } from "./main.js";
 import { AccountDirectory } from "./runner/account-directory.js";
 import { Queries } from "./runner/queries.js";
 import { gatherReport } from "./runner/report.js";
+import { reportKeyAuthTraffic } from "./runner/report-key-traffic.js";
 import { createSimulatorCredential } from "./sandbox/credential.js";
 import { loadScenario, simulatorAzureConfig, startSimulator } from "./sandbox/index.js";
 import { readPorts } from "./sandbox/stable-ports.js";
@@ -111,8 +112,16 @@ export async function runQuery(
     if (cmd === "report") {
       const format: ReportFormat = json ? "json" : ((v.format as ReportFormat | undefined) ?? "md");
       const failOn = (v["fail-on"] ?? []).flatMap((x) => x.split(",")).map((x) => x.trim()) as FailOn[];
+      const clock = { now: () => new Date() };
+      // key vs Entra token calls where the diagnostic logs tell them apart, as chat reports them
+      const keyAuthTraffic = reportKeyAuthTraffic(ctx.azure.telemetry, clock);
       const doc = await gatherReport(
-        { directory: ctx.directory, queries: ctx.queries, clock: { now: () => new Date() } },
+        {
+          directory: ctx.directory,
+          queries: ctx.queries,
+          clock,
+          ...(keyAuthTraffic ? { keyAuthTraffic } : {}),
+        },
         {
           sort: (v.sort as ReportSort | undefined) ?? "risk",
           label: ctx.label,

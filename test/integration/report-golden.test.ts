@@ -5,6 +5,8 @@
  * contoso-speech reported and still awaiting approval, everything else as the tenant was found.
  * The report is gathered in-process against the simulated tenant (real SDK clients, SQLite file)
  * with a frozen clock; dates are written relative to it, so the files are the same on every run.
+ * It is gathered without the key vs Entra token traffic reader (its figures come from the diagnostic
+ * logs' timing; test/integration/key-auth-traffic.test.ts covers it), so that column says "not measured".
  * `UPDATE_GOLDEN=1` rewrites them.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
