@@ -41,6 +41,8 @@ const HELP = `keyturn — rotate Azure AI service keys under approval, without d
                                     audit verify before it is kept; never overwrites; the signing key is not in it
   keyturn restore <file>            verify a backup and make it the database (stop keyturn first); the
                                     database it replaces is kept beside it
+  keyturn migrate-store --to <postgres://…>
+                                    copy the SQLite store into an empty PostgreSQL database, verified
   keyturn evidence <CHG> [--out d]  write the evidence pack (Markdown + JSON), signed; exits 1 with the
                                     warning first when the audit log does not verify
 ${QUERY_HELP}
@@ -98,6 +100,8 @@ async function main(argv: string[]): Promise<number> {
           "restore needs the backup file, e.g. keyturn restore /backups/keyturn-2026-11-30.sqlite",
         );
       return restore(rest[0]);
+    case "migrate-store":
+      return (await import("./store/pg/migrate-store-cli.js")).migrateStoreCommand(rest);
     case "evidence": {
       const { values, positionals } = parseArgs({
         args: rest,

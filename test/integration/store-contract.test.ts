@@ -6,6 +6,7 @@
  * to the database would.
  */
 import Database from "better-sqlite3";
+import { copyFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeyturnError } from "../../src/core/errors.js";
@@ -14,6 +15,7 @@ import { SecretValue } from "../../src/core/secret.js";
 import { asyncStore } from "../../src/store/async-sqlite.js";
 import { checkSignature } from "../../src/store/checkpoint-signer.js";
 import { openStore } from "../../src/store/open-store.js";
+import { migrateStore } from "../../src/store/pg/migrate-store.js";
 import { openPgStore } from "../../src/store/pg/pg-store.js";
 import { requestedEvent } from "../support/audit-events.js";
 import { change } from "../support/change-fixture.js";
@@ -458,5 +460,92 @@ describe("both stores", () => {
       await s.close();
     }
     expect(heads[1]).toBe(heads[0]);
+  });
+});
+
+describe("keyturn migrate-store into PostgreSQL", () => {
+  const FIXTURE = new URL("../fixtures/store-9d52222.sqlite", import.meta.url).pathname;
+  const copyOfFixture = () => {
+    const file = dir.file(`old-${Math.random().toString(36).slice(2)}.db`);
+    copyFileSync(FIXTURE, file);
+    return file;
+  };
+  const count = (url: string, table: string) =>
+    server.admin(
+      async (c) => (await c.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM ${table}`)).rows[0]!.n,
+      dbName(url),
+    );
+  const dbName = (url: string) => new URL(url).pathname.slice(1);
+
+  it("copies a database made by an older release, event for event, and the copy verifies to the same head", async () => {
+    const file = copyOfFixture();
+    const url = await server.createDatabase("migrate");
+    const report = await migrateStore(file, url);
+    // the source as keyturn reads it (migrated first by the SQLite store)
+    const src = openStore(file, { signingKeyFile: dir.file("signing.key") });
+    const srcVerify = src.verify();
+    const srcEvents = src.events();
+    if (!srcVerify.ok) throw new Error(srcVerify.problem);
+    expect(report).toMatchObject({ events: srcVerify.events, head: srcVerify.head, changes: 1 });
+    expect(report.target).toMatch(/^keyturn_test@127\.0\.0\.1:\d+\/migrate_/);
+    expect(JSON.stringify(report)).not.toContain(new URL(url).password);
+
+    const pgs = await openPgStore(url, { signingKeyFile: dir.file("signing.key") });
+    expect(await pgs.verify()).toEqual(srcVerify);
+    expect(await pgs.events()).toEqual(srcEvents);
+    expect(await pgs.getChange("CHG-1")).toEqual(src.getChange("CHG-1"));
+    expect((await pgs.lastRotation(src.getChange("CHG-1")!.accountId))?.changeId).toBe("CHG-1");
+    expect(await pgs.nextChangeId()).toBe(src.nextChangeId());
+    src.close();
+    // it takes new records, and the chain still verifies
+    await pgs.commit(null, [
+      { changeId: null, type: "store_migrated", at: new Date().toISOString(), actor: "test", payload: {} },
+    ]);
+    expect(await pgs.verify()).toMatchObject({ ok: true, events: srcVerify.events + 1 });
+    await pgs.close();
+  });
+
+  it("refuses a target that is not empty, and changes nothing in it", async () => {
+    const url = await server.createDatabase("migrate");
+    await migrateStore(copyOfFixture(), url);
+    const events = await count(url, "events");
+    await expect(migrateStore(copyOfFixture(), url)).rejects.toThrow(
+      expect.objectContaining({
+        userMessage: expect.stringMatching(/is not empty \(events: \d+ rows.*Create a new database/),
+      }),
+    );
+    expect(await count(url, "events")).toBe(events);
+  });
+
+  it("rolls the whole copy back when the target does not verify as the source does", async () => {
+    const url = await server.createDatabase("migrate");
+    await (await openPgStore(url)).close(); // the schema, then a target that does not keep what it is given
+    await server.admin(
+      (c) =>
+        c.query(`CREATE FUNCTION garble() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN IF NEW.seq = 3 THEN NEW.payload := '{}'; END IF; RETURN NEW; END $$;
+                 CREATE TRIGGER garble BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION garble();`),
+      dbName(url),
+    );
+    await expect(migrateStore(copyOfFixture(), url)).rejects.toThrow(
+      expect.objectContaining({
+        code: "tampered",
+        userMessage: expect.stringMatching(
+          /does not verify as the source does \(event 3 .*hash does not match.*rolled back/,
+        ),
+      }),
+    );
+    for (const t of ["events", "changes", "counters", "kv"]) expect(await count(url, t)).toBe(0);
+  });
+
+  it("refuses a source that does not verify, before copying anything", async () => {
+    const file = copyOfFixture();
+    await sqlite.tamper(file, "UPDATE events SET actor = 'mallory' WHERE seq = 2");
+    const url = await server.createDatabase("migrate");
+    await expect(migrateStore(file, url)).rejects.toThrow(
+      expect.objectContaining({
+        userMessage: expect.stringMatching(/^The SQLite store does not pass audit verify \(event 2/),
+      }),
+    );
   });
 });

@@ -77,7 +77,7 @@ export function pgTargetWith(
       if (!loopback)
         throw new KeyturnError(
           "config_invalid",
-          `KEYTURN_DATABASE_URL (${display}) has sslmode=${sslmode}: keyturn sends its audit log and its sign-in only over TLS to a database that is not on this machine. Use sslmode=require (Azure Database for PostgreSQL requires TLS).`,
+          `The PostgreSQL URL (${display}) has sslmode=${sslmode}: keyturn sends its audit log and its sign-in only over TLS to a database that is not on this machine. Use sslmode=require (Azure Database for PostgreSQL requires TLS).`,
         );
       ssl = false;
       break;
@@ -126,7 +126,7 @@ function readCa(file: string, display: string): string {
   } catch (e) {
     throw new KeyturnError(
       "config_invalid",
-      `KEYTURN_DATABASE_URL (${display}) names sslrootcert=${file}, which keyturn cannot read (${(e as Error).message}). Give the path of the CA certificate (PEM), or leave sslrootcert out for a server whose certificate chains to a public root (as Azure's does).`,
+      `The PostgreSQL URL (${display}) names sslrootcert=${file}, which keyturn cannot read (${(e as Error).message}). Give the path of the CA certificate (PEM), or leave sslrootcert out for a server whose certificate chains to a public root (as Azure's does).`,
     );
   }
 }
@@ -134,5 +134,5 @@ function readCa(file: string, display: string): string {
 const bad = (why: string) =>
   new KeyturnError(
     "config_invalid",
-    `KEYTURN_DATABASE_URL is not a PostgreSQL URL keyturn can use: ${why}. Write it as postgres://<user>@<host>:5432/<database>?sslmode=require (no password: keyturn signs in with its Microsoft Entra identity).`,
+    `The PostgreSQL URL (KEYTURN_DATABASE_URL, or migrate-store --to) is not one keyturn can use: ${why}. Write it as postgres://<user>@<host>:5432/<database>?sslmode=require (no password: keyturn signs in with its Microsoft Entra identity).`,
   );
