@@ -124,7 +124,9 @@ export function reportMarkdown(doc: ReportDocument): string {
   out.push(
     `Generated ${doc.generatedAt.replace("T", " ").slice(0, 16)} UTC${doc.version ? ` by keyturn ${doc.version}` : ""} · ${doc.rows.length} account(s) · sorted by ${doc.sort}`,
     "",
-    "No key value and no fingerprint is in this report. Key traffic by key vs Entra token: `not measured` until keyturn reads it.",
+    doc.rows.every((r) => r.keyAuthTraffic.state === "not-measured")
+      ? "No key value and no fingerprint is in this report. Key traffic by key vs Entra token: `not measured` until keyturn reads it."
+      : "No key value and no fingerprint is in this report. Key traffic by key vs Entra token: from the diagnostic logs where the account's kind records the caller, else unknown with the reason.",
     "",
     "## Summary",
     "",
