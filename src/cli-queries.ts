@@ -60,7 +60,7 @@ export const QUERY_HELP = `  keyturn status|owner|inventory|history <account> [-
 /** Exit codes of the queries (README: "Command line for pipelines"). */
 export const EXIT = { ok: 0, failOn: 1, usage: 2, azure: 3 } as const;
 
-interface ReadContext {
+export interface ReadContext {
   readonly config: KeyturnConfig;
   readonly store: Store;
   readonly azure: AzurePorts;
@@ -260,7 +260,7 @@ function failed(io: { stdout: Out; stderr: Out }, e: unknown, json: boolean): nu
  * of this data directory: the running one when keyturn runs (so the answer is what chat sees),
  * otherwise started on its saved state and ports for the time of the question.
  */
-async function openReadContext(config: KeyturnConfig): Promise<ReadContext> {
+export async function openReadContext(config: KeyturnConfig): Promise<ReadContext> {
   const logger = createLogger({ level: "silent" });
   const dbPath = join(config.dataDir, "keyturn.db");
   mkdirSync(config.dataDir, { recursive: true });

@@ -24,6 +24,7 @@ import { openStore } from "./store/open-store.js";
 import { packWitness, verifyPack, withCheckpoint } from "./store/pack-seal.js";
 import { createLogger } from "./log.js";
 import { isQueryCommand, QUERY_HELP, runQuery } from "./cli-queries.js";
+import { runSchedule, SCHEDULE_HELP } from "./cli-schedule.js";
 
 const HELP = `keyturn — rotate Azure AI service keys under approval, without downtime
 
@@ -45,7 +46,7 @@ const HELP = `keyturn — rotate Azure AI service keys under approval, without d
                                     copy the SQLite store into an empty PostgreSQL database, verified
   keyturn evidence <CHG> [--out d]  write the evidence pack (Markdown + JSON), signed; exits 1 with the
                                     warning first when the audit log does not verify
-${QUERY_HELP}
+${QUERY_HELP}${SCHEDULE_HELP}
   --json on every query (and on audit verify) prints one JSON document on stdout; errors too.
 `;
 
@@ -77,6 +78,8 @@ async function main(argv: string[]): Promise<number> {
     case "report":
       if (!isQueryCommand(cmd)) return usage(`unknown command "${cmd}"`);
       return runQuery(cmd, rest);
+    case "schedule":
+      return runSchedule(rest);
     case "audit": {
       if (rest[0] !== "verify") return usage("did you mean: keyturn audit verify");
       const { values } = parseArgs({

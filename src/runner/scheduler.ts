@@ -45,34 +45,7 @@ export class Scheduler {
 
   /** Every account as the planner sees it. */
   async entries(accounts?: readonly Account[]): Promise<ScheduleEntry[]> {
-    const { policy, queries } = this.d;
-    const list = accounts ?? (await this.d.directory.list(true));
-    return list.map((account) => {
-      const how = policy.scheduleFor(account);
-      const brief = queries.brief(account);
-      const changes = queries.changes(account.id, { limit: 5 });
-      const open = changes.find((c) => c.id === brief.openChangeId) ?? null;
-      return {
-        accountId: account.id,
-        name: account.name,
-        policy: how.policy,
-        mode: how.mode,
-        window: how.window,
-        due: brief.nextDue ? Date.parse(brief.nextDue) : null,
-        cadenceDays: brief.cadenceDays,
-        estimateSeconds: how.estimateSeconds,
-        keyFree: account.disableLocalAuth,
-        open: open
-          ? {
-              id: open.id,
-              scheduled: !!open.scheduled,
-              exposure: open.exposure,
-              waiting: open.state === "requested" || open.state === "awaiting_approval",
-            }
-          : null,
-        asksPerson: how.mode === "auto" ? asksPersonHint(brief.lastRotation !== null, changes) : null,
-      };
-    });
+    return scheduleEntries(this.d, accounts ?? (await this.d.directory.list(true)));
   }
 
   /** Opens the rotations that are due now; returns them. Sets the timer again whatever happens. */
@@ -128,6 +101,40 @@ export class Scheduler {
       dueAt: new Date(at).toISOString(),
     });
   }
+}
+
+/** Every account as the planner sees it: its policy's schedule, due date and open change. */
+export function scheduleEntries(
+  d: { readonly policy: PolicyBook; readonly queries: Queries },
+  accounts: readonly Account[],
+): ScheduleEntry[] {
+  const { policy, queries } = d;
+  return accounts.map((account) => {
+    const how = policy.scheduleFor(account);
+    const brief = queries.brief(account);
+    const changes = queries.changes(account.id, { limit: 5 });
+    const open = changes.find((c) => c.id === brief.openChangeId) ?? null;
+    return {
+      accountId: account.id,
+      name: account.name,
+      policy: how.policy,
+      mode: how.mode,
+      window: how.window,
+      due: brief.nextDue ? Date.parse(brief.nextDue) : null,
+      cadenceDays: brief.cadenceDays,
+      estimateSeconds: how.estimateSeconds,
+      keyFree: account.disableLocalAuth,
+      open: open
+        ? {
+            id: open.id,
+            scheduled: !!open.scheduled,
+            exposure: open.exposure,
+            waiting: open.state === "requested" || open.state === "awaiting_approval",
+          }
+        : null,
+      asksPerson: how.mode === "auto" ? asksPersonHint(brief.lastRotation !== null, changes) : null,
+    };
+  });
 }
 
 /** What will make a `schedule: auto` rotation ask a person, as far as the record tells before it starts. */
