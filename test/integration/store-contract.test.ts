@@ -549,3 +549,55 @@ describe("keyturn migrate-store into PostgreSQL", () => {
     );
   });
 });
+
+describe("PostgreSQL's own guards and sign-in", () => {
+  let roles = 0;
+  /** A login role and a database it owns, as keyturn's identity has on Azure (not a superuser). */
+  async function ownedDatabase(password: string): Promise<{ role: string; db: string }> {
+    const role = `kt_role_${process.pid}_${++roles}`;
+    const db = `kt_owned_${process.pid}_${roles}`;
+    await server.admin(async (c) => {
+      await c.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+      await c.query(`CREATE DATABASE ${db} OWNER ${role}`);
+    });
+    return { role, db };
+  }
+
+  it("the owner of the tables itself may not UPDATE, DELETE or TRUNCATE events", async () => {
+    const { role, db } = await ownedDatabase("app-password");
+    const url = `postgres://${role}:app-password@127.0.0.1:${server.port}/${db}`;
+    const s = await openPgStore(url);
+    await s.commit(null, [ev("note", {}, null), ev("note", {}, null)]);
+    for (const sql of ["UPDATE events SET actor = 'mallory'", "DELETE FROM events", "TRUNCATE events"])
+      await expect(postgres.raw(url, sql)).rejects.toThrow(/permission denied for table events/);
+    expect(await s.verify()).toMatchObject({ ok: true, events: 2 });
+    await s.close();
+  });
+
+  it("signs in with the Entra token as password, a fresh one for each new connection", async () => {
+    const { role, db } = await ownedDatabase("token-1");
+    let current = "token-1";
+    const asked: (string | string[])[] = [];
+    // tokens that expire within the refresh margin: every new connection fetches one
+    const credential = {
+      getToken: (scope: string | string[]) => {
+        asked.push(scope);
+        return Promise.resolve({ token: current, expiresOnTimestamp: Date.now() + 60_000 });
+      },
+    };
+    const url = `postgres://${role}@127.0.0.1:${server.port}/${db}`;
+    const first = await openPgStore(url, { credential });
+    await first.commit(null, [ev("note", {}, null)]);
+    // the token changed (as every hour): a new connection signs in with the new one
+    await server.admin((c) => c.query(`ALTER ROLE ${role} PASSWORD 'token-2'`));
+    current = "token-2";
+    const second = await openPgStore(url, { credential });
+    expect(await second.verify()).toMatchObject({ ok: true, events: 1 });
+    expect(asked.every((s) => s === "https://ossrdbms-aad.database.windows.net/.default")).toBe(true);
+    expect(asked.length).toBeGreaterThanOrEqual(2);
+    await first.close();
+    await second.close();
+    current = "token-stale";
+    await expect(openPgStore(url, { credential })).rejects.toThrow(/password authentication failed/);
+  });
+});

@@ -24,7 +24,7 @@ import type {
   Timer,
   VerifyResult,
 } from "../../core/ports.js";
-import { KeyturnError } from "../../core/errors.js";
+import { isKeyturnError, KeyturnError } from "../../core/errors.js";
 import { openChangeError } from "../change-open.js";
 import { changeFromRows } from "../changes-check.js";
 import { loadSigner, type CheckpointSigner } from "../checkpoint-signer.js";
@@ -60,7 +60,13 @@ export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promi
     await migratePg(pool, opts.logger, opts.migrations);
   } catch (e) {
     await pool.end().catch(() => undefined);
-    throw e;
+    if (isKeyturnError(e)) throw e;
+    throw new KeyturnError(
+      "config_invalid",
+      `keyturn could not open the PostgreSQL database ${target.display} (${e instanceof Error ? e.message : String(e)}). Check the URL (host, port, database, user), that the server accepts connections from this machine${target.auth === "entra" ? ", and that the user is the PostgreSQL role of this process's Microsoft Entra identity" : ""}.`,
+      {},
+      { cause: e },
+    );
   }
   return new PgStore(pool, opts);
 }
