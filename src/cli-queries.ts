@@ -14,7 +14,7 @@ import { renderText } from "../adapters/console/render.js";
 import { createAzurePorts, type AzureConfig } from "./azure/index.js";
 import { readConfig, type KeyturnConfig } from "./config/read-config.js";
 import type { Message } from "./core/messages.js";
-import { isKeyturnError } from "./core/errors.js";
+import { isKeyturnError, KeyturnError } from "./core/errors.js";
 import { knownHoldersOf } from "./core/known-holders.js";
 import { createPolicyBook } from "./core/policy.js";
 import type { AzurePorts, Store } from "./core/ports.js";
@@ -263,7 +263,12 @@ function failed(io: { stdout: Out; stderr: Out }, e: unknown, json: boolean): nu
 export async function openReadContext(config: KeyturnConfig): Promise<ReadContext> {
   const logger = createLogger({ level: "silent" });
   const dbPath = join(config.dataDir, "keyturn.db");
-  mkdirSync(config.dataDir, { recursive: true });
+  // without keyturn's record every key would read as never rotated and every holder as NEW
+  if (!existsSync(dbPath))
+    throw new KeyturnError(
+      "config_invalid",
+      `No keyturn database at ${dbPath}: the answers need keyturn's record (rotations, known holders). Set KEYTURN_DATA_DIR to the data directory keyturn runs with (run the query where keyturn runs, e.g. docker exec), or ask keyturn's HTTP API from elsewhere.`,
+    );
   const store = openStore(dbPath);
   let closeSim: () => Promise<void> = async () => undefined;
   let azureConfig: AzureConfig;

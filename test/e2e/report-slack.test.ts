@@ -130,6 +130,16 @@ describe("the fleet posture report", () => {
     expect(JSON.parse((await query("history", ["contoso-openai", "--json"])).stdout).changes).toEqual([]);
     const inventory = await query("inventory", ["contoso-openai", "--json"]);
     expect(JSON.parse(inventory.stdout).inventory.consumers.length).toBeGreaterThan(0);
+    // pointed at a directory with no keyturn record: a configuration error, not a report of a blank fleet
+    let said = "";
+    const empty = await runQuery(
+      "report",
+      ["--fail-on", "overdue"],
+      { stdout: { write: () => undefined }, stderr: { write: (t) => void (said += t) } },
+      { KEYTURN_DATA_DIR: join(dir, "elsewhere"), KEYTURN_SANDBOX: "1" },
+    );
+    expect(empty).toBe(2);
+    expect(said).toMatch(/No keyturn database at .*elsewhere.*Set KEYTURN_DATA_DIR/);
     // an unknown account: exit 2 from the built program, the error as JSON on stdout, the fix on stderr
     const unknown = cli(["status", "contoso-translatr", "--json"]);
     expect(unknown.status).toBe(2);
