@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { KeyturnError } from "../../src/core/errors.js";
+import { parseCommand } from "../../src/core/parse-command.js";
 import { createPolicyBook, parsePolicy } from "../../src/core/policy.js";
 import {
   calendar,
@@ -12,6 +13,9 @@ import {
   type ScheduleEntry,
 } from "../../src/core/schedule.js";
 import { windowAt, type WindowSpec } from "../../src/core/schedule-window.js";
+import { renderChangeCard } from "../../src/core/render/index.js";
+import { transition } from "../../src/core/workflow.js";
+import { change } from "../support/change-fixture.js";
 
 const H = 3_600_000;
 const DAY = 24 * H;
@@ -358,5 +362,53 @@ describe("policy file: schedule settings", () => {
         defaults: { ...base.defaults, window: { days: ["mon"], from: "02:00", to: "02:00" } },
       }),
     ).toEqual([expect.stringMatching(/^defaults\.window: expected a window of some length/)]);
+  });
+});
+
+describe("a scheduled change in the workflow", () => {
+  const submitted = (over: Parameters<typeof change>[0]) =>
+    transition(change({ state: "requested", approvals: [], ...over }), {
+      type: "submitted",
+      at: "2027-01-04T02:10:00.000Z",
+    });
+  const auto = { mode: "auto" as const, policy: "production", due: "2027-01-03T00:00:00.000Z" };
+
+  it("schedule auto is the approval: it starts with no one's click, and the card names the rule", () => {
+    const r = submitted({ scheduled: auto });
+    if (!r.ok) throw r.error;
+    expect(r.change.state).toBe("approved");
+    expect(r.effects.map((e) => e.type)).toEqual(["render", "notice", "revalidate_plan"]);
+    const card = renderChangeCard(r.change);
+    expect(card.fields).toContainEqual({
+      label: "Schedule",
+      value: "started by schedule (policy production: auto) — no approval needed",
+    });
+  });
+
+  it("never for exposure, never when a person was asked for, never for request: the approvers decide", () => {
+    for (const over of [
+      { scheduled: auto, exposure: true },
+      { scheduled: { ...auto, asksPerson: ["speech-ivr pins a version"] } },
+      { scheduled: { ...auto, mode: "request" as const } },
+      {},
+    ]) {
+      const r = submitted(over);
+      if (!r.ok) throw r.error;
+      expect(r.change.state).toBe("awaiting_approval");
+      expect(r.effects.map((e) => e.type)).toContain("notify_approvers");
+    }
+  });
+});
+
+describe("the schedule command", () => {
+  it("reads --days, 90 by default, and says what to type otherwise", () => {
+    expect(parseCommand("schedule")).toEqual({ name: "schedule", days: 90 });
+    expect(parseCommand("schedule --days 30")).toEqual({ name: "schedule", days: 30 });
+    expect(() => parseCommand("schedule --days soon")).toThrow(
+      /--days takes a whole number of days from 1 to 366, not "soon": e.g. schedule --days 30/,
+    );
+    expect(() => parseCommand("schedule contoso-translator")).toThrow(
+      /Unexpected argument "contoso-translator"/,
+    );
   });
 });
