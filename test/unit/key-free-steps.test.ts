@@ -35,7 +35,7 @@ function ctx(
   id: string,
   index: number,
   o: { armSays?: boolean; probe?: number; acct?: Account } = {},
-): StepContext & { now: number; writes: boolean[] } {
+): StepContext & { writes: boolean[] } {
   const writes: boolean[] = [];
   const state = { now: Date.parse("2026-11-22T09:00:00Z") };
   const azure = {
@@ -74,10 +74,7 @@ function ctx(
     notifyOwner: () => Promise.resolve(true),
     writes,
   };
-  return Object.defineProperty(c, "now", { get: () => state.now }) as StepContext & {
-    now: number;
-    writes: boolean[];
-  };
+  return c;
 }
 
 describe("disable-local-auth steps", () => {
