@@ -1,11 +1,13 @@
 /**
  * The report where people meet it, against the simulated tenant: the weekly digest says how to get
- * it, and `report` in chat answers an auditor with the summary and the files, refuses someone
+ * it, and `report` in chat answers an auditor with the summary and the files (Slack blocks; a Teams
+ * card with the files attached), refuses someone
  * without the audit role by naming the role, and covers only the accounts the asker may audit.
  * Read as Slack shows them (visible blocks), never the notification text.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toBlocks } from "../../adapters/slack/render.js";
+import { activityOf, fileAttachment } from "../../adapters/teams/render.js";
 import { createAzurePorts } from "../../src/azure/index.js";
 import type { Message } from "../../src/core/messages.js";
 import { knownHoldersOf } from "../../src/core/known-holders.js";
@@ -18,6 +20,7 @@ import { Reminders } from "../../src/runner/reminders.js";
 import { createSimulatorCredential, simulatorAzureConfig } from "../../src/sandbox/index.js";
 import { visibleText } from "../fakes/slack-api.js";
 import { findSecrets } from "../support/scan-secrets.js";
+import { shownOf } from "../support/teams-visible.js";
 import { fastPolicy, startSandboxEngine, users, type SandboxEngine } from "../support/sandbox-engine.js";
 import { ThreadRecorder } from "../support/thread-recorder.js";
 
@@ -90,6 +93,24 @@ describe("the fleet report in chat", () => {
       ...reply.attachments!.map((a) => ({ name: a.filename, text: a.content })),
     ];
     expect(findSecrets(everything, kt.sim.admin.keyValues())).toEqual([]);
+  });
+
+  it("in Teams: the summary on a card, the Markdown and CSV attached as files", async () => {
+    const reply = await kt.say(users.bob, "report --sort name");
+    const activity = activityOf(reply.message, (reply.attachments ?? []).map(fileAttachment));
+    const shown = shownOf(activity).join("\n");
+    expect(shown).toContain("Fleet posture report");
+    expect(shown).toMatch(/Accounts\n7/);
+    expect(shown).toMatch(/is attached: keyturn-report-[\d-]+\.md, keyturn-report-[\d-]+\.csv/);
+    const files = (
+      activity.attachments as { contentType: string; name?: string; contentUrl?: string }[]
+    ).filter((a) => a.name);
+    expect(files.map((f) => [f.contentType, f.name!.replace(/\d{4}-\d\d-\d\d/, "<date>")])).toEqual([
+      ["text/markdown", "keyturn-report-<date>.md"],
+      ["text/csv", "keyturn-report-<date>.csv"],
+    ]);
+    const md = Buffer.from(files[0]!.contentUrl!.replace(/^data:[^,]*,/, ""), "base64").toString("utf8");
+    expect(md).toContain("sorted by name");
   });
 
   it("refuses someone without the audit role, naming the role and who holds it", async () => {
