@@ -1,7 +1,7 @@
 /** Cognitive Services accounts and keys as ARM serves them at api-version 2025-09-01. */
 import type { ArmContext, ArmRoute } from "./arm-routes.js";
 import { armError, safeJson } from "./http.js";
-import type { AccountState, Tenant } from "./tenant.js";
+import { accountIdOf, type AccountState, type Tenant } from "./tenant.js";
 
 const ACCOUNTS =
   /^\/subscriptions\/([^/]+)(?:\/resourcegroups\/([^/]+))?\/providers\/microsoft\.cognitiveservices\/accounts$/i;
@@ -104,6 +104,68 @@ export function routeAccounts(
         if (typeof disable === "boolean") a.disableLocalAuth = disable;
         t.record(a, "Microsoft.CognitiveServices/accounts/write", caller.name, caller.ip, "Succeeded");
         return { status: 200, body: accountJson(a, ctx.armEndpoint()) };
+      },
+    };
+  }
+  if (!verb && method === "PUT") {
+    // Accounts_Create (create or update): a PUT replaces the account's mutable parts, so a body without
+    // properties.disableLocalAuth turns keys back on (the default, false) — as in Azure
+    return {
+      operation: "updateAccount",
+      subscription: sub!,
+      write: true,
+      handle: (body, caller) => {
+        const put = safeJson(body) as {
+          kind?: unknown;
+          location?: unknown;
+          tags?: unknown;
+          properties?: { disableLocalAuth?: unknown };
+        } | null;
+        const bad = (what: string) =>
+          armError(
+            400,
+            "InvalidRequestContent",
+            `The request content was invalid and could not be deserialized: ${what}.`,
+          );
+        if (!put || typeof put !== "object") return bad("the body must be an account");
+        const disable = put.properties?.disableLocalAuth ?? false;
+        if (typeof disable !== "boolean") return bad("'properties.disableLocalAuth' must be a boolean");
+        const tags = put.tags ?? {};
+        if (
+          !tags ||
+          typeof tags !== "object" ||
+          Array.isArray(tags) ||
+          !Object.values(tags).every((v) => typeof v === "string")
+        )
+          return bad("'tags' must be an object of strings");
+        let a = find();
+        const created = !a;
+        if (!a) {
+          if (typeof put.kind !== "string" || typeof put.location !== "string")
+            return bad("'kind' and 'location' are required to create an account");
+          const id = accountIdOf(sub!, rg!, name!);
+          a = {
+            id,
+            subscriptionId: sub!,
+            resourceGroup: rg!,
+            name: name!,
+            kind: put.kind,
+            location: put.location,
+            tags: {},
+            disableLocalAuth: false,
+            keyFormat: "new",
+            keys: { key1: "", key2: "" },
+            regenerations: { key1: 0, key2: 0 },
+            createdAt: new Date().toISOString(),
+          };
+          a.keys = { key1: t.newKey(a), key2: t.newKey(a) };
+          t.accounts.push(a);
+        }
+        // everything the simulated tenant holds stays marked as the sandbox's
+        a.tags = { ...(tags as Record<string, string>), "keyturn-sandbox": "true" };
+        a.disableLocalAuth = disable;
+        t.record(a, "Microsoft.CognitiveServices/accounts/write", caller.name, caller.ip, "Succeeded");
+        return { status: created ? 201 : 200, body: accountJson(a, ctx.armEndpoint()) };
       },
     };
   }

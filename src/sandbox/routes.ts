@@ -82,6 +82,13 @@ export const SERVED_ROUTES: readonly ServedRoute[] = [
     spec: { file: CS, operationId: "Accounts_Update" },
   },
   {
+    id: "account-create",
+    service: "arm",
+    method: "PUT",
+    path: re(ACCOUNT),
+    spec: { file: CS, operationId: "Accounts_Create" },
+  },
+  {
     id: "list-keys",
     service: "arm",
     method: "POST",

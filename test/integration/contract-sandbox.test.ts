@@ -197,6 +197,41 @@ describe("simulated tenant against Azure's OpenAPI definitions", () => {
     });
     expect(badTags.status).toBe(400);
     expect(problems("account-update", badTags)).toEqual([]);
+    // PATCH of properties.disableLocalAuth turns keys off; a PUT that omits it turns them back on (its default)
+    const off = await call(`${sim.arm}${ACCT}/contoso-openai?${CSV}`, {
+      method: "PATCH",
+      body: { properties: { disableLocalAuth: true } },
+    });
+    expect(problems("account-update", off)).toEqual([]);
+    expect((off.body as { properties: { disableLocalAuth: boolean } }).properties.disableLocalAuth).toBe(
+      true,
+    );
+    const put = await call(`${sim.arm}${ACCT}/contoso-openai?${CSV}`, {
+      method: "PUT",
+      body: { kind: "OpenAI", location: "swedencentral", sku: { name: "S0" }, properties: {} },
+    });
+    expect(put.status).toBe(200);
+    expect(problems("account-create", put)).toEqual([]);
+    expect((put.body as { properties: { disableLocalAuth: boolean } }).properties.disableLocalAuth).toBe(
+      false,
+    );
+    const created = await call(`${sim.arm}${ACCT}/contoso-new?${CSV}`, {
+      method: "PUT",
+      body: {
+        kind: "TextTranslation",
+        location: "westeurope",
+        sku: { name: "S0" },
+        properties: { disableLocalAuth: true },
+      },
+    });
+    expect(created.status).toBe(201);
+    expect(problems("account-create", created)).toEqual([]);
+    const incomplete = await call(`${sim.arm}${ACCT}/contoso-other?${CSV}`, {
+      method: "PUT",
+      body: { sku: { name: "S0" } },
+    });
+    expect(incomplete.status).toBe(400);
+    expect(problems("account-create", incomplete)).toEqual([]);
 
     const before = await call(`${sim.arm}${ACCT}/contoso-openai/listKeys?${CSV}`, { method: "POST" });
     expect(problems("list-keys", before)).toEqual([]);
