@@ -47,6 +47,8 @@ export interface PolicyBook {
   scheduleFor(account: Account): AccountSchedule;
   /** Fleet-wide limits of scheduled rotation. */
   fleetSchedule(): FleetSchedule;
+  /** Whether any policy rotates on schedule (auto or request): otherwise the scheduler has nothing to do. */
+  schedulesAnything(): boolean;
 }
 
 export interface AccountSchedule {
@@ -537,6 +539,11 @@ export function createPolicyBook(policy: Policy): PolicyBook {
           : null,
         estimateSeconds: seconds(s.propagation) + seconds(s.soak) + STEPS_ALLOWANCE_SECONDS,
       };
+    },
+    schedulesAnything() {
+      return [policy.defaults?.schedule, ...(policy.policies ?? []).map((p) => p.schedule)].some(
+        (m) => m === "auto" || m === "request",
+      );
     },
     fleetSchedule() {
       return {

@@ -55,6 +55,8 @@ export class Scheduler {
     const opened: Change[] = [];
     let next = now + MAX_WAIT_MS;
     try {
+      // reminders only: no Azure call
+      if (!this.d.policy.schedulesAnything()) return opened;
       const accounts = await this.d.directory.list(true);
       if (!accounts.some((a) => this.d.policy.scheduleFor(a).mode !== "remind")) return opened;
       const entries = await this.entries(accounts);

@@ -302,6 +302,13 @@ describe("policy file: schedule settings", () => {
       }),
     );
     expect(book.fleetSchedule()).toEqual({ concurrency: 3, jitterSeconds: 2700 });
+    expect(book.schedulesAnything()).toBe(true);
+    // the sandbox's policy only reminds: the scheduler does not even list the accounts
+    const sandbox = parsePolicy(
+      YAML.parse(readFileSync("src/sandbox/scenarios/default-policy.yaml", "utf8")),
+    );
+    expect(createPolicyBook(sandbox).schedulesAnything()).toBe(false);
+    expect(createPolicyBook(sandbox).fleetSchedule()).toEqual({ concurrency: 2, jitterSeconds: 3600 });
     const acct = { resourceGroup: "rg-prod", name: "a", subscriptionId: "s", tags: {} } as never;
     expect(book.scheduleFor(acct)).toMatchObject({
       mode: "auto",
