@@ -30,7 +30,12 @@ export interface EmbeddedPg {
 
 const USER = "keyturn_test";
 
-export async function startEmbeddedPg(): Promise<EmbeddedPg> {
+export interface EmbeddedPgOptions {
+  /** fsync and synchronous commits as in production (benchmarks); tests turn them off for speed. */
+  readonly durable?: boolean;
+}
+
+export async function startEmbeddedPg(opts: EmbeddedPgOptions = {}): Promise<EmbeddedPg> {
   hydrateSymlinks();
   const dir = mkdtempSync(join(tmpdir(), "keyturn-pg-"));
   // the server runs as `postgres` when this process is root: it must reach its data directory
@@ -55,7 +60,9 @@ export async function startEmbeddedPg(): Promise<EmbeddedPg> {
           ...["-c", "listen_addresses=127.0.0.1"],
           ...["-c", "unix_socket_directories="],
           // a test server: durability is not what is under test, speed is welcome
-          ...["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+          ...(opts.durable
+            ? []
+            : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]),
           ...["-c", "max_connections=60"],
         ],
         onLog: (m) => void log.push(m),
