@@ -17,6 +17,7 @@ import { checkSignature } from "../../src/store/checkpoint-signer.js";
 import { openStore } from "../../src/store/open-store.js";
 import { migrateStore } from "../../src/store/pg/migrate-store.js";
 import { openPgStore } from "../../src/store/pg/pg-store.js";
+import { PG_MIGRATIONS } from "../../src/store/pg/schema.js";
 import { requestedEvent } from "../support/audit-events.js";
 import { change } from "../support/change-fixture.js";
 import { startEmbeddedPg, type EmbeddedPg } from "../support/embedded-pg.js";
@@ -599,5 +600,40 @@ describe("PostgreSQL's own guards and sign-in", () => {
     await second.close();
     current = "token-stale";
     await expect(openPgStore(url, { credential })).rejects.toThrow(/password authentication failed/);
+  });
+});
+
+describe("the PostgreSQL schema", () => {
+  it("migrates once when replicas start together, runs a new step once, and refuses a newer schema", async () => {
+    const url = await server.createDatabase("schema");
+    const lines: object[] = [];
+    const logger = {
+      debug() {},
+      info: (o: object) => void lines.push(o),
+      warn() {},
+      error() {},
+      child: () => logger,
+    };
+    const both = await Promise.all([openPgStore(url, { logger }), openPgStore(url, { logger })]);
+    expect(lines).toEqual([{ schemaVersion: 1 }]);
+    await both[0].commit(null, [ev("note", {}, null)]);
+    for (const s of both) await s.close();
+
+    const next = [...PG_MIGRATIONS, "ALTER TABLE changes ADD COLUMN archived_at TEXT;"];
+    for (let i = 0; i < 2; i++) {
+      const s = await openPgStore(url, { logger, migrations: next });
+      expect(await s.verify()).toMatchObject({ ok: true, events: 1 });
+      await s.close();
+    }
+    expect(lines).toEqual([{ schemaVersion: 1 }, { schemaVersion: 2 }]);
+    const versions = await server.admin(
+      async (c) =>
+        (await c.query<{ version: number }>("SELECT version FROM schema_migrations ORDER BY version")).rows,
+      new URL(url).pathname.slice(1),
+    );
+    expect(versions).toEqual([{ version: 1 }, { version: 2 }]);
+    await expect(openPgStore(url)).rejects.toThrow(
+      /written by a newer keyturn \(schema version 2; this keyturn knows up to 1\)\. Upgrade keyturn/,
+    );
   });
 });
