@@ -383,6 +383,11 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     overdue.stop();
     const requestsAnswered = await drainHttp(server, Math.floor(stopWithinMs / 2));
     logger.info({ ms: Date.now() - t0, requestsAnswered }, "stopping: no new requests");
+    // commands acknowledged earlier may still be working on their answer (Slack's work behind an
+    // acknowledgement, Socket Mode): they finish before the store closes under them
+    const commandsAnswered = await engine.answered(Math.floor(left() / 2));
+    if (!commandsAnswered)
+      logger.warn({ ms: Date.now() - t0 }, "stopping: a command was still being answered");
     // 2. the step in flight reaches its boundary; a step at its next Azure write waits at the gate
     const held = engine.role() === "runner";
     const engineStopped = engine.stop({ chatGraceMs: Math.min(2000, left()) }).then(

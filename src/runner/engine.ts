@@ -54,9 +54,14 @@ export interface Engine {
   /**
    * Stops the timer loop and waits for the running effect to finish. Chat posts in flight are waited
    * for at most `chatGraceMs` when given (a graceful stop has a bound; a missed card update heals on
-   * the next one).
+   * the next one), commands being answered at most `requestGraceMs`.
    */
-  stop(opts?: { chatGraceMs?: number }): Promise<void>;
+  stop(opts?: { chatGraceMs?: number; requestGraceMs?: number }): Promise<void>;
+  /**
+   * Takes no new command (each is told to send it again) and resolves true once every command being
+   * answered has its answer, false when `limitMs` passed first. `stop` does this first.
+   */
+  answered(limitMs?: number): Promise<boolean>;
   /** Resolves when no effect is running and no timer is due (for tests and the non-interactive console). */
   idle(): Promise<void>;
   /** Fires every due timer now (the loop calls it; tests with a fake clock call it directly). */
@@ -163,10 +168,39 @@ export function createEngine(deps: EngineDeps): Engine {
       },
     };
   };
+  /** Once a stop has begun, a command is told to come back rather than half-answered from a closing store. */
+  let stopping = false;
+  const stoppingReply = (): Reply => ({
+    visibility: "ephemeral",
+    message: {
+      title: "keyturn is restarting",
+      tone: "warning",
+      text: "keyturn is stopping (a restart or an upgrade): nothing was recorded or changed. Send the command again in a minute.",
+    },
+  });
+  /** Commands being answered: a stop waits for them before the store closes. */
+  const answering = new Set<Promise<unknown>>();
+  const answer = (run: () => Promise<Reply>): Promise<Reply> => {
+    if (stopping) return Promise.resolve(stoppingReply());
+    if (standby()) return Promise.resolve(refusal());
+    const p = run();
+    answering.add(p);
+    void p.then(
+      () => answering.delete(p),
+      () => answering.delete(p),
+    );
+    return p;
+  };
   const service: KeyturnService = {
-    handleText: (inv, text) => (standby() ? Promise.resolve(refusal()) : inner.handleText(inv, text)),
-    handleAction: (inv, action) => (standby() ? Promise.resolve(refusal()) : inner.handleAction(inv, action)),
-    answerNow: (text, who) => (standby() ? null : inner.answerNow(text, who)),
+    handleText: (inv, text) => answer(() => inner.handleText(inv, text)),
+    handleAction: (inv, action) => answer(() => inner.handleAction(inv, action)),
+    answerNow: (text, who) => (stopping || standby() ? null : inner.answerNow(text, who)),
+  };
+  const answered = async (limitMs?: number): Promise<boolean> => {
+    stopping = true;
+    const all = Promise.allSettled([...answering]).then(() => true);
+    if (limitMs === undefined) return all;
+    return Promise.race([all, new Promise<boolean>((r) => setTimeout(() => r(false), limitMs).unref())]);
   };
 
   const fire = async (t: Timer): Promise<void> => {
@@ -237,9 +271,11 @@ export function createEngine(deps: EngineDeps): Engine {
       // the runner resumes open changes and starts the timer loop; a standby waits for the lease
       await lease.start();
     },
+    answered,
     async stop(opts) {
       if (timer) clearInterval(timer);
       timer = null;
+      await answered(opts?.requestGraceMs);
       driver.stop();
       await ticking;
       await driver.idle();
