@@ -80,10 +80,18 @@ function offsetAt(ms: number, timezone: string): number {
 
 /** The instant a local wall-clock time happens (a time skipped by a DST change moves forward by the gap). */
 function zonedToUtc(localMs: number, timezone: string): number {
+  if (timezone === "UTC") return localMs;
+  // the planner asks for the same few window edges again and again: Intl is the slow part
+  const key = `${timezone}|${localMs}`;
+  const known = zoned.get(key);
+  if (known !== undefined) return known;
   const first = localMs - offsetAt(localMs, timezone);
   const second = localMs - offsetAt(first, timezone);
+  if (zoned.size > 50_000) zoned.clear();
+  zoned.set(key, second);
   return second;
 }
+const zoned = new Map<string, number>();
 
 /** Local midnight of the calendar day containing `ms`, as a "local ms" (UTC fields = local fields). */
 function localDay(ms: number, timezone: string): number {

@@ -184,6 +184,7 @@ export function calendar(
   // waiting for a person's open change: when it ends is not known, so it is not planned
   const active = state.map((e) => schedules(e) && !(e.open && !e.open.scheduled));
   const cache = new Map<number, PlannedStart | null>();
+  const planned = new Set<string>();
   let t = now;
   for (let guard = 0; guard < 100_000 && t < horizon; guard++) {
     for (const [i, end] of finishes) {
@@ -198,6 +199,7 @@ export function calendar(
       const i = state.findIndex((e) => e.accountId === s.entry.accountId);
       const e = state[i]!;
       rows.push(row(e, s.at, e.mode === "auto" && e.asksPerson ? e.asksPerson : null));
+      planned.add(e.accountId);
       e.open = { id: "(planned)", scheduled: true, exposure: false };
       finishes.set(i, s.at + e.estimateSeconds * 1000);
       cache.delete(i);
@@ -218,7 +220,7 @@ export function calendar(
     t = next;
   }
   for (const [i, e] of state.entries()) {
-    if (!active[i] || rows.some((r) => r.accountId === e.accountId)) continue;
+    if (!active[i] || planned.has(e.accountId)) continue;
     rows.push(
       row(
         e,

@@ -163,6 +163,31 @@ describe("calendar", () => {
   });
 });
 
+describe("many keys due on one day", () => {
+  it("start a few at a time, spread over the nights that follow, never more than the concurrency at once", () => {
+    const berlin: WindowSpec = { ...nightly, timezone: "Europe/Berlin" };
+    const entries = Array.from({ length: 100 }, (_, i) =>
+      entry(i, { window: berlin, estimateSeconds: 70 * 60 }),
+    );
+    const rows = calendar(entries, { concurrency: 4, jitterSeconds: 3600 }, at("2027-01-01T00:00:00Z"), 30);
+    expect(rows.every((r) => r.at !== null)).toBe(true);
+    const perNight = new Map<string, number>();
+    for (const r of rows) {
+      const w = windowAt(berlin, r.at!)!;
+      expect(r.at!).toBeGreaterThanOrEqual(w.start);
+      expect(r.at! + 70 * 60_000).toBeLessThanOrEqual(w.end);
+      perNight.set(iso(w.start), (perNight.get(iso(w.start)) ?? 0) + 1);
+    }
+    // 3 h windows, 70 min rotations, 4 lanes: at most 8 a night
+    expect(Math.max(...perNight.values())).toBeLessThanOrEqual(8);
+    expect(perNight.size).toBeGreaterThanOrEqual(13);
+    for (const r of rows) {
+      const running = rows.filter((o) => o.at! <= r.at! && r.at! < o.at! + 70 * 60_000).length;
+      expect(running).toBeLessThanOrEqual(4);
+    }
+  });
+});
+
 describe("a year of schedules over the sandbox fleet (pure planner)", () => {
   it("every key rotates on cadence inside its window, never more than the concurrency at once", () => {
     const scenario = JSON.parse(readFileSync("src/sandbox/scenarios/default.json", "utf8")) as {
