@@ -84,6 +84,9 @@ export class Scheduler {
         const s = nextStart(e, fleet, now + 1000, MAX_WAIT_MS);
         if (s) next = Math.min(next, s.at);
       }
+    } catch (e) {
+      // the accounts could not be listed (Azure throttled or refused): nothing opened, the next run tries again
+      this.d.logger.warn({ err: e }, "scheduled rotation check failed; trying again in 5 minutes");
     } finally {
       this.#setTimer(Math.max(now + MIN_WAIT_MS, Math.min(next, now + MAX_WAIT_MS)));
     }
