@@ -159,8 +159,10 @@ describe("scheduled rotation over the sandbox fleet (real engine, skipped clock)
     maxInFlight = 0;
     await rounds(60, async () => {
       const second = scheduled().filter((c) => !firstCycle.has(c.id));
-      return ["contoso-translator", "shared-lang"].every((n) =>
-        byName(n, second).some((c) => c.state === "completed"),
+      return (
+        ["contoso-translator", "shared-lang"].every((n) =>
+          byName(n, second).some((c) => c.state === "completed"),
+        ) && ["fabrikam-ai", "contoso-speech"].every((n) => byName(n, second).length > 0)
       );
     });
     const second = scheduled().filter((c) => !firstCycle.has(c.id));
@@ -238,8 +240,11 @@ describe("scheduled rotation over the sandbox fleet (real engine, skipped clock)
         ),
       ).toEqual([]);
       kt.skipTo(new Date(kt.now().getTime() + 95 * 60_000).toISOString()); // 02:35
-      await rounds(60, async () =>
-        production.every((n) => byName(n).some((c) => !before.has(c.id) && c.state === "completed")),
+      await rounds(
+        60,
+        async () =>
+          production.every((n) => byName(n).some((c) => !before.has(c.id) && c.state === "completed")) &&
+          byName("contoso-speech").some((c) => !before.has(c.id)),
       );
       // three keys due, two lanes: the third started only once one of the first two had finished
       const month = production
