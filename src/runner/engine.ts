@@ -100,6 +100,7 @@ export function createEngine(deps: EngineDeps): Engine {
     deps.clock,
     logger,
     deps.digestChannel,
+    (a) => deps.policy.scheduleFor(a),
   );
   const scheduler = new Scheduler({
     store: deps.store,

@@ -3,7 +3,8 @@
  * overdue keys goes to a configured channel, pointing at the fleet posture report. Each nudge is sent
  * once per due date (recorded in the store).
  */
-import type { AccountStatus } from "../core/domain.js";
+import type { Account, AccountStatus } from "../core/domain.js";
+import type { AccountSchedule } from "../core/policy.js";
 import type { ChannelRef, Message } from "../core/messages.js";
 import type { Clock, Logger, Store } from "../core/ports.js";
 import { renderList } from "../core/render/index.js";
@@ -27,6 +28,8 @@ export class Reminders {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly digestChannel?: ChannelRef,
+    /** How the policy rotates an account on schedule (the nudge says whether the owner has anything to do). */
+    private readonly scheduleFor?: (account: Account) => AccountSchedule,
   ) {}
 
   /** Makes sure the daily scan and the weekly digest are scheduled. */
@@ -62,7 +65,8 @@ export class Reminders {
       if (threshold === undefined) continue;
       const key = `${account.id}|${s.nextDue.slice(0, 10)}|${threshold}`;
       if (this.store.getKv<boolean>("reminder.sent", key)) continue;
-      if (await this.#notify(s.owner, nudgeMessage(s, Math.ceil(daysLeft)))) sent++;
+      if (await this.#notify(s.owner, nudgeMessage(s, Math.ceil(daysLeft), this.scheduleFor?.(account))))
+        sent++;
       this.store.putKv("reminder.sent", key, true);
     }
     this.store.setTimer({
@@ -118,7 +122,19 @@ export class Reminders {
   }
 }
 
-function nudgeMessage(s: AccountStatus, days: number): Message {
+/** What to do about a key coming due: start it (remind), or nothing unless asked (request, auto). */
+function nextStep(s: AccountStatus, schedule: AccountSchedule | undefined): string {
+  switch (schedule?.mode) {
+    case "auto":
+      return `keyturn rotates it itself inside its maintenance window (policy ${schedule.policy}: schedule auto); it asks the approvers first only if a consumer would hold the cutover or a NEW key holder appears. Type \`schedule\` to see when.`;
+    case "request":
+      return `keyturn opens the rotation itself when it is due and asks the approvers (policy ${schedule.policy}: schedule request). Type \`schedule\` to see when.`;
+    default:
+      return `Start it with: rotate ${s.account.name} --reason "scheduled rotation"`;
+  }
+}
+
+export function nudgeMessage(s: AccountStatus, days: number, schedule?: AccountSchedule): Message {
   return {
     text: `The keys of ${s.account.name} are due for rotation in ${days} day(s) (${s.nextDue?.slice(0, 10)}).`,
     title: `Rotation due in ${days} day(s): ${s.account.name}`,
@@ -133,6 +149,6 @@ function nudgeMessage(s: AccountStatus, days: number): Message {
       },
       { label: "Due", value: s.nextDue?.slice(0, 10) ?? "now" },
     ],
-    sections: [{ lines: [`Start it with: rotate ${s.account.name} --reason "scheduled rotation"`] }],
+    sections: [{ lines: [nextStep(s, schedule)] }],
   };
 }
