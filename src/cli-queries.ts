@@ -29,7 +29,7 @@ import {
 } from "./core/render/index.js";
 import { keyturnVersion } from "./keyturn-version.js";
 import { createLogger } from "./log.js";
-import { credentialFor } from "./main.js";
+import { azureConfigOf, credentialFor } from "./main.js";
 import { AccountDirectory } from "./runner/account-directory.js";
 import { Queries } from "./runner/queries.js";
 import { gatherReport } from "./runner/report.js";
@@ -281,18 +281,7 @@ export async function openReadContext(config: KeyturnConfig): Promise<ReadContex
       credential = createSimulatorCredential();
     } else {
       const a = config.azure;
-      azureConfig = {
-        subscriptionIds: a.subscriptionIds,
-        vaultUrls: a.vaultUrls,
-        armEndpoint: a.armEndpoint,
-        armScope: a.armScope,
-        caPem: a.caPem,
-        disableChallengeResourceVerification:
-          !!a.armEndpoint || a.vaultUrls.some((u) => !/\.vault\.azure\.net\/?$/.test(u)),
-        logAnalytics: a.logAnalytics,
-        maxRetryAfterSeconds: a.maxRetryAfterSeconds,
-        ...(a.credential === "simulator" ? { label: "SANDBOX" } : {}),
-      };
+      azureConfig = azureConfigOf(a);
       credential = credentialFor(a.credential);
     }
   } catch (e) {

@@ -14,7 +14,7 @@ import { createTeamsAdapter, type TeamsAdapter } from "../adapters/teams/index.j
 import { createApiRouter, createEntraVerifier } from "../adapters/api/index.js";
 import { startSandboxEntraIssuer, type SandboxEntraIssuer } from "./sandbox/entra-issuer.js";
 import type { TokenCredential } from "@azure/core-auth";
-import { createAzurePorts, createDefaultCredential } from "./azure/index.js";
+import { createAzurePorts, createDefaultCredential, type AzureConfig } from "./azure/index.js";
 import { type KeyturnConfig, readConfig } from "./config/read-config.js";
 import { knownHoldersOf } from "./core/known-holders.js";
 import { declareSandboxConsumers } from "./runner/sandbox-consumers.js";
@@ -82,6 +82,25 @@ export interface StartOptions {
   console?: boolean;
 }
 
+/** keyturn's Azure settings as the Azure ports take them (the store-backed parts are added by the caller). */
+export function azureConfigOf(a: KeyturnConfig["azure"]): AzureConfig {
+  return {
+    subscriptionIds: a.subscriptionIds,
+    vaultUrls: a.vaultUrls,
+    armEndpoint: a.armEndpoint,
+    armScope: a.armScope,
+    caPem: a.caPem,
+    // a sovereign or private endpoint (or the simulator) answers challenges for its own resource
+    disableChallengeResourceVerification:
+      !!a.armEndpoint || a.vaultUrls.some((u) => !/\.vault\.azure\.net\/?$/.test(u)),
+    logAnalytics: a.logAnalytics,
+    maxRetryAfterSeconds: a.maxRetryAfterSeconds,
+    monitoringLatency: a.monitoringLatency,
+    deadKeyProofSeconds: a.deadKeyProofSeconds,
+    ...(a.credential === "simulator" ? { label: "SANDBOX" } : {}),
+  };
+}
+
 /**
  * keyturn's Azure identity. The simulator's credential comes from the sandbox's own wiring, here in
  * the composition root: the Azure ports never import the sandbox. Configuration refuses
@@ -133,20 +152,9 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     const a = config.azure;
     azure = createAzurePorts(
       {
-        subscriptionIds: a.subscriptionIds,
-        vaultUrls: a.vaultUrls,
-        armEndpoint: a.armEndpoint,
-        armScope: a.armScope,
-        caPem: a.caPem,
-        disableChallengeResourceVerification:
-          !!a.armEndpoint || a.vaultUrls.some((u) => !/\.vault\.azure\.net\/?$/.test(u)),
-        logAnalytics: a.logAnalytics,
-        maxRetryAfterSeconds: a.maxRetryAfterSeconds,
-        monitoringLatency: a.monitoringLatency,
-        deadKeyProofSeconds: a.deadKeyProofSeconds,
+        ...azureConfigOf(a),
         declaredConsumers: (id) => store.declaredConsumers(id),
         knownHolders: (id) => knownHoldersOf(store, id),
-        ...(a.credential === "simulator" ? { label: "SANDBOX" } : {}),
       },
       credentialFor(a.credential),
       logger,
