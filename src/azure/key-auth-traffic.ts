@@ -67,7 +67,11 @@ export function keyAuthTrafficReader(
         operation: String(row[1] as string),
         calls: Number(row[2]),
       }))
-      .sort((a, b) => b.calls - a.calls);
+      // most calls first; equal counts in a stable order, so the same traffic reads the same every time
+      .sort(
+        (a, b) =>
+          b.calls - a.calls || a.callerIp.localeCompare(b.callerIp) || a.operation.localeCompare(b.operation),
+      );
     const last = byKey
       .map((row) =>
         row[3] instanceof Date ? row[3].toISOString() : String((row[3] as string | undefined) ?? ""),
