@@ -54,9 +54,10 @@ export function assertNoKeyHolder(account: Account, inventory: Inventory): void 
   if (holders.length === 0) return;
   throw new KeyturnError(
     "key_holders_remain",
-    `Local auth of ${account.name} cannot be disabled yet: ${holders.length} key holder(s) remain — ${holders
-      .map((c) => holderAdvice(c, account.name))
-      .join("; ")}. Once none remains, request \`disable-local-auth ${account.name}\` again.`,
+    // one holder a line, with what to do about it: the list a person works through
+    `Local auth of ${account.name} cannot be disabled yet: ${holders.length} key holder(s) remain.\n${holders
+      .map((c) => `• ${holderAdvice(c, account.name)}`)
+      .join("\n")}\nOnce none remains, request \`disable-local-auth ${account.name}\` again.`,
   );
 }
 

@@ -58,7 +58,7 @@ export async function requestDisableLocalAuth(
   } catch (e) {
     // the refusal says what still uses keys, holders and traffic alike
     if (isKeyturnError(e) && e.code === "key_holders_remain")
-      throw new KeyturnError(e.code, `${e.userMessage} ${trafficText(traffic)}`);
+      throw new KeyturnError(e.code, `${e.userMessage}\n${trafficText(traffic)}`);
     throw e;
   }
   // the traffic is read at request time: shown to approvers, never part of the hash (it moves by the minute)

@@ -5,6 +5,9 @@ import { isKeyturnError } from "../../src/core/errors.js";
 import { buildPlan } from "../../src/core/planner.js";
 import { outcomeText, transition, type WorkflowEvent } from "../../src/core/workflow.js";
 import { renderChangeCard } from "../../src/core/render/change.js";
+import { renderError } from "../../src/core/render/answers.js";
+import { toBlocks } from "../../adapters/slack/render.js";
+import { visibleText } from "../fakes/slack-api.js";
 import { change as fixture, inventory as baseInventory, people, policy } from "../support/change-fixture.js";
 
 const account: Account = {
@@ -87,6 +90,23 @@ describe("disable-local-auth plan", () => {
     expect(text).toContain("NEW holder fabrikam-app: a literal copy of the key");
     expect(text).toContain("`consumer remove contoso-openai nightly-batch`");
     expect(text).toContain("request `disable-local-auth contoso-openai` again");
+  });
+
+  it("shows the refusal as Slack lays it out: the sentence, then one holder a line with what to do", () => {
+    let message: ReturnType<typeof renderError> | undefined;
+    try {
+      plan([
+        holder({}),
+        holder({ id: "declared:batch", name: "nightly-batch", source: "declared", secret: undefined }),
+      ]);
+    } catch (e) {
+      if (isKeyturnError(e)) message = renderError(e);
+    }
+    const shown = visibleText(toBlocks(message!).blocks).split("\n");
+    expect(shown[0]).toBe("Local auth of contoso-openai cannot be disabled yet: 2 key holder(s) remain.");
+    expect(shown[1]).toMatch(/^• .*openai-key .*move whatever reads this secret to Microsoft Entra ID/);
+    expect(shown[2]).toMatch(/^• .*nightly-batch.*`consumer remove contoso-openai nightly-batch`/);
+    expect(shown[3]).toBe("Once none remains, request `disable-local-auth contoso-openai` again.");
   });
 
   it("once none remains: its own steps, no point of no return, nothing regenerated", () => {

@@ -1,12 +1,13 @@
 /** The disable-local-auth steps on injected ports: what they prove, and how they stop when they cannot. */
 import { describe, expect, it } from "vitest";
-import type { Account } from "../../src/core/domain.js";
+import type { Account, Consumer } from "../../src/core/domain.js";
+import { isKeyturnError } from "../../src/core/errors.js";
 import { buildPlan } from "../../src/core/planner.js";
 import type { AzurePorts } from "../../src/core/ports.js";
 import { SecretValue } from "../../src/core/secret.js";
 import type { StepContext } from "../../src/runner/steps/context.js";
 import { GateFailed } from "../../src/runner/steps/index.js";
-import { disableLocalAuthStep, proveKeysRefused } from "../../src/runner/steps/key-free.js";
+import { disableLocalAuthStep, keyFreePreflight, proveKeysRefused } from "../../src/runner/steps/key-free.js";
 import { change as fixture, inventory, policy } from "../support/change-fixture.js";
 
 const account: Account = {
@@ -34,7 +35,7 @@ const plan = buildPlan({
 function ctx(
   id: string,
   index: number,
-  o: { armSays?: boolean; probe?: number; acct?: Account } = {},
+  o: { armSays?: boolean; probe?: number; acct?: Account; holders?: Consumer[] } = {},
 ): StepContext & { writes: boolean[] } {
   const writes: boolean[] = [];
   const state = { now: Date.parse("2026-11-22T09:00:00Z") };
@@ -48,6 +49,8 @@ function ctx(
       },
     },
     dataPlane: { probe: () => Promise.resolve({ status: o.probe ?? 403 }), proofBoundMs: 10_000 },
+    inventory: { take: () => Promise.resolve({ ...inventory, consumers: o.holders ?? [] }) },
+    telemetry: {},
   } as unknown as AzurePorts;
   const c = {
     change: fixture({ id, accountName: account.name, plan, state: "running", currentStep: index }),
@@ -78,6 +81,33 @@ function ctx(
 }
 
 describe("disable-local-auth steps", () => {
+  it("preflight stops on a holder that appeared since approval, listing it and saying to resume or cancel", async () => {
+    const c = ctx("CHG-7", 0, {
+      holders: [
+        {
+          id: "kv:contoso-kv/openai-key",
+          name: "openai-key",
+          source: "keyvault-secret",
+          slot: "key1",
+          reload: "versionless",
+          secret: { vaultUrl: "https://contoso-kv.vault.azure.net", name: "openai-key" },
+          evidence: "",
+        },
+      ],
+    });
+    const err = await keyFreePreflight.act(c).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(isKeyturnError(err) && err.code).toBe("key_holders_remain");
+    const lines = isKeyturnError(err) ? err.userMessage.split("\n") : [];
+    expect(lines[0]).toBe("Local auth of contoso-openai cannot be disabled yet: 1 key holder(s) remain.");
+    expect(lines[1]).toMatch(/^• .*openai-key/);
+    expect(lines.at(-1)).toBe("Then resume CHG-7, or cancel it.");
+    expect(lines.join("\n")).not.toMatch(/Once none remains|request `disable-local-auth/);
+    expect(c.writes).toEqual([]);
+  });
+
   it("turns keys off, then proves a key is refused with the key it held in memory", async () => {
     const d = ctx("CHG-7", 1);
     const acted = await disableLocalAuthStep.act(d);

@@ -63,7 +63,7 @@ export const keyFreePreflight: StepExecutor = {
       if (e instanceof KeyturnError && e.code === "key_holders_remain")
         throw new KeyturnError(
           "key_holders_remain",
-          `${e.userMessage.replace(/ Once none remains.*$/, "")} Then resume ${change.id}, or cancel it.`,
+          `${e.userMessage.replace(/\s*Once none remains[\s\S]*$/, "")}\nThen resume ${change.id}, or cancel it.`,
         );
       throw e;
     }
