@@ -398,7 +398,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
       logger.warn({ ms: Date.now() - t0 }, "stopping: a command was still being answered");
     // 2. the step in flight reaches its boundary; a step at its next Azure write waits at the gate
     const held = engine.role() === "runner";
-    const engineStopped = engine.stop({ chatGraceMs: Math.min(2000, left()) }).then(
+    const engineStopped = engine.stop({ chatGraceMs: Math.min(2000, left()), requestGraceMs: left() }).then(
       () => "idle" as const,
       (e: unknown) => {
         logger.warn({ err: e }, "engine stop failed");

@@ -276,8 +276,10 @@ export function createEngine(deps: EngineDeps): Engine {
     async stop(opts) {
       if (timer) clearInterval(timer);
       timer = null;
-      await answered(opts?.requestGraceMs);
+      // no new command and no new step from here on; then the commands being answered finish
+      const commands = answered(opts?.requestGraceMs);
       driver.stop();
+      await commands;
       await ticking;
       await driver.idle();
       const grace = opts?.chatGraceMs;
