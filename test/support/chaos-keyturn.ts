@@ -10,6 +10,17 @@ import { FakeSlack } from "../fakes/slack-api.js";
 import { sign, slashCommand } from "../fakes/slack-sign.js";
 import { spawnKeyturn, type RunningProgram } from "./spawn-keyturn.js";
 
+/** How a ChaosKeyturn starts its program (default: `spawnKeyturn`, on this host). */
+export type SpawnProgram = (env: Record<string, string>) => Promise<RunningProgram>;
+
+export interface ChaosKeyturnOptions {
+  readonly spawn?: SpawnProgram;
+  /** One Slack workspace for several processes (replicas of one app); the caller starts and stops it. */
+  readonly slack?: FakeSlack;
+  /** Prefix of this process's response URLs, so its answers are told apart in a shared Slack. */
+  readonly tag?: string;
+}
+
 export const SLACK_IDS = {
   alice: "U0ALICE",
   bob: "U0BOB",
@@ -19,7 +30,7 @@ export const SLACK_IDS = {
 } as const;
 
 export class ChaosKeyturn {
-  readonly slack = new FakeSlack();
+  readonly slack: FakeSlack;
   readonly outputs: string[] = [];
   readonly secret = "chaos-signing-secret-" + Math.random().toString(36).slice(2);
   kt: RunningProgram | null = null;
@@ -29,7 +40,21 @@ export class ChaosKeyturn {
   constructor(
     readonly dir: string,
     readonly env: Record<string, string>,
-  ) {}
+    private readonly opts: ChaosKeyturnOptions = {},
+  ) {
+    this.slack = opts.slack ?? new FakeSlack();
+  }
+
+  /** Slash commands sent so far: the last one's answer is the response `…c<commandsSent>`. */
+  get commandsSent(): number {
+    return this.#n;
+  }
+
+  /** The answers Slack received to this process's slash commands. */
+  get responses(): FakeSlack["responses"] {
+    const tag = this.opts.tag ?? "";
+    return this.slack.responses.filter((r) => r.id.startsWith(`${tag}c`));
+  }
 
   get dbPath(): string {
     return join(this.dir, "keyturn.db");
@@ -37,7 +62,7 @@ export class ChaosKeyturn {
 
   async start(): Promise<this> {
     if (!this.slack.url) await this.slack.start();
-    this.kt = await spawnKeyturn({
+    this.kt = await (this.opts.spawn ?? spawnKeyturn)({
       KEYTURN_DATA_DIR: this.dir,
       SLACK_BOT_TOKEN: "xoxb-chaos",
       SLACK_SIGNING_SECRET: this.secret,
@@ -68,7 +93,7 @@ export class ChaosKeyturn {
       await kt.stop();
       this.outputs.push(kt.output());
     }
-    await this.slack.stop();
+    if (!this.opts.slack) await this.slack.stop();
   }
 
   output(): string {
@@ -85,7 +110,7 @@ export class ChaosKeyturn {
           user,
           channel: "C0CHAOS",
           text,
-          responseUrl: this.slack.responseUrl(`c${++this.#n}`),
+          responseUrl: this.slack.responseUrl(`${this.opts.tag ?? ""}c${++this.#n}`),
         });
         try {
           const r = await fetch(`${kt.url}/slack/events`, {
