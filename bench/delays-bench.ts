@@ -32,6 +32,7 @@ import {
 import { openStore } from "../src/store/open-store.js";
 import { ThreadRecorder } from "../test/support/thread-recorder.js";
 import { median, round } from "./stats.js";
+import { asyncStore } from "../src/store/async-sqlite.js";
 
 const ACCOUNT = "contoso-translator"; // key1 is the slot its consumers use: --exposure key1 is the active key
 const PROOF_BOUND_SECONDS = 120; // DEFAULT_DEAD_KEY_PROOF_SECONDS
@@ -128,7 +129,7 @@ async function oneRotation(variant: Variant, timing: SimTiming, scale: number): 
       ...simulatorAzureConfig(sim), // keyturn's ingestion latency: this tenant's delay + jitter
       deadKeyProofSeconds: PROOF_BOUND_SECONDS / scale,
       maxRetryAfterSeconds: 5,
-      declaredConsumers: (id) => store.declaredConsumers(id),
+      declaredConsumers: async (id) => store.declaredConsumers(id),
     },
     createSimulatorCredential(),
     logger,
@@ -148,7 +149,7 @@ async function oneRotation(variant: Variant, timing: SimTiming, scale: number): 
   const chats = new ChatRegistry();
   chats.register(new ThreadRecorder());
   const engine = createEngine({
-    store,
+    store: asyncStore(store),
     azure,
     policy: createPolicyBook(policy),
     chats,

@@ -118,7 +118,7 @@ export async function benchInventory(opts: {
     {
       ...simulatorAzureConfig(sim),
       maxRetryAfterSeconds: 30,
-      declaredConsumers: () => [],
+      declaredConsumers: async () => [],
     },
     createSimulatorCredential(),
     logger,

@@ -20,6 +20,7 @@ import { openStore } from "../src/store/open-store.js";
 import { ThreadRecorder } from "../test/support/thread-recorder.js";
 import { meterAzure } from "./counting-ports.js";
 import { median, round } from "./stats.js";
+import { asyncStore } from "../src/store/async-sqlite.js";
 
 export interface RotationFigures {
   readonly rotations: number;
@@ -97,7 +98,7 @@ async function oneRotation(
       {
         ...simulatorAzureConfig(sim),
         maxRetryAfterSeconds: 5,
-        declaredConsumers: (id) => store.declaredConsumers(id),
+        declaredConsumers: async (id) => store.declaredConsumers(id),
       },
       createSimulatorCredential(),
       logger,
@@ -119,7 +120,7 @@ async function oneRotation(
   const chats = new ChatRegistry();
   chats.register(new ThreadRecorder());
   const engine = createEngine({
-    store,
+    store: asyncStore(store),
     azure: azure.ports,
     policy: createPolicyBook(policy),
     chats,

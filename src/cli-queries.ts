@@ -17,7 +17,7 @@ import type { Message } from "./core/messages.js";
 import { isKeyturnError, KeyturnError } from "./core/errors.js";
 import { knownHoldersOf } from "./core/known-holders.js";
 import { createPolicyBook } from "./core/policy.js";
-import type { AzurePorts, Store } from "./core/ports.js";
+import type { AzurePorts, AsyncStore } from "./core/ports.js";
 import { FAIL_ON, failures, REPORT_SORTS, type FailOn, type ReportSort } from "./core/report.js";
 import { REPORT_FORMATS, renderReport, type ReportFormat } from "./core/report-format.js";
 import {
@@ -37,7 +37,7 @@ import { reportKeyAuthTraffic } from "./runner/report-key-traffic.js";
 import { createSimulatorCredential } from "./sandbox/credential.js";
 import { loadScenario, simulatorAzureConfig, startSimulator } from "./sandbox/index.js";
 import { readPorts } from "./sandbox/stable-ports.js";
-import { openStore } from "./store/open-store.js";
+import { openKeyturnStore } from "./store/open-keyturn-store.js";
 
 export const QUERY_COMMANDS = ["status", "owner", "list", "inventory", "history", "report"] as const;
 export type QueryCommand = (typeof QUERY_COMMANDS)[number];
@@ -62,7 +62,7 @@ export const EXIT = { ok: 0, failOn: 1, usage: 2, azure: 3 } as const;
 
 export interface ReadContext {
   readonly config: KeyturnConfig;
-  readonly store: Store;
+  readonly store: AsyncStore;
   readonly azure: AzurePorts;
   readonly queries: Queries;
   readonly directory: AccountDirectory;
@@ -143,9 +143,9 @@ export async function runQuery(
       return held.length ? EXIT.failOn : EXIT.ok;
     }
     if (cmd === "list") {
-      const rows = (await ctx.directory.list(true))
-        .map((a) => ctx.queries.brief(a))
-        .filter((s) => !v.overdue || s.overdue);
+      const rows = (
+        await Promise.all((await ctx.directory.list(true)).map((a) => ctx.queries.brief(a)))
+      ).filter((s) => !v.overdue || s.overdue);
       return answer(io, json, { accounts: rows }, renderList(rows, { overdue: !!v.overdue }));
     }
     const account = await ctx.directory.resolve(positionals[0]!);
@@ -155,7 +155,7 @@ export async function runQuery(
         return answer(io, json, { status, unseen: inventory.unseen }, renderStatus(status, ctx.label));
       }
       case "owner": {
-        const s = ctx.queries.brief(account);
+        const s = await ctx.queries.brief(account);
         return answer(
           io,
           json,
@@ -168,7 +168,7 @@ export async function runQuery(
         return answer(io, json, { account: account.id, inventory }, renderInventory(account, inventory));
       }
       case "history": {
-        const changes = ctx.queries.changes(account.id, { limit: 20 });
+        const changes = await ctx.queries.changes(account.id, { limit: 20 });
         return answer(
           io,
           json,
@@ -185,7 +185,7 @@ export async function runQuery(
               variant: c.plan.variant,
             })),
           },
-          renderHistory(account, changes, ctx.store.lastRotation(account.id)),
+          renderHistory(account, changes, await ctx.store.lastRotation(account.id)),
         );
       }
     }
@@ -264,12 +264,12 @@ export async function openReadContext(config: KeyturnConfig): Promise<ReadContex
   const logger = createLogger({ level: "silent" });
   const dbPath = join(config.dataDir, "keyturn.db");
   // without keyturn's record every key would read as never rotated and every holder as NEW
-  if (!existsSync(dbPath))
+  if (!existsSync(dbPath) && !process.env.KEYTURN_DATABASE_URL?.trim())
     throw new KeyturnError(
       "config_invalid",
       `No keyturn database at ${dbPath}: the answers need keyturn's record (rotations, known holders). Set KEYTURN_DATA_DIR to the data directory keyturn runs with (run the query where keyturn runs, e.g. docker exec), or ask keyturn's HTTP API from elsewhere.`,
     );
-  const store = openStore(dbPath);
+  const { store } = await openKeyturnStore(config.dataDir, process.env);
   let closeSim: () => Promise<void> = async () => undefined;
   let azureConfig: AzureConfig;
   let credential;
@@ -285,7 +285,7 @@ export async function openReadContext(config: KeyturnConfig): Promise<ReadContex
       credential = credentialFor(a.credential);
     }
   } catch (e) {
-    store.close();
+    await store.close();
     throw e;
   }
   const azure = createAzurePorts(
@@ -307,7 +307,7 @@ export async function openReadContext(config: KeyturnConfig): Promise<ReadContex
     directory: new AccountDirectory(azure.accounts, clock),
     label: config.sandbox ? "SANDBOX" : azureConfig.label,
     async close() {
-      store.close();
+      await store.close();
       await closeSim();
     },
   };

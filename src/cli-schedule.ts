@@ -68,7 +68,7 @@ export async function runSchedule(
     const now = Date.now();
     const fleet = policy.fleetSchedule();
     const rows = calendar(
-      scheduleEntries({ policy, queries: ctx.queries }, await ctx.directory.list(true)),
+      await scheduleEntries({ policy, queries: ctx.queries }, await ctx.directory.list(true)),
       fleet,
       now,
       days,

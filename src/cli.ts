@@ -20,7 +20,7 @@ import { credentialFor, type RunningKeyturn, startKeyturn, type StopReport } fro
 import { auditForEvidence } from "./runner/evidence-audit.js";
 import { backupStore, restoreStore } from "./store/backup.js";
 import { loadSigner, signingKeyPath } from "./store/checkpoint-signer.js";
-import { openStore } from "./store/open-store.js";
+import { openKeyturnStore } from "./store/open-keyturn-store.js";
 import { packWitness, verifyPack, withCheckpoint } from "./store/pack-seal.js";
 import { createLogger } from "./log.js";
 import { isQueryCommand, QUERY_HELP, runQuery } from "./cli-queries.js";
@@ -306,7 +306,7 @@ async function doctor(): Promise<number> {
   return rows.every((r) => r.ok) ? 0 : 1;
 }
 
-function auditVerify(witnessArgs: readonly string[], json = false): number {
+async function auditVerify(witnessArgs: readonly string[], json = false): Promise<number> {
   const witnesses: Witness[] = [];
   const bad: string[] = [];
   for (const arg of witnessArgs) {
@@ -330,9 +330,9 @@ function auditVerify(witnessArgs: readonly string[], json = false): number {
   }
   const c = readConfig();
   const dbPath = join(c.dataDir, "keyturn.db");
-  const store = openStore(dbPath);
+  const { store, kind, where } = await openKeyturnStore(c.dataDir, process.env);
   try {
-    const r = store.verify({ witnesses });
+    const r = await store.verify({ witnesses });
     if (json) {
       const problems = [...(r.ok ? [] : (r.problems ?? [r.problem])), ...bad];
       process.stdout.write(JSON.stringify({ ...r, ok: r.ok && bad.length === 0, problems }, null, 2) + "\n");
@@ -353,15 +353,26 @@ function auditVerify(witnessArgs: readonly string[], json = false): number {
     const problems = [...(r.ok ? [] : (r.problems ?? [r.problem])), ...bad];
     for (const p of problems) process.stdout.write(`TAMPERED: ${p}\n`);
     process.stdout.write(
-      `The audit log does not verify (${problems.length} problem(s)). Keep the database file as it is (copy ${c.dataDir} aside), and tell your security team; compare with the last exported packs (\`keyturn audit verify --witness <pack.json>\`).\n`,
+      `The audit log does not verify (${problems.length} problem(s)). Keep the database as it is (${kind === "sqlite" ? `copy ${c.dataDir} aside` : `snapshot ${where}`}), and tell your security team; compare with the last exported packs (\`keyturn audit verify --witness <pack.json>\`).\n`,
     );
     return 1;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
+/** backup and restore copy the SQLite file; a PostgreSQL store is backed up by its server. */
+function sqliteOnly(what: "backup" | "restore"): number | null {
+  if (!process.env.KEYTURN_DATABASE_URL?.trim()) return null;
+  process.stderr.write(
+    `keyturn: \`keyturn ${what}\` copies the SQLite store, and KEYTURN_DATABASE_URL makes the store PostgreSQL. Use the server's backups instead (Azure Database for PostgreSQL: automatic backups with point-in-time restore, or pg_dump / pg_restore), then run \`keyturn audit verify\` against the restored database.\n`,
+  );
+  return 2;
+}
+
 async function backup(file: string): Promise<number> {
+  const refused = sqliteOnly("backup");
+  if (refused !== null) return refused;
   const c = readConfig();
   const dbPath = join(c.dataDir, "keyturn.db");
   let r;
@@ -388,6 +399,8 @@ async function backup(file: string): Promise<number> {
 }
 
 function restore(file: string): number {
+  const refused = sqliteOnly("restore");
+  if (refused !== null) return refused;
   const c = readConfig();
   mkdirSync(c.dataDir, { recursive: true });
   const dbPath = join(c.dataDir, "keyturn.db");
@@ -431,12 +444,12 @@ function verifyPackFile(file: string): number {
   return r.ok ? 0 : 1;
 }
 
-function evidence(id: string, out?: string): number {
+async function evidence(id: string, out?: string): Promise<number> {
   const c = readConfig();
-  const store = openStore(join(c.dataDir, "keyturn.db"));
+  const { store } = await openKeyturnStore(c.dataDir, process.env);
   try {
     const changeId = id.toUpperCase().replace(/^(\d+)$/, "CHG-$1");
-    const audit = auditForEvidence(store, changeId);
+    const audit = await auditForEvidence(store, changeId);
     if (!audit.change) {
       process.stderr.write(
         `keyturn: no change ${changeId} in ${c.dataDir}. Run \`keyturn audit verify\`, or check KEYTURN_DATA_DIR.\n`,
@@ -446,13 +459,17 @@ function evidence(id: string, out?: string): number {
     // the warning before anything else: a pack from a store that does not verify is not evidence
     if (audit.warning) process.stderr.write(`keyturn: ${audit.warning}\n`);
     const generatedAt = new Date().toISOString();
-    const built = buildEvidence(audit.change, store.events({ changeId }), audit.verify, {
+    const built = buildEvidence(audit.change, await store.events({ changeId }), audit.verify, {
       label: audit.change.sandbox ? "SANDBOX" : undefined,
       generatedAt,
       version: keyturnVersion(),
       owner: offlineOwner(createPolicyBook(c.policy), audit.change),
     });
-    const pack = withCheckpoint(built, (subject) => store.checkpoint(generatedAt, subject), audit.warning);
+    const pack = await withCheckpoint(
+      built,
+      (subject) => store.checkpoint(generatedAt, subject),
+      audit.warning,
+    );
     const dir = resolve(out ?? join(c.dataDir, "evidence"));
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `${pack.filenameBase}.md`), pack.markdown);
@@ -460,7 +477,7 @@ function evidence(id: string, out?: string): number {
     process.stdout.write(`${join(dir, pack.filenameBase)}.md\n${join(dir, pack.filenameBase)}.json\n`);
     return audit.warning ? 1 : 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

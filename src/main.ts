@@ -29,7 +29,7 @@ import { ChatRegistry } from "./runner/chat-registry.js";
 import { createEngine, type Engine } from "./runner/engine.js";
 import { createSimulatorCredential } from "./sandbox/credential.js";
 import { simulatorAzureConfig, startSimulator, type Simulator } from "./sandbox/index.js";
-import { openStore } from "./store/open-store.js";
+import { openKeyturnStore } from "./store/open-keyturn-store.js";
 import { drainHttp, EffectGate, gatedAzure, shutdownLimitMs, sleep } from "./graceful-stop.js";
 import { attachMetricsSources, METRICS_CONTENT_TYPE, metricsText, observeChatAck } from "./metrics.js";
 import { observedStore, OverdueCount, storeSources } from "./metrics-sources.js";
@@ -46,7 +46,7 @@ export interface RunningKeyturn {
   /** How standard input was found: a terminal, a pipe or file of commands, or nothing to read. */
   readonly stdin: StdinKind;
   /** One line per open change: what happens to it once keyturn stops. */
-  openChangesNote(): string[];
+  openChangesNote(): Promise<string[]>;
   /**
    * Waits until no change is moving on its own (approved or rotating), at most `limitMs`: what
    * still waits for a person (an approval, a paused change) is for openChangesNote to say.
@@ -129,7 +129,8 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
   const stopWithinMs = shutdownLimitMs(env);
   const tracing: Tracing | null = await startTracing(env, logger);
 
-  const store = observedStore(openStore(join(config.dataDir, "keyturn.db")), logger);
+  const opened = await openKeyturnStore(config.dataDir, env, logger);
+  const store = observedStore(opened.store, logger);
   let simulator: Simulator | null = null;
   let azure;
   if (config.sandbox) {
@@ -285,7 +286,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     port = await listenOn(server, config.port, config.host, { name: "keyturn", setting: "PORT" });
   } catch (e) {
     // nothing has started yet (the runner starts below): close what is open and say why
-    store.close();
+    await store.close();
     await simulator?.close();
     await issuer?.close();
     await tracing?.shutdown().catch(() => undefined);
@@ -295,7 +296,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
   const queries = new Queries(store, azure, policy, clock);
   const overdue = new OverdueCount(
     () => azure.accounts.listAccounts(),
-    (a) => queries.brief(a).overdue,
+    async (a) => (await queries.brief(a)).overdue,
     () => engine.role() === "runner",
     logger,
   );
@@ -306,7 +307,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     // takes it, and a standby records nothing
     const sim = simulator;
     const declare = () => declareSandboxConsumers(store, sim.consumerSecrets, clock);
-    if (engine.role() === "runner") declare();
+    if (engine.role() === "runner") await declare();
     else
       void engine
         .whenRunner()
@@ -320,7 +321,9 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     config.sandbox
       ? "keyturn — SANDBOX mode: a simulated Azure tenant, nothing real is touched"
       : `keyturn — Azure mode: ${config.azure.subscriptionIds.length} subscription(s)`,
-    `data: ${config.dataDir} (SQLite keyturn.db, log ${consoleOn ? config.logFile : "stderr"})`,
+    opened.kind === "sqlite"
+      ? `data: ${config.dataDir} (SQLite keyturn.db, log ${consoleOn ? config.logFile : "stderr"})`
+      : `data: PostgreSQL ${opened.where} (runner: ${engine.role()}; local files in ${config.dataDir}, log ${consoleOn ? config.logFile : "stderr"})`,
     `platforms: ${chats
       .all()
       .map((g) => g.platform)
@@ -364,16 +367,18 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     stdin,
     openChangesNote: () => openChangesNote(store, config.dataDir),
     async settle(say, limitMs = 300_000) {
-      const moving = () =>
-        store.listChanges({ open: true }).filter((c) => c.state === "approved" || c.state === "running");
+      const moving = async () =>
+        (await store.listChanges({ open: true })).filter(
+          (c) => c.state === "approved" || c.state === "running",
+        );
       // only the runner moves changes: a standby would wait for another process
-      const first = engine.role() === "runner" ? moving() : [];
+      const first = engine.role() === "runner" ? await moving() : [];
       if (first.length)
         say(
           `Input ended: waiting for ${first.map((c) => c.id).join(", ")} to finish (Ctrl-C stops now; a rotation resumes on the next start).`,
         );
       const end = Date.now() + limitMs;
-      while (first.length && moving().length && Date.now() < end)
+      while (first.length && (await moving()).length && Date.now() < end)
         await new Promise((r) => setTimeout(r, 200));
       await engine.idle();
     },
@@ -416,9 +421,11 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     server.closeAllConnections();
     // 3. the lease goes (engine.stop released it unless the bound or the gate cut it short); no await
     // between the release and the close: nothing in flight can record once the lease is gone
-    const leaseReleased = held && releaseLease();
-    const openChanges = openChangesNote(store, config.dataDir);
-    store.close();
+    const leaseReleased = held && (await releaseLease());
+    const openChanges = await openChangesNote(store, config.dataDir).catch((e: unknown) => [
+      `Open changes could not be read (${e instanceof Error ? e.message : String(e)}): run \`list\` after the next start.`,
+    ]);
+    await store.close();
     detachMetrics();
     await simulator?.close();
     await issuer?.close();
@@ -440,15 +447,15 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     return report;
   }
 
-  function releaseLease(): boolean {
-    const mine = store.runnerLease();
+  async function releaseLease(): Promise<boolean> {
     try {
-      store.releaseLease(new Date());
+      const mine = await store.runnerLease();
+      await store.releaseLease(new Date());
+      const after = await store.runnerLease();
+      return !!mine && !!after && Date.parse(after.expiresAt) <= Date.now();
     } catch (e) {
       logger.warn({ err: e }, "could not release the runner lease; it expires by itself");
       return false;
     }
-    const after = store.runnerLease();
-    return !!mine && !!after && Date.parse(after.expiresAt) <= Date.now();
   }
 }

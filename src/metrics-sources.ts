@@ -5,7 +5,7 @@
  */
 import { trace, SpanStatusCode } from "@opentelemetry/api";
 import type { Account, Change, StepEvidence } from "./core/domain.js";
-import type { Logger, NewEvent, Store } from "./core/ports.js";
+import type { Logger, NewEvent, AsyncStore } from "./core/ports.js";
 import { recordStep, recordTransition, type MetricsSources } from "./metrics.js";
 
 const PAUSING_EVENTS = new Set(["step_failed", "revalidation_failed"]);
@@ -15,12 +15,12 @@ const PAUSING_EVENTS = new Set(["step_failed", "revalidation_failed"]);
  * moves a change to another state, a step's duration when its outcome is recorded. Reporting never
  * fails a commit.
  */
-export function observedStore(store: Store, logger: Logger): Store {
+export function observedStore(store: AsyncStore, logger: Logger): AsyncStore {
   return {
     ...store,
-    commit(change, events) {
-      const before = change ? store.getChange(change.id)?.state : undefined;
-      const stored = store.commit(change, events);
+    async commit(change, events) {
+      const before = change ? (await store.getChange(change.id))?.state : undefined;
+      const stored = await store.commit(change, events);
       try {
         if (change && before !== change.state) recordTransition(change.state);
         for (const e of events) observeStep(e);
@@ -62,19 +62,21 @@ function observeStep(e: NewEvent): void {
 
 /** The gauges' view: open changes (with when a paused one paused), the lease, the overdue count. */
 export function storeSources(
-  store: Store,
+  store: AsyncStore,
   held: () => boolean,
   overdue: OverdueCount | null,
   now: () => Date = () => new Date(),
 ): MetricsSources {
   return {
-    openChanges: () =>
-      store.listChanges({ open: true }).map((c: Change) => ({
-        state: c.state,
-        pausedAt: c.state === "paused" ? pausedAt(store, c.id) : null,
-      })),
-    lease() {
-      const l = store.runnerLease();
+    openChanges: async () =>
+      Promise.all(
+        (await store.listChanges({ open: true })).map(async (c: Change) => ({
+          state: c.state,
+          pausedAt: c.state === "paused" ? await pausedAt(store, c.id) : null,
+        })),
+      ),
+    async lease() {
+      const l = await store.runnerLease();
       return { held: held(), token: l?.token ?? null, expiresAt: l?.expiresAt ?? null };
     },
     overdue: () => overdue?.last ?? null,
@@ -82,8 +84,8 @@ export function storeSources(
   };
 }
 
-function pausedAt(store: Store, changeId: string): string | null {
-  const events = store.events({ changeId });
+async function pausedAt(store: AsyncStore, changeId: string): Promise<string | null> {
+  const events = await store.events({ changeId });
   for (let i = events.length - 1; i >= 0; i--) if (PAUSING_EVENTS.has(events[i]!.type)) return events[i]!.at;
   return null;
 }
@@ -99,7 +101,7 @@ export class OverdueCount {
 
   constructor(
     private readonly listAccounts: () => Promise<Account[]>,
-    private readonly isOverdue: (a: Account) => boolean,
+    private readonly isOverdue: (a: Account) => Promise<boolean>,
     private readonly counts: () => boolean,
     private readonly logger: Logger,
     private readonly everyMs = 300_000,
@@ -121,7 +123,8 @@ export class OverdueCount {
     this.#running ??= (async () => {
       try {
         const accounts = await this.listAccounts();
-        this.last = { count: accounts.filter((a) => this.isOverdue(a)).length, checkedAt: new Date() };
+        const overdue = await Promise.all(accounts.map((a) => this.isOverdue(a)));
+        this.last = { count: overdue.filter(Boolean).length, checkedAt: new Date() };
       } catch (e) {
         this.logger.warn({ err: e }, "metrics: could not count overdue keys; trying again later");
       } finally {

@@ -18,9 +18,9 @@ export const METRICS_CONTENT_TYPE = registry.contentType;
 /** What the store-backed gauges read at scrape time (attached by the composition root). */
 export interface MetricsSources {
   /** Open changes with the time they paused (null unless paused). */
-  openChanges(): readonly { state: ChangeState; pausedAt: string | null }[];
+  openChanges(): Promise<readonly { state: ChangeState; pausedAt: string | null }[]>;
   /** Whether this process holds the runner lease, and the lease as the store has it. */
-  lease(): { held: boolean; token: number | null; expiresAt: string | null };
+  lease(): Promise<{ held: boolean; token: number | null; expiresAt: string | null }>;
   /** Accounts whose key is overdue for rotation, as last counted (null: not counted yet). */
   overdue(): { count: number; checkedAt: Date } | null;
   now(): Date;
@@ -41,11 +41,11 @@ new Gauge({
   help: "Open changes by state (requested, awaiting_approval, approved, running, paused).",
   labelNames: ["state"],
   registers: [registry],
-  collect() {
+  async collect() {
     this.reset();
     if (!sources) return;
     const counts = new Map<string, number>(OPEN_STATES.map((s) => [s, 0]));
-    for (const c of sources.openChanges()) counts.set(c.state, (counts.get(c.state) ?? 0) + 1);
+    for (const c of await sources.openChanges()) counts.set(c.state, (counts.get(c.state) ?? 0) + 1);
     for (const [state, n] of counts) this.set({ state }, n);
   },
 });
@@ -54,8 +54,8 @@ new Gauge({
   name: "keyturn_approvals_waiting",
   help: "Changes waiting for approval (requested or awaiting_approval).",
   registers: [registry],
-  collect() {
-    const open = sources?.openChanges() ?? [];
+  async collect() {
+    const open = (await sources?.openChanges()) ?? [];
     this.set(open.filter((c) => c.state === "requested" || c.state === "awaiting_approval").length);
   },
 });
@@ -64,11 +64,11 @@ new Gauge({
   name: "keyturn_change_paused_longest_seconds",
   help: "How long the longest-paused open change has been paused (0 when none is paused).",
   registers: [registry],
-  collect() {
+  async collect() {
     if (!sources) return this.set(0);
     const now = sources.now().getTime();
     let longest = 0;
-    for (const c of sources.openChanges()) {
+    for (const c of await sources.openChanges()) {
       if (c.state !== "paused" || !c.pausedAt) continue;
       const t = Date.parse(c.pausedAt);
       if (!Number.isNaN(t)) longest = Math.max(longest, (now - t) / 1000);
@@ -100,8 +100,8 @@ new Gauge({
   name: "keyturn_runner_lease_held",
   help: "1 when this process holds the runner lease (it runs steps and timers), 0 when it stands by.",
   registers: [registry],
-  collect() {
-    this.set(sources?.lease().held ? 1 : 0);
+  async collect() {
+    this.set((await sources?.lease())?.held ? 1 : 0);
   },
 });
 
@@ -109,8 +109,8 @@ new Gauge({
   name: "keyturn_runner_lease_fencing_token",
   help: "The runner lease's fencing token as the store has it: it grows by one at every take-over.",
   registers: [registry],
-  collect() {
-    this.set(sources?.lease().token ?? 0);
+  async collect() {
+    this.set((await sources?.lease())?.token ?? 0);
   },
 });
 
@@ -118,8 +118,8 @@ new Gauge({
   name: "keyturn_runner_lease_expiry_timestamp_seconds",
   help: "When the current runner lease expires unless renewed (Unix time; 0 when there is none).",
   registers: [registry],
-  collect() {
-    const at = sources?.lease().expiresAt;
+  async collect() {
+    const at = (await sources?.lease())?.expiresAt;
     this.set(at ? Date.parse(at) / 1000 : 0);
   },
 });

@@ -3,12 +3,15 @@
  * piped input, end of a script), so no one walks away from a rotation believing it finished.
  */
 import type { Change } from "./core/domain.js";
-import type { Store } from "./core/ports.js";
+import type { AsyncStore } from "./core/ports.js";
 
 const utc = (iso: string) => iso.replace("T", " ").slice(0, 16) + " UTC";
 
-export function openChangesNote(store: Pick<Store, "listChanges">, dataDir: string): string[] {
-  const open = store.listChanges({ open: true });
+export async function openChangesNote(
+  store: Pick<AsyncStore, "listChanges">,
+  dataDir: string,
+): Promise<string[]> {
+  const open = await store.listChanges({ open: true });
   if (open.length === 0) return ["No change is open."];
   return open.map((c) => describe(c, dataDir));
 }

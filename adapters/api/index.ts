@@ -49,7 +49,7 @@ export interface ApiAdapterDeps {
   /** "SANDBOX" when keyturn runs against the simulated tenant. */
   readonly label?: string | undefined;
   /** The evidence thread's link of a change, when its platform gave one. */
-  readonly permalink?: (changeId: string) => string | undefined;
+  readonly permalink?: (changeId: string) => Promise<string | undefined>;
 }
 
 interface Authed {
@@ -164,7 +164,7 @@ export function createApiRouter(d: ApiAdapterDeps): Router {
         parsed.command,
       );
       const self = urlOf(req, change.id);
-      const thread = reply.message.link?.url ?? d.permalink?.(change.id);
+      const thread = reply.message.link?.url ?? (await d.permalink?.(change.id));
       res
         .status(201)
         .location(self)
@@ -186,7 +186,7 @@ export function createApiRouter(d: ApiAdapterDeps): Router {
       if (!/^CHG-\d+$/.test(id))
         return send(res, badRequest(`"${String(req.params.id)}" is not a change id: they look like CHG-42.`));
       const change = await d.api.change(a.principal, id);
-      const thread = d.permalink?.(change.id);
+      const thread = await d.permalink?.(change.id);
       res.json(changeView(change, { self: urlOf(req, change.id), ...(thread ? { thread } : {}) }));
     }),
   );

@@ -3,7 +3,7 @@
  * its buttons as they now stand (a DM follows its change) and `press N` can act on them.
  */
 import type { Button, Message } from "../../src/core/messages.js";
-import type { Store } from "../../src/core/ports.js";
+import type { AsyncStore } from "../../src/core/ports.js";
 import { renderText } from "./render.js";
 
 const NAMESPACE = "console.inbox";
@@ -17,23 +17,28 @@ export interface Pressable {
   readonly source: string;
 }
 
-export function readInbox(store: Store, name: string): Stored[] {
-  return [...(store.getKv<Stored[]>(NAMESPACE, name) ?? [])];
+export async function readInbox(store: AsyncStore, name: string): Promise<Stored[]> {
+  return [...((await store.getKv<Stored[]>(NAMESPACE, name)) ?? [])];
 }
 
 /** Appends a DM; returns its index (the DM's root). */
-export function addToInbox(store: Store, name: string, message: Message): number {
-  const inbox = readInbox(store, name);
-  store.putKv(NAMESPACE, name, [...inbox, { message }]);
+export async function addToInbox(store: AsyncStore, name: string, message: Message): Promise<number> {
+  const inbox = await readInbox(store, name);
+  await store.putKv(NAMESPACE, name, [...inbox, { message }]);
   return inbox.length;
 }
 
 /** Replaces a DM as its change moves; false when there is no such DM. */
-export function replaceInInbox(store: Store, name: string, index: number, message: Message): boolean {
-  const inbox = readInbox(store, name);
+export async function replaceInInbox(
+  store: AsyncStore,
+  name: string,
+  index: number,
+  message: Message,
+): Promise<boolean> {
+  const inbox = await readInbox(store, name);
   if (inbox[index] === undefined) return false;
   inbox[index] = { message };
-  store.putKv(NAMESPACE, name, inbox);
+  await store.putKv(NAMESPACE, name, inbox);
   return true;
 }
 
@@ -41,12 +46,12 @@ export function replaceInInbox(store: Store, name: string, index: number, messag
  * The inbox as text, each DM numbered, with buttons numbered across the whole inbox so that every
  * number `press` accepts names one button of one DM.
  */
-export function showInbox(
-  store: Store,
+export async function showInbox(
+  store: AsyncStore,
   name: string,
   displayName: string,
-): { text: string; pressable: Pressable[] } {
-  const inbox = readInbox(store, name);
+): Promise<{ text: string; pressable: Pressable[] }> {
+  const inbox = await readInbox(store, name);
   if (inbox.length === 0) return { text: `${displayName} has no direct messages.`, pressable: [] };
   const pressable: Pressable[] = [];
   const parts: string[] = [];

@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import type { Principal, PrincipalRef, ThreadRef } from "../../src/core/domain.js";
 import type { Attachment, Button, ChannelRef, Message, Reply } from "../../src/core/messages.js";
-import type { ChatGateway, KeyturnService, Store } from "../../src/core/ports.js";
+import type { ChatGateway, KeyturnService, AsyncStore } from "../../src/core/ports.js";
 import { addToInbox, type Pressable, replaceInInbox, showInbox } from "./inbox.js";
 import { expandLast } from "./last-change.js";
 import { renderText } from "./render.js";
@@ -41,7 +41,7 @@ const DM_PREFIX = "dm:";
 
 export function createConsoleAdapter(deps: {
   service: KeyturnService;
-  store: Store;
+  store: AsyncStore;
   users: readonly ConsoleUser[];
   output: Writable;
   evidenceDir: string;
@@ -52,7 +52,9 @@ export function createConsoleAdapter(deps: {
   /** The buttons `press N` acts on: those of the last message shown with buttons, or of the DMs `inbox` listed. */
   let pressable: Pressable[] = [];
   let pressableFrom = "the last message";
-  let threadSeq = store.listKv<unknown>("console.thread").length;
+  // threads are numbered on from those already in the store
+  const threadsBefore = store.listKv<unknown>("console.thread").then((l) => l.length);
+  let threadSeq = 0;
   const print = (s: string) => output.write(s + "\n");
 
   const principal = (name: string): Principal => {
@@ -106,8 +108,12 @@ export function createConsoleAdapter(deps: {
   const gateway: ChatGateway = {
     platform: "console",
     async postRoot(channel, message) {
-      const root = String(++threadSeq);
-      store.putKv("console.thread", root, { channel: channel.id, messages: [renderText(message).text] });
+      const before = await threadsBefore;
+      const root = String(before + ++threadSeq);
+      await store.putKv("console.thread", root, {
+        channel: channel.id,
+        messages: [renderText(message).text],
+      });
       print(`\n── thread #${root} in #${channel.id} ──`);
       show(message, "│ ", `thread #${root} (${message.text})`);
       return { platform: "console", channel: channel.id, root };
@@ -115,12 +121,12 @@ export function createConsoleAdapter(deps: {
     async updateRoot(thread, message) {
       if (thread.channel.startsWith(DM_PREFIX)) {
         // a DM follows the change: its entry in the person's inbox is replaced
-        replaceInInbox(store, thread.channel.slice(DM_PREFIX.length), Number(thread.root), message);
+        await replaceInInbox(store, thread.channel.slice(DM_PREFIX.length), Number(thread.root), message);
         return;
       }
-      const t = store.getKv<{ channel: string; messages: string[] }>("console.thread", thread.root);
+      const t = await store.getKv<{ channel: string; messages: string[] }>("console.thread", thread.root);
       if (t)
-        store.putKv("console.thread", thread.root, {
+        await store.putKv("console.thread", thread.root, {
           ...t,
           messages: [renderText(message).text, ...t.messages.slice(1)],
         });
@@ -131,9 +137,9 @@ export function createConsoleAdapter(deps: {
       }
     },
     async reply(thread, message) {
-      const t = store.getKv<{ channel: string; messages: string[] }>("console.thread", thread.root);
+      const t = await store.getKv<{ channel: string; messages: string[] }>("console.thread", thread.root);
       const text = renderText(message).text;
-      if (t) store.putKv("console.thread", thread.root, { ...t, messages: [...t.messages, text] });
+      if (t) await store.putKv("console.thread", thread.root, { ...t, messages: [...t.messages, text] });
       print(
         text
           .split("\n")
@@ -144,7 +150,7 @@ export function createConsoleAdapter(deps: {
     async notify(user, message) {
       const u = userOf(user);
       if (!u) return null;
-      const index = addToInbox(store, u.name, message);
+      const index = await addToInbox(store, u.name, message);
       print(`  (DM to ${u.name}: ${message.text})`);
       return { platform: "console", channel: `${DM_PREFIX}${u.name}`, root: String(index) };
     },
@@ -179,7 +185,7 @@ export function createConsoleAdapter(deps: {
           print(`  ${u.name.padEnd(6)} ${u.displayName.padEnd(12)} ${u.email.padEnd(20)} ${u.role}`);
         return true;
       case "inbox": {
-        const shown = showInbox(store, current, principal(current).displayName);
+        const shown = await showInbox(store, current, principal(current).displayName);
         print(shown.text);
         pressable = shown.pressable;
         pressableFrom = `${principal(current).displayName}'s inbox`;
@@ -187,9 +193,9 @@ export function createConsoleAdapter(deps: {
       }
       case "thread": {
         const id = (rest[0] ?? "").toUpperCase().replace(/^(\d+)$/, "CHG-$1");
-        const change = store.getChange(id);
+        const change = await store.getChange(id);
         const t = change?.thread
-          ? store.getKv<{ messages: string[] }>("console.thread", change.thread.root)
+          ? await store.getKv<{ messages: string[] }>("console.thread", change.thread.root)
           : undefined;
         if (!t) print(`No console thread for ${rest[0] ?? "?"}.`);
         else print(t.messages.join("\n\n"));
@@ -229,7 +235,7 @@ export function createConsoleAdapter(deps: {
         const states = (rest[1] ?? "completed").split("|");
         const deadline = Date.now() + Number(rest[2] ?? "120") * 1000;
         for (;;) {
-          const c = store.getChange(id);
+          const c = await store.getChange(id);
           if (c && states.includes(c.state)) {
             print(`${id} is ${c.state}.`);
             return true;
@@ -252,7 +258,7 @@ export function createConsoleAdapter(deps: {
 
   /** One command line (already echoed): `last` expanded, then a console command or keyturn's. */
   const execute = async (typed: string) => {
-    const expanded = expandLast(typed, store);
+    const expanded = await expandLast(typed, store);
     if ("problem" in expanded) {
       print(expanded.problem);
       return;

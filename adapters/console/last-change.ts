@@ -2,7 +2,7 @@
  * `last` (or `$LAST`) in a console line names the newest change, so a script can follow the change
  * it just opened without knowing its number: `wait last completed`, `thread last`, `evidence last`.
  */
-import type { Store } from "../../src/core/ports.js";
+import type { AsyncStore } from "../../src/core/ports.js";
 
 /** Commands whose first argument is a change id. */
 const TAKES_CHANGE = new Set([
@@ -19,14 +19,17 @@ const TAKES_CHANGE = new Set([
 ]);
 
 /** The line with `last` replaced by the newest change id, or a problem to show instead. */
-export function expandLast(line: string, store: Store): { line: string } | { problem: string } {
+export async function expandLast(
+  line: string,
+  store: AsyncStore,
+): Promise<{ line: string } | { problem: string }> {
   const words = line.split(/\s+/);
   const cmd = (words[0] ?? "").toLowerCase();
   const placeholder = (w: string | undefined) => w === "$LAST" || (w ?? "").toLowerCase() === "last";
   const atArg = TAKES_CHANGE.has(cmd) && placeholder(words[1]);
   const anywhere = /\$LAST\b/.test(line);
   if (!atArg && !anywhere) return { line };
-  const newest = store.listChanges({ limit: 1 })[0];
+  const newest = (await store.listChanges({ limit: 1 }))[0];
   if (!newest)
     return {
       problem:

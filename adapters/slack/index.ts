@@ -13,7 +13,7 @@ import {
 } from "@slack/bolt";
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import type { ChannelRef, Message, Reply } from "../../src/core/messages.js";
-import type { ChatGateway, Clock, KeyturnService, Logger, Store } from "../../src/core/ports.js";
+import type { ChatGateway, Clock, KeyturnService, Logger, AsyncStore } from "../../src/core/ports.js";
 import { observeChatAck } from "../../src/metrics.js";
 import { AckFirst } from "./ack-first.js";
 import { createSlackGateway } from "./gateway.js";
@@ -64,7 +64,7 @@ export interface SlackAdapter {
 
 export interface SlackDeps {
   service: KeyturnService;
-  store: Store;
+  store: AsyncStore;
   logger: Logger;
   clock: Clock;
   config: SlackConfig;

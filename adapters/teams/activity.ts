@@ -24,11 +24,11 @@ export function turnLogic(deps: {
 
   const onMessage = async (ctx: TurnContext) => {
     const a = ctx.activity;
-    if (!dedup.firstDelivery(a.id)) {
+    if (!(await dedup.firstDelivery(a.id))) {
       log.info({ activityId: a.id }, "Teams redelivered a message already handled: not run again");
       return;
     }
-    directory.learn(a);
+    await directory.learn(a);
     const principal = await principalOf(ctx);
     const reply = await service.handleText(
       {
@@ -94,7 +94,7 @@ export function turnLogic(deps: {
     const a = ctx.activity;
     if (a.type === "message") return onMessage(ctx);
     if (a.type === "invoke" && a.name === "adaptiveCard/action") return onCardAction(ctx);
-    if (a.type === "conversationUpdate" || a.type === "installationUpdate") directory.learn(a);
+    if (a.type === "conversationUpdate" || a.type === "installationUpdate") await directory.learn(a);
   };
 }
 

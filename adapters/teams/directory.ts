@@ -8,7 +8,7 @@
 import type { Activity, ConversationReference } from "@microsoft/agents-activity";
 import type { PrincipalRef } from "../../src/core/domain.js";
 import { KeyturnError } from "../../src/core/errors.js";
-import type { Store } from "../../src/core/ports.js";
+import type { AsyncStore } from "../../src/core/ports.js";
 
 const REF_NS = "teams.conversation";
 export const USER_NS = "teams.user";
@@ -36,12 +36,12 @@ interface ChannelData {
 }
 
 export class TeamsDirectory {
-  readonly #store: Store;
+  readonly #store: AsyncStore;
   readonly #people: Map<string, string>;
   readonly #tenant: string | undefined;
 
   constructor(
-    store: Store,
+    store: AsyncStore,
     people: readonly { email: string; aadObjectId?: string }[] = [],
     tenantId?: string,
   ) {
@@ -53,36 +53,38 @@ export class TeamsDirectory {
   }
 
   /** Everything an incoming activity tells about where things are. */
-  learn(a: Activity): void {
+  async learn(a: Activity): Promise<void> {
     const ref = a.getConversationReference();
-    this.keep(ref);
+    await this.keep(ref);
     const oid = a.from?.aadObjectId?.toLowerCase();
-    if (oid && a.from?.id) this.#store.putKv(MEMBER_NS, oid, { id: a.from.id, name: a.from.name });
-    if (a.conversation?.conversationType === "personal" && oid) this.#store.putKv(REF_NS, `user:${oid}`, ref);
+    if (oid && a.from?.id) await this.#store.putKv(MEMBER_NS, oid, { id: a.from.id, name: a.from.name });
+    if (a.conversation?.conversationType === "personal" && oid)
+      await this.#store.putKv(REF_NS, `user:${oid}`, ref);
     const cd = (a.channelData ?? {}) as ChannelData;
     const tenantId = (cd.tenant?.id ?? a.conversation?.tenantId)?.toLowerCase();
     if (tenantId && a.serviceUrl && a.recipient?.id)
-      this.#store.putKv(SERVICE_NS, tenantId, {
+      await this.#store.putKv(SERVICE_NS, tenantId, {
         serviceUrl: a.serviceUrl,
         tenantId,
         bot: { id: a.recipient.id, ...(a.recipient.name ? { name: a.recipient.name } : {}) },
       } satisfies TenantService);
-    if (cd.team?.id) this.#merge(cd.team.id, { name: cd.team.name, aadGroupId: cd.team.aadGroupId });
-    if (cd.channel?.id) this.#merge(cd.channel.id, { name: cd.channel.name });
-    if (cd.channel?.id && cd.team?.id) this.#store.putKv(PLACE_NS, `team-of:${cd.channel.id}`, cd.team.id);
+    if (cd.team?.id) await this.#merge(cd.team.id, { name: cd.team.name, aadGroupId: cd.team.aadGroupId });
+    if (cd.channel?.id) await this.#merge(cd.channel.id, { name: cd.channel.name });
+    if (cd.channel?.id && cd.team?.id)
+      await this.#store.putKv(PLACE_NS, `team-of:${cd.channel.id}`, cd.team.id);
   }
 
-  keep(ref: ConversationReference): void {
-    this.#store.putKv(REF_NS, ref.conversation.id, ref);
+  async keep(ref: ConversationReference): Promise<void> {
+    await this.#store.putKv(REF_NS, ref.conversation.id, ref);
   }
 
-  keepPersonal(oid: string, ref: ConversationReference): void {
-    this.#store.putKv(REF_NS, `user:${oid}`, ref);
-    this.keep(ref);
+  async keepPersonal(oid: string, ref: ConversationReference): Promise<void> {
+    await this.#store.putKv(REF_NS, `user:${oid}`, ref);
+    await this.keep(ref);
   }
 
-  refFor(conversationId: string): ConversationReference {
-    const ref = this.#store.getKv<ConversationReference>(REF_NS, conversationId);
+  async refFor(conversationId: string): Promise<ConversationReference> {
+    const ref = await this.#store.getKv<ConversationReference>(REF_NS, conversationId);
     if (!ref)
       throw new KeyturnError(
         "chat_failed",
@@ -92,50 +94,49 @@ export class TeamsDirectory {
   }
 
   /** The person's Entra object id, from a principal, an aad:/teams: id, or an e-mail/UPN keyturn knows. */
-  oidOf(user: PrincipalRef | string): string | undefined {
+  async oidOf(user: PrincipalRef | string): Promise<string | undefined> {
     const key = typeof user === "string" ? user.toLowerCase() : user.id.toLowerCase();
     if (key.startsWith("aad:")) return key.slice(4);
     if (key.startsWith("teams:")) return key.slice(6);
     return (
       this.#people.get(key) ??
-      this.#store
-        .listKv<{ upn?: string } | string>(USER_NS)
+      (await this.#store.listKv<{ upn?: string } | string>(USER_NS))
         // only UPNs an authenticated request gave (entries of the older string form are not trusted)
         .find((u) => typeof u.value === "object" && u.value?.upn === key)?.key
     );
   }
 
-  personalRef(oid: string): ConversationReference | undefined {
+  personalRef(oid: string): Promise<ConversationReference | undefined> {
     return this.#store.getKv<ConversationReference>(REF_NS, `user:${oid}`);
   }
 
   /** The Teams user id (29:…) seen for this person, if they ever sent keyturn anything. */
-  memberId(oid: string): string | undefined {
-    return this.#store.getKv<{ id?: string }>(MEMBER_NS, oid)?.id;
+  async memberId(oid: string): Promise<string | undefined> {
+    return (await this.#store.getKv<{ id?: string }>(MEMBER_NS, oid))?.id;
   }
 
   /** The connector of keyturn's tenant (the configured one, or the one activities came from). */
-  service(): TenantService | undefined {
+  async service(): Promise<TenantService | undefined> {
     if (this.#tenant) return this.#store.getKv<TenantService>(SERVICE_NS, this.#tenant);
-    return this.#store.listKv<TenantService>(SERVICE_NS)[0]?.value;
+    return (await this.#store.listKv<TenantService>(SERVICE_NS))[0]?.value;
   }
 
-  place(id: string): Place {
-    return this.#store.getKv<Place>(PLACE_NS, id) ?? {};
+  async place(id: string): Promise<Place> {
+    return (await this.#store.getKv<Place>(PLACE_NS, id)) ?? {};
   }
 
-  teamOf(channelId: string): string | undefined {
+  teamOf(channelId: string): Promise<string | undefined> {
     return this.#store.getKv<string>(PLACE_NS, `team-of:${channelId}`);
   }
 
-  #merge(id: string, p: Place): void {
-    const known = this.place(id);
+  async #merge(id: string, p: Place): Promise<void> {
+    const known = await this.place(id);
     const next: Place = {
       ...known,
       ...(p.name ? { name: p.name } : {}),
       ...(p.aadGroupId ? { aadGroupId: p.aadGroupId } : {}),
     };
     if (next.name !== known.name || next.aadGroupId !== known.aadGroupId)
-      this.#store.putKv(PLACE_NS, id, next);
+      await this.#store.putKv(PLACE_NS, id, next);
   }
 }

@@ -60,7 +60,7 @@ export function teamsGateway(deps: {
    * refuses — the app is not installed for that person — or keyturn has not yet been reached in Teams.
    */
   const openPersonalChat = async (oid: string): Promise<ConversationReference | null> => {
-    const service = directory.service();
+    const service = await directory.service();
     if (!service) {
       log.info({ oid }, "no Teams channel has reached keyturn yet: a direct message cannot be opened");
       return null;
@@ -69,7 +69,7 @@ export function teamsGateway(deps: {
     const parameters = {
       isGroup: false,
       // Teams takes the user's id (29:…) or their Entra object id
-      members: [{ id: directory.memberId(oid) ?? oid, aadObjectId: oid }],
+      members: [{ id: (await directory.memberId(oid)) ?? oid, aadObjectId: oid }],
       tenantId: service.tenantId,
       channelData: { tenant: { id: service.tenantId } },
       // `bot` on the wire; the SDK names it `agent` and makes it the created conversation's recipient
@@ -102,7 +102,7 @@ export function teamsGateway(deps: {
       log.warn({ err, oid }, "Teams opening a direct message failed");
       throw err;
     }
-    if (ref) directory.keepPersonal(oid, ref);
+    if (ref) await directory.keepPersonal(oid, ref);
     return ref;
   };
 
@@ -121,12 +121,12 @@ export function teamsGateway(deps: {
     platform: "teams",
     async postRoot(channel, message) {
       const ref =
-        (channel.ref as unknown as ConversationReference | undefined) ?? directory.refFor(channel.id);
-      directory.keep(ref);
+        (channel.ref as unknown as ConversationReference | undefined) ?? (await directory.refFor(channel.id));
+      await directory.keep(ref);
       return threadOf(ref, await send("post", ref, message));
     },
     async updateRoot(thread, message) {
-      await continueIn("update", directory.refFor(thread.channel), async (ctx) => {
+      await continueIn("update", await directory.refFor(thread.channel), async (ctx) => {
         await ctx.updateActivity(
           Activity.fromObject({
             ...messageObject(message),
@@ -137,36 +137,36 @@ export function teamsGateway(deps: {
       });
     },
     async reply(thread, message) {
-      await send("reply", directory.refFor(thread.channel), message);
+      await send("reply", await directory.refFor(thread.channel), message);
     },
     async notify(user: PrincipalRef | string, message) {
-      const oid = directory.oidOf(user);
+      const oid = await directory.oidOf(user);
       if (!oid) return null;
-      const ref = directory.personalRef(oid) ?? (await openPersonalChat(oid));
+      const ref = (await directory.personalRef(oid)) ?? (await openPersonalChat(oid));
       if (!ref) return null;
       // kept under the conversation id too, so updateRoot can change the DM later
-      directory.keep(ref);
+      await directory.keep(ref);
       return threadOf(ref, await send("direct message", ref, message));
     },
     async permalink(thread: ThreadRef) {
       const channelId = thread.channel.split(";")[0] ?? thread.channel;
-      const teamId = directory.teamOf(channelId);
-      const team = teamId ? directory.place(teamId) : {};
+      const teamId = await directory.teamOf(channelId);
+      const team = teamId ? await directory.place(teamId) : {};
       let tenantId = thread.data?.tenantId;
-      if (!tenantId) tenantId = directory.service()?.tenantId;
+      if (!tenantId) tenantId = (await directory.service())?.tenantId;
       return messageDeepLink({
         conversationId: thread.channel,
         messageId: thread.root,
         tenantId,
         groupId: team.aadGroupId,
         teamName: team.name,
-        channelName: directory.place(channelId).name,
+        channelName: (await directory.place(channelId)).name,
         createdTime: thread.data?.createdTime,
       });
     },
     async attach(thread, attachment) {
       // bots cannot upload files into channels without Graph: the pack goes as an inline attachment
-      await continueIn("attachment", directory.refFor(thread.channel), async (ctx) => {
+      await continueIn("attachment", await directory.refFor(thread.channel), async (ctx) => {
         await ctx.sendActivity(
           Activity.fromObject({
             type: "message",

@@ -5,7 +5,7 @@
  */
 import type { TurnContext } from "@microsoft/agents-hosting";
 import type { Principal } from "../../src/core/domain.js";
-import type { Clock, Logger, Store } from "../../src/core/ports.js";
+import type { Clock, Logger, AsyncStore } from "../../src/core/ports.js";
 import { USER_NS } from "./directory.js";
 import { asChatError } from "./timed-adapter.js";
 
@@ -20,7 +20,7 @@ interface MemberClient {
 }
 
 export function teamsIdentity(deps: {
-  store: Store;
+  store: AsyncStore;
   clock: Clock;
   log: Logger;
   /** Unauthenticated, the serviceUrl is the caller's choice: no UPN is taken from it. */
@@ -33,7 +33,7 @@ export function teamsIdentity(deps: {
   const upnOf = async (ctx: TurnContext, oid: string): Promise<string | undefined> => {
     const from = ctx.activity.from;
     const key = oid || (from?.id ?? "unknown");
-    const cached = store.getKv<{ upn?: string; at?: number }>(USER_NS, key);
+    const cached = await store.getKv<{ upn?: string; at?: number }>(USER_NS, key);
     if (
       cached &&
       typeof cached === "object" &&
@@ -51,7 +51,7 @@ export function teamsIdentity(deps: {
       if (member?.aadObjectId && oid && member.aadObjectId.toLowerCase() !== oid) return undefined;
       if (member?.tenantId && deps.tenant && member.tenantId.toLowerCase() !== deps.tenant) return undefined;
       const upn = (member?.userPrincipalName ?? member?.email)?.toLowerCase();
-      if (upn) store.putKv(USER_NS, key, { upn, at: clock.now().getTime() });
+      if (upn) await store.putKv(USER_NS, key, { upn, at: clock.now().getTime() });
       return upn;
     } catch (e) {
       log.warn(

@@ -15,7 +15,7 @@ import {
 } from "@microsoft/agents-hosting";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { KeyturnError } from "../../src/core/errors.js";
-import type { ChatGateway, Clock, KeyturnService, Logger, Store } from "../../src/core/ports.js";
+import type { ChatGateway, Clock, KeyturnService, Logger, AsyncStore } from "../../src/core/ports.js";
 import { turnLogic } from "./activity.js";
 import { messageDedup } from "./dedup.js";
 import { TeamsDirectory } from "./directory.js";
@@ -50,7 +50,7 @@ const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
 
 export function createTeamsAdapter(deps: {
   service: KeyturnService;
-  store: Store;
+  store: AsyncStore;
   logger: Logger;
   clock: Clock;
   config: TeamsConfig;

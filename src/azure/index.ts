@@ -30,9 +30,9 @@ export interface AzureConfig {
   maxRetryAfterSeconds?: number | undefined;
   /** Per-attempt timeout of every Azure request (default 30 s). */
   requestTimeoutMs?: number | undefined;
-  declaredConsumers?: ((accountId: string) => readonly DeclaredConsumer[]) | undefined;
+  declaredConsumers?: ((accountId: string) => Promise<readonly DeclaredConsumer[]>) | undefined;
   /** Holders keyturn's record knows (the rest are marked NEW); from `knownHoldersOf(store, id)`. */
-  knownHolders?: ((accountId: string) => KnownHolders) | undefined;
+  knownHolders?: ((accountId: string) => Promise<KnownHolders>) | undefined;
   clock?: Clock | undefined;
   /**
    * How late Azure Monitor's data may be (defaults in telemetry.ts: metrics 180 s, logs 300 s): a

@@ -36,12 +36,12 @@ export interface InventoryDeps {
   readonly sites: Sites;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly declared?: (accountId: string) => readonly DeclaredConsumer[];
+  readonly declared?: (accountId: string) => Promise<readonly DeclaredConsumer[]>;
   /**
    * Holders keyturn's record knows (delivered to by a completed rotation, or declared): the rest are
    * marked NEW. Absent: no holder is marked either way.
    */
-  readonly known?: (accountId: string) => KnownHolders;
+  readonly known?: (accountId: string) => Promise<KnownHolders>;
   /** keyturn's own caller name in the Activity Log (its listKeys calls are not consumers). */
   readonly selfCallers?: readonly string[];
   /** How long one listing of secrets and App Service settings serves (ms, default 10 s). */
@@ -193,7 +193,7 @@ export class AzureInventory implements InventoryPort {
       unseen.push(`Traffic by ApiName (metrics): ${why(e)}`);
     }
 
-    for (const c of this.d.declared?.(account.id) ?? []) {
+    for (const c of (await this.d.declared?.(account.id)) ?? []) {
       consumers.push({
         id: `declared:${c.name}`,
         name: c.name,
@@ -210,7 +210,7 @@ export class AzureInventory implements InventoryPort {
       consumers.map((c) => c.slot).filter((s): s is KeySlot => s === "key1" || s === "key2"),
     );
     const activeSlot = used.size === 1 ? [...used][0]! : null;
-    const known = this.d.known?.(account.id);
+    const known = await this.d.known?.(account.id);
     return {
       accountId: account.id,
       takenAt,

@@ -5,7 +5,7 @@
  */
 import type { Change, Consumer } from "./domain.js";
 import { isCompleted } from "./domain.js";
-import type { DeclaredConsumer, Store } from "./ports.js";
+import type { DeclaredConsumer, AsyncStore } from "./ports.js";
 
 export interface KnownHolders {
   /** Consumer ids delivered to by a completed rotation, and declared consumers' ids. */
@@ -56,12 +56,12 @@ export function knownHolders(
 }
 
 /** Known holders of one account, read from the store (completed changes and declared consumers). */
-export function knownHoldersOf(
-  store: Pick<Store, "listChanges" | "declaredConsumers">,
+export async function knownHoldersOf(
+  store: Pick<AsyncStore, "listChanges" | "declaredConsumers">,
   accountId: string,
-): KnownHolders {
-  const completed = store.listChanges({ accountId }).filter((c) => isCompleted(c.state));
-  return knownHolders(completed, store.declaredConsumers(accountId));
+): Promise<KnownHolders> {
+  const completed = (await store.listChanges({ accountId })).filter((c) => isCompleted(c.state));
+  return knownHolders(completed, await store.declaredConsumers(accountId));
 }
 
 /** Whether a consumer is known: by its id, or by the secret it reads. */

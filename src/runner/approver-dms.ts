@@ -6,7 +6,7 @@
 import { personKey, type PrincipalRef, type ThreadRef } from "../core/domain.js";
 import type { Message } from "../core/messages.js";
 import type { PolicyBook } from "../core/policy.js";
-import type { Store } from "../core/ports.js";
+import type { AsyncStore } from "../core/ports.js";
 
 /** Who an approver identity (an e-mail, a platform id) is: the policy's person and their name. */
 export type People = (identity: string) => { readonly name: string; readonly person?: string } | undefined;
@@ -71,15 +71,19 @@ const sameRef = (a: ThreadRef | null, b: ThreadRef | null): boolean =>
   !!a && !!b && a.platform === b.platform && a.channel === b.channel && a.root === b.root;
 
 /** The DMs of a change, as recorded. */
-export function dmsOf(store: Pick<Store, "getKv">, changeId: string): ApproverDm[] {
-  return store.getKv<ApproverDm[]>(DM_KV, changeId) ?? [];
+export async function dmsOf(store: Pick<AsyncStore, "getKv">, changeId: string): Promise<ApproverDm[]> {
+  return (await store.getKv<ApproverDm[]>(DM_KV, changeId)) ?? [];
 }
 
 /** Where one approver's DM is (replaces what was recorded for the same person and DM). */
-export function recordDm(store: Pick<Store, "getKv" | "putKv">, changeId: string, dm: ApproverDm): void {
-  const all = dmsOf(store, changeId);
+export async function recordDm(
+  store: Pick<AsyncStore, "getKv" | "putKv">,
+  changeId: string,
+  dm: ApproverDm,
+): Promise<void> {
+  const all = await dmsOf(store, changeId);
   const at = all.findIndex((d) => d.who === dm.who && (d.ref === null || sameRef(d.ref, dm.ref)));
   if (at >= 0) all[at] = dm;
   else all.push(dm);
-  store.putKv(DM_KV, changeId, all);
+  await store.putKv(DM_KV, changeId, all);
 }

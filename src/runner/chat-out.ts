@@ -9,7 +9,7 @@
  */
 import { isOpen, type Change, type ThreadRef } from "../core/domain.js";
 import type { ChannelRef, Message, Tone } from "../core/messages.js";
-import type { ChatGateway, Logger, Store } from "../core/ports.js";
+import type { ChatGateway, Logger, AsyncStore } from "../core/ports.js";
 import {
   inWords,
   renderApprovalDm,
@@ -63,7 +63,7 @@ export class ChatOut {
   readonly #opts: Required<ChatOutOptions>;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: AsyncStore,
     private readonly chats: ChatRegistry,
     private readonly logger: Logger,
     private readonly label: string | undefined,
@@ -91,20 +91,19 @@ export class ChatOut {
     this.#retries.clear();
   }
 
-  permalink(changeId: string): string | undefined {
+  permalink(changeId: string): Promise<string | undefined> {
     return this.store.getKv<string>("permalink", changeId);
   }
 
   /** The change card as it stands. It carries no link: it is the thread the links point at. */
-  card(change: Change): Message {
-    return renderChangeCard(change, { label: this.label, decision: this.#decision(change) });
+  async card(change: Change): Promise<Message> {
+    return renderChangeCard(change, { label: this.label, decision: await this.#decision(change) });
   }
 
   /** Who rejected or cancelled the change and why, from its events. */
-  #decision(change: Change): Decision | undefined {
+  async #decision(change: Change): Promise<Decision | undefined> {
     if (change.state !== "rejected" && change.state !== "cancelled") return undefined;
-    const ev = this.store
-      .events({ changeId: change.id })
+    const ev = (await this.store.events({ changeId: change.id }))
       .filter((e) => e.type === change.state)
       .at(-1);
     const p = ev?.payload as { by?: { displayName?: string }; reason?: string } | undefined;
@@ -124,9 +123,9 @@ export class ChatOut {
     }
     const gateway = bounded(raw, this.#opts.callDeadlineMs);
     const posting = this.#queues.run(change.id, async () => {
-      const thread = await gateway.postRoot(channel, this.card(change));
+      const thread = await gateway.postRoot(channel, await this.card(change));
       const link = await gateway.permalink(thread).catch(() => undefined);
-      if (link) this.store.putKv("permalink", change.id, link);
+      if (link) await this.store.putKv("permalink", change.id, link);
       return thread;
     });
     // queued DMs now follow the card, and can link it
@@ -160,7 +159,10 @@ export class ChatOut {
     const latest = () => this.#renderTicket.get(changeId) === ticket;
     this.#post(changeId, "card update", async (gateway, change, thread) => {
       this.#renderPending.delete(changeId);
-      if (thread && latest()) await gateway.updateRoot(thread, this.card(change));
+      if (thread && latest()) {
+        const card = await this.card(change);
+        if (latest()) await gateway.updateRoot(thread, card);
+      }
     });
     this.#post(
       changeId,
@@ -185,15 +187,15 @@ export class ChatOut {
       if (thread)
         await gateway.reply(
           thread,
-          renderNotice(change, text, tone, { userText: this.#decisionText(change) }),
+          renderNotice(change, text, tone, { userText: await this.#decisionText(change) }),
         );
     });
     this.#renderPending.delete(changeId);
   }
 
   /** The user-written strings of a change's events (reasons of rejections, cancels, waivers). */
-  #decisionText(change: Change): string[] {
-    return this.store.events({ changeId: change.id }).flatMap((e) => {
+  async #decisionText(change: Change): Promise<string[]> {
+    return (await this.store.events({ changeId: change.id })).flatMap((e) => {
       const p = e.payload as { reason?: unknown; by?: { displayName?: unknown } } | undefined;
       return [p?.reason, p?.by?.displayName].filter((x): x is string => typeof x === "string");
     });
@@ -202,11 +204,11 @@ export class ChatOut {
   /** Every approver's DM of the change, as this person should see it now (only those that changed are sent). */
   async #updateDms(change: Change): Promise<void> {
     const failed: unknown[] = [];
-    for (const dm of this.#dms(change.id)) {
+    for (const dm of await this.#dms(change.id)) {
       if (!dm.ref) continue;
       const raw = this.chats.get(dm.ref.platform);
       if (!raw) continue;
-      const message = this.#dmMessage(change, dm);
+      const message = await this.#dmMessage(change, dm);
       const key = refKey(dm.ref);
       const shown = dmSays(message);
       if (this.#dmShown.get(key) === shown) continue;
@@ -221,26 +223,26 @@ export class ChatOut {
     if (failed.length) throw failed[0];
   }
 
-  #dms(changeId: string): ApproverDm[] {
+  #dms(changeId: string): Promise<ApproverDm[]> {
     return dmsOf(this.store, changeId);
   }
 
   /** One approver's DM: the change's state in words for them, buttons only while they have something to decide. */
-  #dmMessage(change: Change, dm: ApproverDm): Message {
+  async #dmMessage(change: Change, dm: ApproverDm): Promise<Message> {
     const counted = change.approvals.filter((a) => a.planHash === change.plan.hash);
     const mine = counted.find((a) => approvedBy(dm, a.by));
-    const all = this.#dms(change.id);
+    const all = await this.#dms(change.id);
     const waitingFor = [
       ...new Set(
         all.filter((o) => o.name !== dm.name && !counted.some((a) => approvedBy(o, a.by))).map((o) => o.name),
       ),
     ];
     return renderApprovalDm(change, {
-      permalink: this.permalink(change.id),
+      permalink: await this.permalink(change.id),
       label: this.label,
       approvedAt: mine?.at,
       waitingFor,
-      decision: this.#decision(change),
+      decision: await this.#decision(change),
     });
   }
 
@@ -249,8 +251,8 @@ export class ChatOut {
    * thread). Needs no thread: approvers are asked even when the card could not be posted. A retry asks only
    * those not reached yet, and only while the change is open.
    */
-  notifyApprovers(changeId: string): void {
-    const wait = this.#untilThreadAttempted(changeId);
+  notifyApprovers(changeId: string, change?: Change): void {
+    const wait = this.#untilThreadAttempted(changeId, change);
     if (!wait) return this.#notifyApprovers(changeId);
     const deferred: Promise<void> = wait
       .then(() => this.#notifyApprovers(changeId))
@@ -283,13 +285,13 @@ export class ChatOut {
             ...(person?.person ? { person: person.person } : {}),
             ref: null,
           };
-          this.#recordDm(change.id, dm);
+          await this.#recordDm(change.id, dm);
           try {
-            const ref = await gateway.notify(who, this.#dmMessage(change, dm));
+            const ref = await gateway.notify(who, await this.#dmMessage(change, dm));
             if (ref) {
               reached.add(who);
-              this.#recordDm(change.id, { ...dm, ref });
-              this.#dmShown.set(refKey(ref), dmSays(this.#dmMessage(change, { ...dm, ref })));
+              await this.#recordDm(change.id, { ...dm, ref });
+              this.#dmShown.set(refKey(ref), dmSays(await this.#dmMessage(change, { ...dm, ref })));
             } else {
               this.logger.info({ changeId, who }, "approver not reachable on this platform");
               unreached.push(dm);
@@ -300,15 +302,15 @@ export class ChatOut {
           }
         }
         // approvers keyturn could not message are named in the thread, once, so someone asks them in person
-        const named = new Set(this.store.getKv<string[]>(UNREACHED_KV, changeId) ?? []);
+        const named = new Set((await this.store.getKv<string[]>(UNREACHED_KV, changeId)) ?? []);
         const news = [...new Set(unreached.map((d) => d.name))].filter((n) => !named.has(n));
         if (news.length) {
           const where = PLATFORM_NAMES[gateway.platform] ?? gateway.platform;
           const them = news.length === 1 ? "them" : "each of them";
           const text = `keyturn could not send a direct message to ${inWords(news)} on ${where}: the identities the policy gives ${them} match no one keyturn can message there. Ask ${them} to approve from the card above, or add the identity they use on ${where} to the policy.`;
-          this.store.putKv(UNREACHED_KV, changeId, [...named, ...news]);
+          await this.store.putKv(UNREACHED_KV, changeId, [...named, ...news]);
           // the DMs of a new change follow its card, whose thread may be recorded a moment after it is posted
-          const posted = thread ?? this.store.getChange(changeId)?.thread ?? null;
+          const posted = thread ?? (await this.store.getChange(changeId))?.thread ?? null;
           if (posted) await gateway.reply(posted, renderNotice(change, text, "warning", { userText: news }));
           else
             this.#post(changeId, "notice", async (g, c, t) => {
@@ -321,14 +323,14 @@ export class ChatOut {
     );
   }
 
-  #recordDm(changeId: string, dm: ApproverDm): void {
-    recordDm(this.store, changeId, dm);
+  #recordDm(changeId: string, dm: ApproverDm): Promise<void> {
+    return recordDm(this.store, changeId, dm);
   }
 
   /** DM to a consumer owner; true when someone was reached. Bounded: a step waits for it. */
   async notifyOwner(changeId: string, owner: string, text: string): Promise<boolean> {
     try {
-      const change = this.store.getChange(changeId);
+      const change = await this.store.getChange(changeId);
       const gateway = change && this.#gatewayFor(change);
       if (!change || !gateway) return false;
       return (await gateway.notify(owner, renderNotice(change, text, "warning"))) !== null;
@@ -339,14 +341,8 @@ export class ChatOut {
   }
 
   /** A change is recorded and submitted before its card is posted: its first DMs wait (briefly) for the card. */
-  #untilThreadAttempted(changeId: string): Promise<void> | null {
+  #untilThreadAttempted(changeId: string, change: Change | undefined): Promise<void> | null {
     if (this.#threadTried.has(changeId)) return null;
-    let change: Change | undefined;
-    try {
-      change = this.store.getChange(changeId);
-    } catch {
-      return null;
-    }
     if (!change || change.thread) return null;
     return new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, THREAD_WAIT_MS);
@@ -374,7 +370,7 @@ export class ChatOut {
     void this.#queues.run(changeId, async () => {
       let platform = "unknown";
       try {
-        const change = this.store.getChange(changeId);
+        const change = await this.store.getChange(changeId);
         const gateway = change && this.#gatewayFor(change);
         if (gateway) platform = gateway.platform;
         if (!change || !gateway || (needsThread && !change.thread)) {

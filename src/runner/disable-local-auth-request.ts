@@ -12,6 +12,7 @@ import type { Reply } from "../core/messages.js";
 import { buildPlan } from "../core/planner.js";
 import { renderAck } from "../core/render/index.js";
 import type { ServiceDeps } from "./service.js";
+import { openChange } from "./open-change.js";
 import { readTraffic } from "./steps/key-free.js";
 
 export async function requestDisableLocalAuth(
@@ -19,7 +20,7 @@ export async function requestDisableLocalAuth(
   inv: Invocation,
   cmd: Extract<Command, { name: "disable-local-auth" }>,
 ): Promise<Reply> {
-  const { store, azure, policy, driver, chat, logger, clock } = d;
+  const { store, azure, policy, chat, clock } = d;
   const now = () => clock.now().toISOString();
   const account = await d.directory.resolve(cmd.account);
   policy.authorize(
@@ -33,7 +34,7 @@ export async function requestDisableLocalAuth(
       "key_free",
       `${account.name} already has disableLocalAuth=true: its keys are off (Microsoft Entra ID only). Nothing to do.`,
     );
-  const open = store.listChanges({ accountId: account.id, open: true })[0];
+  const open = (await store.listChanges({ accountId: account.id, open: true }))[0];
   if (open)
     throw new KeyturnError(
       "change_open",
@@ -63,7 +64,7 @@ export async function requestDisableLocalAuth(
   }
   // the traffic is read at request time: shown to approvers, never part of the hash (it moves by the minute)
   const plan = { ...built, notes: [...(built.notes ?? []), trafficText(traffic)] };
-  const id = store.nextChangeId();
+  const id = await store.nextChangeId();
   const at = now();
   const change = requestedChange({
     id,
@@ -82,39 +83,12 @@ export async function requestDisableLocalAuth(
     createdAt: at,
     sandbox: d.sandbox,
   });
-  store.commit(change, [
-    {
-      changeId: id,
-      type: "change_requested",
-      at,
-      actor: inv.principal.id,
-      payload: {
-        requester: change.requester,
-        account: { id: account.id, kind: account.kind },
-        accountName: account.name,
-        sandbox: d.sandbox,
-        reason: cmd.reason,
-        exposure: false,
-        leakedSlot: null,
-        killNow: false,
-        breakGlass: false,
-        policy: snapshot,
-        plan,
-        inventory,
-        ...(traffic ? { keyAuthTraffic: traffic } : {}),
-      },
-    },
-  ]);
-  const submitted = await driver.apply(id, { type: "submitted", at: now() });
-  if (!submitted.ok) throw submitted.error;
-  let thread = null;
-  try {
-    thread = await chat.openThread(submitted.change, inv.channel);
-  } catch (e) {
-    logger.warn({ err: e, changeId: id }, "could not open the evidence thread");
-  }
-  if (thread) await driver.note(id, "thread_opened", { thread }, "keyturn", (c) => ({ ...c, thread }));
-  const link = chat.permalink(id);
+  const { thread } = await openChange(d, change, {
+    actor: inv.principal.id,
+    channel: inv.channel,
+    extra: traffic ? { keyAuthTraffic: traffic } : {},
+  });
+  const link = await chat.permalink(id);
   const ack = renderAck(
     `${id} opened: disable local auth of ${account.name} (keys off, Microsoft Entra ID only): needs ${snapshot.approvalsRequired} approval(s) from ${snapshot.approverNames ?? snapshot.approvers.join(", ")} within ${Math.round(snapshot.approvalExpirySeconds / 60)} min. No key holder remains. ${trafficText(traffic)}` +
       (thread ? "" : " No evidence thread could be posted here: follow it with `status` and `history`."),

@@ -12,7 +12,7 @@ import { buildPlan } from "../core/planner.js";
 import { withBlockingNotes } from "./blocking-consumers.js";
 import type { PolicyBook } from "../core/policy.js";
 import { eligibility } from "../core/policy.js";
-import type { AzurePorts, Clock, Logger, NewEvent, Store } from "../core/ports.js";
+import type { AzurePorts, Clock, Logger, NewEvent, AsyncStore } from "../core/ports.js";
 import type { Effect, TransitionResult, WorkflowEvent } from "../core/workflow.js";
 import { transition } from "../core/workflow.js";
 import type { ChatOut } from "./chat-out.js";
@@ -24,7 +24,7 @@ import type { StepContext, StepExecutor, StepResult } from "./steps/index.js";
 import { GateFailed, rollbackSecrets, STEP_EXECUTORS } from "./steps/index.js";
 
 export interface DriverDeps {
-  readonly store: Store;
+  readonly store: AsyncStore;
   readonly azure: AzurePorts;
   readonly policy: PolicyBook;
   readonly clock: Clock;
@@ -37,7 +37,7 @@ export interface DriverDeps {
    * The fencing check before an effect on Azure (regenerate, publish, refresh): throws an error
    * named LeaseLost when this process is no longer the runner.
    */
-  readonly fence?: () => void;
+  readonly fence?: () => Promise<void>;
   /** A commit or a fencing check was refused: this process must stop acting. */
   readonly onLeaseLost?: () => void;
 }
@@ -57,7 +57,7 @@ export class Driver {
   /** Applies one event to a change under its lock; commits; performs its effects. */
   apply(changeId: string, event: WorkflowEvent, actor?: string): Promise<TransitionResult> {
     return this.#locks.run(changeId, async () => {
-      const change = this.deps.store.getChange(changeId);
+      const change = await this.deps.store.getChange(changeId);
       if (!change)
         return {
           ok: false,
@@ -68,11 +68,11 @@ export class Driver {
         };
       const result = transition(change, event);
       if (!result.ok) return result;
-      this.deps.store.commit(result.change, [this.#record(changeId, event, actor, result.change)]);
-      for (const effect of result.effects) this.#perform(result.change, effect);
+      await this.deps.store.commit(result.change, [this.#record(changeId, event, actor, result.change)]);
+      for (const effect of result.effects) await this.#perform(result.change, effect);
       // the closing head goes to the thread: a witness of the log outside the database
       if (isOpen(change.state) && !isOpen(result.change.state))
-        witnessClose(this.deps.store, this.deps.chat, changeId, this.#now(), this.deps.logger);
+        await witnessClose(this.deps.store, this.deps.chat, changeId, this.#now(), this.deps.logger);
       return result;
     });
   }
@@ -86,10 +86,12 @@ export class Driver {
     update?: (c: Change) => Change,
   ): Promise<void> {
     return this.#locks.run(changeId, async () => {
-      const change = this.deps.store.getChange(changeId);
+      const change = await this.deps.store.getChange(changeId);
       if (!change) return;
       const next = update ? update(change) : change;
-      this.deps.store.commit(next, [{ changeId, type, at: this.#now(), actor: actor ?? "keyturn", payload }]);
+      await this.deps.store.commit(next, [
+        { changeId, type, at: this.#now(), actor: actor ?? "keyturn", payload },
+      ]);
     });
   }
 
@@ -114,7 +116,7 @@ export class Driver {
 
   /** After a restart: picks every open change up where the log says it was. */
   async recover(): Promise<void> {
-    for (const c of this.deps.store.listChanges({ open: true })) {
+    for (const c of await this.deps.store.listChanges({ open: true })) {
       const log = this.deps.logger.child({ changeId: c.id });
       switch (c.state) {
         case "requested":
@@ -122,7 +124,7 @@ export class Driver {
           break;
         case "awaiting_approval":
           if (c.approvalDeadline)
-            this.deps.store.setTimer({
+            await this.deps.store.setTimer({
               id: timerId(c.id, "approval_expiry"),
               changeId: c.id,
               kind: "approval_expiry",
@@ -137,7 +139,7 @@ export class Driver {
           const planned = c.plan.steps[c.currentStep];
           if (step?.actedAt && !step.finishedAt && planned) {
             const due = new Date(Date.parse(step.actedAt) + planned.waitSeconds * 1000).toISOString();
-            this.deps.store.setTimer({
+            await this.deps.store.setTimer({
               id: timerId(c.id, "step_wait", c.currentStep),
               changeId: c.id,
               kind: "step_wait",
@@ -163,7 +165,7 @@ export class Driver {
 
   /** Re-takes the inventory and rebuilds the plan before execution: approvals bind to the plan hash. */
   async revalidate(changeId: string): Promise<void> {
-    const change = this.deps.store.getChange(changeId);
+    const change = await this.deps.store.getChange(changeId);
     if (!change || change.state !== "approved") return;
     try {
       const account = await this.deps.azure.accounts.getAccount(change.accountId);
@@ -206,7 +208,7 @@ export class Driver {
         });
         return;
       }
-      this.deps.store.setTimer({
+      await this.deps.store.setTimer({
         id: timerId(changeId, "revalidate"),
         changeId,
         kind: "revalidate",
@@ -231,7 +233,7 @@ export class Driver {
         const started = await this.apply(changeId, { type: "step_started", at: this.#now(), index });
         if (!started.ok) return;
       }
-      const change = this.deps.store.getChange(changeId);
+      const change = await this.deps.store.getChange(changeId);
       const planned = change?.plan.steps[index];
       if (!change || !planned || change.state !== "running") return;
       const executor = this.#executors[planned.kind]!;
@@ -301,7 +303,7 @@ export class Driver {
   }
 
   async #rollback(changeId: string): Promise<void> {
-    const change = this.deps.store.getChange(changeId);
+    const change = await this.deps.store.getChange(changeId);
     if (!change) return;
     try {
       const account = await this.deps.azure.accounts.getAccount(change.accountId);
@@ -326,12 +328,11 @@ export class Driver {
   async #context(change: Change, index: number, account?: StepContext["account"]): Promise<StepContext> {
     const acc = account ?? (await this.deps.azure.accounts.getAccount(change.accountId));
     const intents = new Set(
-      this.deps.store
-        .events({ changeId: change.id })
+      (await this.deps.store.events({ changeId: change.id }))
         .filter((ev) => ev.type === "effect_intent" && (ev.payload as { index?: number }).index === index)
         .map((ev) => (ev.payload as { what: string }).what),
     );
-    const fence = this.deps.fence ?? (() => undefined);
+    const fence = this.deps.fence ?? (async () => undefined);
     return {
       change,
       index,
@@ -347,12 +348,12 @@ export class Driver {
     };
   }
 
-  #perform(change: Change, effect: Effect): void {
+  async #perform(change: Change, effect: Effect): Promise<void> {
     const { store, chat } = this.deps;
     switch (effect.type) {
       case "set_timer": {
         const id = timerId(change.id, effect.kind, effect.index);
-        store.setTimer({
+        await store.setTimer({
           id,
           changeId: change.id,
           kind: effect.kind,
@@ -362,7 +363,7 @@ export class Driver {
         return;
       }
       case "clear_timer":
-        store.clearTimer(
+        await store.clearTimer(
           timerId(change.id, effect.kind, effect.kind === "step_wait" ? change.currentStep : undefined),
         );
         return;
@@ -376,7 +377,7 @@ export class Driver {
         chat.notice(change.id, effect.text, effect.tone);
         return;
       case "notify_approvers":
-        chat.notifyApprovers(change.id);
+        chat.notifyApprovers(change.id, change);
         return;
       case "run_step":
         this.#spawn(change.id, () => this.runStep(change.id, effect.index, effect.phase));
@@ -464,9 +465,9 @@ function merge(base: StepEvidence | undefined, change: Change, index: number, r:
  * The Azure ports a step sees, with the fencing check right before every write to Azure: a
  * process that lost the lease while it waited (a long GC, a stalled disk) does not act.
  */
-function fencedAzure(azure: AzurePorts, fence: () => void): AzurePorts {
+function fencedAzure(azure: AzurePorts, fence: () => Promise<void>): AzurePorts {
   return guardAzureWrites(azure, async (write) => {
-    fence();
+    await fence();
     return write();
   });
 }

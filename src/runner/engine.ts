@@ -4,7 +4,7 @@
  */
 import type { ChannelRef, Reply } from "../core/messages.js";
 import type { PolicyBook } from "../core/policy.js";
-import type { AzurePorts, Clock, KeyturnService, Logger, Store, Timer } from "../core/ports.js";
+import type { AzurePorts, Clock, KeyturnService, Logger, AsyncStore, Timer } from "../core/ports.js";
 import type { WorkflowEvent } from "../core/workflow.js";
 import { AccountDirectory } from "./account-directory.js";
 import type { ChatRegistry } from "./chat-registry.js";
@@ -19,7 +19,7 @@ import { Service, type ApiRequests } from "./service.js";
 export type { PolicyBook } from "../core/policy.js";
 
 export interface EngineDeps {
-  readonly store: Store;
+  readonly store: AsyncStore;
   readonly azure: AzurePorts;
   readonly policy: PolicyBook;
   readonly chats: ChatRegistry;
@@ -79,8 +79,8 @@ export function createEngine(deps: EngineDeps): Engine {
   // created below; the driver's fencing check and the keeper's hooks refer to each other
   let keeper: LeaseKeeper | null = null;
   const driver = new Driver({
-    fence: () => keeper?.confirm(),
-    onLeaseLost: () => keeper?.lost(),
+    fence: async () => keeper?.confirm(),
+    onLeaseLost: () => void keeper?.lost(),
     store: deps.store,
     azure: deps.azure,
     policy: deps.policy,
@@ -114,7 +114,7 @@ export function createEngine(deps: EngineDeps): Engine {
     logger,
     sandbox: deps.sandbox,
     channel: deps.scheduleChannel ?? deps.digestChannel,
-    fence: () => keeper?.confirm(),
+    fence: async () => keeper?.confirm(),
   });
   const inner = new Service({
     ...deps,
@@ -138,8 +138,8 @@ export function createEngine(deps: EngineDeps): Engine {
       async onRunner() {
         driver.activate();
         await driver.recover();
-        reminders.schedule();
-        scheduler.schedule();
+        await reminders.schedule();
+        await scheduler.schedule();
         if (timer) clearInterval(timer);
         timer = setInterval(() => void tick(), deps.tickMs ?? 1000);
         timer.unref();
@@ -157,8 +157,8 @@ export function createEngine(deps: EngineDeps): Engine {
   const standby = () => lease.role === "standby";
 
   /** A standby records nothing: it says so, and who the runner is, instead of half-doing a request. */
-  const refusal = (): Reply => {
-    const h = lease.holder();
+  const refusal = async (): Promise<Reply> => {
+    const h = await lease.holder();
     const who = h ? `pid ${h.pid} on host ${h.host}, runner since ${h.acquiredAt}` : "another process";
     return {
       visibility: "ephemeral",
@@ -183,7 +183,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const answering = new Set<Promise<unknown>>();
   const answer = (run: () => Promise<Reply>): Promise<Reply> => {
     if (stopping) return Promise.resolve(stoppingReply());
-    if (standby()) return Promise.resolve(refusal());
+    if (standby()) return refusal();
     const p = run();
     answering.add(p);
     void p.then(
@@ -219,19 +219,19 @@ export function createEngine(deps: EngineDeps): Engine {
         event = { type: "wait_elapsed", at, index: index ?? -1 };
         break;
       case "reminder":
-        deps.store.clearTimer(t.id);
+        await deps.store.clearTimer(t.id);
         await reminders.nudge();
         return;
       case "digest":
-        deps.store.clearTimer(t.id);
+        await deps.store.clearTimer(t.id);
         await reminders.digest();
         return;
       case "schedule":
-        deps.store.clearTimer(t.id);
+        await deps.store.clearTimer(t.id);
         await scheduler.run();
         return;
       case "revalidate":
-        deps.store.clearTimer(t.id);
+        await deps.store.clearTimer(t.id);
         if (t.changeId) await driver.revalidate(t.changeId);
         return;
     }
@@ -239,7 +239,7 @@ export function createEngine(deps: EngineDeps): Engine {
       const r = await driver.apply(t.changeId, event);
       if (!r.ok) logger.debug({ timer: t.id, code: r.error.code }, "timer no longer applies");
     }
-    deps.store.clearTimer(t.id);
+    await deps.store.clearTimer(t.id);
   };
 
   const tick = async (): Promise<void> => {
@@ -250,9 +250,9 @@ export function createEngine(deps: EngineDeps): Engine {
       // yield first, so `ticking` is set before the loop can finish
       await Promise.resolve();
       try {
-        for (const t of deps.store.dueTimers(deps.clock.now())) await fire(t);
+        for (const t of await deps.store.dueTimers(deps.clock.now())) await fire(t);
       } catch (e) {
-        if (isLeaseLost(e)) lease.lost();
+        if (isLeaseLost(e)) await lease.lost();
         else logger.error({ err: e }, "timer loop failed; retrying on the next tick");
       }
     };
@@ -286,7 +286,7 @@ export function createEngine(deps: EngineDeps): Engine {
       if (grace === undefined) await chat.idle();
       else await Promise.race([chat.idle(), new Promise((r) => setTimeout(r, grace).unref())]);
       // last: what was in flight finished under the lease; a standby may take over at once
-      lease.stop();
+      await lease.stop();
     },
     async idle() {
       for (;;) {

@@ -3,7 +3,7 @@
  * cache), and the store's verification — with a warning, first, when the store does not verify.
  */
 import type { Change } from "../core/domain.js";
-import type { Store, VerifyResult } from "../core/ports.js";
+import type { AsyncStore, VerifyResult } from "../core/ports.js";
 
 export interface EvidenceAudit {
   readonly verify: VerifyResult;
@@ -13,10 +13,10 @@ export interface EvidenceAudit {
   readonly warning?: string;
 }
 
-export function auditForEvidence(store: Store, changeId: string): EvidenceAudit {
-  const verify = store.verify();
-  const rebuilt = store.changeFromEvents(changeId);
-  const change = rebuilt?.ok ? rebuilt.change : store.getChange(changeId);
+export async function auditForEvidence(store: AsyncStore, changeId: string): Promise<EvidenceAudit> {
+  const verify = await store.verify();
+  const rebuilt = await store.changeFromEvents(changeId);
+  const change = rebuilt?.ok ? rebuilt.change : await store.getChange(changeId);
   const problems: string[] = [];
   if (!verify.ok) problems.push(...(verify.problems ?? [verify.problem]));
   if (rebuilt && !rebuilt.ok && !problems.some((p) => p.startsWith(`${changeId}:`)))

@@ -14,7 +14,7 @@ import type {
 } from "../core/domain.js";
 import { isOpen } from "../core/domain.js";
 import type { PolicyBook } from "../core/policy.js";
-import type { AzurePorts, Clock, Store } from "../core/ports.js";
+import type { AzurePorts, Clock, AsyncStore } from "../core/ports.js";
 import { lastRotationOf, nextDueOf } from "../core/rotation-record.js";
 
 const DAY = 86_400_000;
@@ -22,7 +22,7 @@ const REGENERATE = "Microsoft.CognitiveServices/accounts/regenerateKey/action";
 
 export class Queries {
   constructor(
-    private readonly store: Store,
+    private readonly store: AsyncStore,
     private readonly azure: AzurePorts,
     private readonly policy: PolicyBook,
     private readonly clock: Clock,
@@ -30,28 +30,32 @@ export class Queries {
 
   /** Full status: takes the inventory and looks back through the Activity Log and Key Vault. */
   async status(account: Account): Promise<{ status: AccountStatus; inventory: Inventory }> {
-    const last = this.#keyturnRotation(account);
+    const last = await this.#keyturnRotation(account);
     // both read the account's Activity Log: asked together, they share one read
     const [inventory, outside] = await Promise.all([
       this.azure.inventory.take(account),
       this.#regeneratedSince(account, last),
     ]);
-    const status = this.#status(account, last, inventory);
+    const status = await this.#status(account, last, inventory);
     return { status: outside ? { ...status, regeneratedOutside: outside } : status, inventory };
   }
 
   /** Cheap status for lists: keyturn's own record only (no Azure call per account). */
-  brief(account: Account): AccountStatus {
-    return this.#status(account, this.#keyturnRotation(account), null);
+  async brief(account: Account): Promise<AccountStatus> {
+    return this.#status(account, await this.#keyturnRotation(account), null);
   }
 
-  #status(account: Account, last: LastRotation | null, inventory: Inventory | null): AccountStatus {
+  async #status(
+    account: Account,
+    last: LastRotation | null,
+    inventory: Inventory | null,
+  ): Promise<AccountStatus> {
     const owner = this.policy.ownerFor(account);
     const cadenceDays = this.policy.cadenceDays(account);
     const nextDue = nextDueOf(last, cadenceDays);
     const now = this.clock.now().getTime();
     const keyFree = account.disableLocalAuth;
-    const open = this.changes(account.id, { open: true })[0];
+    const open = (await this.changes(account.id, { open: true }))[0];
     const consumers = inventory?.consumers ?? [];
     const storedIn = uniqueSecrets(consumers.map((c) => c.secret).filter((s): s is SecretLocator => !!s));
     return {
@@ -77,22 +81,23 @@ export class Queries {
   }
 
   /** The last rotation that really completed, by keyturn's record: the same for status, list and reminders. */
-  #keyturnRotation(account: Account): LastRotation | null {
-    return lastRotationOf(this.changes(account.id));
+  async #keyturnRotation(account: Account): Promise<LastRotation | null> {
+    return lastRotationOf(await this.changes(account.id));
   }
 
   /**
    * An account's changes as their events say (the events are the record; the changes table is a cache
    * `audit verify` checks): a row whose events cannot be replayed is shown as the row says, and verify names it.
    */
-  changes(accountId: string, opts: { open?: boolean; limit?: number } = {}): Change[] {
-    return this.store
-      .listChanges({ accountId, ...opts })
-      .map((row) => {
-        const r = this.store.changeFromEvents(row.id);
+  async changes(accountId: string, opts: { open?: boolean; limit?: number } = {}): Promise<Change[]> {
+    const rows = await this.store.listChanges({ accountId, ...opts });
+    const replayed = await Promise.all(
+      rows.map(async (row) => {
+        const r = await this.store.changeFromEvents(row.id);
         return r?.ok ? r.change : row;
-      })
-      .filter((c) => !opts.open || isOpen(c.state));
+      }),
+    );
+    return replayed.filter((c) => !opts.open || isOpen(c.state));
   }
 
   /**

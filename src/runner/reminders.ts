@@ -6,7 +6,7 @@
 import type { Account, AccountStatus } from "../core/domain.js";
 import type { AccountSchedule } from "../core/policy.js";
 import type { ChannelRef, Message } from "../core/messages.js";
-import type { Clock, Logger, Store } from "../core/ports.js";
+import type { Clock, Logger, AsyncStore } from "../core/ports.js";
 import { renderList } from "../core/render/index.js";
 import type { AccountDirectory } from "./account-directory.js";
 import type { ChatRegistry } from "./chat-registry.js";
@@ -21,7 +21,7 @@ export const REPORT_HOWTO =
 
 export class Reminders {
   constructor(
-    private readonly store: Store,
+    private readonly store: AsyncStore,
     private readonly directory: AccountDirectory,
     private readonly queries: Queries,
     private readonly chats: ChatRegistry,
@@ -33,23 +33,23 @@ export class Reminders {
   ) {}
 
   /** Makes sure the daily scan and the weekly digest are scheduled. */
-  schedule(): void {
+  async schedule(): Promise<void> {
     const now = this.clock.now().getTime();
-    if (!this.store.getKv<boolean>("reminders", "scheduled")) {
-      this.store.setTimer({
+    if (!(await this.store.getKv<boolean>("reminders", "scheduled"))) {
+      await this.store.setTimer({
         id: "reminders:daily",
         changeId: null,
         kind: "reminder",
         dueAt: new Date(now + 60_000).toISOString(),
       });
       if (this.digestChannel)
-        this.store.setTimer({
+        await this.store.setTimer({
           id: "reminders:digest",
           changeId: null,
           kind: "digest",
           dueAt: new Date(now + 7 * DAY).toISOString(),
         });
-      this.store.putKv("reminders", "scheduled", true);
+      await this.store.putKv("reminders", "scheduled", true);
     }
   }
 
@@ -58,18 +58,18 @@ export class Reminders {
     const now = this.clock.now().getTime();
     let sent = 0;
     for (const account of await this.directory.list(true)) {
-      const s = this.queries.brief(account);
+      const s = await this.queries.brief(account);
       if (!s.nextDue || !s.owner) continue;
       const daysLeft = (Date.parse(s.nextDue) - now) / DAY;
       const threshold = NUDGE_DAYS.filter((d) => daysLeft <= d && daysLeft > 0).at(-1);
       if (threshold === undefined) continue;
       const key = `${account.id}|${s.nextDue.slice(0, 10)}|${threshold}`;
-      if (this.store.getKv<boolean>("reminder.sent", key)) continue;
+      if (await this.store.getKv<boolean>("reminder.sent", key)) continue;
       if (await this.#notify(s.owner, nudgeMessage(s, Math.ceil(daysLeft), this.scheduleFor?.(account))))
         sent++;
-      this.store.putKv("reminder.sent", key, true);
+      await this.store.putKv("reminder.sent", key, true);
     }
-    this.store.setTimer({
+    await this.store.setTimer({
       id: "reminders:daily",
       changeId: null,
       kind: "reminder",
@@ -82,12 +82,12 @@ export class Reminders {
     const now = this.clock.now().getTime();
     const channel = this.digestChannel;
     if (!channel) return;
-    const overdue = (await this.directory.list(true))
-      .map((a) => this.queries.brief(a))
-      .filter((s) => s.overdue);
+    const overdue = (
+      await Promise.all((await this.directory.list(true)).map((a) => this.queries.brief(a)))
+    ).filter((s) => s.overdue);
     const gateway = this.chats.get(channel.platform);
     // every week, overdue keys or not: the digest also witnesses the audit log's signed head
-    const witness = signedHeadLine(this.store, this.clock.now().toISOString(), this.logger);
+    const witness = await signedHeadLine(this.store, this.clock.now().toISOString(), this.logger);
     const list: Message =
       overdue.length > 0
         ? renderList(overdue, { overdue: true })
@@ -106,7 +106,7 @@ export class Reminders {
         .postRoot(channel, { ...withReport, context: [...(withReport.context ?? []), witness] })
         .catch((e: unknown) => this.logger.warn({ err: e }, "digest failed"));
     }
-    this.store.setTimer({
+    await this.store.setTimer({
       id: "reminders:digest",
       changeId: null,
       kind: "digest",

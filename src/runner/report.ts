@@ -63,7 +63,7 @@ export async function gatherReport(deps: ReportDeps, opts: ReportOptions = {}): 
 }
 
 async function inputOf(deps: ReportDeps, account: Account, all: readonly Account[]): Promise<ReportInput> {
-  const changes = deps.queries.changes(account.id);
+  const changes = await deps.queries.changes(account.id);
   const traffic = deps.keyAuthTraffic
     ? await deps
         .keyAuthTraffic(account)
@@ -82,7 +82,7 @@ async function inputOf(deps: ReportDeps, account: Account, all: readonly Account
     deps.logger?.warn({ err: e, accountId: account.id }, "report: inventory not taken");
     return {
       ...base,
-      status: deps.queries.brief(account),
+      status: await deps.queries.brief(account),
       inventory: null as Inventory | null,
       inventoryError: reason(e),
     };

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type { LeaseClaim, Logger, RunnerLease, Store } from "../core/ports.js";
+import type { LeaseClaim, Logger, RunnerLease, AsyncStore } from "../core/ports.js";
 
 export interface LeaseOptions {
   /** How long a lease lasts without a renewal (default 15 s): the longest a standby waits for a silent holder. */
@@ -43,7 +43,7 @@ export interface LeaseHooks {
   /** This process became the runner: resume open changes, start timers. */
   onRunner(lease: RunnerLease, previous: RunnerLease | undefined): Promise<void>;
   /** Another process took the lease: stop running anything now. */
-  onLost(current: RunnerLease | undefined): void;
+  onLost(): void;
   /** A line for the person who started this process. */
   announce(line: string): void;
 }
@@ -60,9 +60,11 @@ export class LeaseKeeper {
   #standbyAnnounced: string | null = null;
   #waiters: (() => void)[] = [];
   #becoming: Promise<void> | null = null;
+  #beating = false;
+  #trying = false;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: AsyncStore,
     private readonly logger: Logger,
     private readonly hooks: LeaseHooks,
     opts: LeaseOptions = {},
@@ -88,7 +90,7 @@ export class LeaseKeeper {
   }
 
   /** The holder as this process last read it (for refusals). */
-  holder(): RunnerLease | undefined {
+  holder(): Promise<RunnerLease | undefined> {
     return this.store.runnerLease();
   }
 
@@ -107,7 +109,7 @@ export class LeaseKeeper {
    * The fencing check before an effect: renews the lease now. Throws LeaseLost (and stands this
    * process by) when another process has taken it.
    */
-  confirm(): void {
+  async confirm(): Promise<void> {
     // an engine that was never started took no lease: nothing to check (its store is unfenced)
     if (this.#role === "starting") return;
     if (this.#role !== "runner")
@@ -115,21 +117,22 @@ export class LeaseKeeper {
         name: "LeaseLost",
       });
     try {
-      this.store.renewLease(this.#ttl, this.#now());
+      await this.store.renewLease(this.#ttl, this.#now());
     } catch (e) {
-      if (isLeaseLost(e)) this.lost();
+      if (isLeaseLost(e)) await this.lost();
       throw e;
     }
   }
 
   /** A commit or a renewal was refused: stop running and stand by. */
-  lost(): void {
+  async lost(): Promise<void> {
     if (this.#role !== "runner") return;
-    const current = this.store.runnerLease();
     this.#role = "standby";
     this.#clear();
+    // nothing more runs here from this moment; then who holds the lease now is looked up
+    this.hooks.onLost();
+    const current = await this.store.runnerLease().catch(() => undefined);
     this.logger.warn({ holder: current }, "runner lease lost; standing by");
-    this.hooks.onLost(current);
     this.hooks.announce(
       `keyturn: another keyturn process took over as the runner (${current ? whom(current) : "unknown"}); this one stopped running steps and timers and stands by.`,
     );
@@ -138,13 +141,13 @@ export class LeaseKeeper {
   }
 
   /** A clean stop: gives the lease up so a standby takes over at once. */
-  stop(): void {
+  async stop(): Promise<void> {
     const was = this.#role;
     this.#role = "stopped";
     this.#clear();
     if (was === "runner") {
       try {
-        this.store.releaseLease(this.#now());
+        await this.store.releaseLease(this.#now());
       } catch (e) {
         this.logger.warn({ err: e }, "could not release the runner lease; it expires by itself");
       }
@@ -152,24 +155,38 @@ export class LeaseKeeper {
   }
 
   async #try(): Promise<boolean> {
-    if (this.#role === "stopped" || this.#becoming) return false;
+    if (this.#role === "stopped" || this.#becoming || this.#trying) return false;
+    this.#trying = true;
+    try {
+      return await this.#tryOnce();
+    } finally {
+      this.#trying = false;
+    }
+  }
+
+  async #tryOnce(): Promise<boolean> {
     const now = this.#now();
-    const cur = this.store.runnerLease();
+    const cur = await this.store.runnerLease();
     const replacing = cur && cur.holder !== this.#claim.holder && this.#gone(cur) ? cur.holder : undefined;
     if (cur && cur.holder !== this.#claim.holder && !replacing && Date.parse(cur.expiresAt) > now.getTime()) {
       // clearly held: a standby's poll reads only, and never takes the write lock from the runner
       this.#announceStandby(cur);
       return false;
     }
-    const r = this.store.acquireLease(this.#claim, this.#ttl, now, replacing);
+    const r = await this.store.acquireLease(this.#claim, this.#ttl, now, replacing);
     if (!r.acquired) {
       this.#announceStandby(r.lease);
+      return false;
+    }
+    // stopped while the database answered: give the lease straight back
+    if (this.#role === "stopped") {
+      await this.store.releaseLease(this.#now()).catch(() => undefined);
       return false;
     }
     const previous = cur && cur.holder !== this.#claim.holder ? cur : undefined;
     this.#role = "runner";
     this.#clear();
-    this.#timer = setInterval(() => this.#heartbeat(), this.#renewMs);
+    this.#timer = setInterval(() => void this.#heartbeat(), this.#renewMs);
     this.#timer.unref();
     if (this.#standbyAnnounced !== null || previous)
       this.hooks.announce(
@@ -186,14 +203,17 @@ export class LeaseKeeper {
     return true;
   }
 
-  #heartbeat(): void {
-    if (this.#role !== "runner") return;
+  async #heartbeat(): Promise<void> {
+    if (this.#role !== "runner" || this.#beating) return;
+    this.#beating = true;
     try {
-      this.store.renewLease(this.#ttl, this.#now());
+      await this.store.renewLease(this.#ttl, this.#now());
     } catch (e) {
-      if (isLeaseLost(e)) this.lost();
+      if (isLeaseLost(e)) await this.lost();
       // a busy database: the next beat tries again; the fencing check still guards every write
       else this.logger.warn({ err: e }, "could not renew the runner lease; trying again");
+    } finally {
+      this.#beating = false;
     }
   }
 

@@ -5,7 +5,7 @@
  * Recorded in the event log like any declaration, by "sandbox setup"; a start that changes nothing
  * records nothing.
  */
-import type { Clock, Store } from "../core/ports.js";
+import type { Clock, AsyncStore } from "../core/ports.js";
 
 export interface SandboxConsumerSecret {
   readonly accountId: string;
@@ -19,19 +19,19 @@ export const SANDBOX_SETUP = {
   displayName: "sandbox setup",
 } as const;
 
-export function declareSandboxConsumers(
-  store: Store,
+export async function declareSandboxConsumers(
+  store: AsyncStore,
   secrets: readonly SandboxConsumerSecret[],
   clock: Clock,
-): number {
+): Promise<number> {
   let declared = 0;
   for (const s of secrets) {
     const name = `${s.name} (Key Vault)`;
-    const existing = store.declaredConsumers(s.accountId).find((d) => d.name === name);
+    const existing = (await store.declaredConsumers(s.accountId)).find((d) => d.name === name);
     if (existing?.secret?.vaultUrl === s.vaultUrl && existing.secret.name === s.name) continue;
     const at = clock.now().toISOString();
     const secret = { vaultUrl: s.vaultUrl, name: s.name };
-    store.addDeclaredConsumer({
+    await store.addDeclaredConsumer({
       accountId: s.accountId,
       name,
       owner: "sandbox setup",
@@ -40,7 +40,7 @@ export function declareSandboxConsumers(
       addedBy: SANDBOX_SETUP.id,
       addedAt: at,
     });
-    store.commit(null, [
+    await store.commit(null, [
       {
         changeId: null,
         type: "consumer_declared",

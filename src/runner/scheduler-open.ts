@@ -10,10 +10,11 @@ import { requestedChange } from "../core/domain.js";
 import type { ChannelRef } from "../core/messages.js";
 import { buildPlan } from "../core/planner.js";
 import type { PolicyBook } from "../core/policy.js";
-import type { AzurePorts, Clock, Logger, Store } from "../core/ports.js";
+import type { AzurePorts, Clock, Logger, AsyncStore } from "../core/ports.js";
 import { blockingConsumers, withBlockingNotes } from "./blocking-consumers.js";
 import type { ChatOut } from "./chat-out.js";
 import type { Driver } from "./driver.js";
+import { openChange } from "./open-change.js";
 
 /** Who requests a scheduled rotation: keyturn itself, never a person (so no person's approval is self-approval). */
 export const SCHEDULER: PrincipalRef = {
@@ -23,7 +24,7 @@ export const SCHEDULER: PrincipalRef = {
 };
 
 export interface OpenDeps {
-  readonly store: Store;
+  readonly store: AsyncStore;
   readonly azure: AzurePorts;
   readonly policy: PolicyBook;
   readonly driver: Driver;
@@ -34,7 +35,7 @@ export interface OpenDeps {
   /** Where the evidence thread of a scheduled change goes (none: approvers' DMs only). */
   readonly channel?: ChannelRef | undefined;
   /** Throws when this process no longer holds the runner lease. */
-  readonly fence: () => void;
+  readonly fence: () => Promise<void>;
 }
 
 export async function openScheduledChange(
@@ -42,7 +43,7 @@ export async function openScheduledChange(
   account: Account,
   how: { mode: "auto" | "request"; policy: string; due: string | null },
 ): Promise<Change | null> {
-  if (d.store.listChanges({ accountId: account.id, open: true })[0]) return null; // a person got there first
+  if ((await d.store.listChanges({ accountId: account.id, open: true }))[0]) return null; // a person got there first
   const snapshot = d.policy.snapshotFor(account, { exposure: false });
   const inventory = await d.azure.inventory.take(account);
   const built = buildPlan({
@@ -53,7 +54,7 @@ export async function openScheduledChange(
     killNow: false,
     policy: snapshot,
   });
-  const id = d.store.nextChangeId();
+  const id = await d.store.nextChangeId();
   const blocking = blockingConsumers(id, built, inventory.consumers);
   const plan = withBlockingNotes(id, built, inventory.consumers);
   const fresh = (plan.newConsumerIds ?? [])
@@ -90,44 +91,16 @@ export async function openScheduledChange(
     sandbox: d.sandbox,
     scheduled,
   });
-  d.fence();
-  d.store.commit(change, [
-    {
-      changeId: id,
-      type: "change_requested",
-      at: now,
-      actor: SCHEDULER.id,
-      payload: {
-        requester: SCHEDULER,
-        account: { id: account.id, kind: account.kind },
-        accountName: account.name,
-        sandbox: d.sandbox,
-        reason,
-        exposure: false,
-        leakedSlot: null,
-        killNow: false,
-        breakGlass: false,
-        policy: snapshot,
-        plan,
-        inventory,
-        scheduled,
-      },
-    },
-  ]);
-  const submitted = await d.driver.apply(id, { type: "submitted", at: d.clock.now().toISOString() });
-  if (!submitted.ok) throw submitted.error;
-  if (d.channel) {
-    const thread = await d.chat.openThread(submitted.change, d.channel).catch((e: unknown) => {
-      d.logger.warn({ err: e, changeId: id }, "could not open the evidence thread");
-      return null;
-    });
-    if (thread) await d.driver.note(id, "thread_opened", { thread }, "keyturn", (c) => ({ ...c, thread }));
-  }
+  const { submitted } = await openChange(d, change, {
+    actor: SCHEDULER.id,
+    channel: d.channel,
+    before: d.fence,
+  });
   if (asks.length)
     d.chat.notice(
       id,
       `keyturn would have started ${id} by schedule (policy ${how.policy}: auto), but a person must decide first: ${asks.join(" ")} Approvers: review the card and approve or reject.`,
       "warning",
     );
-  return d.store.getChange(id) ?? submitted.change;
+  return (await d.store.getChange(id)) ?? submitted;
 }

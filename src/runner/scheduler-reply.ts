@@ -26,7 +26,12 @@ export async function scheduleRows(
   const all = await d.directory.list(true);
   const readable = new Set(all.filter((a) => d.policy.can("read", who, a)).map((a) => a.id));
   if (readable.size === 0 && all.length > 0) d.policy.authorize("read", who, null, "`schedule`");
-  const rows = calendar(scheduleEntries(d, all), d.policy.fleetSchedule(), d.clock.now().getTime(), days);
+  const rows = calendar(
+    await scheduleEntries(d, all),
+    d.policy.fleetSchedule(),
+    d.clock.now().getTime(),
+    days,
+  );
   return rows.filter((r) => readable.has(r.accountId));
 }
 

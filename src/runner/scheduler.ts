@@ -7,7 +7,7 @@
 import type { Account, Change } from "../core/domain.js";
 import type { ChannelRef } from "../core/messages.js";
 import type { PolicyBook } from "../core/policy.js";
-import type { AzurePorts, Clock, Logger, Store } from "../core/ports.js";
+import type { AzurePorts, Clock, Logger, AsyncStore } from "../core/ports.js";
 import { calendar, type CalendarRow, nextStart, planNow, type ScheduleEntry } from "../core/schedule.js";
 import type { AccountDirectory } from "./account-directory.js";
 import type { ChatOut } from "./chat-out.js";
@@ -20,7 +20,7 @@ const MAX_WAIT_MS = 5 * 60_000;
 const MIN_WAIT_MS = 30_000;
 
 export interface SchedulerDeps {
-  readonly store: Store;
+  readonly store: AsyncStore;
   readonly azure: AzurePorts;
   readonly policy: PolicyBook;
   readonly directory: AccountDirectory;
@@ -32,15 +32,15 @@ export interface SchedulerDeps {
   readonly sandbox: boolean;
   /** Where scheduled changes' evidence threads go. */
   readonly channel?: ChannelRef | undefined;
-  readonly fence: () => void;
+  readonly fence: () => Promise<void>;
 }
 
 export class Scheduler {
   constructor(private readonly d: SchedulerDeps) {}
 
   /** Makes sure the scheduler's timer is set (the runner calls it when it takes the lease). */
-  schedule(): void {
-    this.#setTimer(this.d.clock.now().getTime() + MIN_WAIT_MS);
+  schedule(): Promise<void> {
+    return this.#setTimer(this.d.clock.now().getTime() + MIN_WAIT_MS);
   }
 
   /** Every account as the planner sees it. */
@@ -88,7 +88,7 @@ export class Scheduler {
       // the accounts could not be listed (Azure throttled or refused): nothing opened, the next run tries again
       this.d.logger.warn({ err: e }, "scheduled rotation check failed; trying again in 5 minutes");
     } finally {
-      this.#setTimer(Math.max(now + MIN_WAIT_MS, Math.min(next, now + MAX_WAIT_MS)));
+      await this.#setTimer(Math.max(now + MIN_WAIT_MS, Math.min(next, now + MAX_WAIT_MS)));
     }
     return opened;
   }
@@ -98,8 +98,8 @@ export class Scheduler {
     return calendar(await this.entries(), this.d.policy.fleetSchedule(), this.d.clock.now().getTime(), days);
   }
 
-  #setTimer(at: number): void {
-    this.d.store.setTimer({
+  #setTimer(at: number): Promise<void> {
+    return this.d.store.setTimer({
       id: SCHEDULE_TIMER,
       changeId: null,
       kind: "schedule",
@@ -112,34 +112,36 @@ export class Scheduler {
 export function scheduleEntries(
   d: { readonly policy: PolicyBook; readonly queries: Queries },
   accounts: readonly Account[],
-): ScheduleEntry[] {
+): Promise<ScheduleEntry[]> {
   const { policy, queries } = d;
-  return accounts.map((account) => {
-    const how = policy.scheduleFor(account);
-    const brief = queries.brief(account);
-    const changes = queries.changes(account.id, { limit: 5 });
-    const open = changes.find((c) => c.id === brief.openChangeId) ?? null;
-    return {
-      accountId: account.id,
-      name: account.name,
-      policy: how.policy,
-      mode: how.mode,
-      window: how.window,
-      due: brief.nextDue ? Date.parse(brief.nextDue) : null,
-      cadenceDays: brief.cadenceDays,
-      estimateSeconds: how.estimateSeconds,
-      keyFree: account.disableLocalAuth,
-      open: open
-        ? {
-            id: open.id,
-            scheduled: !!open.scheduled,
-            exposure: open.exposure,
-            waiting: open.state === "requested" || open.state === "awaiting_approval",
-          }
-        : null,
-      asksPerson: how.mode === "auto" ? asksPersonHint(brief.lastRotation !== null, changes) : null,
-    };
-  });
+  return Promise.all(
+    accounts.map(async (account) => {
+      const how = policy.scheduleFor(account);
+      const brief = await queries.brief(account);
+      const changes = await queries.changes(account.id, { limit: 5 });
+      const open = changes.find((c) => c.id === brief.openChangeId) ?? null;
+      return {
+        accountId: account.id,
+        name: account.name,
+        policy: how.policy,
+        mode: how.mode,
+        window: how.window,
+        due: brief.nextDue ? Date.parse(brief.nextDue) : null,
+        cadenceDays: brief.cadenceDays,
+        estimateSeconds: how.estimateSeconds,
+        keyFree: account.disableLocalAuth,
+        open: open
+          ? {
+              id: open.id,
+              scheduled: !!open.scheduled,
+              exposure: open.exposure,
+              waiting: open.state === "requested" || open.state === "awaiting_approval",
+            }
+          : null,
+        asksPerson: how.mode === "auto" ? asksPersonHint(brief.lastRotation !== null, changes) : null,
+      };
+    }),
+  );
 }
 
 /** What will make a `schedule: auto` rotation ask a person, as far as the record tells before it starts. */

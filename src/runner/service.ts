@@ -14,7 +14,7 @@ import { parseCommand } from "../core/parse-command.js";
 import { buildPlan } from "../core/planner.js";
 import type { PolicyBook } from "../core/policy.js";
 import { countedApprovals, isBreakGlassResponder } from "../core/policy.js";
-import type { AzurePorts, Clock, Invocation, KeyturnService, Logger, Store } from "../core/ports.js";
+import type { AzurePorts, Clock, Invocation, KeyturnService, Logger, AsyncStore } from "../core/ports.js";
 import {
   renderAck,
   renderError,
@@ -32,6 +32,7 @@ import type { ChatOut } from "./chat-out.js";
 import type { Driver } from "./driver.js";
 import { withCheckpoint } from "../store/pack-seal.js";
 import { auditForEvidence } from "./evidence-audit.js";
+import { openChange } from "./open-change.js";
 import { blockingConsumers, withBlockingNotes } from "./blocking-consumers.js";
 import { checkDeclaredSecret } from "./declared-secret-check.js";
 import type { Queries } from "./queries.js";
@@ -45,7 +46,7 @@ import type { ReportSort } from "../core/report.js";
 import { gatherReport } from "./report.js";
 
 export interface ServiceDeps {
-  readonly store: Store;
+  readonly store: AsyncStore;
   readonly azure: AzurePorts;
   readonly policy: PolicyBook;
   readonly clock: Clock;
@@ -110,7 +111,7 @@ export class Service implements KeyturnService, ApiRequests {
 
   async change(principal: Principal, changeId: string): Promise<Change> {
     const who = this.d.policy.identify(principal);
-    const change = this.#change(changeId);
+    const change = await this.#change(changeId);
     const account = await this.d.directory.resolve(change.accountId).catch(() => null);
     this.d.policy.authorize("read", who, account, `The state of ${changeId}`);
     return change;
@@ -142,12 +143,12 @@ export class Service implements KeyturnService, ApiRequests {
     const all = await directory.list(true);
     const readable = all.filter((a) => policy.can("read", who, a));
     if (readable.length === 0 && all.length > 0) policy.authorize("read", who, null, "`list`");
-    return readable.map((a) => queries.brief(a));
+    return Promise.all(readable.map((a) => queries.brief(a)));
   }
 
   async handleText(inv: Invocation, text: string): Promise<Reply> {
     return this.#boundary(inv, "command", async () => {
-      if (inv.idempotencyKey && !this.d.store.claimIdempotencyKey(inv.idempotencyKey, this.#now())) {
+      if (inv.idempotencyKey && !(await this.d.store.claimIdempotencyKey(inv.idempotencyKey, this.#now()))) {
         return ephemeral(
           renderAck("Already received: that request was processed once (a repeat is ignored)."),
         );
@@ -170,11 +171,11 @@ export class Service implements KeyturnService, ApiRequests {
 
   async handleAction(inv: Invocation, action: ActionRequest): Promise<Reply> {
     return this.#boundary(inv, "action", async () => {
-      if (inv.idempotencyKey && !this.d.store.claimIdempotencyKey(inv.idempotencyKey, this.#now())) {
-        const change = this.d.store.getChange(action.changeId);
+      if (inv.idempotencyKey && !(await this.d.store.claimIdempotencyKey(inv.idempotencyKey, this.#now()))) {
+        const change = await this.d.store.getChange(action.changeId);
         return ephemeral(
           renderAck(`Already recorded: that ${action.kind} was counted once.`),
-          change ? { card: this.d.chat.card(change) } : {},
+          change ? { card: await this.d.chat.card(change) } : {},
         );
       }
       return this.#act(this.#identified(inv).principal, action);
@@ -201,7 +202,7 @@ export class Service implements KeyturnService, ApiRequests {
       case "owner": {
         const account = await directory.resolve(cmd.account);
         policy.authorize("read", who, account, `\`owner ${account.name}\``);
-        return ephemeral(renderOwner(queries.brief(account)));
+        return ephemeral(renderOwner(await queries.brief(account)));
       }
       case "list": {
         const rows = (await this.#readable(who)).filter((s) => !cmd.overdue || s.overdue);
@@ -221,7 +222,11 @@ export class Service implements KeyturnService, ApiRequests {
         const account = await directory.resolve(cmd.account);
         policy.authorize("read", who, account, `\`history ${account.name}\``);
         return ephemeral(
-          renderHistory(account, queries.changes(account.id, { limit: 20 }), store.lastRotation(account.id)),
+          renderHistory(
+            account,
+            await queries.changes(account.id, { limit: 20 }),
+            await store.lastRotation(account.id),
+          ),
         );
       }
       case "rotate":
@@ -232,7 +237,7 @@ export class Service implements KeyturnService, ApiRequests {
         return this.#evidence(inv.principal, cmd.changeId);
       case "verify":
         policy.authorize("audit", who, null, "`verify`");
-        return ephemeral(renderVerify(store.verify()));
+        return ephemeral(renderVerify(await store.verify()));
       case "schedule":
         return scheduleReply(this.d, who, cmd);
       case "report":
@@ -269,7 +274,7 @@ export class Service implements KeyturnService, ApiRequests {
     inv: Invocation,
     cmd: Extract<Command, { name: "rotate" }>,
   ): Promise<{ change: Change; reply: Reply }> {
-    const { store, azure, policy, driver, chat, logger } = this.d;
+    const { store, azure, policy, chat } = this.d;
     const account = await this.d.directory.resolve(cmd.account);
     policy.authorize("request", inv.principal, account, `Requesting a rotation of ${account.name}`);
     if (account.disableLocalAuth) {
@@ -278,7 +283,7 @@ export class Service implements KeyturnService, ApiRequests {
         `${account.name} has disableLocalAuth=true: it has no keys, so there is nothing to rotate or leak.`,
       );
     }
-    const open = store.listChanges({ accountId: account.id, open: true })[0];
+    const open = (await store.listChanges({ accountId: account.id, open: true }))[0];
     if (open) {
       throw new KeyturnError(
         "change_open",
@@ -309,7 +314,7 @@ export class Service implements KeyturnService, ApiRequests {
       killNow: cmd.killNow,
       policy: snapshot,
     });
-    const id = store.nextChangeId();
+    const id = await store.nextChangeId();
     // said before anyone approves: these hold the cutover check until someone acts on them
     const blocking = blockingConsumers(id, built, inventory.consumers);
     const plan = withBlockingNotes(id, built, inventory.consumers);
@@ -331,41 +336,13 @@ export class Service implements KeyturnService, ApiRequests {
       createdAt: now,
       sandbox: this.d.sandbox,
     });
-    store.commit(change, [
-      {
-        changeId: change.id,
-        type: "change_requested",
-        at: now,
-        actor: inv.principal.id,
-        payload: {
-          requester: change.requester,
-          account: { id: account.id, kind: account.kind },
-          accountName: account.name,
-          sandbox: this.d.sandbox,
-          reason: cmd.reason,
-          exposure: cmd.exposure,
-          leakedSlot: cmd.leakedSlot,
-          killNow: cmd.killNow,
-          breakGlass: cmd.breakGlass,
-          policy: snapshot,
-          plan,
-          inventory,
-        },
-      },
-    ]);
     // the change is recorded and moving before anything is posted: a slow or failing chat platform
     // cannot leave it stuck in "requested" with its approvers never asked
-    const submitted = await driver.apply(change.id, { type: "submitted", at: this.#now() });
-    if (!submitted.ok) throw submitted.error;
-    let thread = null;
-    try {
-      thread = await chat.openThread(submitted.change, inv.channel);
-    } catch (e) {
-      logger.warn({ err: e, changeId: change.id }, "could not open the evidence thread");
-    }
-    if (thread)
-      await driver.note(change.id, "thread_opened", { thread }, "keyturn", (c) => ({ ...c, thread }));
-    const link = chat.permalink(change.id);
+    const { submitted, thread } = await openChange(this.d, change, {
+      actor: inv.principal.id,
+      channel: inv.channel,
+    });
+    const link = await chat.permalink(change.id);
     const needs = cmd.breakGlass
       ? `BREAK-GLASS: running now; an approval is needed after the fact`
       : `needs ${snapshot.approvalsRequired} approval(s) from ${snapshot.approverNames ?? snapshot.approvers.join(", ")} within ${Math.round(snapshot.approvalExpirySeconds / 60)} min`;
@@ -382,14 +359,14 @@ export class Service implements KeyturnService, ApiRequests {
         }
       : opened;
     return {
-      change: store.getChange(change.id) ?? submitted.change,
+      change: (await store.getChange(change.id)) ?? submitted,
       reply: ephemeral(link ? { ...ack, link: { label: "Evidence thread", url: link } } : ack),
     };
   }
 
   async #act(principal: Principal, action: ActionRequest): Promise<Reply> {
     const { driver, chat } = this.d;
-    const change = this.#change(action.changeId);
+    const change = await this.#change(action.changeId);
     const at = this.#now();
     let event: WorkflowEvent;
     switch (action.kind) {
@@ -444,13 +421,13 @@ export class Service implements KeyturnService, ApiRequests {
       throw result.error;
     }
     const after = result.change;
-    return ephemeral(renderAck(this.#outcome(action, after)), { card: chat.card(after) });
+    return ephemeral(renderAck(this.#outcome(action, after)), { card: await chat.card(after) });
   }
 
   /** An approver delivers the new key to a NEW holder the plan excludes (by id or name). */
   async #include(principal: Principal, cmd: Extract<Command, { name: "include" }>): Promise<Reply> {
     const { driver, chat } = this.d;
-    const change = this.#change(cmd.changeId);
+    const change = await this.#change(cmd.changeId);
     const excluded = change.plan.excludedConsumerIds ?? [];
     const consumer = this.#consumerOf(change, cmd.consumer);
     if (!consumer)
@@ -468,13 +445,13 @@ export class Service implements KeyturnService, ApiRequests {
     if (!result.ok) throw result.error;
     return ephemeral(
       renderAck(`Included ${consumer.name} in ${change.id}: publish delivers the new key to it.`),
-      { card: chat.card(result.change) },
+      { card: await chat.card(result.change) },
     );
   }
 
   /** The change a command names, or an error that says how to find it. */
-  #change(changeId: string): Change {
-    const change = this.d.store.getChange(changeId);
+  async #change(changeId: string): Promise<Change> {
+    const change = await this.d.store.getChange(changeId);
     if (!change)
       throw new KeyturnError(
         "unknown_change",
@@ -516,18 +493,22 @@ export class Service implements KeyturnService, ApiRequests {
 
   async #evidence(principal: Principal, changeId: string): Promise<Reply> {
     const { store, driver } = this.d;
-    const change = this.#change(changeId);
+    const change = await this.#change(changeId);
     const account = await this.d.directory.resolve(change.accountId).catch(() => null);
     this.d.policy.authorize("audit", principal, account, `The evidence pack of ${changeId}`);
     await driver.note(changeId, "evidence_exported", { by: toRef(principal) }, principal.id);
-    const audit = auditForEvidence(store, changeId);
-    const built = buildEvidence(audit.change ?? change, store.events({ changeId }), audit.verify, {
+    const audit = await auditForEvidence(store, changeId);
+    const built = buildEvidence(audit.change ?? change, await store.events({ changeId }), audit.verify, {
       label: this.d.label,
       generatedAt: this.#now(),
       version: this.d.version,
       owner: account ? this.d.policy.ownerFor(account) : null,
     });
-    const pack = withCheckpoint(built, (subject) => store.checkpoint(this.#now(), subject), audit.warning);
+    const pack = await withCheckpoint(
+      built,
+      (subject) => store.checkpoint(this.#now(), subject),
+      audit.warning,
+    );
     return {
       visibility: "ephemeral",
       message: {
@@ -554,13 +535,13 @@ export class Service implements KeyturnService, ApiRequests {
     );
     const at = this.#now();
     if (cmd.op === "remove") {
-      const removed = store.removeDeclaredConsumer(account.id, cmd.consumer);
+      const removed = await store.removeDeclaredConsumer(account.id, cmd.consumer);
       if (!removed)
         throw new KeyturnError(
           "missing_argument",
           `${account.name} has no declared consumer "${cmd.consumer}". See \`inventory ${account.name}\`.`,
         );
-      store.commit(null, [
+      await store.commit(null, [
         {
           changeId: null,
           type: "consumer_removed",
@@ -575,7 +556,7 @@ export class Service implements KeyturnService, ApiRequests {
     const note = secret
       ? await checkDeclaredSecret(this.d.azure.secrets, secret, cmd.consumer, this.d.sandbox)
       : "";
-    store.addDeclaredConsumer({
+    await store.addDeclaredConsumer({
       accountId: account.id,
       name: cmd.consumer,
       owner: cmd.owner ?? principal.displayName,
@@ -584,7 +565,7 @@ export class Service implements KeyturnService, ApiRequests {
       addedBy: principal.id,
       addedAt: at,
     });
-    store.commit(null, [
+    await store.commit(null, [
       {
         changeId: null,
         type: "consumer_declared",

@@ -5,12 +5,12 @@
  */
 import { witnessLine } from "../core/checkpoint.js";
 import { isKeyturnError } from "../core/errors.js";
-import type { Logger, Store } from "../core/ports.js";
+import type { Logger, AsyncStore } from "../core/ports.js";
 
 /** The signed head as a line of text; a signing failure still gives the head, and says why it is unsigned. */
-export function signedHeadLine(store: Store, at: string, logger: Logger): string {
+export async function signedHeadLine(store: AsyncStore, at: string, logger: Logger): Promise<string> {
   try {
-    return witnessLine(store.checkpoint(at));
+    return witnessLine(await store.checkpoint(at));
   } catch (e) {
     logger.warn({ err: e }, "audit log checkpoint not signed");
     const why = isKeyturnError(e) ? e.userMessage : e instanceof Error ? e.message : String(e);
@@ -20,11 +20,11 @@ export function signedHeadLine(store: Store, at: string, logger: Logger): string
 
 /** Posts the head to a change's thread once it has closed. */
 export function witnessClose(
-  store: Store,
+  store: AsyncStore,
   chat: { notice(changeId: string, text: string, tone: "info"): void },
   changeId: string,
   at: string,
   logger: Logger,
-): void {
-  chat.notice(changeId, signedHeadLine(store, at, logger), "info");
+): Promise<void> {
+  return signedHeadLine(store, at, logger).then((line) => chat.notice(changeId, line, "info"));
 }

@@ -28,15 +28,15 @@ const digestOf = (content: unknown): string => `sha256:${sha256Hex(canonicalJson
  * The pack with its seal: `sign` signs the log's head together with the pack's digest. A warning
  * (the store did not verify) goes at the very top of the Markdown.
  */
-export function withCheckpoint(
+export async function withCheckpoint(
   pack: Pack,
-  sign: (subject: string) => SignedCheckpoint,
+  sign: (subject: string) => SignedCheckpoint | Promise<SignedCheckpoint>,
   warning?: string,
-): Pack {
+): Promise<Pack> {
   const content = JSON.parse(pack.json) as Record<string, unknown>;
   delete content.seal;
   const contentSha256 = digestOf(content);
-  const checkpoint = sign(contentSha256);
+  const checkpoint = await sign(contentSha256);
   const seal: PackSeal = { schema: "keyturn.seal/v1", contentSha256, checkpoint };
   const md = [
     ...(warning ? [`> **WARNING — ${oneLine(warning)}**`, ""] : []),

@@ -24,6 +24,7 @@ import {
 } from "../../src/sandbox/index.js";
 import { openStore } from "../../src/store/open-store.js";
 import { fastPolicy } from "../support/sandbox-engine.js";
+import { asyncStore } from "../../src/store/async-sqlite.js";
 
 const SUB = "00000000-0000-4000-8000-0000000000a1";
 const translator = `/subscriptions/${SUB}/resourceGroups/rg-ai-prod/providers/Microsoft.CognitiveServices/accounts/contoso-translator`;
@@ -45,7 +46,7 @@ beforeEach(async () => {
     createSimulatorCredential(),
     createLogger({ level: "silent" }),
   );
-  queries = new Queries(store, azure, createPolicyBook(fastPolicy()), { now: () => new Date() });
+  queries = new Queries(asyncStore(store), azure, createPolicyBook(fastPolicy()), { now: () => new Date() });
 });
 
 afterEach(async () => {

@@ -70,7 +70,7 @@ beforeAll(async () => {
         },
       },
       label: "SANDBOX",
-      permalink: (id) => kt.store.getKv<string>("permalink", id),
+      permalink: async (id) => kt.store.getKv<string>("permalink", id),
     }),
   );
   server = createServer(app);

@@ -16,6 +16,7 @@ import { FakeSlack, visibleText } from "../fakes/slack-api.js";
 import { buttonsOf } from "../fakes/slack-sign.js";
 import { change as fixture, people, standardPlan } from "../support/change-fixture.js";
 import { createTempDir, type TempDir } from "../support/temp-dir.js";
+import { asyncStore } from "../../src/store/async-sqlite.js";
 
 const CHANNEL = { platform: "slack" as const, id: "C0ORDER" };
 let slack: FakeSlack;
@@ -26,7 +27,7 @@ function newChat(): ChatOut {
   const logger = createLogger({ level: "warn", destination: new PassThrough() });
   const chats = new ChatRegistry();
   chats.register(createSlackGateway(createWebClient("xoxb-order", { apiUrl: slack.apiUrl }), logger));
-  return new ChatOut(store, chats, logger, "SANDBOX", { retryDelaysMs: [] });
+  return new ChatOut(asyncStore(store), chats, logger, "SANDBOX", { retryDelaysMs: [] });
 }
 
 const done = (index: number): StepEvidence => ({

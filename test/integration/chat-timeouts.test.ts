@@ -16,6 +16,7 @@ import { openStore } from "../../src/store/open-store.js";
 import { FakeSlack } from "../fakes/slack-api.js";
 import { change as fixture } from "../support/change-fixture.js";
 import { createTempDir, type TempDir } from "../support/temp-dir.js";
+import { asyncStore } from "../../src/store/async-sqlite.js";
 
 const CHANNEL = { platform: "slack" as const, id: "C0INCIDENT" };
 /** Per attempt: three attempts and their back-off fail a call in about 2 s. */
@@ -36,7 +37,7 @@ function newChat(options: ConstructorParameters<typeof ChatOut>[4], apiTimeoutMs
   chats.register(
     createSlackGateway(createWebClient("xoxb-chat-timeouts", { apiUrl: slack.apiUrl, apiTimeoutMs }), logger),
   );
-  return new ChatOut(store, chats, logger, undefined, options);
+  return new ChatOut(asyncStore(store), chats, logger, undefined, options);
 }
 
 /** A recorded change awaiting approval by bob and carol (production policy), requested by alice. */

@@ -18,6 +18,7 @@ import { declareSandboxConsumers } from "../../src/runner/sandbox-consumers.js";
 import { createSimulatorCredential, simulatorAzureConfig } from "../../src/sandbox/index.js";
 import { findSecrets } from "../support/scan-secrets.js";
 import { startSandboxEngine, users, type SandboxEngine } from "../support/sandbox-engine.js";
+import { asyncStore } from "../../src/store/async-sqlite.js";
 
 const GOLDEN = new URL("../fixtures/evidence-golden/", import.meta.url);
 const OWNER = "team-lang@contoso.com";
@@ -66,7 +67,7 @@ export function normalise(text: string, version: string): string {
 beforeAll(async () => {
   kt = await startSandboxEngine({ version: keyturnVersion() });
   // the platform team declared its applications before the incident, as the sandbox does at start
-  declareSandboxConsumers(kt.store, kt.sim.consumerSecrets, { now: () => new Date() });
+  await declareSandboxConsumers(asyncStore(kt.store), kt.sim.consumerSecrets, { now: () => new Date() });
   const translator = kt.sim.consumerSecrets.find((s) => s.name === "translator-key")!;
   const azure = createAzurePorts(
     simulatorAzureConfig(kt.sim),

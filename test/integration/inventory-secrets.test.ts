@@ -108,8 +108,8 @@ describe("inventory of Key Vault secrets", () => {
       clock: { now: () => new Date() },
       logger,
       cacheMs: 0,
-      declared: () => declared,
-      known: () => knownHolders([], declared),
+      declared: async () => declared,
+      known: async () => knownHolders([], declared),
     });
     const inv = await inventory.take(account);
     const byName = (n: string) => inv.consumers.find((c) => c.name === n);

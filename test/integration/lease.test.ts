@@ -12,6 +12,7 @@ import { createEngine, type Engine } from "../../src/runner/engine.js";
 import { openStore } from "../../src/store/open-store.js";
 import { change } from "../support/change-fixture.js";
 import { useTempDir } from "../support/temp-dir.js";
+import { asyncStore } from "../../src/store/async-sqlite.js";
 
 const tmp = useTempDir("keyturn-lease-");
 const dbPath = () => tmp.current.file("keyturn.db");
@@ -128,7 +129,7 @@ const noAzure = new Proxy(
 
 function engineOn(store: Store, name: string, pid: number, lines: string[], gone = false): Engine {
   return createEngine({
-    store,
+    store: asyncStore(store),
     azure: noAzure,
     policy: createPolicyBook(parsePolicy({ defaults: { approvers: ["bob@contoso.com"] } })),
     chats: new ChatRegistry(),

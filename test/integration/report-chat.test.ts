@@ -23,6 +23,7 @@ import { findSecrets } from "../support/scan-secrets.js";
 import { shownOf } from "../support/teams-visible.js";
 import { fastPolicy, startSandboxEngine, users, type SandboxEngine } from "../support/sandbox-engine.js";
 import { ThreadRecorder } from "../support/thread-recorder.js";
+import { asyncStore } from "../../src/store/async-sqlite.js";
 
 let kt: SandboxEngine;
 const seen = (m: Message) => visibleText(toBlocks(m).blocks);
@@ -41,7 +42,7 @@ describe("the fleet report in chat", () => {
     const azure = createAzurePorts(
       {
         ...simulatorAzureConfig(kt.sim),
-        knownHolders: (id) => knownHoldersOf(kt.store, id),
+        knownHolders: (id) => knownHoldersOf(asyncStore(kt.store), id),
       },
       createSimulatorCredential(),
       createLogger({ level: "silent" }),
@@ -51,9 +52,9 @@ describe("the fleet report in chat", () => {
     chats.register(recorder);
     const policy = createPolicyBook(fastPolicy());
     const reminders = new Reminders(
-      kt.store,
+      asyncStore(kt.store),
       new AccountDirectory(azure.accounts, clock),
-      new Queries(kt.store, azure, policy, clock),
+      new Queries(asyncStore(kt.store), azure, policy, clock),
       chats,
       clock,
       createLogger({ level: "silent" }),

@@ -24,6 +24,7 @@ import { declareSandboxConsumers } from "../../src/runner/sandbox-consumers.js";
 import { createSimulatorCredential, simulatorAzureConfig } from "../../src/sandbox/index.js";
 import { findSecrets } from "../support/scan-secrets.js";
 import { fastPolicy, startSandboxEngine, users, type SandboxEngine } from "../support/sandbox-engine.js";
+import { asyncStore } from "../../src/store/async-sqlite.js";
 
 const GOLDEN = new URL("../fixtures/report-golden/", import.meta.url);
 const DAY = 86_400_000;
@@ -48,7 +49,7 @@ function normalise(text: string, now: Date, version: string): string {
 beforeAll(async () => {
   // no simulated application traffic: the calls seen in 24 h are the same on every run
   kt = await startSandboxEngine({ sim: { consumers: false } });
-  declareSandboxConsumers(kt.store, kt.sim.consumerSecrets, { now: () => new Date() });
+  await declareSandboxConsumers(asyncStore(kt.store), kt.sim.consumerSecrets, { now: () => new Date() });
   await kt.say(users.alice, 'rotate contoso-translator --reason "quarterly rotation"');
   for (const who of [users.bob, users.carol])
     await kt.press(who, { kind: "approve", changeId: "CHG-1", planHash: kt.change("CHG-1").plan.hash });
@@ -66,8 +67,8 @@ beforeAll(async () => {
   const azure = createAzurePorts(
     {
       ...simulatorAzureConfig(kt.sim),
-      declaredConsumers: (id) => kt.store.declaredConsumers(id),
-      knownHolders: (id) => knownHoldersOf(kt.store, id),
+      declaredConsumers: async (id) => kt.store.declaredConsumers(id),
+      knownHolders: (id) => knownHoldersOf(asyncStore(kt.store), id),
     },
     createSimulatorCredential(),
     createLogger({ level: "silent" }),
@@ -75,7 +76,7 @@ beforeAll(async () => {
   doc = await gatherReport(
     {
       directory: new AccountDirectory(azure.accounts, clock),
-      queries: new Queries(kt.store, azure, createPolicyBook(fastPolicy()), clock),
+      queries: new Queries(asyncStore(kt.store), azure, createPolicyBook(fastPolicy()), clock),
       clock,
     },
     { label: "SANDBOX", version: "9.9.9-golden" },

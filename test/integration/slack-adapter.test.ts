@@ -13,6 +13,7 @@ import { openStore } from "../../src/store/open-store.js";
 import { FakeSlack } from "../fakes/slack-api.js";
 import { blockAction, buttonsOf, sign, slashCommand, viewSubmission } from "../fakes/slack-sign.js";
 import { createTempDir, type TempDir } from "../support/temp-dir.js";
+import { asyncStore } from "../../src/store/async-sqlite.js";
 
 const SECRET = "integration-signing-secret";
 const CHANNEL = "C0INCIDENT";
@@ -120,7 +121,7 @@ async function serve(over: Partial<SlackConfig>): Promise<{ base: string; close(
   for (const k of Object.keys(over) as (keyof SlackConfig)[]) if (over[k] === undefined) delete config[k];
   const a = createSlackAdapter({
     service,
-    store,
+    store: asyncStore(store),
     logger: createLogger({ level: "silent" }),
     clock: { now: () => new Date() },
     config,
@@ -149,7 +150,7 @@ beforeAll(async () => {
   service = new TableService();
   adapter = createSlackAdapter({
     service,
-    store,
+    store: asyncStore(store),
     logger: createLogger({ level: "silent" }),
     clock: { now: () => new Date() },
     config: {

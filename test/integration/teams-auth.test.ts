@@ -8,6 +8,7 @@ import { createLogger } from "../../src/log.js";
 import { openStore } from "../../src/store/open-store.js";
 import { channelMessage, FakeConnector, inTenant, personalMessage } from "../fakes/bot-connector.js";
 import { LocalAuthority } from "../fakes/teams-auth.js";
+import { asyncStore } from "../../src/store/async-sqlite.js";
 
 const APP_ID = "0f5a6c7d-1111-4222-8333-944444444444";
 let authority: LocalAuthority;
@@ -32,7 +33,7 @@ beforeAll(async () => {
   connector = await new FakeConnector().start();
   const adapter = createTeamsAdapter({
     service,
-    store: openStore(":memory:"),
+    store: asyncStore(openStore(":memory:")),
     logger: createLogger({ level: "silent" }),
     clock: { now: () => new Date() },
     config: {
@@ -121,7 +122,7 @@ describe("Teams requests are authenticated when an app id is configured", () => 
     expect(() =>
       createTeamsAdapter({
         service,
-        store: openStore(":memory:"),
+        store: asyncStore(openStore(":memory:")),
         logger: createLogger({ level: "silent" }),
         clock: { now: () => new Date() },
         config: { production: true },
@@ -134,7 +135,7 @@ describe("Teams without an app id", () => {
   const adapter = (config: Partial<Parameters<typeof createTeamsAdapter>[0]["config"]>) =>
     createTeamsAdapter({
       service,
-      store: openStore(":memory:"),
+      store: asyncStore(openStore(":memory:")),
       logger: createLogger({ level: "silent" }),
       clock: { now: () => new Date() },
       config: { production: false, ...config },

@@ -16,6 +16,7 @@ import { KeyturnError } from "../../src/core/errors.js";
 import { renderError } from "../../src/core/render/index.js";
 import { asMessageText, asTextBlock, cardTexts, shownOf } from "../support/teams-visible.js";
 import { cardAction, cardOf, channelMessage, FakeConnector, PEOPLE, TENANT } from "../fakes/bot-connector.js";
+import { asyncStore } from "../../src/store/async-sqlite.js";
 
 const NOW = new Date("2026-03-02T10:15:30.000Z");
 let connector: FakeConnector;
@@ -43,7 +44,7 @@ beforeAll(async () => {
   connector = await new FakeConnector().start();
   teams = createTeamsAdapter({
     service,
-    store: openStore(":memory:"),
+    store: asyncStore(openStore(":memory:")),
     logger: createLogger({ level: "silent" }),
     clock: { now: () => NOW },
     config: { anonymous: true, production: false, requestTimeoutMs: 2_000 },

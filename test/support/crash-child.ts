@@ -15,6 +15,7 @@ import { ChatRegistry } from "../../src/runner/chat-registry.js";
 import { createEngine } from "../../src/runner/engine.js";
 import { createSimulatorCredential, simulatorAzureConfig } from "../../src/sandbox/index.js";
 import { openStore } from "../../src/store/open-store.js";
+import { asyncStore } from "../../src/store/async-sqlite.js";
 
 const env = process.env;
 const killAfter = env.KILL_AFTER_SEQ ? Number(env.KILL_AFTER_SEQ) : Infinity;
@@ -104,7 +105,7 @@ const policy = parsePolicy({
   policies: [{ name: "production", match: { resourceGroups: ["rg-ai-prod"] }, approvalsRequired: 2 }],
 });
 const engine = createEngine({
-  store,
+  store: asyncStore(store),
   azure,
   policy: createPolicyBook(policy),
   chats,

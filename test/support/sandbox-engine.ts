@@ -25,6 +25,7 @@ import {
 } from "../../src/sandbox/index.js";
 import { openStore } from "../../src/store/open-store.js";
 import { ThreadRecorder } from "./thread-recorder.js";
+import { asyncStore } from "../../src/store/async-sqlite.js";
 
 export const users = {
   alice: person("alice", "Alice Ng", "U0ALICE"),
@@ -99,8 +100,8 @@ export async function startSandboxEngine(
       ...simulatorAzureConfig(sim),
       maxRetryAfterSeconds: 5,
       requestTimeoutMs: 1500,
-      declaredConsumers: (id) => store.declaredConsumers(id),
-      knownHolders: (id) => knownHoldersOf(store, id),
+      declaredConsumers: async (id) => store.declaredConsumers(id),
+      knownHolders: (id) => knownHoldersOf(asyncStore(store), id),
       ...opts.azure,
     },
     createSimulatorCredential(),
@@ -110,7 +111,7 @@ export async function startSandboxEngine(
   const chat = new ThreadRecorder();
   chats.register(chat);
   const engine = createEngine({
-    store,
+    store: asyncStore(store),
     azure,
     policy: createPolicyBook(opts.policy ?? fastPolicy()),
     chats,

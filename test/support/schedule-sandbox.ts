@@ -22,6 +22,7 @@ import {
 } from "../../src/sandbox/index.js";
 import { openStore } from "../../src/store/open-store.js";
 import { ThreadRecorder } from "./thread-recorder.js";
+import { asyncStore } from "../../src/store/async-sqlite.js";
 
 export interface ScheduleSandbox {
   readonly sim: Simulator;
@@ -47,8 +48,8 @@ export async function startScheduleSandbox(policy: Policy): Promise<ScheduleSand
       ...simulatorAzureConfig(sim),
       maxRetryAfterSeconds: 5,
       requestTimeoutMs: 1500,
-      declaredConsumers: (id) => store.declaredConsumers(id),
-      knownHolders: (id) => knownHoldersOf(store, id),
+      declaredConsumers: async (id) => store.declaredConsumers(id),
+      knownHolders: (id) => knownHoldersOf(asyncStore(store), id),
     },
     createSimulatorCredential(),
     logger,
@@ -57,7 +58,7 @@ export async function startScheduleSandbox(policy: Policy): Promise<ScheduleSand
   const chat = new ThreadRecorder();
   chats.register(chat);
   const engine = createEngine({
-    store,
+    store: asyncStore(store),
     azure,
     policy: createPolicyBook(policy),
     chats,

@@ -73,7 +73,7 @@ function ctx(
       state.now += ms;
       return Promise.resolve();
     },
-    fence: () => undefined,
+    fence: async () => undefined,
     notifyOwner: () => Promise.resolve(true),
     writes,
   };

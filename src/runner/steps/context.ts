@@ -19,7 +19,7 @@ export interface StepContext {
    * The fencing check: confirms (and renews) this process's runner lease; throws an error named
    * LeaseLost when another process took over. Writes through `azure` already call it.
    */
-  readonly fence: () => void;
+  readonly fence: () => Promise<void>;
   /** Sends a direct message to a consumer's owner (manual consumers). */
   readonly notifyOwner: (owner: string, text: string) => Promise<boolean>;
 }

@@ -21,14 +21,14 @@ const DEFAULT_BOUND_MS = 120_000;
 const held = new Map<string, SecretValue>();
 
 /** The port's write, or a clear error where the Azure side cannot set it. */
-function setLocalAuth(ctx: StepContext, disabled: boolean): Promise<Account> {
+async function setLocalAuth(ctx: StepContext, disabled: boolean): Promise<Account> {
   const set = ctx.azure.accounts.setLocalAuth?.bind(ctx.azure.accounts);
   if (!set)
     throw new KeyturnError(
       "config_invalid",
       "This keyturn's Azure connection cannot update accounts (no setLocalAuth): upgrade keyturn, then resume.",
     );
-  ctx.fence();
+  await ctx.fence();
   return set(ctx.account.id, disabled);
 }
 

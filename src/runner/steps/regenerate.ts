@@ -47,7 +47,7 @@ export const regenerate: StepExecutor = {
     await ctx.recordIntent("regenerate", { slot, fingerprint: expected });
     // inside the lease (just renewed): read the live key again right before acting; no other
     // keyturn can act while this process holds the lease, so what it reads now is what it acts on
-    ctx.fence();
+    await ctx.fence();
     const live = await azure.accounts.listKeys(account.id);
     if (live[slot].fingerprint !== expected)
       return alreadyDone(live, "it changed while keyturn was about to regenerate it");
