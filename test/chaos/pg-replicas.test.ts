@@ -229,15 +229,31 @@ describe("replicas on PostgreSQL, the runner SIGKILLed during rotations", () => 
     FULL ? 3_600_000 : 300_000,
   );
 
-  // DEFECT (src/runner/runner-lease.ts defaults): a runner killed mid-rotation has just renewed its
-  // lease (confirm() renews it before every Azure write), so a standby on another machine waits the
-  // whole TTL (15 s) plus up to one poll (1 s): 15.0–16 s measured, above the 15 s bound. Unskip once
-  // the TTL or the standby's poll keeps a take-over within the bound.
-  it.skip(`every take-over measured above was within ${TAKEOVER_BOUND_MS / 1000} s`, () => {
-    expect(takeovers.length, "run with the chaos test above: it measures them").toBeGreaterThan(0);
-    for (const t of takeovers)
-      expect(t.leaseMs, `take-over after killing replica ${t.from.replica}`).toBeLessThanOrEqual(
-        TAKEOVER_BOUND_MS,
-      );
+  // DEFECT (src/runner/runner-lease.ts defaults): a runner that dies mid-rotation has just renewed
+  // its lease (confirm() renews it before every Azure write), so a standby on another machine waits
+  // the whole TTL (15 s) and then up to one poll (1 s): 15.1–15.9 s measured, above the 15 s bound.
+  // Unskip once the TTL or the standby's poll keeps a take-over within the bound.
+  it.skip(`a runner killed right after renewing its lease is taken over within ${TAKEOVER_BOUND_MS / 1000} s`, async () => {
+    // the chaos run above stopped every replica for the operator's check: they come back
+    for (const r of rig.replicas) if (!r.kt.kt) await rig.restart(r);
+    const measured: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { lease } = await rig.waitLeader();
+      // the worst moment, and the usual one during a rotation: the lease was renewed a moment ago
+      for (let t = 0; (await rig.view.lease())!.renewedAt === lease.renewedAt; t++) {
+        if (t > 200) throw new Error("the runner did not renew its lease");
+        await sleep(20);
+      }
+      const killed = rig.replicas.find((r) => r.kt.kt?.child.pid === lease.pid)!;
+      const before = rig.announcements();
+      const from = { replica: killed.index, pid: lease.pid, host: lease.host, token: lease.token };
+      const stoppedAt = Date.now();
+      await killed.kt.kill();
+      const t = await rig.waitTakeover(from, stoppedAt, before);
+      process.stdout.write(`pg-replicas: killed right after a renewal; take-over after ${t.leaseMs} ms\n`);
+      measured.push(t.leaseMs);
+      await rig.restart(killed);
+    }
+    for (const ms of measured) expect(ms).toBeLessThanOrEqual(TAKEOVER_BOUND_MS);
   });
 });
