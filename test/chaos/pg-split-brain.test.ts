@@ -232,4 +232,41 @@ describe("split brain: the runner frozen past its lease in the regenerate step",
     await expectStoodBy(old, t);
     await expectCompletedOnce(requested.id);
   }, 180_000);
+
+  // DEFECT (src/runner/service.ts, opening a rotation): the runner loses its lease between recording
+  // the new change and noting its evidence thread; the refused note becomes an internal error, and
+  // the requester reads "Something went wrong (ref …). Nothing was changed by this request" about a
+  // change that was recorded and goes on under the new runner. Unskip once the answer is honest.
+  it.skip("a rotate answered across a lost lease names the change it opened", async () => {
+    const { replica: runner } = await rig.waitLeader();
+    const known = new Set((await rig.view.changes()).map((c) => c.id));
+    // Slack answers the evidence thread's permalink late: the rotate is still being answered
+    rig.slack.slow(2000, ["chat.getPermalink"]);
+    await runner.kt.command(
+      SLACK_IDS.alice,
+      `rotate ${translator.name} --reason "split brain while answering"`,
+    );
+    const asked = `c${runner.kt.commandsSent}`;
+    const opened = await waitFor(
+      "the change to be recorded and its thread posted",
+      async () =>
+        rig.slack.calls.includes("chat.getPermalink (stalled)") &&
+        (await rig.view.changes()).find((c) => !known.has(c.id)),
+      30_000,
+      20,
+    );
+    const { old } = await freezeUntilTakenOver("while answering a rotate", () =>
+      Promise.resolve(rig.slack.unhang()),
+    );
+    expect(old).toBe(runner);
+    const answer = await waitFor(
+      "the answer to the rotate",
+      () => runner.kt.responses.find((r) => r.id.endsWith(asked)),
+      30_000,
+    );
+    const text = JSON.stringify(answer.body);
+    expect(text).toContain(opened.id);
+    expect(text).not.toMatch(/Nothing was changed/);
+    await rig.command(SLACK_IDS.alice, `cancel ${opened.id}`);
+  }, 180_000);
 });
