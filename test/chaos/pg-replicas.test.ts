@@ -142,6 +142,12 @@ describe("replicas on PostgreSQL, the runner SIGKILLed during rotations", () => 
       }
 
       const changes = await rig.view.changes();
+      // every rotation a lane saw through is a change of its own, in the store
+      expect(
+        done.filter((id, i) => done.indexOf(id) !== i),
+        `rotations counted twice: ${done.join(", ")}`,
+      ).toEqual([]);
+      for (const id of done) expect(changes.map((c) => c.id)).toContain(id);
       process.stdout.write(
         changes
           .map(

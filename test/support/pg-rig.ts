@@ -11,17 +11,13 @@
  * The test reads changes, events and the lease from the store itself (PostgreSQL through
  * `openPgStore`, read-only use; SQLite read-only), never through a replica.
  */
-import Database from "better-sqlite3";
-import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Change } from "../../src/core/domain.js";
-import type { RunnerLease, StoredEvent, VerifyResult } from "../../src/core/ports.js";
-import { toEvent, type EventRow } from "../../src/store/event-row.js";
-import { toLease, type LeaseRow } from "../../src/store/lease-rules.js";
-import { openPgStore, type PgStore } from "../../src/store/pg/pg-store.js";
+import type { RunnerLease } from "../../src/core/ports.js";
 import {
   azureEnv,
   startStandaloneSimulator,
@@ -31,7 +27,12 @@ import {
 import { FakeSlack } from "../fakes/slack-api.js";
 import { ChaosKeyturn, SLACK_IDS, type SpawnProgram } from "./chaos-keyturn.js";
 import { startEmbeddedPg, type EmbeddedPg } from "./embedded-pg.js";
-import { stopChild, type RunningProgram } from "./spawn-keyturn.js";
+import { spawnOnHost } from "./pg-rig-host.js";
+import { spawnKeyturn } from "./spawn-keyturn.js";
+import { parseJson, pgView, sqliteView, type CliVerdict, type RigStoreView } from "./pg-rig-view.js";
+
+export type { RigStoreView } from "./pg-rig-view.js";
+export { spawnOnHost } from "./pg-rig-host.js";
 
 const run = promisify(execFile);
 
@@ -43,20 +44,6 @@ const run = promisify(execFile);
 export const LEASE_TTL_ENV = "KEYTURN_LEASE_TTL_SECONDS";
 
 export type RigStoreKind = "pg" | "sqlite";
-
-/** The store as the test reads it, whatever the replicas do. */
-export interface RigStoreView {
-  changes(): Promise<Change[]>;
-  change(id: string): Promise<Change | undefined>;
-  /** Every event (or one change's), by seq. */
-  events(changeId?: string): Promise<StoredEvent[]>;
-  lease(): Promise<RunnerLease | undefined>;
-  /** The store's own verification (PostgreSQL: `verify()` of the store; SQLite: `keyturn audit verify`). */
-  verify(): Promise<VerifyResult>;
-  /** Every change document and event payload as stored (to look for key values). */
-  dump(): Promise<string>;
-  close(): Promise<void>;
-}
 
 export interface Replica {
   readonly index: number;
@@ -117,7 +104,7 @@ export interface ReplicaRig {
   /** Alice requests a rotation; Bob and Carol approve it. */
   requestApproved(account: { id: string; name: string }, reason: string): Promise<Change>;
   /** `keyturn audit verify --json` with a replica's settings (all stopped or not). */
-  auditVerifyCli(): Promise<{ code: number; out: string; json: { ok?: boolean; events?: number } | null }>;
+  auditVerifyCli(): Promise<CliVerdict>;
   close(): Promise<void>;
 }
 
@@ -172,9 +159,9 @@ export async function startReplicaRig(prefix: string, opts: ReplicaRigOptions): 
           r.host = `keyturn-r${index}-g${r.generation}`;
           return spawnOnHost(r.host, e);
         }
-      : async (e) => {
+      : (e) => {
           r.generation++;
-          const { spawnKeyturn } = await import("./spawn-keyturn.js");
+          r.host = hostname();
           return spawnKeyturn(e);
         };
     // PostgreSQL: each replica its own data directory; SQLite: the store is the shared data directory
@@ -355,146 +342,6 @@ export async function startReplicaRig(prefix: string, opts: ReplicaRigOptions): 
   }
   return rig;
 }
-
-/** The built keyturn in its own UTS namespace, under `host` (as on another machine). */
-export async function spawnOnHost(
-  host: string,
-  env: Record<string, string>,
-  timeoutMs = 60_000,
-): Promise<RunningProgram> {
-  // unshare and sh exec in place: the child's pid is keyturn's own (signals reach it directly)
-  const child = spawn(
-    "unshare",
-    ["--uts", "sh", "-c", 'hostname "$1" && exec "$0" dist/src/cli.js start', process.execPath, host],
-    {
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: process.env.HOME ?? "",
-        PORT: "0",
-        KEYTURN_CONSOLE: "off",
-        LOG_LEVEL: "info",
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`keyturn on ${host} did not start:\n${out}`)), timeoutMs);
-    const check = () => {
-      const m = /keyturn ready on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    child.stdout.on("data", check);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`keyturn on ${host} exited with ${code}:\n${out}`));
-    });
-  });
-  return { child, url, output: () => out, stop: () => stopChild(child) };
-}
-
-async function pgView(url: string): Promise<RigStoreView> {
-  // the first replica has migrated the schema: opening finds it current and changes nothing
-  const store: PgStore = await openPgStore(url, { signingKeyFile: null });
-  return {
-    changes: async () => (await store.listChanges()).reverse(),
-    change: (id) => store.getChange(id),
-    events: (changeId) => store.events(changeId ? { changeId } : {}),
-    lease: () => store.runnerLease(),
-    verify: () => store.verify(),
-    async dump() {
-      const r = await store.pool.query<{ t: string }>(
-        "SELECT doc AS t FROM changes UNION ALL SELECT payload AS t FROM events UNION ALL SELECT value AS t FROM kv",
-      );
-      return r.rows.map((x) => x.t).join("\n");
-    },
-    close: () => store.close(),
-  };
-}
-
-function sqliteView(
-  dbPath: string,
-  cli: () => Promise<{ code: number; out: string; json: { ok?: boolean; events?: number } | null }>,
-): RigStoreView {
-  const read = <T>(fn: (db: Database.Database) => T, empty: T): T => {
-    if (!existsSync(dbPath)) return empty;
-    const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-    try {
-      db.pragma("busy_timeout = 5000");
-      return fn(db);
-    } finally {
-      db.close();
-    }
-  };
-  const changes = () =>
-    read(
-      (db) =>
-        (db.prepare("SELECT doc FROM changes ORDER BY created_at").all() as { doc: string }[]).map(
-          (r) => JSON.parse(r.doc) as Change,
-        ),
-      [] as Change[],
-    );
-  return {
-    changes: () => Promise.resolve(changes()),
-    change: (id) => Promise.resolve(changes().find((c) => c.id === id)),
-    events: (changeId) =>
-      Promise.resolve(
-        read(
-          (db) =>
-            (
-              (changeId
-                ? db.prepare("SELECT * FROM events WHERE change_id = ? ORDER BY seq").all(changeId)
-                : db.prepare("SELECT * FROM events ORDER BY seq").all()) as EventRow[]
-            ).map(toEvent),
-          [] as StoredEvent[],
-        ),
-      ),
-    lease: () =>
-      Promise.resolve(
-        read((db) => {
-          const row = db.prepare("SELECT * FROM runner_lease WHERE id = 1").get() as LeaseRow | undefined;
-          return row ? toLease(row) : undefined;
-        }, undefined),
-      ),
-    async verify() {
-      const r = await cli();
-      return r.json?.ok
-        ? { ok: true, events: r.json.events ?? 0, head: "" }
-        : ({ ok: false, events: r.json?.events ?? 0, problem: r.out } as unknown as VerifyResult);
-    },
-    dump: () =>
-      Promise.resolve(
-        read(
-          (db) =>
-            (
-              db
-                .prepare(
-                  "SELECT doc AS t FROM changes UNION ALL SELECT payload AS t FROM events UNION ALL SELECT value AS t FROM kv",
-                )
-                .all() as { t: string }[]
-            )
-              .map((x) => x.t)
-              .join("\n"),
-          "",
-        ),
-      ),
-    close: () => Promise.resolve(),
-  };
-}
-
-const parseJson = (s: string): { ok?: boolean; events?: number } | null => {
-  try {
-    return JSON.parse(s) as { ok?: boolean; events?: number };
-  } catch {
-    return null;
-  }
-};
 
 export const describeLease = (l: RunnerLease | undefined): string =>
   l
