@@ -177,6 +177,7 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     logger,
     sandbox: config.sandbox || config.azure.credential === "simulator",
     ...(config.digestChannel ? { digestChannel: config.digestChannel } : {}),
+    ...(config.scheduleChannel ? { scheduleChannel: config.scheduleChannel } : {}),
     // standby / take-over lines go to whoever started keyturn, not only to the log
     announce: (line) => stdout.write(line + "\n"),
     version: keyturnVersion(),
