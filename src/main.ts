@@ -27,6 +27,7 @@ import { openChangesNote } from "./open-changes-note.js";
 import { type StdinKind, stdinKind } from "./stdin-kind.js";
 import { ChatRegistry } from "./runner/chat-registry.js";
 import { createEngine, type Engine } from "./runner/engine.js";
+import { leaseTtlMs } from "./runner/runner-lease.js";
 import { createSimulatorCredential } from "./sandbox/credential.js";
 import { simulatorAzureConfig, startSimulator, type Simulator } from "./sandbox/index.js";
 import { openKeyturnStore } from "./store/open-keyturn-store.js";
@@ -176,9 +177,13 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     logger,
     sandbox: config.sandbox || config.azure.credential === "simulator",
     ...(config.digestChannel ? { digestChannel: config.digestChannel } : {}),
+    ...(config.scheduleChannel ? { scheduleChannel: config.scheduleChannel } : {}),
     // standby / take-over lines go to whoever started keyturn, not only to the log
     announce: (line) => stdout.write(line + "\n"),
     version: keyturnVersion(),
+    lease: { ttlMs: leaseTtlMs(env) },
+    // replicas on one PostgreSQL database: a standby answers and records commands, the runner acts
+    standbyAccepts: opened.kind === "postgresql",
   });
 
   const app = express();
@@ -258,7 +263,8 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
         api: engine.api,
         verifier: createEntraVerifier(api),
         channel: api.channel,
-        role: () => engine.role(),
+        // a standby replica answers the API as well; a standby on one SQLite data directory refuses
+        role: () => (engine.accepts() ? "runner" : "standby"),
         logger,
         label: config.sandbox || config.azure.credential === "simulator" ? "SANDBOX" : undefined,
         permalink: (id) => store.getKv<string>("permalink", id),

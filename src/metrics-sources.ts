@@ -5,7 +5,7 @@
  */
 import { trace, SpanStatusCode } from "@opentelemetry/api";
 import type { Account, Change, StepEvidence } from "./core/domain.js";
-import type { Logger, NewEvent, AsyncStore } from "./core/ports.js";
+import type { AsyncStore, ChangeCommit, Logger, NewEvent } from "./core/ports.js";
 import { recordStep, recordTransition, type MetricsSources } from "./metrics.js";
 
 const PAUSING_EVENTS = new Set(["step_failed", "revalidation_failed"]);
@@ -16,20 +16,36 @@ const PAUSING_EVENTS = new Set(["step_failed", "revalidation_failed"]);
  * fails a commit.
  */
 export function observedStore(store: AsyncStore, logger: Logger): AsyncStore {
-  return {
-    ...store,
-    async commit(change, events) {
-      const before = change ? (await store.getChange(change.id))?.state : undefined;
-      const stored = await store.commit(change, events);
-      try {
-        if (change && before !== change.state) recordTransition(change.state);
-        for (const e of events) observeStep(e);
-      } catch (e) {
-        logger.warn({ err: e }, "metrics: could not record a commit");
-      }
-      return stored;
-    },
+  const observe = (before: string | undefined, change: Change | null, events: readonly NewEvent[]) => {
+    try {
+      if (change && before !== change.state) recordTransition(change.state);
+      for (const e of events) observeStep(e);
+    } catch (e) {
+      logger.warn({ err: e }, "metrics: could not record a commit");
+    }
   };
+  const commit: AsyncStore["commit"] = async (change, events) => {
+    const before = change ? (await store.getChange(change.id))?.state : undefined;
+    const stored = await store.commit(change, events);
+    observe(before, change, events);
+    return stored;
+  };
+  const commitOn: AsyncStore["commitOn"] = async (id, decide) => {
+    let decided: ChangeCommit | null = null;
+    const current = await store.commitOn(id, (c) => (decided = decide(c)));
+    const d = decided as ChangeCommit | null;
+    if (current && d) observe(current.state, d.change, d.events);
+    return current;
+  };
+  // every other method as the store has it (a class's methods live on its prototype: no spread)
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === "commit") return commit;
+      if (prop === "commitOn") return commitOn;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }
 
 const tracer = trace.getTracer("keyturn");

@@ -42,6 +42,10 @@ export const envSchema = z.object({
     .string()
     .regex(/^(slack|teams|console):.+$/, "must look like slack:C0123 or teams:<conversation id>")
     .optional(),
+  KEYTURN_SCHEDULE_CHANNEL: z
+    .string()
+    .regex(/^(slack|teams|console):.+$/, "must look like slack:C0123 or teams:<conversation id>")
+    .optional(),
   KEYTURN_SANDBOX_SCENARIO: z.string().optional(),
   KEYTURN_SANDBOX: z
     .enum(["true", "false", "1", "0", "yes", "no"], {
@@ -138,6 +142,8 @@ export interface KeyturnConfig {
   readonly logFile: string;
   readonly console: "auto" | "on" | "off";
   readonly digestChannel?: { platform: "slack" | "teams" | "console"; id: string };
+  /** Where the evidence threads of scheduled rotations go (default: the digest channel). */
+  readonly scheduleChannel?: { platform: "slack" | "teams" | "console"; id: string };
   readonly policy: Policy;
   readonly policyFile: string;
   readonly sandbox: boolean;
@@ -293,12 +299,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): KeyturnConfig 
   }
   if (problems.length) throw invalid(problems);
 
-  const digest = e.KEYTURN_DIGEST_CHANNEL
-    ? {
-        platform: e.KEYTURN_DIGEST_CHANNEL.split(":")[0] as "slack" | "teams" | "console",
-        id: e.KEYTURN_DIGEST_CHANNEL.slice(e.KEYTURN_DIGEST_CHANNEL.indexOf(":") + 1),
-      }
-    : undefined;
+  const channelOf = (v: string | undefined) =>
+    v
+      ? { platform: v.split(":")[0] as "slack" | "teams" | "console", id: v.slice(v.indexOf(":") + 1) }
+      : undefined;
+  const digest = channelOf(e.KEYTURN_DIGEST_CHANNEL);
+  const schedule = channelOf(e.KEYTURN_SCHEDULE_CHANNEL);
   const config: KeyturnConfig = {
     port: e.PORT,
     host,
@@ -308,6 +314,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): KeyturnConfig 
     logFile: e.KEYTURN_LOG_FILE ?? resolve(e.KEYTURN_DATA_DIR, "keyturn.log"),
     console: e.KEYTURN_CONSOLE,
     ...(digest ? { digestChannel: digest } : {}),
+    ...(schedule ? { scheduleChannel: schedule } : {}),
     policy: policy!,
     policyFile,
     sandbox,

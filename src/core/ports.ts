@@ -265,6 +265,12 @@ export interface LeaseClaim {
   readonly host: string;
 }
 
+/** What a decision on a change commits: its new read model and the events that explain it. */
+export interface ChangeCommit {
+  readonly change: Change;
+  readonly events: readonly NewEvent[];
+}
+
 export interface Store {
   /**
    * Takes the runner lease when it is free, expired, already this claim's, or held by `replacing`
@@ -292,6 +298,13 @@ export interface Store {
    * change for an account throws KeyturnError("change_open").
    */
   commit(change: Change | null, events: readonly NewEvent[]): StoredEvent[];
+  /**
+   * Reads change `id` and commits what `decide` makes of it, in one transaction: no other writer
+   * (another keyturn replica on the same database) commits in between, so a decision is never made
+   * on a change someone else has just moved. `decide` is pure; null commits nothing. Returns the
+   * change as it was read (undefined: no such change, and `decide` is not called).
+   */
+  commitOn(id: string, decide: (current: Change) => ChangeCommit | null): Change | undefined;
   getChange(id: string): Change | undefined;
   listChanges(q?: { accountId?: string; open?: boolean; limit?: number }): Change[];
   lastRotation(accountId: string): { changeId: string; completedAt: string; by: PrincipalRef } | undefined;

@@ -42,6 +42,9 @@ export interface DriverDeps {
   readonly onLeaseLost?: () => void;
 }
 
+/** The effects that are work for the runner (not chat posts or timers). */
+export type Work = Extract<Effect, { type: "run_step" | "revalidate_plan" | "rollback" }>;
+
 export const timerId = (changeId: string, kind: string, index?: number): string =>
   index === undefined ? `${changeId}:${kind}` : `${changeId}:${kind}:${index}`;
 
@@ -51,13 +54,44 @@ export class Driver {
   readonly #stepping = new Set<string>();
   readonly #executors: Readonly<Record<string, StepExecutor>> = STEP_EXECUTORS;
   #stopped = false;
+  /** On a standby replica: the work an event calls for goes to the runner instead of running here. */
+  #forward: ((changeId: string, work: Work) => Promise<void>) | null = null;
 
   constructor(private readonly deps: DriverDeps) {}
+
+  /**
+   * Sends the work events call for (a step, a re-check of the plan, a rollback) to `to` instead of
+   * running it in this process (a standby replica records commands; the runner acts). null: run it here.
+   */
+  forwardWork(to: ((changeId: string, work: Work) => Promise<void>) | null): void {
+    this.#forward = to;
+  }
+
+  /** Starts work another replica recorded for this change (the runner picks it up). */
+  startWork(changeId: string, work: Work): void {
+    switch (work.type) {
+      case "run_step":
+        this.#spawn(changeId, () => this.runStep(changeId, work.index, work.phase));
+        return;
+      case "revalidate_plan":
+        this.#spawn(changeId, () => this.revalidate(changeId));
+        return;
+      case "rollback":
+        this.#spawn(changeId, () => this.#rollback(changeId));
+        return;
+    }
+  }
 
   /** Applies one event to a change under its lock; commits; performs its effects. */
   apply(changeId: string, event: WorkflowEvent, actor?: string): Promise<TransitionResult> {
     return this.#locks.run(changeId, async () => {
-      const change = await this.deps.store.getChange(changeId);
+      // read, decide and record in one transaction: another replica's command cannot slip in between
+      let decided: TransitionResult | null = null;
+      const change = await this.deps.store.commitOn(changeId, (current) => {
+        const r = transition(current, event);
+        decided = r;
+        return r.ok ? { change: r.change, events: [this.#record(changeId, event, actor, r.change)] } : null;
+      });
       if (!change)
         return {
           ok: false,
@@ -66,9 +100,8 @@ export class Driver {
             `No change ${changeId}. Run \`list\` or \`history <account>\`.`,
           ),
         };
-      const result = transition(change, event);
-      if (!result.ok) return result;
-      await this.deps.store.commit(result.change, [this.#record(changeId, event, actor, result.change)]);
+      const result = decided as TransitionResult | null;
+      if (!result?.ok) return result!;
       for (const effect of result.effects) await this.#perform(result.change, effect);
       // the closing head goes to the thread: a witness of the log outside the database
       if (isOpen(change.state) && !isOpen(result.change.state))
@@ -86,12 +119,11 @@ export class Driver {
     update?: (c: Change) => Change,
   ): Promise<void> {
     return this.#locks.run(changeId, async () => {
-      const change = await this.deps.store.getChange(changeId);
-      if (!change) return;
-      const next = update ? update(change) : change;
-      await this.deps.store.commit(next, [
-        { changeId, type, at: this.#now(), actor: actor ?? "keyturn", payload },
-      ]);
+      const at = this.#now();
+      await this.deps.store.commitOn(changeId, (change) => ({
+        change: update ? update(change) : change,
+        events: [{ changeId, type, at, actor: actor ?? "keyturn", payload }],
+      }));
     });
   }
 
@@ -380,13 +412,10 @@ export class Driver {
         chat.notifyApprovers(change.id, change);
         return;
       case "run_step":
-        this.#spawn(change.id, () => this.runStep(change.id, effect.index, effect.phase));
-        return;
       case "revalidate_plan":
-        this.#spawn(change.id, () => this.revalidate(change.id));
-        return;
       case "rollback":
-        this.#spawn(change.id, () => this.#rollback(change.id));
+        if (this.#forward) await this.#forward(change.id, effect);
+        else this.startWork(change.id, effect);
         return;
     }
   }

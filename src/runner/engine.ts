@@ -9,7 +9,7 @@ import type { WorkflowEvent } from "../core/workflow.js";
 import { AccountDirectory } from "./account-directory.js";
 import type { ChatRegistry } from "./chat-registry.js";
 import { ChatOut, policyPeople } from "./chat-out.js";
-import { Driver } from "./driver.js";
+import { Driver, type Work } from "./driver.js";
 import { Queries } from "./queries.js";
 import { Reminders } from "./reminders.js";
 import { Scheduler } from "./scheduler.js";
@@ -39,6 +39,12 @@ export interface EngineDeps {
   readonly retryDelaySeconds?: number;
   /** The runner lease: one process runs steps and timers per store (defaults suit production). */
   readonly lease?: LeaseOptions;
+  /**
+   * Replicas on one shared database (PostgreSQL): a standby answers people and records their
+   * commands, and hands the work they call for to the runner through the store. Without it a
+   * standby refuses requests (a second process on one SQLite data directory).
+   */
+  readonly standbyAccepts?: boolean;
   /** Lines for the person who started keyturn (standby, take-over); the log has them too. */
   readonly announce?: (line: string) => void;
   /** keyturn's version (package.json), named in every evidence pack. */
@@ -70,6 +76,8 @@ export interface Engine {
   role(): RunnerRole;
   /** Resolves when this process is the runner. */
   whenRunner(): Promise<void>;
+  /** Whether this process answers requests now (the runner; a standby replica once it stood down). */
+  accepts(): boolean;
 }
 
 export function createEngine(deps: EngineDeps): Engine {
@@ -130,12 +138,28 @@ export function createEngine(deps: EngineDeps): Engine {
 
   let timer: NodeJS.Timeout | null = null;
   let ticking: Promise<void> | null = null;
+  /** A deposed runner takes no command until what it was running has stopped and the lease is let go. */
+  let standingDown = false;
+
+  // on a standby replica, the work a command calls for is left in the store for the runner: a timer
+  // due now, which only the runner fires (it looks every tick)
+  const handOver = async (changeId: string, work: Work): Promise<void> => {
+    await deps.store.setTimer({
+      id: `${changeId}:work:${work.type}${work.type === "run_step" ? `:${work.index}:${work.phase}` : ""}`,
+      changeId,
+      kind: "work",
+      dueAt: deps.clock.now().toISOString(),
+      payload: work,
+    });
+  };
+  if (deps.standbyAccepts) driver.forwardWork(handOver);
 
   keeper = new LeaseKeeper(
     deps.store,
     logger,
     {
       async onRunner() {
+        driver.forwardWork(null);
         driver.activate();
         await driver.recover();
         await reminders.schedule();
@@ -144,17 +168,32 @@ export function createEngine(deps: EngineDeps): Engine {
         timer = setInterval(() => void tick(), deps.tickMs ?? 1000);
         timer.unref();
       },
-      onLost() {
+      async onLost() {
         if (timer) clearInterval(timer);
         timer = null;
         driver.stop();
+        if (!deps.standbyAccepts) return;
+        // a replica goes on answering people as a standby, once nothing it started can still record
+        standingDown = true;
+        try {
+          await driver.idle();
+          // forgets the lease it held (the new runner's is untouched): commands may be recorded again
+          await deps.store.releaseLease(deps.clock.now());
+          driver.forwardWork(handOver);
+        } finally {
+          standingDown = false;
+        }
       },
       announce: deps.announce ?? (() => undefined),
     },
-    deps.lease,
+    { ...deps.lease, replica: !!deps.standbyAccepts },
   );
   const lease = keeper;
   const standby = () => lease.role === "standby";
+  const accepts = () =>
+    lease.role === "runner" ||
+    lease.role === "starting" ||
+    (standby() && !!deps.standbyAccepts && !standingDown);
 
   /** A standby records nothing: it says so, and who the runner is, instead of half-doing a request. */
   const refusal = async (): Promise<Reply> => {
@@ -183,7 +222,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const answering = new Set<Promise<unknown>>();
   const answer = (run: () => Promise<Reply>): Promise<Reply> => {
     if (stopping) return Promise.resolve(stoppingReply());
-    if (standby()) return refusal();
+    if (!accepts()) return refusal();
     const p = run();
     answering.add(p);
     void p.then(
@@ -195,7 +234,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const service: KeyturnService = {
     handleText: (inv, text) => answer(() => inner.handleText(inv, text)),
     handleAction: (inv, action) => answer(() => inner.handleAction(inv, action)),
-    answerNow: (text, who) => (stopping || standby() ? null : inner.answerNow(text, who)),
+    answerNow: (text, who) => (stopping || !accepts() ? null : inner.answerNow(text, who)),
   };
   const answered = async (limitMs?: number): Promise<boolean> => {
     stopping = true;
@@ -234,6 +273,11 @@ export function createEngine(deps: EngineDeps): Engine {
         await deps.store.clearTimer(t.id);
         if (t.changeId) await driver.revalidate(t.changeId);
         return;
+      case "work":
+        // recorded by a standby replica: started here, not waited for (a step can take minutes)
+        await deps.store.clearTimer(t.id);
+        if (t.changeId) driver.startWork(t.changeId, t.payload as Work);
+        return;
     }
     if (event && t.changeId) {
       const r = await driver.apply(t.changeId, event);
@@ -267,6 +311,7 @@ export function createEngine(deps: EngineDeps): Engine {
     api: inner,
     tick,
     role: () => lease.role,
+    accepts,
     whenRunner: () => lease.whenRunner(),
     async start() {
       // the runner resumes open changes and starts the timer loop; a standby waits for the lease

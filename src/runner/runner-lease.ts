@@ -6,10 +6,11 @@
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import { KeyturnError } from "../core/errors.js";
 import type { LeaseClaim, Logger, RunnerLease, AsyncStore } from "../core/ports.js";
 
 export interface LeaseOptions {
-  /** How long a lease lasts without a renewal (default 15 s): the longest a standby waits for a silent holder. */
+  /** How long a lease lasts without a renewal (default 10 s): the longest a standby waits for a silent holder. */
   readonly ttlMs?: number;
   /** Heartbeat (default a third of the TTL). */
   readonly renewMs?: number;
@@ -18,8 +19,26 @@ export interface LeaseOptions {
   /** Wall-clock time: leases are compared across processes, so never a test's fake clock. */
   readonly now?: () => Date;
   readonly claim?: LeaseClaim;
+  /** One of several replicas on a shared database: a standby answers requests (said when it stands by). */
+  readonly replica?: boolean;
   /** Whether a holder is known to be gone (default: same host and its pid no longer exists). */
   readonly holderGone?: (lease: RunnerLease) => boolean;
+}
+
+/** Default lease time to live: a standby on another host takes over at most this long (plus one poll) after the runner dies. */
+export const DEFAULT_LEASE_TTL_MS = 10_000;
+
+/** The lease's time to live from KEYTURN_LEASE_SECONDS (3–300 s; default 10 s). */
+export function leaseTtlMs(env: NodeJS.ProcessEnv): number {
+  const raw = env.KEYTURN_LEASE_SECONDS?.trim();
+  if (!raw) return DEFAULT_LEASE_TTL_MS;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 3 || n > 300)
+    throw new KeyturnError(
+      "config_invalid",
+      `KEYTURN_LEASE_SECONDS is "${raw.slice(0, 20)}": give the seconds a runner's lease lasts without renewal (3 to 300; a standby takes over that long after the runner dies), or unset it for ${DEFAULT_LEASE_TTL_MS / 1000}.`,
+    );
+  return Math.round(n * 1000);
 }
 
 export type RunnerRole = "starting" | "runner" | "standby" | "stopped";
@@ -42,8 +61,12 @@ export function pidGoneOnThisHost(lease: RunnerLease): boolean {
 export interface LeaseHooks {
   /** This process became the runner: resume open changes, start timers. */
   onRunner(lease: RunnerLease, previous: RunnerLease | undefined): Promise<void>;
-  /** Another process took the lease: stop running anything now. */
-  onLost(): void;
+  /**
+   * Another process took the lease: stop running anything now (synchronously, before this returns);
+   * what it does after that (waiting for work in flight to wind down) is not waited for: the work
+   * in flight may be the very caller that found the lease lost.
+   */
+  onLost(): void | Promise<void>;
   /** A line for the person who started this process. */
   announce(line: string): void;
 }
@@ -62,6 +85,7 @@ export class LeaseKeeper {
   #becoming: Promise<void> | null = null;
   #beating = false;
   #trying = false;
+  readonly #replica: boolean;
 
   constructor(
     private readonly store: AsyncStore,
@@ -69,7 +93,7 @@ export class LeaseKeeper {
     private readonly hooks: LeaseHooks,
     opts: LeaseOptions = {},
   ) {
-    this.#ttl = opts.ttlMs ?? 15_000;
+    this.#ttl = opts.ttlMs ?? DEFAULT_LEASE_TTL_MS;
     this.#renewMs = opts.renewMs ?? Math.max(50, Math.floor(this.#ttl / 3));
     this.#pollMs = opts.pollMs ?? 1000;
     this.#now = opts.now ?? (() => new Date());
@@ -79,6 +103,7 @@ export class LeaseKeeper {
       host: hostname(),
     };
     this.#gone = opts.holderGone ?? pidGoneOnThisHost;
+    this.#replica = opts.replica ?? false;
   }
 
   get role(): RunnerRole {
@@ -130,7 +155,9 @@ export class LeaseKeeper {
     this.#role = "standby";
     this.#clear();
     // nothing more runs here from this moment; then who holds the lease now is looked up
-    this.hooks.onLost();
+    void Promise.resolve(this.hooks.onLost()).catch((e: unknown) =>
+      this.logger.warn({ err: e }, "standing down after losing the runner lease failed"),
+    );
     const current = await this.store.runnerLease().catch(() => undefined);
     this.logger.warn({ holder: current }, "runner lease lost; standing by");
     this.hooks.announce(
@@ -231,10 +258,20 @@ export class LeaseKeeper {
     if (this.#standbyAnnounced === holder.holder) return;
     this.#standbyAnnounced = holder.holder;
     this.logger.warn({ holder }, "another keyturn is the runner; standing by");
+    const takeOver = `It takes over when that process stops: at once if it exits on this host, otherwise ${Math.round(this.#ttl / 1000)} s after its last lease renewal.`;
+    if (this.#replica) {
+      this.hooks.announce(
+        [
+          `keyturn: STANDBY replica — another keyturn replica runs the changes of this database (${whom(holder)}, runner since ${holder.acquiredAt}, lease ${holder.token} valid until ${holder.expiresAt}).`,
+          `  This replica answers chat and API requests and records commands; the runner carries them out. ${takeOver}`,
+        ].join("\n"),
+      );
+      return;
+    }
     this.hooks.announce(
       [
         `keyturn: STANDBY — another keyturn process drives changes from this data directory (${whom(holder)}, runner since ${holder.acquiredAt}, lease ${holder.token} valid until ${holder.expiresAt}).`,
-        `  This process runs no steps or timers and refuses chat requests. It takes over when that process stops: at once if it exits on this host, otherwise ${Math.round(this.#ttl / 1000)} s after its last lease renewal.`,
+        `  This process runs no steps or timers and refuses chat requests. ${takeOver}`,
         "  To run a second keyturn side by side instead, give it its own KEYTURN_DATA_DIR.",
       ].join("\n"),
     );

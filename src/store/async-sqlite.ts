@@ -20,6 +20,7 @@ export function asyncStore(s: Store): AsyncStore {
     runnerLease: later(s.runnerLease.bind(s)),
     nextChangeId: later(s.nextChangeId.bind(s)),
     commit: later(s.commit.bind(s)),
+    commitOn: later(s.commitOn.bind(s)),
     getChange: later(s.getChange.bind(s)),
     listChanges: later(s.listChanges.bind(s)),
     lastRotation: later(s.lastRotation.bind(s)),

@@ -74,15 +74,18 @@ export function decideAcquire(
 }
 
 /**
- * The fencing check inside every commit's transaction: the holder must still hold it; a process
- * that never took the lease (a tool, a standby) writes nothing while a runner's lease is live.
+ * The fencing check inside every commit's transaction: the holder must still hold it (a deposed
+ * runner records nothing); a process that does not hold it (a tool, a standby) writes nothing while
+ * a runner's lease is live — unless it is a `replica`, which records the commands people give it
+ * (requests, approvals) while the runner alone acts on them.
  */
 export function writerRefusal(
   held: Held,
   cur: RunnerLease | undefined,
   nowMs: number,
+  replica = false,
 ): LeaseLost | undefined {
   if (held) return holds(held, cur) ? undefined : leaseLost(cur);
-  if (cur && Date.parse(cur.expiresAt) > nowMs) return leaseLost(cur);
+  if (!replica && cur && Date.parse(cur.expiresAt) > nowMs) return leaseLost(cur);
   return undefined;
 }

@@ -31,6 +31,7 @@ export async function openKeyturnStore(
     ...(logger ? { logger } : {}),
     // every replica signs checkpoints with the same key: one file, given to each (a Key Vault reference in production)
     signingKeyFile: signingKeyPath(dbPath, env),
+    replica: true,
   });
   return { store, kind: "postgresql", where: pgTarget(url).display };
 }

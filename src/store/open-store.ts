@@ -6,7 +6,15 @@
 import Database from "better-sqlite3";
 import type { Change } from "../core/domain.js";
 import { isOpen } from "../core/domain.js";
-import type { DeclaredConsumer, Logger, NewEvent, Store, StoredEvent, Timer } from "../core/ports.js";
+import type {
+  ChangeCommit,
+  DeclaredConsumer,
+  Logger,
+  NewEvent,
+  Store,
+  StoredEvent,
+  Timer,
+} from "../core/ports.js";
 import { openChangeError } from "./change-open.js";
 import { auditLog } from "./audit-log.js";
 import { loadSigner, signingKeyPath, type CheckpointSigner } from "./checkpoint-signer.js";
@@ -98,6 +106,17 @@ export function openStore(path: string, opts: StoreOptions = {}): Store {
     return append(events);
   });
 
+  const commitOnTx = db.transaction(
+    (id: string, decide: (current: Change) => ChangeCommit | null): Change | undefined => {
+      const row = st.getChange.get(id) as { doc: string } | undefined;
+      if (!row) return undefined;
+      const current = JSON.parse(row.doc) as Change;
+      const decided = decide(current);
+      if (decided) commitTx(decided.change, decided.events);
+      return current;
+    },
+  );
+
   const cached = new Map<string, Database.Statement>();
   const query = (sql: string): Database.Statement => {
     let s = cached.get(sql);
@@ -119,6 +138,9 @@ export function openStore(path: string, opts: StoreOptions = {}): Store {
         }
         throw e;
       }
+    },
+    commitOn(id, decide) {
+      return commitOnTx.immediate(id, decide);
     },
     getChange(id) {
       const row = st.getChange.get(id) as { doc: string } | undefined;

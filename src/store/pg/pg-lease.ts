@@ -29,6 +29,8 @@ export class PgLease {
   constructor(
     private readonly tx: Tx,
     private readonly pool: pg.Pool,
+    /** Records commands while another process holds the lease (see writerRefusal). */
+    private readonly replica = false,
   ) {}
 
   async acquire(
@@ -98,7 +100,7 @@ export class PgLease {
    * not write. The row stays locked until the commit ends, so no take-over lands in between.
    */
   async assertWriter(c: pg.PoolClient): Promise<void> {
-    const refusal = writerRefusal(this.held, await lockedRow(c), Date.now());
+    const refusal = writerRefusal(this.held, await lockedRow(c), Date.now(), this.replica);
     if (refusal) throw refusal;
   }
 }

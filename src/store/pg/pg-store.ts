@@ -15,6 +15,7 @@ import { isOpen } from "../../core/domain.js";
 import type { SignedCheckpoint, Witness } from "../../core/checkpoint.js";
 import type {
   AsyncStore,
+  ChangeCommit,
   DeclaredConsumer,
   LeaseClaim,
   Logger,
@@ -45,6 +46,11 @@ export interface PgStoreOptions extends PgConnectionOptions {
    * for this store's life (tests). With neither, `checkpoint` refuses and says what to set.
    */
   readonly signingKeyFile?: string | null;
+  /**
+   * One of several keyturn replicas on this database: it records the commands people give it
+   * (requests, approvals) while another replica holds the runner lease; only the holder acts.
+   */
+  readonly replica?: boolean;
   /** The schema steps (default: PG_MIGRATIONS); a test of a future step passes its own list. */
   readonly migrations?: readonly string[];
 }
@@ -72,6 +78,35 @@ export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promi
   return new PgStore(pool, opts);
 }
 
+/** A commit's change document and events, serialised (a key value anywhere is refused here). */
+interface PreparedWrite {
+  readonly change: Change | null;
+  readonly doc: string | null;
+  readonly events: readonly Prepared[];
+  readonly at: string | undefined;
+}
+
+function prepareWrite(change: Change | null, events: readonly NewEvent[]): PreparedWrite {
+  return {
+    change,
+    doc: change ? storeJson(change, `change ${change.id}`) : null,
+    events: events.map((e) => ({ e, ...canonicalPayload(e.payload, `event ${e.type}`) })),
+    at: events.at(-1)?.at,
+  };
+}
+
+/** The writes of a commit, inside its transaction after the fencing check. */
+async function write(c: pg.PoolClient, w: PreparedWrite): Promise<StoredEvent[]> {
+  const { change, doc } = w;
+  if (change && doc !== null) {
+    const open = isOpen(change.state);
+    const other = open ? await otherOpen(c, change) : undefined;
+    if (other) throw openChangeError(change.accountName, other);
+    await upsertChange(c, change, open, w.at ?? change.createdAt, doc);
+  }
+  return append(c, w.events);
+}
+
 export class PgStore implements AsyncStore {
   private readonly lease: PgLease;
   private signer: CheckpointSigner | null = null;
@@ -81,7 +116,7 @@ export class PgStore implements AsyncStore {
     readonly pool: pg.Pool,
     private readonly opts: PgStoreOptions = {},
   ) {
-    this.lease = new PgLease((fn) => this.tx(fn), pool);
+    this.lease = new PgLease((fn) => this.tx(fn), pool, opts.replica ?? false);
   }
 
   /** Runs `fn` in one transaction (READ COMMITTED unless told), rolled back on any error. */
@@ -125,23 +160,13 @@ export class PgStore implements AsyncStore {
 
   async commit(change: Change | null, events: readonly NewEvent[]): Promise<StoredEvent[]> {
     // serialised before the transaction: a key value anywhere is refused and nothing is written
-    const doc = change ? storeJson(change, `change ${change.id}`) : null;
-    const prepared: Prepared[] = events.map((e) => ({
-      e,
-      ...canonicalPayload(e.payload, `event ${e.type}`),
-    }));
+    const w = prepareWrite(change, events);
     try {
       return await this.tx(async (c) => {
         // the advisory lock (serialises every append) and the lease row, locked: the fencing check
         // holds until this transaction ends, so a deposed runner records nothing
         await this.lease.assertWriter(c);
-        if (change && doc !== null) {
-          const open = isOpen(change.state);
-          const other = open ? await otherOpen(c, change) : undefined;
-          if (other) throw openChangeError(change.accountName, other);
-          await upsertChange(c, change, open, events.at(-1)?.at ?? change.createdAt, doc);
-        }
-        return append(c, prepared);
+        return write(c, w);
       });
     } catch (e) {
       // the partial unique index is the last line of defence (a writer that skipped the check)
@@ -150,6 +175,20 @@ export class PgStore implements AsyncStore {
       }
       throw e;
     }
+  }
+
+  async commitOn(id: string, decide: (current: Change) => ChangeCommit | null): Promise<Change | undefined> {
+    return this.tx(async (c) => {
+      // the store's lock first (every commit of every replica takes it), then the read: nothing can
+      // commit between what `decide` saw and what it writes
+      await this.lease.assertWriter(c);
+      const r = await c.query<{ doc: string }>("SELECT doc FROM changes WHERE id = $1", [id]);
+      if (!r.rows[0]) return undefined;
+      const current = JSON.parse(r.rows[0].doc) as Change;
+      const decided = decide(current);
+      if (decided) await write(c, prepareWrite(decided.change, decided.events));
+      return current;
+    });
   }
 
   async getChange(id: string): Promise<Change | undefined> {
