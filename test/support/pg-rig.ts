@@ -12,7 +12,7 @@
  * `openPgStore`, read-only use; SQLite read-only), never through a replica.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -36,12 +36,8 @@ export { spawnOnHost } from "./pg-rig-host.js";
 
 const run = promisify(execFile);
 
-/**
- * The lease's time to live, in seconds, read by `keyturn start` (src/main.ts) into the runner's
- * LeaseOptions.ttlMs. Without it keyturn uses its default (15 s): the rig passes it only when a
- * test asks for another TTL.
- */
-export const LEASE_TTL_ENV = "KEYTURN_LEASE_TTL_SECONDS";
+/** The runner lease's time to live in seconds (3–300, keyturn's default 10), read by `keyturn start`. */
+export const LEASE_TTL_ENV = "KEYTURN_LEASE_SECONDS";
 
 export type RigStoreKind = "pg" | "sqlite";
 
@@ -86,8 +82,11 @@ export interface ReplicaRig {
   leader(): Promise<{ replica: Replica; lease: RunnerLease } | undefined>;
   /** Waits for a live runner (up to `timeoutMs`). */
   waitLeader(timeoutMs?: number): Promise<{ replica: Replica; lease: RunnerLease }>;
-  /** A slash command sent to the live runner (standbys refuse chat requests); waits for one. */
-  command(user: string, text: string, timeoutMs?: number): Promise<void>;
+  /**
+   * A slash command, sent to the live runner, or with `to: "any"` to the live replicas in turn (on
+   * PostgreSQL a standby replica answers and records commands too; on SQLite it refuses them).
+   */
+  command(user: string, text: string, opts?: { timeoutMs?: number; to?: "runner" | "any" }): Promise<void>;
   /** SIGKILLs the runner and waits for another replica to take the lease over. */
   killLeader(): Promise<Takeover>;
   /** After `stoppedAt`: waits for a replica other than `from` to hold a lease newer than `token`. */
@@ -145,6 +144,7 @@ export async function startReplicaRig(prefix: string, opts: ReplicaRigOptions): 
     KEYTURN_SIGNING_KEY_FILE: join(dir, "keyturn-signing.key"),
     ...(url ? { KEYTURN_DATABASE_URL: url } : {}),
     ...(opts.leaseTtlSeconds !== undefined ? { [LEASE_TTL_ENV]: String(opts.leaseTtlSeconds) } : {}),
+    ...(process.env.KEYTURN_RIG_LOGS ? { LOG_LEVEL: "debug" } : {}),
     ...opts.env,
   };
   // one Slack workspace: a runner updates the threads and DMs another replica posted
@@ -175,6 +175,7 @@ export async function startReplicaRig(prefix: string, opts: ReplicaRigOptions): 
   }
 
   let view: RigStoreView | null = null;
+  let turn = 0;
   const rig: ReplicaRig = {
     dir,
     kind,
@@ -204,19 +205,23 @@ export async function startReplicaRig(prefix: string, opts: ReplicaRigOptions): 
         await sleep(100);
       }
     },
-    async command(user, text, timeoutMs = 60_000) {
+    async command(user, text, { timeoutMs = 60_000, to = "runner" } = {}) {
       const end = Date.now() + timeoutMs;
       for (;;) {
-        const l = await rig.leader();
-        if (l?.replica.kt.kt) {
+        let target: Replica | undefined;
+        if (to === "any") {
+          const live = replicas.filter((x) => x.kt.kt && x.kt.kt.child.signalCode === null);
+          target = live[turn++ % Math.max(1, live.length)];
+        } else target = (await rig.leader())?.replica;
+        if (target?.kt.kt) {
           try {
-            await l.replica.kt.command(user, text, 2_000);
+            await target.kt.command(user, text, 2_000);
             return;
           } catch {
-            // it died under the request: like a user, send it again to whoever runs now
+            // it died under the request: like a user, send it again
           }
         }
-        if (Date.now() > end) throw new Error(`no runner took "${text}" within ${timeoutMs} ms`);
+        if (Date.now() > end) throw new Error(`no replica took "${text}" within ${timeoutMs} ms`);
         await sleep(200);
       }
     },
@@ -312,6 +317,13 @@ export async function startReplicaRig(prefix: string, opts: ReplicaRigOptions): 
         // a replica left SIGSTOPped would never hear the SIGTERM
         if (child?.pid && child.exitCode === null) child.kill("SIGCONT");
         await r.kt.stop();
+      }
+      // KEYTURN_RIG_LOGS=<dir> keeps every replica's output (at debug level) for a failure's story
+      const logs = process.env.KEYTURN_RIG_LOGS;
+      if (logs) {
+        mkdirSync(logs, { recursive: true });
+        for (const r of replicas)
+          writeFileSync(join(logs, `${prefix}-replica-${r.index}.log`), r.kt.output());
       }
       await view?.close();
       await sim.stop();
