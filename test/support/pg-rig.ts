@@ -176,6 +176,22 @@ export async function startReplicaRig(prefix: string, opts: ReplicaRigOptions): 
 
   let view: RigStoreView | null = null;
   let turn = 0;
+  /** The database's sessions, with what each waits for (who holds the locks a take-over waits on). */
+  const sessions = async (): Promise<string> => {
+    if (!pg || !url) return "";
+    const db = new URL(url).pathname.slice(1);
+    const rows = await pg.admin(
+      async (c) =>
+        (
+          await c.query<Record<string, unknown>>(
+            `SELECT pid, client_port, state, xact_start, wait_event_type, wait_event, left(query, 90) AS query
+               FROM pg_stat_activity WHERE datname = $1 ORDER BY xact_start NULLS LAST`,
+            [db],
+          )
+        ).rows,
+    );
+    return `sessions of ${db}:\n${rows.map((r) => "  " + JSON.stringify(r)).join("\n")}`;
+  };
   const rig: ReplicaRig = {
     dir,
     kind,
@@ -255,7 +271,7 @@ export async function startReplicaRig(prefix: string, opts: ReplicaRigOptions): 
           };
         if (Date.now() > end)
           throw new Error(
-            `no replica took over from replica ${from.replica} (lease ${from.token}) within ${timeoutMs} ms: ${describeLease(await view!.lease())}\n${tails(replicas)}`,
+            `no replica took over from replica ${from.replica} (lease ${from.token}) within ${timeoutMs} ms: ${describeLease(await view!.lease())}\n${await sessions()}\n${tails(replicas)}`,
           );
         await sleep(100);
       }
