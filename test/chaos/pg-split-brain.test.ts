@@ -11,6 +11,7 @@
  * Each time: one regeneration per slot, every step succeeded once, seq contiguous, the chain
  * verifies, and the old runner says it stands by; once wound down it answers people as a standby.
  */
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Change } from "../../src/core/domain.js";
 import { SLACK_IDS } from "../support/chaos-keyturn.js";
@@ -294,6 +295,56 @@ describe("split brain: the runner frozen past its lease in the regenerate step",
     await expectStoodBy(old, t);
     await expectCompletedOnce(requested.id);
   }, 180_000);
+
+  // DEFECT (src/store/pg/connection.ts, session settings): a runner frozen inside a store transaction
+  // (a VM pause, a long GC, a network partition) keeps that transaction open with the store's
+  // advisory lock and the lease row locked; the standby's acquisition waits on the lock forever, so
+  // no replica takes over until the frozen one resumes. An idle_in_transaction_session_timeout below
+  // the lease's TTL (and a lock_timeout on the lease's own transactions) would let it through.
+  it.skip("a runner frozen inside a store transaction is taken over within its lease", async () => {
+    if (!rig.pg || !rig.url) return;
+    const db = new URL(rig.url).pathname.slice(1);
+    const watch = new pg.Client({ connectionString: rig.pg.url() });
+    await watch.connect();
+    try {
+      const { replica: old, lease } = await rig.waitLeader();
+      const child = old.kt.kt!.child;
+      const inTx = async () =>
+        (
+          await watch.query<{ pid: number }>(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'keyturn' AND xact_start IS NOT NULL",
+            [db],
+          )
+        ).rows.map((r) => r.pid);
+      // the runner renews its lease in a transaction every third of the TTL: freeze it inside one
+      let held: number[] = [];
+      for (let attempt = 0; held.length === 0; attempt++) {
+        if (attempt > 2000) throw new Error("never caught the runner inside a transaction");
+        if ((await inTx()).length === 0) continue;
+        child.kill("SIGSTOP");
+        held = await inTx();
+        if (held.length === 0) child.kill("SIGCONT");
+      }
+      const before = rig.announcements();
+      const frozenAt = Date.now();
+      process.stdout.write(
+        `pg-split-brain: runner frozen inside the transaction of PostgreSQL backend(s) ${held.join(", ")}\n`,
+      );
+      try {
+        const t = await rig.waitTakeover(
+          { replica: old.index, pid: lease.pid, host: lease.host, token: lease.token },
+          frozenAt,
+          before,
+          20_000,
+        );
+        expect(t.leaseMs).toBeLessThanOrEqual(15_000);
+      } finally {
+        child.kill("SIGCONT");
+      }
+    } finally {
+      await watch.end();
+    }
+  }, 120_000);
 });
 
 /** A replica's JSON log lines (pino), in order. */
