@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAzurePorts } from "../../src/azure/index.js";
-import type { Change } from "../../src/core/domain.js";
 import { knownHoldersOf } from "../../src/core/known-holders.js";
 import { createPolicyBook } from "../../src/core/policy.js";
 import type { AsyncStore, LeaseClaim } from "../../src/core/ports.js";
@@ -24,6 +23,7 @@ import {
   type Simulator,
 } from "../../src/sandbox/index.js";
 import { openPgStore, type PgStore } from "../../src/store/pg/pg-store.js";
+import { change } from "../support/change-fixture.js";
 import { startEmbeddedPg, type EmbeddedPg } from "../support/embedded-pg.js";
 import { fastPolicy, users } from "../support/sandbox-engine.js";
 import { ThreadRecorder } from "../support/thread-recorder.js";
@@ -147,7 +147,7 @@ describe("two replicas on one PostgreSQL database", () => {
     const one = await openPgStore(url, { signingKeyFile: null, replica: true });
     const two = await openPgStore(url, { signingKeyFile: null, replica: true });
     stores.push(one, two);
-    const c = fixtureChange();
+    const c = change({ id: "CHG-1", state: "awaiting_approval" });
     await one.commit(c, [
       { changeId: c.id, type: "change_requested", at: c.createdAt, actor: "t", payload: {} },
     ]);
@@ -193,33 +193,3 @@ describe("two replicas on one PostgreSQL database", () => {
     expect(await next.verify()).toMatchObject({ ok: true, events: 2 });
   }, 60_000);
 });
-
-function fixtureChange(): Change {
-  const at = new Date().toISOString();
-  return {
-    id: "CHG-1",
-    accountId: translator,
-    accountName: "contoso-translator",
-    accountKind: "TextTranslation",
-    reason: "r",
-    exposure: false,
-    leakedSlot: null,
-    killNow: false,
-    breakGlass: false,
-    requester: { platform: "console", id: "console:alice", displayName: "Alice" },
-    state: "awaiting_approval",
-    policy: {} as Change["policy"],
-    plan: { steps: [], hash: "h" } as unknown as Change["plan"],
-    inventory: {} as Change["inventory"],
-    approvals: [],
-    createdAt: at,
-    approvalDeadline: null,
-    currentStep: 0,
-    steps: [],
-    waivedConsumerIds: [],
-    pause: null,
-    completedAt: null,
-    thread: null,
-    sandbox: true,
-  };
-}
