@@ -274,9 +274,10 @@ export function createEngine(deps: EngineDeps): Engine {
         if (t.changeId) await driver.revalidate(t.changeId);
         return;
       case "work":
-        // recorded by a standby replica: started here, not waited for (a step can take minutes)
-        await deps.store.clearTimer(t.id);
+        // recorded by a standby replica: started here, not waited for (a step can take minutes);
+        // cleared only once started, so a runner dying in between leaves it for the next one
         if (t.changeId) driver.startWork(t.changeId, t.payload as Work);
+        await deps.store.clearTimer(t.id);
         return;
     }
     if (event && t.changeId) {
