@@ -12,6 +12,7 @@ import { createConsoleAdapter, type ConsoleAdapter } from "../adapters/console/i
 import { createSlackAdapter, type SlackAdapter } from "../adapters/slack/index.js";
 import { createTeamsAdapter, type TeamsAdapter } from "../adapters/teams/index.js";
 import { createApiRouter, createEntraVerifier } from "../adapters/api/index.js";
+import type { IdempotencyRecord } from "../adapters/api/idempotency.js";
 import { startSandboxEntraIssuer, type SandboxEntraIssuer } from "./sandbox/entra-issuer.js";
 import type { TokenCredential } from "@azure/core-auth";
 import { createAzurePorts, createDefaultCredential, type AzureConfig } from "./azure/index.js";
@@ -268,6 +269,10 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
         logger,
         label: config.sandbox || config.azure.credential === "simulator" ? "SANDBOX" : undefined,
         permalink: (id) => store.getKv<string>("permalink", id),
+        idempotency: {
+          get: (key) => store.getKv<IdempotencyRecord>("api.idempotency", key),
+          put: (key, record) => store.putKv("api.idempotency", key, record),
+        },
       }),
     );
   }
