@@ -5,13 +5,12 @@
  * machine cost by themselves). Two set-ups: the simulated tenant in its own process (standalone
  * simulator, as Azure would be), and the sandbox in keyturn's process.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeSlack } from "../test/fakes/slack-api.js";
 import { sign, slashCommand } from "../test/fakes/slack-sign.js";
 import { azureEnv, startStandaloneSimulator, type StandaloneSimulator } from "../test/support/chaos-kit.js";
-import { spawnKeyturn } from "../test/support/spawn-keyturn.js";
 import {
   BENCH_USERS,
   benchText,
@@ -20,6 +19,8 @@ import {
   fire,
   repliesFor,
   startFloor,
+  startKeyturnWith,
+  startScriptNodeFlags,
 } from "./slack-burst.js";
 import { elapsedMs, percentile, round } from "./stats.js";
 
@@ -43,12 +44,16 @@ export interface SlackAckFigures {
   readonly aloneP50Ms: number;
   /** The machine's 1-minute load average before and after: other work on it moves every figure. */
   readonly loadAverage: readonly [number, number];
+  /** Node flags keyturn ran with (none: `node dist/src/cli.js start`). */
+  readonly nodeFlags: readonly string[];
 }
 
 export async function benchSlackAck(opts: {
   setup: AckSetup;
   sizes: readonly number[];
+  nodeFlags?: readonly string[];
 }): Promise<SlackAckFigures> {
+  const nodeFlags = opts.nodeFlags ?? [];
   const load0 = round(loadavg()[0]!, 1);
   const dir = mkdtempSync(join(tmpdir(), "keyturn-bench-slack-"));
   const secret = "bench-signing-secret";
@@ -57,7 +62,7 @@ export async function benchSlackAck(opts: {
   let sim: StandaloneSimulator | null = null;
   try {
     if (opts.setup === "azure-out-of-process") sim = await startStandaloneSimulator(dir);
-    const kt = await spawnKeyturn({
+    const kt = await startKeyturnWith(nodeFlags, {
       KEYTURN_DATA_DIR: join(dir, "data"),
       LOG_LEVEL: "warn",
       SLACK_BOT_TOKEN: "xoxb-bench",
@@ -116,6 +121,7 @@ export async function benchSlackAck(opts: {
         bursts,
         aloneP50Ms: round(percentile(alone, 50)),
         loadAverage: [load0, round(loadavg()[0]!, 1)],
+        nodeFlags,
       };
     } finally {
       await kt.stop();
@@ -134,6 +140,12 @@ if (process.argv[1]?.endsWith("slack-ack-bench.js")) {
     : process.argv.includes("--out-of-process")
       ? ["azure-out-of-process"]
       : ["azure-out-of-process", "sandbox-in-process"];
+  // --as-npm-start: keyturn runs with the node flags of package.json's "start" script
+  const nodeFlags = process.argv.includes("--as-npm-start")
+    ? startScriptNodeFlags(readFileSync("package.json", "utf8"))
+    : [];
   for (const setup of setups)
-    process.stdout.write(JSON.stringify(await benchSlackAck({ setup, sizes: [200, 20] }), null, 1) + "\n");
+    process.stdout.write(
+      JSON.stringify(await benchSlackAck({ setup, sizes: [200, 20], nodeFlags }), null, 1) + "\n",
+    );
 }

@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { FakeSlack } from "../test/fakes/slack-api.js";
 import { sign, slashCommand } from "../test/fakes/slack-sign.js";
-import { stopChild } from "../test/support/spawn-keyturn.js";
+import { type RunningProgram, spawnKeyturn, stopChild } from "../test/support/spawn-keyturn.js";
 import { elapsedMs, percentile, round } from "./stats.js";
 
 export interface BurstFigures {
@@ -93,4 +93,52 @@ export async function repliesFor(slack: FakeSlack, prefix: string, expected: num
   const end = Date.now() + ms;
   while (Date.now() < end && count() < expected) await new Promise((r) => setTimeout(r, 100));
   return count();
+}
+
+/**
+ * The built program started as `node <nodeFlags> dist/src/cli.js start` (as `npm start` and the
+ * container image run it), ready; without flags exactly as the tests start it.
+ */
+export async function startKeyturnWith(
+  nodeFlags: readonly string[],
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<RunningProgram> {
+  if (nodeFlags.length === 0) return spawnKeyturn(env, timeoutMs);
+  const child = spawn(process.execPath, [...nodeFlags, "dist/src/cli.js", "start"], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      PORT: "0",
+      KEYTURN_CONSOLE: "off",
+      LOG_LEVEL: "info",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`keyturn did not start:\n${out}`)), timeoutMs);
+    child.stdout.on("data", () => {
+      const m = /keyturn ready on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`keyturn exited with ${code}:\n${out}`));
+    });
+  });
+  return { child, url, output: () => out, stop: () => stopChild(child) };
+}
+
+/** The node flags `npm start` runs keyturn with (package.json's "start" script), e.g. ["--optimize-for-size"]. */
+export function startScriptNodeFlags(packageJson: string): string[] {
+  const pkg = JSON.parse(packageJson) as { scripts?: Record<string, string> };
+  const m = /\bnode((?:\s+--[\w-]+(?:=\S+)?)*)\s+dist\/src\/cli\.js\s+start\b/.exec(pkg.scripts?.start ?? "");
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
 }
