@@ -35,6 +35,11 @@ export interface AckBurst {
   readonly ratioP99: number;
   /** Commands answered (in the acknowledgement, or on response_url within 15 s). */
   readonly replies: number;
+  /**
+   * keyturn's CPU time (user + system, /proc, 10 ms ticks) from the burst to its last acknowledgement,
+   * per request: what one acknowledgement costs, whatever else the machine runs.
+   */
+  readonly keyturnCpuMsPerAck: number | null;
 }
 
 export interface SlackAckFigures {
@@ -105,7 +110,9 @@ export async function benchSlackAck(opts: {
       for (const [k, n] of opts.sizes.entries()) {
         const floorFigures = await fire(floor.url, commandBodies(slack, n, `floor${k}-`), secret);
         const prefix = `burst${k}-`;
+        const cpu0 = cpuMs(kt.child.pid);
         const figures = await fire(url, commandBodies(slack, n, prefix), secret);
+        const cpu1 = cpuMs(kt.child.pid);
         const onUrl = await repliesFor(slack, prefix, n - figures.answeredInAck, 15_000);
         bursts.push({
           requests: n,
@@ -114,6 +121,7 @@ export async function benchSlackAck(opts: {
           ratioP50: round(figures.p50Ms / floorFigures.p50Ms, 2),
           ratioP99: round(figures.p99Ms / floorFigures.p99Ms, 2),
           replies: onUrl + figures.answeredInAck,
+          keyturnCpuMsPerAck: cpu0 === null || cpu1 === null ? null : round((cpu1 - cpu0) / n, 2),
         });
       }
       return {
@@ -131,6 +139,18 @@ export async function benchSlackAck(opts: {
     await floor.stop();
     await slack.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A process's CPU time so far (user + system), ms; null where /proc is not there. */
+function cpuMs(pid: number | undefined): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // fields after the command name (which may hold spaces): utime is the 14th field, stime the 15th
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return null;
   }
 }
 
