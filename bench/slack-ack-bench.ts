@@ -16,6 +16,7 @@ import {
   benchText,
   type BurstFigures,
   commandBodies,
+  cpuMs,
   fire,
   repliesFor,
   startFloor,
@@ -40,6 +41,8 @@ export interface AckBurst {
    * per request: what one acknowledgement costs, whatever else the machine runs.
    */
   readonly keyturnCpuMsPerAck: number | null;
+  /** The same for the do-nothing server, over its own burst. */
+  readonly floorCpuMsPerAck: number | null;
 }
 
 export interface SlackAckFigures {
@@ -108,7 +111,9 @@ export async function benchSlackAck(opts: {
 
       const bursts: AckBurst[] = [];
       for (const [k, n] of opts.sizes.entries()) {
+        const f0 = cpuMs(floor.pid);
         const floorFigures = await fire(floor.url, commandBodies(slack, n, `floor${k}-`), secret);
+        const f1 = cpuMs(floor.pid);
         const prefix = `burst${k}-`;
         const cpu0 = cpuMs(kt.child.pid);
         const figures = await fire(url, commandBodies(slack, n, prefix), secret);
@@ -122,6 +127,7 @@ export async function benchSlackAck(opts: {
           ratioP99: round(figures.p99Ms / floorFigures.p99Ms, 2),
           replies: onUrl + figures.answeredInAck,
           keyturnCpuMsPerAck: cpu0 === null || cpu1 === null ? null : round((cpu1 - cpu0) / n, 2),
+          floorCpuMsPerAck: f0 === null || f1 === null ? null : round((f1 - f0) / n, 2),
         });
       }
       return {
@@ -139,18 +145,6 @@ export async function benchSlackAck(opts: {
     await floor.stop();
     await slack.stop();
     rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** A process's CPU time so far (user + system), ms; null where /proc is not there. */
-function cpuMs(pid: number | undefined): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // fields after the command name (which may hold spaces): utime is the 14th field, stime the 15th
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-  } catch {
-    return null;
   }
 }
 

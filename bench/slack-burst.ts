@@ -4,6 +4,7 @@
  * HTTP server in its own process, hit by the same client in the same run.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import type { FakeSlack } from "../test/fakes/slack-api.js";
 import { sign, slashCommand } from "../test/fakes/slack-sign.js";
 import { type RunningProgram, spawnKeyturn, stopChild } from "../test/support/spawn-keyturn.js";
@@ -58,6 +59,7 @@ export const commandBodies = (slack: FakeSlack, n: number, prefix: string): stri
 /** A Node HTTP server that reads the request and answers 200 with nothing: the floor. */
 export interface Floor {
   readonly url: string;
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -84,7 +86,7 @@ export async function startFloor(): Promise<Floor> {
     });
     child.once("exit", (c) => reject(new Error(`the floor server exited with ${c}`)));
   });
-  return { url: `http://127.0.0.1:${port}/slack/events`, stop: () => stopChild(child) };
+  return { url: `http://127.0.0.1:${port}/slack/events`, pid: child.pid, stop: () => stopChild(child) };
 }
 
 /** Waits up to `ms` for every reply under `prefix` that went to response_url (an ack may carry it instead). */
@@ -141,4 +143,16 @@ export function startScriptNodeFlags(packageJson: string): string[] {
   const pkg = JSON.parse(packageJson) as { scripts?: Record<string, string> };
   const m = /\bnode((?:\s+--[\w-]+(?:=\S+)?)*)\s+dist\/src\/cli\.js\s+start\b/.exec(pkg.scripts?.start ?? "");
   return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+}
+
+/** A process's CPU time so far (user + system), ms; null where /proc is not there. */
+export function cpuMs(pid: number | undefined): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // fields after the command name (which may hold spaces): utime is the 14th field, stime the 15th
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
 }

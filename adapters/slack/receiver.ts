@@ -5,7 +5,8 @@
  * (HMAC-SHA256 of `v0:{timestamp}:{body}` with the signing secret, timestamp within five minutes),
  * answer Slack's `ssl_check` and `url_verification`, parse the form or JSON body, hand it to
  * `app.processEvent` and answer as soon as a listener acknowledges (with the acknowledgement's body
- * when one is given). Semantics follow Bolt's own HTTPReceiver (@slack/bolt 5): an `ssl_check` needs
+ * when one is given: Bolt's `processBeforeResponse: false`, right for a long-running server; holding
+ * the answer until the listener returns is for function hosts that stop once they answer). Semantics follow Bolt's own HTTPReceiver (@slack/bolt 5): an `ssl_check` needs
  * no signature and runs nothing; `X-Slack-Retry-Num` / `-Reason` reach listeners as
  * `context.retryNum` / `retryReason`; a request no listener acknowledges within 3 s is answered 404;
  * an error before the acknowledgement is answered 500 (401 when Bolt's authorize failed).
@@ -268,7 +269,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | Refusal
       chunks.push(c);
     });
     req.once("end", () =>
-      finish(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks, size).toString("utf8")),
+      finish(
+        chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks, size).toString("utf8"),
+      ),
     );
     req.once("error", () => finish({ status: 400, text: "unreadable request" }));
     req.once("aborted", () => finish({ status: 400, text: "unreadable request" }));
