@@ -250,14 +250,6 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
     };
   };
 
-  /** The user when already known (cached), without waiting for Slack; null when a lookup is needed. */
-  const knownNow = (pending: Promise<ResolvedUser>): Promise<ResolvedUser | null> =>
-    Promise.race([
-      pending.catch(() => null),
-      // a cached identity resolves within microtasks; setImmediate fires only after them
-      new Promise<null>((r) => setImmediate(() => r(null))),
-    ]);
-
   const deliver = async (
     respond: RespondFn,
     channel: string,
@@ -299,8 +291,8 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
     } catch (e) {
       log.warn({ err: e }, "quick answer failed; answering after the acknowledgement");
     }
-    const resolving = quick ? user() : null;
-    const known = resolving ? await knownNow(resolving) : null;
+    // a known user is answered at once; anyone else is looked up after the acknowledgement
+    const known = quick ? identity.resolveCached(command.user_id, installation.scope) : null;
     if (quick && known) {
       await ack(replyBody(quick, known));
       return;
@@ -308,7 +300,7 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
     await ack();
     try {
       await ackFirst.turn();
-      const who = await (resolving ?? user());
+      const who = await user();
       const reply =
         quick ??
         (await service.handleText(
