@@ -234,7 +234,6 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
       policyGroups: policy.platformGroups(),
     });
     chats.register(slack.gateway);
-    app.use(slack.router);
   }
   let teams: TeamsAdapter | null = null;
   if (config.teams.enabled) {
@@ -291,7 +290,8 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     chats.register(consoleAdapter.gateway);
   }
 
-  const server: Server = createServer(app);
+  // Slack's requests are answered ahead of express (adapters/slack/receiver.ts); the rest go to express
+  const server: Server = createServer((req, res) => void (slack?.serve(req, res) || app(req, res)));
   let port: number;
   try {
     port = await listenOn(server, config.port, config.host, { name: "keyturn", setting: "PORT" });
