@@ -131,6 +131,7 @@ async function main(): Promise<void> {
   child.stdout.on("data", (d: Buffer) => (log += d.toString()));
   child.stderr.on("data", (d: Buffer) => (log += d.toString()));
   let window: { fromUs: number; toUs: number } | undefined;
+  let ackWindow: { fromUs: number; toUs: number } | undefined;
   const url = await new Promise<string>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`keyturn did not start:\n${log}`)), 60_000);
     child.stdout.on("data", () => {
@@ -148,6 +149,8 @@ async function main(): Promise<void> {
     await repliesFor(slack, "warm", BENCH_USERS.length, 15_000);
     const fromUs = Number(process.hrtime.bigint() / 1000n);
     const burst = await fire(url, commandBodies(slack, n, "b"), secret);
+    // the acknowledgements alone: from the burst to its last HTTP answer
+    ackWindow = { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) };
     // the window ends when every reply has arrived (a status's work is in it), so no work is cut off by the stop
     await repliesFor(slack, "b", n - burst.answeredInAck, 30_000);
     window = { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) };
@@ -164,6 +167,11 @@ async function main(): Promise<void> {
   for (const g of groups) process.stdout.write(`${String(g.share).padStart(5)}%  ${g.group}\n`);
   process.stdout.write("\nfunctions by self time:\n");
   for (const f of top) process.stdout.write(`${String(f.share).padStart(5)}%  ${f.fn}\n`);
+  const acks = profileShares(join(out, file), ackWindow);
+  process.stdout.write(`\nfrom the burst to its last acknowledgement only (${JSON.stringify(ackWindow)}):\n`);
+  for (const g of acks.groups) process.stdout.write(`${String(g.share).padStart(5)}%  ${g.group}\n`);
+  process.stdout.write("\nfunctions by self time (acknowledgements only):\n");
+  for (const f of acks.top) process.stdout.write(`${String(f.share).padStart(5)}%  ${f.fn}\n`);
   if (!values.out) rmSync(dir, { recursive: true, force: true });
 }
 

@@ -6,11 +6,12 @@
  * simulator's.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateScenario } from "../src/sandbox/index.js";
 import { startSimProcess } from "./sim-process.js";
+import { startScriptNodeFlags } from "./slack-burst.js";
 
 export interface InventoryRssFigures {
   readonly nodeFlags: readonly string[];
@@ -119,12 +120,21 @@ export async function benchInventoryRss(opts: {
 
 if (process.argv[1]?.endsWith("inventory-rss-bench.js")) {
   const quick = process.env.BENCH_QUICK === "1";
+  // --as-npm-start: keyturn runs with the node flags of package.json's "start" script (as it is
+  // started by default); --node-flags "<flags>": those; neither: plain `node`
+  const at = process.argv.indexOf("--node-flags");
+  const nodeFlags = process.argv.includes("--as-npm-start")
+    ? startScriptNodeFlags(readFileSync("package.json", "utf8"))
+    : at > 0
+      ? (process.argv[at + 1] ?? "").split(/\s+/).filter(Boolean)
+      : [];
   process.stdout.write(
     JSON.stringify(
       await benchInventoryRss({
         subscriptions: quick ? 4 : 20,
         accountsPerSubscription: quick ? 50 : 250,
         concurrency: 64,
+        nodeFlags,
       }),
     ) + "\n",
   );

@@ -5,21 +5,23 @@
  * machine cost by themselves). Two set-ups: the simulated tenant in its own process (standalone
  * simulator, as Azure would be), and the sandbox in keyturn's process.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeSlack } from "../test/fakes/slack-api.js";
 import { sign, slashCommand } from "../test/fakes/slack-sign.js";
 import { azureEnv, startStandaloneSimulator, type StandaloneSimulator } from "../test/support/chaos-kit.js";
-import { spawnKeyturn } from "../test/support/spawn-keyturn.js";
 import {
   BENCH_USERS,
   benchText,
   type BurstFigures,
   commandBodies,
+  cpuMs,
   fire,
   repliesFor,
   startFloor,
+  startKeyturnWith,
+  startScriptNodeFlags,
 } from "./slack-burst.js";
 import { elapsedMs, percentile, round } from "./stats.js";
 
@@ -34,6 +36,13 @@ export interface AckBurst {
   readonly ratioP99: number;
   /** Commands answered (in the acknowledgement, or on response_url within 15 s). */
   readonly replies: number;
+  /**
+   * keyturn's CPU time (user + system, /proc, 10 ms ticks) from the burst to its last acknowledgement,
+   * per request: what one acknowledgement costs, whatever else the machine runs.
+   */
+  readonly keyturnCpuMsPerAck: number | null;
+  /** The same for the do-nothing server, over its own burst. */
+  readonly floorCpuMsPerAck: number | null;
 }
 
 export interface SlackAckFigures {
@@ -43,12 +52,16 @@ export interface SlackAckFigures {
   readonly aloneP50Ms: number;
   /** The machine's 1-minute load average before and after: other work on it moves every figure. */
   readonly loadAverage: readonly [number, number];
+  /** Node flags keyturn ran with (none: `node dist/src/cli.js start`). */
+  readonly nodeFlags: readonly string[];
 }
 
 export async function benchSlackAck(opts: {
   setup: AckSetup;
   sizes: readonly number[];
+  nodeFlags?: readonly string[];
 }): Promise<SlackAckFigures> {
+  const nodeFlags = opts.nodeFlags ?? [];
   const load0 = round(loadavg()[0]!, 1);
   const dir = mkdtempSync(join(tmpdir(), "keyturn-bench-slack-"));
   const secret = "bench-signing-secret";
@@ -57,7 +70,7 @@ export async function benchSlackAck(opts: {
   let sim: StandaloneSimulator | null = null;
   try {
     if (opts.setup === "azure-out-of-process") sim = await startStandaloneSimulator(dir);
-    const kt = await spawnKeyturn({
+    const kt = await startKeyturnWith(nodeFlags, {
       KEYTURN_DATA_DIR: join(dir, "data"),
       LOG_LEVEL: "warn",
       SLACK_BOT_TOKEN: "xoxb-bench",
@@ -98,9 +111,13 @@ export async function benchSlackAck(opts: {
 
       const bursts: AckBurst[] = [];
       for (const [k, n] of opts.sizes.entries()) {
+        const f0 = cpuMs(floor.pid);
         const floorFigures = await fire(floor.url, commandBodies(slack, n, `floor${k}-`), secret);
+        const f1 = cpuMs(floor.pid);
         const prefix = `burst${k}-`;
+        const cpu0 = cpuMs(kt.child.pid);
         const figures = await fire(url, commandBodies(slack, n, prefix), secret);
+        const cpu1 = cpuMs(kt.child.pid);
         const onUrl = await repliesFor(slack, prefix, n - figures.answeredInAck, 15_000);
         bursts.push({
           requests: n,
@@ -109,6 +126,8 @@ export async function benchSlackAck(opts: {
           ratioP50: round(figures.p50Ms / floorFigures.p50Ms, 2),
           ratioP99: round(figures.p99Ms / floorFigures.p99Ms, 2),
           replies: onUrl + figures.answeredInAck,
+          keyturnCpuMsPerAck: cpu0 === null || cpu1 === null ? null : round((cpu1 - cpu0) / n, 2),
+          floorCpuMsPerAck: f0 === null || f1 === null ? null : round((f1 - f0) / n, 2),
         });
       }
       return {
@@ -116,6 +135,7 @@ export async function benchSlackAck(opts: {
         bursts,
         aloneP50Ms: round(percentile(alone, 50)),
         loadAverage: [load0, round(loadavg()[0]!, 1)],
+        nodeFlags,
       };
     } finally {
       await kt.stop();
@@ -134,6 +154,12 @@ if (process.argv[1]?.endsWith("slack-ack-bench.js")) {
     : process.argv.includes("--out-of-process")
       ? ["azure-out-of-process"]
       : ["azure-out-of-process", "sandbox-in-process"];
+  // --as-npm-start: keyturn runs with the node flags of package.json's "start" script
+  const nodeFlags = process.argv.includes("--as-npm-start")
+    ? startScriptNodeFlags(readFileSync("package.json", "utf8"))
+    : [];
   for (const setup of setups)
-    process.stdout.write(JSON.stringify(await benchSlackAck({ setup, sizes: [200, 20] }), null, 1) + "\n");
+    process.stdout.write(
+      JSON.stringify(await benchSlackAck({ setup, sizes: [200, 20], nodeFlags }), null, 1) + "\n",
+    );
 }

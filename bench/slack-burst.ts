@@ -4,9 +4,10 @@
  * HTTP server in its own process, hit by the same client in the same run.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import type { FakeSlack } from "../test/fakes/slack-api.js";
 import { sign, slashCommand } from "../test/fakes/slack-sign.js";
-import { stopChild } from "../test/support/spawn-keyturn.js";
+import { type RunningProgram, spawnKeyturn, stopChild } from "../test/support/spawn-keyturn.js";
 import { elapsedMs, percentile, round } from "./stats.js";
 
 export interface BurstFigures {
@@ -58,6 +59,7 @@ export const commandBodies = (slack: FakeSlack, n: number, prefix: string): stri
 /** A Node HTTP server that reads the request and answers 200 with nothing: the floor. */
 export interface Floor {
   readonly url: string;
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -84,7 +86,7 @@ export async function startFloor(): Promise<Floor> {
     });
     child.once("exit", (c) => reject(new Error(`the floor server exited with ${c}`)));
   });
-  return { url: `http://127.0.0.1:${port}/slack/events`, stop: () => stopChild(child) };
+  return { url: `http://127.0.0.1:${port}/slack/events`, pid: child.pid, stop: () => stopChild(child) };
 }
 
 /** Waits up to `ms` for every reply under `prefix` that went to response_url (an ack may carry it instead). */
@@ -93,4 +95,64 @@ export async function repliesFor(slack: FakeSlack, prefix: string, expected: num
   const end = Date.now() + ms;
   while (Date.now() < end && count() < expected) await new Promise((r) => setTimeout(r, 100));
   return count();
+}
+
+/**
+ * The built program started as `node <nodeFlags> dist/src/cli.js start` (as `npm start` and the
+ * container image run it), ready; without flags exactly as the tests start it.
+ */
+export async function startKeyturnWith(
+  nodeFlags: readonly string[],
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<RunningProgram> {
+  if (nodeFlags.length === 0) return spawnKeyturn(env, timeoutMs);
+  const child = spawn(process.execPath, [...nodeFlags, "dist/src/cli.js", "start"], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      PORT: "0",
+      KEYTURN_CONSOLE: "off",
+      LOG_LEVEL: "info",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`keyturn did not start:\n${out}`)), timeoutMs);
+    child.stdout.on("data", () => {
+      const m = /keyturn ready on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`keyturn exited with ${code}:\n${out}`));
+    });
+  });
+  return { child, url, output: () => out, stop: () => stopChild(child) };
+}
+
+/** The node flags `npm start` runs keyturn with (package.json's "start" script), e.g. ["--optimize-for-size"]. */
+export function startScriptNodeFlags(packageJson: string): string[] {
+  const pkg = JSON.parse(packageJson) as { scripts?: Record<string, string> };
+  const m = /\bnode((?:\s+--[\w-]+(?:=\S+)?)*)\s+dist\/src\/cli\.js\s+start\b/.exec(pkg.scripts?.start ?? "");
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+}
+
+/** A process's CPU time so far (user + system), ms; null where /proc is not there. */
+export function cpuMs(pid: number | undefined): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // fields after the command name (which may hold spaces): utime is the 14th field, stime the 15th
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
 }

@@ -12,6 +12,7 @@ import { createConsoleAdapter, type ConsoleAdapter } from "../adapters/console/i
 import { createSlackAdapter, type SlackAdapter } from "../adapters/slack/index.js";
 import { createTeamsAdapter, type TeamsAdapter } from "../adapters/teams/index.js";
 import { createApiRouter, createEntraVerifier } from "../adapters/api/index.js";
+import type { IdempotencyRecord } from "../adapters/api/idempotency.js";
 import { startSandboxEntraIssuer, type SandboxEntraIssuer } from "./sandbox/entra-issuer.js";
 import type { TokenCredential } from "@azure/core-auth";
 import { createAzurePorts, createDefaultCredential, type AzureConfig } from "./azure/index.js";
@@ -233,7 +234,6 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
       policyGroups: policy.platformGroups(),
     });
     chats.register(slack.gateway);
-    app.use(slack.router);
   }
   let teams: TeamsAdapter | null = null;
   if (config.teams.enabled) {
@@ -268,6 +268,10 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
         logger,
         label: config.sandbox || config.azure.credential === "simulator" ? "SANDBOX" : undefined,
         permalink: (id) => store.getKv<string>("permalink", id),
+        idempotency: {
+          get: (key) => store.getKv<IdempotencyRecord>("api.idempotency", key),
+          put: (key, record) => store.putKv("api.idempotency", key, record),
+        },
       }),
     );
   }
@@ -286,7 +290,8 @@ export async function startKeyturn(opts: StartOptions = {}): Promise<RunningKeyt
     chats.register(consoleAdapter.gateway);
   }
 
-  const server: Server = createServer(app);
+  // Slack's requests are answered ahead of express (adapters/slack/receiver.ts); the rest go to express
+  const server: Server = createServer((req, res) => void (slack?.serve(req, res) || app(req, res)));
   let port: number;
   try {
     port = await listenOn(server, config.port, config.host, { name: "keyturn", setting: "PORT" });

@@ -24,15 +24,15 @@ export function observedStore(store: AsyncStore, logger: Logger): AsyncStore {
       logger.warn({ err: e }, "metrics: could not record a commit");
     }
   };
-  const commit: AsyncStore["commit"] = async (change, events) => {
+  const commit: AsyncStore["commit"] = async (change, events, opts) => {
     const before = change ? (await store.getChange(change.id))?.state : undefined;
-    const stored = await store.commit(change, events);
+    const stored = await store.commit(change, events, opts);
     observe(before, change, events);
     return stored;
   };
-  const commitOn: AsyncStore["commitOn"] = async (id, decide) => {
+  const commitOn: AsyncStore["commitOn"] = async (id, decide, opts) => {
     let decided: ChangeCommit | null = null;
-    const current = await store.commitOn(id, (c) => (decided = decide(c)));
+    const current = await store.commitOn(id, (c) => (decided = decide(c)), opts);
     const d = decided as ChangeCommit | null;
     if (current && d) observe(current.state, d.change, d.events);
     return current;

@@ -32,6 +32,13 @@ import {
 } from "./errors.js";
 import { parseReportQuery } from "./report-query.js";
 import { parseRotation } from "./rotation-request.js";
+import {
+  decide,
+  fingerprintOf,
+  idempotencyKeyOf,
+  recordKey,
+  type IdempotencyRecords,
+} from "./idempotency.js";
 import { failures } from "../../src/core/report.js";
 import { renderReport, reportJson } from "../../src/core/report-format.js";
 import { briefView, changeView, statusView } from "./views.js";
@@ -50,6 +57,8 @@ export interface ApiAdapterDeps {
   readonly label?: string | undefined;
   /** The evidence thread's link of a change, when its platform gave one. */
   readonly permalink?: (changeId: string) => Promise<string | undefined>;
+  /** Where `Idempotency-Key`s of rotation requests are kept (without it the header is ignored). */
+  readonly idempotency?: IdempotencyRecords;
 }
 
 interface Authed {
@@ -159,10 +168,60 @@ export function createApiRouter(d: ApiAdapterDeps): Router {
     handle("rotate", async (req, res, a) => {
       const parsed = parseRotation(req.body);
       if ("error" in parsed) return send(res, badRequest(parsed.error));
-      const { change, reply } = await d.api.rotate(
-        { principal: a.principal, channel: d.channel },
-        parsed.command,
-      );
+      const idem = idempotencyKeyOf(req.get("idempotency-key"));
+      if (idem && "error" in idem) return send(res, badRequest(idem.error));
+      const records = idem ? d.idempotency : undefined;
+      const key = idem && records ? recordKey(a.principal.id, idem.key) : undefined;
+      const fingerprint = fingerprintOf(req.body);
+      const at = () => new Date().toISOString();
+      if (records && key) {
+        const decision = decide(await records.get(key), fingerprint, Date.now());
+        if (decision.kind === "mismatch")
+          return send(res, {
+            status: 422,
+            code: "idempotency_key_reused",
+            message:
+              "This Idempotency-Key was used for a different rotation request. Use a new key for each rotation you ask for; send the same key only to repeat the same request.",
+          });
+        if (decision.kind === "busy")
+          return send(res, {
+            status: 409,
+            code: "idempotency_key_in_use",
+            message:
+              "A request with this Idempotency-Key is still being answered. Send it again in a few seconds: you will get the change it opened.",
+            headers: { "Retry-After": "5" },
+          });
+        if (decision.kind === "replay") {
+          // the change the first request opened, as it stands now
+          const change = await d.api.change(a.principal, decision.changeId);
+          const self = urlOf(req, change.id);
+          const thread = await d.permalink?.(change.id);
+          res
+            .status(200)
+            .location(self)
+            .set("Idempotent-Replayed", "true")
+            .json({
+              changeId: change.id,
+              url: self,
+              ...(thread ? { threadUrl: thread } : {}),
+              state: change.state,
+              message: `Already requested: ${change.id} was opened by the first request with this Idempotency-Key.`,
+              change: changeView(change, { self, ...(thread ? { thread } : {}) }),
+            });
+          return;
+        }
+        await records.put(key, { state: "pending", fingerprint, at: at() });
+      }
+      let opened;
+      try {
+        opened = await d.api.rotate({ principal: a.principal, channel: d.channel }, parsed.command);
+      } catch (e) {
+        // refused or failed: nothing was opened, the same key may be sent again
+        if (records && key) await records.put(key, { state: "failed", fingerprint, at: at() });
+        throw e;
+      }
+      const { change, reply } = opened;
+      if (records && key) await records.put(key, { state: "done", fingerprint, changeId: change.id, at: at() });
       const self = urlOf(req, change.id);
       const thread = reply.message.link?.url ?? (await d.permalink?.(change.id));
       res

@@ -10,6 +10,7 @@
  * (each is read, acknowledged and gone before the next is accepted), so "none waiting" holds
  * between any two of them, and work released there delays the accept of the next one.
  */
+import type { ServerResponse } from "node:http";
 import type { NextFunction, Request, Response } from "express";
 
 /** Longest the work behind an acknowledgement waits for other requests' acknowledgements. */
@@ -34,8 +35,8 @@ export class AckFirst {
     return this.#pending;
   }
 
-  /** Express middleware counting a request from its arrival until its answer is sent (or the client left). */
-  readonly count = (_req: Request, res: Response, next: NextFunction): void => {
+  /** Counts a request from its arrival until its answer is sent (or the client left). */
+  track(res: Pick<ServerResponse, "once">): void {
     this.#pending++;
     this.#lastArrival = this.now();
     let done = false;
@@ -47,6 +48,11 @@ export class AckFirst {
     };
     res.once("finish", answered);
     res.once("close", answered);
+  }
+
+  /** Express middleware: `track` for each request. */
+  readonly count = (_req: Request, res: Response, next: NextFunction): void => {
+    this.track(res);
     next();
   };
 

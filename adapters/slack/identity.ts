@@ -77,17 +77,48 @@ export class SlackIdentity {
   /** `scope` is the installation's workspace (or organisation): one user is one principal, whatever team a request names. */
   async resolve(userId: string, scope: string, fallbackName?: string): Promise<ResolvedUser> {
     const u = await this.#user(userId, fallbackName);
+    const members =
+      !u.deleted && u.trusted ? await Promise.all(this.#policyGroupIds().map((g) => this.#members(g))) : [];
+    return this.#resolved(userId, scope, u, members);
+  }
+
+  /**
+   * What `resolve` would answer, when everything it needs is cached and fresh; otherwise null and
+   * no call to Slack. Lets an acknowledgement carry an answer without waiting for a turn of the loop.
+   */
+  resolveCached(userId: string, scope: string): ResolvedUser | null {
+    const now = this.clock.now().getTime();
+    const u = this.#users.get(userId);
+    if (!u || now >= u.until) return null;
+    const members: ReadonlySet<string>[] = [];
+    if (!u.deleted && u.trusted)
+      for (const g of this.#policyGroupIds()) {
+        const cached = this.#groups.get(g);
+        if (!cached || now >= cached.until) return null;
+        members.push(cached.members);
+      }
+    return this.#resolved(userId, scope, u, members);
+  }
+
+  #policyGroupIds(): string[] {
+    return this.policyGroups.map((g) => g.replace(/^slackgroup:/i, "").toUpperCase());
+  }
+
+  /** `members[i]`: the members of the i-th policy group (none looked up for an untrusted user). */
+  #resolved(
+    userId: string,
+    scope: string,
+    u: UserEntry,
+    members: readonly ReadonlySet<string>[],
+  ): ResolvedUser {
     const identities: string[] = [];
     if (!u.deleted) {
       identities.push(`slack:${userId.toLowerCase()}`);
       if (u.email) identities.unshift(u.email.toLowerCase());
-      if (u.trusted) {
-        const groups = this.policyGroups.map((g) => g.replace(/^slackgroup:/i, "").toUpperCase());
-        const members = await Promise.all(groups.map((g) => this.#members(g)));
-        groups.forEach((g, i) => {
-          if (members[i]!.has(userId)) identities.push(`slackgroup:${g.toLowerCase()}`);
+      if (u.trusted)
+        this.#policyGroupIds().forEach((g, i) => {
+          if (members[i]?.has(userId)) identities.push(`slackgroup:${g.toLowerCase()}`);
         });
-      }
     }
     const principal: Principal = {
       platform: "slack",

@@ -2,16 +2,16 @@
  * keyturn in Slack, on Bolt: the slash command, buttons (with a reason modal where one is needed),
  * and the evidence thread through the Web API. Transport only: every decision is the service's.
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   App,
-  ExpressReceiver,
   LogLevel,
   SocketModeReceiver,
   type BlockAction,
   type ButtonAction,
   type RespondFn,
 } from "@slack/bolt";
-import express, { type NextFunction, type Request, type Response, type Router } from "express";
+import express, { type Request, type Response, type Router } from "express";
 import type { ChannelRef, Message, Reply } from "../../src/core/messages.js";
 import type { ChatGateway, Clock, KeyturnService, Logger, AsyncStore } from "../../src/core/ports.js";
 import { observeChatAck } from "../../src/metrics.js";
@@ -29,6 +29,7 @@ import {
   VIEW_ANSWER_MS,
 } from "./interactions.js";
 import { toBlocks } from "./render.js";
+import { SlackHttpReceiver } from "./receiver.js";
 import { superviseSocket } from "./socket-mode.js";
 import { createWebClient, slackClientOptions } from "./web-client.js";
 
@@ -56,8 +57,14 @@ export interface SlackConfig {
 
 export interface SlackAdapter {
   readonly gateway: ChatGateway;
-  /** POST /slack/events (commands, interactivity), for the shared express app. */
+  /** POST /slack/events (commands, interactivity), for an express app. */
   readonly router: Router;
+  /**
+   * POST /slack/events on a plain node:http server, ahead of any framework: answers the request and
+   * returns true, or returns false for a request that is not Slack's (the caller serves it). Records
+   * the acknowledgement's latency (keyturn_chat_ack_duration_seconds) itself.
+   */
+  serve(req: IncomingMessage, res: ServerResponse): boolean;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -72,22 +79,11 @@ export interface SlackDeps {
   policyGroups: readonly string[];
 }
 
-const FUTURE_SKEW_S = 300;
+/** Where Slack posts commands, button presses and modal submissions (manifest/slack.yaml). */
+const SLACK_EVENTS_PATH = "/slack/events";
 const SEEN_TTL_MS = 10 * 60_000;
 /** How long a request may wait for auth.test when the workspace is not known yet (Slack wants an ack in 3 s). */
 const LEARN_WAIT_MS = 2_000;
-
-/** Bolt refuses stale timestamps but not future ones: refuse those too, before Bolt runs. */
-export function refuseFutureTimestamps(clock: Clock) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const ts = Number(req.headers["x-slack-request-timestamp"]);
-    if (Number.isFinite(ts) && ts > clock.now().getTime() / 1000 + FUTURE_SKEW_S) {
-      res.status(401).send("request timestamp is in the future");
-      return;
-    }
-    next();
-  };
-}
 
 /** Every Slack interaction names its type and the user who acted; Bolt reads both without checking. */
 function isInteraction(p: unknown): boolean {
@@ -97,40 +93,17 @@ function isInteraction(p: unknown): boolean {
 }
 
 /**
- * Bolt answers 500 when an interactive `payload` is not a whole interaction (`payload=null`, no user): read the
- * raw body first (Bolt verifies the signature over `req.rawBody` when it is set) and refuse those with 400.
+ * A signed form that is neither a command, an interaction nor Slack's ssl_check would wait out the
+ * 3 s unhandled-request timeout, and Bolt answers 500 to a `payload` that is not a whole interaction
+ * (`payload=null`, no user): both are refused with 400 before Bolt sees them.
  */
-function refuseMalformedPayloads() {
-  const raw = express.raw({ type: () => true, limit: "1mb" });
-  return [
-    raw,
-    (req: Request, res: Response, next: NextFunction): void => {
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      (req as Request & { rawBody?: Buffer }).rawBody = body;
-      if (!String(req.headers["content-type"] ?? "").includes("application/x-www-form-urlencoded"))
-        return next();
-      const form = new URLSearchParams(body.toString("utf8"));
-      const payload = form.get("payload");
-      // a form that is neither a command, an interaction nor Slack's ssl_check would wait out Bolt's 3 s
-      if (payload === null && !form.has("command") && !form.has("ssl_check")) {
-        res.status(400).send("not a Slack command or interaction");
-        return;
-      }
-      if (payload !== null) {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(payload);
-        } catch {
-          parsed = null;
-        }
-        if (!isInteraction(parsed)) {
-          res.status(400).send("payload is not a Slack interaction");
-          return;
-        }
-      }
-      next();
-    },
-  ];
+function screenForm(body: unknown, form: URLSearchParams | null): { status: number; text: string } | null {
+  if (!form) return null;
+  if (form.has("payload"))
+    return isInteraction(body) ? null : { status: 400, text: "payload is not a Slack interaction" };
+  if (!form.has("command") && !form.has("ssl_check"))
+    return { status: 400, text: "not a Slack command or interaction" };
+  return null;
 }
 
 /** The service's reply, plus a note when a missing scope kept keyturn from knowing who asked. */
@@ -160,11 +133,12 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
         autoReconnectEnabled: false,
         installerOptions: { clientOptions },
       })
-    : new ExpressReceiver({
+    : new SlackHttpReceiver({
         signingSecret: config.signingSecret,
-        endpoints: "/slack/events",
-        processBeforeResponse: false,
-        logLevel: LogLevel.ERROR,
+        path: SLACK_EVENTS_PATH,
+        log,
+        now: () => clock.now().getTime(),
+        screen: screenForm,
       });
   // the gateway's own client: Bolt's app.client carries no token when `authorize` is used
   const client = createWebClient(config.botToken, transport);
@@ -182,6 +156,8 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
     receiver,
     clientOptions,
     logLevel: LogLevel.ERROR,
+    // no listener reads context.conversation: Bolt's store would be a lookup on every request
+    convoStore: false,
     // authorize instead of `token`: the installation is learned once, at start, never per request
     authorize: () => {
       const i = installation.current;
@@ -232,7 +208,11 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
     const trigger =
       body && typeof body === "object" ? (body as { trigger_id?: unknown }).trigger_id : undefined;
     const now = Date.now();
-    for (const [k, at] of seen) if (now - at > SEEN_TTL_MS) seen.delete(k);
+    // oldest first (insertion order): stop at the first one still fresh
+    for (const [k, at] of seen) {
+      if (now - at <= SEEN_TTL_MS) break;
+      seen.delete(k);
+    }
     if (typeof trigger === "string" && context.retryNum && seen.has(trigger)) {
       log.info(
         { retryNum: context.retryNum, retryReason: context.retryReason },
@@ -269,14 +249,6 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
       observeChatAck("slack", Number(process.hrtime.bigint() - t0) / 1e9);
     };
   };
-
-  /** The user when already known (cached), without waiting for Slack; null when a lookup is needed. */
-  const knownNow = (pending: Promise<ResolvedUser>): Promise<ResolvedUser | null> =>
-    Promise.race([
-      pending.catch(() => null),
-      // a cached identity resolves within microtasks; setImmediate fires only after them
-      new Promise<null>((r) => setImmediate(() => r(null))),
-    ]);
 
   const deliver = async (
     respond: RespondFn,
@@ -319,8 +291,8 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
     } catch (e) {
       log.warn({ err: e }, "quick answer failed; answering after the acknowledgement");
     }
-    const resolving = quick ? user() : null;
-    const known = resolving ? await knownNow(resolving) : null;
+    // a known user is answered at once; anyone else is looked up after the acknowledgement
+    const known = quick ? identity.resolveCached(command.user_id, installation.scope) : null;
     if (quick && known) {
       await ack(replyBody(quick, known));
       return;
@@ -328,7 +300,7 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
     await ack();
     try {
       await ackFirst.turn();
-      const who = await (resolving ?? user());
+      const who = await user();
       const reply =
         quick ??
         (await service.handleText(
@@ -438,22 +410,26 @@ export function createSlackAdapter(deps: SlackDeps): SlackAdapter {
     log.error({ err: e }, "Slack handler failed");
   });
 
+  const http = receiver instanceof SlackHttpReceiver ? receiver : null;
   const router = express.Router();
-  router.use("/slack/events", ackFirst.count, refuseFutureTimestamps(clock), ...refuseMalformedPayloads());
-  // body-parser errors (too large, bad encoding) become plain 4xx answers instead of stack traces
-  router.use("/slack/events", (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
-    const status = (err as { status?: unknown }).status;
-    if (typeof status === "number" && status >= 400 && status < 500) {
-      res.status(status).send(status === 413 ? "request too large" : "unreadable request");
-      return;
-    }
-    next(err);
-  });
-  if (receiver instanceof ExpressReceiver) router.use(receiver.router);
+  if (http)
+    router.post(SLACK_EVENTS_PATH, (req: Request, res: Response) => {
+      ackFirst.track(res);
+      http.handle(req, res);
+    });
+  const serve = (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (!http?.matches(req)) return false;
+    ackFirst.track(res);
+    const t0 = process.hrtime.bigint();
+    res.once("finish", () => observeChatAck("slack", Number(process.hrtime.bigint() - t0) / 1e9));
+    http.handle(req, res);
+    return true;
+  };
 
   return {
     gateway,
     router,
+    serve,
     async start() {
       // with SLACK_TEAM_ID set requests are served at once and auth.test only confirms it; without it,
       // keyturn waits for auth.test (each attempt bounded by the client's timeout)

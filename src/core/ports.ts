@@ -265,6 +265,16 @@ export interface LeaseClaim {
   readonly host: string;
 }
 
+export interface CommitOptions {
+  /**
+   * false: a command a person gave (a request, an approval, a note of where its thread is), which a
+   * replica records whether or not it holds the runner lease. Default true: the runner's own record
+   * (a step, its intent, a timer's event), refused to a process that lost the lease it held. A store
+   * that is not a replica fences every commit.
+   */
+  readonly fenced?: boolean;
+}
+
 /** What a decision on a change commits: its new read model and the events that explain it. */
 export interface ChangeCommit {
   readonly change: Change;
@@ -297,14 +307,18 @@ export interface Store {
    * Appends events and writes the change read model in one transaction. Creating a second open
    * change for an account throws KeyturnError("change_open").
    */
-  commit(change: Change | null, events: readonly NewEvent[]): StoredEvent[];
+  commit(change: Change | null, events: readonly NewEvent[], opts?: CommitOptions): StoredEvent[];
   /**
    * Reads change `id` and commits what `decide` makes of it, in one transaction: no other writer
    * (another keyturn replica on the same database) commits in between, so a decision is never made
    * on a change someone else has just moved. `decide` is pure; null commits nothing. Returns the
    * change as it was read (undefined: no such change, and `decide` is not called).
    */
-  commitOn(id: string, decide: (current: Change) => ChangeCommit | null): Change | undefined;
+  commitOn(
+    id: string,
+    decide: (current: Change) => ChangeCommit | null,
+    opts?: CommitOptions,
+  ): Change | undefined;
   getChange(id: string): Change | undefined;
   listChanges(q?: { accountId?: string; open?: boolean; limit?: number }): Change[];
   lastRotation(accountId: string): { changeId: string; completedAt: string; by: PrincipalRef } | undefined;

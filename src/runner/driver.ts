@@ -42,6 +42,25 @@ export interface DriverDeps {
   readonly onLeaseLost?: () => void;
 }
 
+/**
+ * What people do (and where their thread is), recorded by any replica; everything else a change
+ * records — steps, their intents and outcomes, timers' events — is the runner's, fenced by its lease.
+ */
+const COMMANDS: ReadonlySet<string> = new Set([
+  "submitted",
+  "approved",
+  "rejected",
+  "cancelled",
+  // an approval window that passed: said to whoever tried to approve late, on any replica
+  "expired",
+  "resumed",
+  "rollback_requested",
+  "consumer_waived",
+  "consumer_included",
+  "thread_opened",
+  "evidence_exported",
+]);
+
 /** The effects that are work for the runner (not chat posts or timers). */
 export type Work = Extract<Effect, { type: "run_step" | "revalidate_plan" | "rollback" }>;
 
@@ -87,11 +106,15 @@ export class Driver {
     return this.#locks.run(changeId, async () => {
       // read, decide and record in one transaction: another replica's command cannot slip in between
       let decided: TransitionResult | null = null;
-      const change = await this.deps.store.commitOn(changeId, (current) => {
-        const r = transition(current, event);
-        decided = r;
-        return r.ok ? { change: r.change, events: [this.#record(changeId, event, actor, r.change)] } : null;
-      });
+      const change = await this.deps.store.commitOn(
+        changeId,
+        (current) => {
+          const r = transition(current, event);
+          decided = r;
+          return r.ok ? { change: r.change, events: [this.#record(changeId, event, actor, r.change)] } : null;
+        },
+        { fenced: !COMMANDS.has(event.type) },
+      );
       if (!change)
         return {
           ok: false,
@@ -120,10 +143,14 @@ export class Driver {
   ): Promise<void> {
     return this.#locks.run(changeId, async () => {
       const at = this.#now();
-      await this.deps.store.commitOn(changeId, (change) => ({
-        change: update ? update(change) : change,
-        events: [{ changeId, type, at, actor: actor ?? "keyturn", payload }],
-      }));
+      await this.deps.store.commitOn(
+        changeId,
+        (change) => ({
+          change: update ? update(change) : change,
+          events: [{ changeId, type, at, actor: actor ?? "keyturn", payload }],
+        }),
+        { fenced: !COMMANDS.has(type) },
+      );
     });
   }
 

@@ -138,8 +138,6 @@ export function createEngine(deps: EngineDeps): Engine {
 
   let timer: NodeJS.Timeout | null = null;
   let ticking: Promise<void> | null = null;
-  /** A deposed runner takes no command until what it was running has stopped and the lease is let go. */
-  let standingDown = false;
 
   // on a standby replica, the work a command calls for is left in the store for the runner: a timer
   // due now, which only the runner fires (it looks every tick)
@@ -173,16 +171,12 @@ export function createEngine(deps: EngineDeps): Engine {
         timer = null;
         driver.stop();
         if (!deps.standbyAccepts) return;
-        // a replica goes on answering people as a standby, once nothing it started can still record
-        standingDown = true;
-        try {
-          await driver.idle();
-          // forgets the lease it held (the new runner's is untouched): commands may be recorded again
-          await deps.store.releaseLease(deps.clock.now());
-          driver.forwardWork(handOver);
-        } finally {
-          standingDown = false;
-        }
+        // a replica goes on as a standby at once: the commands it is answering are recorded (they are
+        // not fenced), the work they call for goes to the new runner; its own steps are refused
+        driver.forwardWork(handOver);
+        await driver.idle();
+        // forgets the lease it held (the new runner's is untouched)
+        await deps.store.releaseLease(deps.clock.now());
       },
       announce: deps.announce ?? (() => undefined),
     },
@@ -191,9 +185,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const lease = keeper;
   const standby = () => lease.role === "standby";
   const accepts = () =>
-    lease.role === "runner" ||
-    lease.role === "starting" ||
-    (standby() && !!deps.standbyAccepts && !standingDown);
+    lease.role === "runner" || lease.role === "starting" || (standby() && !!deps.standbyAccepts);
 
   /** A standby records nothing: it says so, and who the runner is, instead of half-doing a request. */
   const refusal = async (): Promise<Reply> => {
@@ -274,9 +266,10 @@ export function createEngine(deps: EngineDeps): Engine {
         if (t.changeId) await driver.revalidate(t.changeId);
         return;
       case "work":
-        // recorded by a standby replica: started here, not waited for (a step can take minutes)
-        await deps.store.clearTimer(t.id);
+        // recorded by a standby replica: started here, not waited for (a step can take minutes);
+        // cleared only once started, so a runner dying in between leaves it for the next one
         if (t.changeId) driver.startWork(t.changeId, t.payload as Work);
+        await deps.store.clearTimer(t.id);
         return;
     }
     if (event && t.changeId) {

@@ -34,30 +34,35 @@ export async function openChange(
 ): Promise<{ readonly submitted: Change; readonly thread: ThreadRef | null }> {
   const { store, driver, chat, logger } = d;
   await opts.before?.();
-  await store.commit(change, [
-    {
-      changeId: change.id,
-      type: "change_requested",
-      at: change.createdAt,
-      actor: opts.actor,
-      payload: {
-        requester: change.requester,
-        account: { id: change.accountId, kind: change.accountKind },
-        accountName: change.accountName,
-        sandbox: change.sandbox,
-        reason: change.reason,
-        exposure: change.exposure,
-        leakedSlot: change.leakedSlot,
-        killNow: change.killNow,
-        breakGlass: change.breakGlass,
-        policy: change.policy,
-        plan: change.plan,
-        inventory: change.inventory,
-        ...(change.scheduled ? { scheduled: change.scheduled } : {}),
-        ...opts.extra,
+  await store.commit(
+    change,
+    [
+      {
+        changeId: change.id,
+        type: "change_requested",
+        at: change.createdAt,
+        actor: opts.actor,
+        payload: {
+          requester: change.requester,
+          account: { id: change.accountId, kind: change.accountKind },
+          accountName: change.accountName,
+          sandbox: change.sandbox,
+          reason: change.reason,
+          exposure: change.exposure,
+          leakedSlot: change.leakedSlot,
+          killNow: change.killNow,
+          breakGlass: change.breakGlass,
+          policy: change.policy,
+          plan: change.plan,
+          inventory: change.inventory,
+          ...(change.scheduled ? { scheduled: change.scheduled } : {}),
+          ...opts.extra,
+        },
       },
-    },
-  ]);
+    ],
+    // a person's request, recorded by whichever replica took it (the scheduler fences itself first)
+    { fenced: false },
+  );
   const submitted = await driver.apply(change.id, { type: "submitted", at: d.clock.now().toISOString() });
   if (!submitted.ok) throw submitted.error;
   let thread: ThreadRef | null = null;

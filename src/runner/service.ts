@@ -541,15 +541,19 @@ export class Service implements KeyturnService, ApiRequests {
           "missing_argument",
           `${account.name} has no declared consumer "${cmd.consumer}". See \`inventory ${account.name}\`.`,
         );
-      await store.commit(null, [
-        {
-          changeId: null,
-          type: "consumer_removed",
-          at,
-          actor: principal.id,
-          payload: { accountId: account.id, name: cmd.consumer, by: toRef(principal) },
-        },
-      ]);
+      await store.commit(
+        null,
+        [
+          {
+            changeId: null,
+            type: "consumer_removed",
+            at,
+            actor: principal.id,
+            payload: { accountId: account.id, name: cmd.consumer, by: toRef(principal) },
+          },
+        ],
+        { fenced: false },
+      );
       return ephemeral(renderAck(`Removed declared consumer ${cmd.consumer} from ${account.name}.`));
     }
     const secret = cmd.secret ? parseSecretUrl(cmd.secret) : undefined;
@@ -565,15 +569,19 @@ export class Service implements KeyturnService, ApiRequests {
       addedBy: principal.id,
       addedAt: at,
     });
-    await store.commit(null, [
-      {
-        changeId: null,
-        type: "consumer_declared",
-        at,
-        actor: principal.id,
-        payload: { accountId: account.id, name: cmd.consumer, secret, by: toRef(principal) },
-      },
-    ]);
+    await store.commit(
+      null,
+      [
+        {
+          changeId: null,
+          type: "consumer_declared",
+          at,
+          actor: principal.id,
+          payload: { accountId: account.id, name: cmd.consumer, secret, by: toRef(principal) },
+        },
+      ],
+      { fenced: false },
+    );
     return ephemeral(
       renderAck(
         `Declared consumer ${cmd.consumer} on ${account.name}; it is part of the next rotation plan.${note}`,

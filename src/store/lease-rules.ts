@@ -75,17 +75,20 @@ export function decideAcquire(
 
 /**
  * The fencing check inside every commit's transaction: the holder must still hold it (a deposed
- * runner records nothing); a process that does not hold it (a tool, a standby) writes nothing while
- * a runner's lease is live — unless it is a `replica`, which records the commands people give it
- * (requests, approvals) while the runner alone acts on them.
+ * runner records nothing of its own); a process that does not hold it (a tool, a standby) writes
+ * nothing while a runner's lease is live — except that a `replica` records the commands people give
+ * it (`fenced` false: requests, approvals), whatever it holds, while the runner alone acts on them.
  */
 export function writerRefusal(
   held: Held,
   cur: RunnerLease | undefined,
   nowMs: number,
   replica = false,
+  fenced = true,
 ): LeaseLost | undefined {
+  // a replica records the commands people give it whatever it holds; the runner's own record is fenced
+  if (replica && !fenced) return undefined;
   if (held) return holds(held, cur) ? undefined : leaseLost(cur);
-  if (!replica && cur && Date.parse(cur.expiresAt) > nowMs) return leaseLost(cur);
+  if (cur && Date.parse(cur.expiresAt) > nowMs) return leaseLost(cur);
   return undefined;
 }

@@ -17,6 +17,7 @@ import { EntraTokenIssuer } from "../fakes/entra-tokens.js";
 import { startSandboxEngine, users, type SandboxEngine } from "../support/sandbox-engine.js";
 import { renderText } from "../../adapters/console/render.js";
 import type { Message } from "../../src/core/messages.js";
+import type { IdempotencyRecord } from "../../adapters/api/idempotency.js";
 
 const CI = "99999999-9999-4999-8999-999999999999"; // the release pipeline's service principal
 const ERIN = "55555555-5555-4555-8555-555555555555"; // a person who may read, not request
@@ -71,6 +72,10 @@ beforeAll(async () => {
       },
       label: "SANDBOX",
       permalink: async (id) => kt.store.getKv<string>("permalink", id),
+      idempotency: {
+        get: async (key) => kt.store.getKv<IdempotencyRecord>("api.idempotency", key),
+        put: async (key, record) => kt.store.putKv("api.idempotency", key, record),
+      },
     }),
   );
   server = createServer(app);
@@ -89,7 +94,7 @@ type Json = Record<string, any>;
 
 async function call(
   path: string,
-  o: { token?: string; method?: string; body?: unknown; raw?: string } = {},
+  o: { token?: string; method?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
 ): Promise<{
   status: number;
   headers: Headers;
@@ -100,6 +105,7 @@ async function call(
     headers: {
       ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
       ...(o.body !== undefined || o.raw !== undefined ? { "content-type": "application/json" } : {}),
+      ...o.headers,
     },
     ...(o.raw !== undefined ? { body: o.raw } : o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
   });
@@ -405,4 +411,53 @@ describe("the API answers trusted callers as chat does", () => {
     expect(status.body).toMatchObject({ activeSlot: "key2", overdue: false });
     expect(status.body.lastRotation).toMatchObject({ changeId: "CHG-1", source: "keyturn" });
   }, 120_000);
+});
+
+describe("a pipeline sending its rotation request again (Idempotency-Key)", () => {
+  it("gets the change its first request opened, not a second change or an error", async () => {
+    const token = await issuer.token({ oid: CI });
+    const key = randomUUID();
+    const body = { account: "contoso-speech", reason: "release 42" };
+    const first = await call("/api/v1/rotations", { token, body, headers: { "Idempotency-Key": key } });
+    expect(first.status).toBe(201);
+    // the answer was lost on the way back; the pipeline sends the very same request again
+    const again = await call("/api/v1/rotations", { token, body, headers: { "Idempotency-Key": key } });
+    expect(again.status).toBe(200);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(again.body).toMatchObject({ changeId: first.body.changeId, url: first.body.url });
+    expect(again.body.message).toMatch(
+      new RegExp(`Already requested: ${first.body.changeId} was opened by the first request`),
+    );
+    const speech = kt.store.listChanges({}).filter((c) => c.accountName === "contoso-speech");
+    expect(speech.map((c) => c.id)).toEqual([first.body.changeId]);
+
+    // the same key for another request is a caller's mistake, said as such
+    const other = await call("/api/v1/rotations", {
+      token,
+      body: { account: "contoso-speech", reason: "another run" },
+      headers: { "Idempotency-Key": key },
+    });
+    expect(other.status).toBe(422);
+    expect(other.body.error).toMatchObject({ code: "idempotency_key_reused" });
+    expect(other.body.error.message).toMatch(/Use a new key for each rotation/);
+    // without a key, a second request is refused as chat refuses it: the account has an open change
+    expect((await call("/api/v1/rotations", { token, body })).status).toBe(409);
+  });
+
+  it("a request that was refused can be sent again with its key; a key that is not one is refused", async () => {
+    const token = await issuer.token({ oid: CI });
+    const key = randomUUID();
+    const body = { account: "no-such-account", reason: "typo" };
+    for (let i = 0; i < 2; i++) {
+      const r = await call("/api/v1/rotations", { token, body, headers: { "Idempotency-Key": key } });
+      expect(r.status).toBe(404);
+    }
+    const bad = await call("/api/v1/rotations", {
+      token,
+      body: { account: "contoso-speech", reason: "x" },
+      headers: { "Idempotency-Key": "has spaces in it" },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/Idempotency-Key must be 1 to 255 printable ASCII characters/);
+  });
 });

@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAzurePorts } from "../../src/azure/index.js";
-import type { Change } from "../../src/core/domain.js";
 import { knownHoldersOf } from "../../src/core/known-holders.js";
 import { createPolicyBook } from "../../src/core/policy.js";
 import type { AsyncStore, LeaseClaim } from "../../src/core/ports.js";
@@ -24,6 +23,7 @@ import {
   type Simulator,
 } from "../../src/sandbox/index.js";
 import { openPgStore, type PgStore } from "../../src/store/pg/pg-store.js";
+import { change } from "../support/change-fixture.js";
 import { startEmbeddedPg, type EmbeddedPg } from "../support/embedded-pg.js";
 import { fastPolicy, users } from "../support/sandbox-engine.js";
 import { ThreadRecorder } from "../support/thread-recorder.js";
@@ -147,7 +147,7 @@ describe("two replicas on one PostgreSQL database", () => {
     const one = await openPgStore(url, { signingKeyFile: null, replica: true });
     const two = await openPgStore(url, { signingKeyFile: null, replica: true });
     stores.push(one, two);
-    const c = fixtureChange();
+    const c = change({ id: "CHG-1", state: "awaiting_approval" });
     await one.commit(c, [
       { changeId: c.id, type: "change_requested", at: c.createdAt, actor: "t", payload: {} },
     ]);
@@ -164,7 +164,7 @@ describe("two replicas on one PostgreSQL database", () => {
     expect((await one.events({ changeId: c.id })).length).toBe(41);
   }, 60_000);
 
-  it("a deposed runner records nothing until it lets its lease go, then records commands as a standby", async () => {
+  it("a deposed runner's own record is refused; the commands people gave it are recorded", async () => {
     const url = await pg.createDatabase("deposed");
     const old = await openPgStore(url, { signingKeyFile: null, replica: true });
     const next = await openPgStore(url, { signingKeyFile: null, replica: true });
@@ -172,54 +172,24 @@ describe("two replicas on one PostgreSQL database", () => {
     const now = new Date();
     const a: LeaseClaim = { holder: "a", pid: 1, host: "h1" };
     const b: LeaseClaim = { holder: "b", pid: 2, host: "h2" };
+    const note = (at: Date) => [
+      { changeId: null, type: "note", at: at.toISOString(), actor: "t", payload: {} },
+    ];
     expect((await old.acquireLease(a, 3000, now)).acquired).toBe(true);
-    // a standby records commands while the runner's lease is live
-    await next.commit(null, [
-      { changeId: null, type: "note", at: now.toISOString(), actor: "t", payload: {} },
-    ]);
+    // a standby records the commands people give it while the runner's lease is live…
+    await next.commit(null, note(now), { fenced: false });
+    // …but nothing of the runner's own: a step's record from a process that never held the lease is refused
+    expect(await next.commit(null, note(now)).catch((e: unknown) => e)).toMatchObject({ name: "LeaseLost" });
     // the runner stops renewing (paused, partitioned); the standby takes over once its lease expired
     const later = new Date(now.getTime() + 3500);
     expect((await next.acquireLease(b, 3000, later)).lease.token).toBe(2);
-    const refused = await old
-      .commit(null, [{ changeId: null, type: "note", at: later.toISOString(), actor: "t", payload: {} }])
-      .catch((e: unknown) => e);
+    // the deposed runner's step record is refused: it cannot act on what the new runner now drives
+    const refused = await old.commit(null, note(later)).catch((e: unknown) => e);
     expect(refused).toMatchObject({ name: "LeaseLost" });
-    // once it let go of the lease it no longer holds, it records commands again; the new runner's lease stands
-    await old.releaseLease(later);
-    await old.commit(null, [
-      { changeId: null, type: "note", at: later.toISOString(), actor: "t", payload: {} },
-    ]);
+    // the command it was answering (a request, an approval) is recorded: the person is not told
+    // "nothing changed" about something that did
+    await old.commit(null, note(later), { fenced: false });
     expect(await next.runnerLease()).toMatchObject({ holder: "b", token: 2 });
     expect(await next.verify()).toMatchObject({ ok: true, events: 2 });
   }, 60_000);
 });
-
-function fixtureChange(): Change {
-  const at = new Date().toISOString();
-  return {
-    id: "CHG-1",
-    accountId: translator,
-    accountName: "contoso-translator",
-    accountKind: "TextTranslation",
-    reason: "r",
-    exposure: false,
-    leakedSlot: null,
-    killNow: false,
-    breakGlass: false,
-    requester: { platform: "console", id: "console:alice", displayName: "Alice" },
-    state: "awaiting_approval",
-    policy: {} as Change["policy"],
-    plan: { steps: [], hash: "h" } as unknown as Change["plan"],
-    inventory: {} as Change["inventory"],
-    approvals: [],
-    createdAt: at,
-    approvalDeadline: null,
-    currentStep: 0,
-    steps: [],
-    waivedConsumerIds: [],
-    pause: null,
-    completedAt: null,
-    thread: null,
-    sandbox: true,
-  };
-}

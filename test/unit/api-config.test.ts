@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { readConfig } from "../../src/config/read-config.js";
-import { isKeyturnError } from "../../src/core/errors.js";
+import { configProblems } from "../support/config-problems.js";
 
 const TENANT = "8A3D5F2E-1B4C-4D6E-8F7A-9B0C1D2E3F4A";
 const AZURE = {
@@ -14,15 +14,7 @@ const AZURE = {
 };
 const SLACK = { SLACK_BOT_TOKEN: "xoxb-1", SLACK_SIGNING_SECRET: "signing-secret-1" };
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    readConfig(env);
-    return [];
-  } catch (e) {
-    if (isKeyturnError(e)) return (e.details.problems as string[]) ?? [e.userMessage];
-    throw e;
-  }
-}
+const problems = configProblems;
 
 describe("the API's configuration", () => {
   it("is off unless configured", () => {

@@ -4,18 +4,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { readConfig } from "../../src/config/read-config.js";
-import { isKeyturnError } from "../../src/core/errors.js";
+import { configProblems } from "../support/config-problems.js";
 import { DEFAULT_LEASE_TTL_MS, leaseTtlMs } from "../../src/runner/runner-lease.js";
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    readConfig(env);
-    return [];
-  } catch (e) {
-    if (isKeyturnError(e)) return (e.details.problems as string[]) ?? [e.userMessage];
-    throw e;
-  }
-}
+const problems = configProblems;
 
 describe("where scheduled rotations post", () => {
   it("is KEYTURN_SCHEDULE_CHANNEL when set, apart from the digest's channel", () => {

@@ -10,12 +10,11 @@ import { KeyturnError } from "../../core/errors.js";
 import { assertNoKeyHolder, trafficText } from "../../core/key-free-plan.js";
 import type { KeyAuthTraffic } from "../../core/domain.js";
 import type { SecretValue } from "../../core/secret.js";
+import { probeWithBackoff } from "./probe-backoff.js";
 import type { StepContext, StepExecutor, StepResult } from "./context.js";
 import { GateFailed } from "./verify-cutover.js";
 
 const TRAFFIC_HOURS = 24;
-const MAX_BACKOFF_MS = 8_000;
-const DEFAULT_BOUND_MS = 120_000;
 
 /** Keys held between the PATCH and the proof (one per change, in this process only). */
 const held = new Map<string, SecretValue>();
@@ -248,35 +247,24 @@ async function probeUntil(
 }> {
   const { account } = ctx;
   const query = `data-plane call to ${account.endpoint} with ${ctx.change.plan.activeSlot}`;
-  const boundMs = ctx.azure.dataPlane.proofBoundMs ?? DEFAULT_BOUND_MS;
-  const started = ctx.clock.now().getTime();
-  let previous = started;
-  let stalls = 0;
-  let last = "";
-  for (let attempt = 1; stalls < 20; attempt++) {
-    const r = await ctx.azure.dataPlane.probe(account, key);
-    const waited = Math.round((ctx.clock.now().getTime() - started) / 1000);
-    if ("unreachable" in r) return { outcome: "unreachable", query, result: r.unreachable, waited };
-    last = String(r.status);
-    const refused = r.status === 401 || r.status === 403;
-    const ok = r.status >= 200 && r.status < 300;
-    const after = attempt > 1 ? ` after ${attempt} calls, ${waited} s` : "";
-    if (want === "refused" && refused)
-      return { outcome: "matched", query, result: `key → ${r.status} (refused)${after}`, waited };
-    if (want === "accepted" && ok)
-      return { outcome: "matched", query, result: `key → ${r.status} (works again)${after}`, waited };
-    const now = ctx.clock.now().getTime();
-    const left = started + boundMs - now;
-    if (left <= 0) break;
-    stalls = now === previous ? stalls + 1 : 0;
-    previous = now;
-    await ctx.sleep(Math.min(1000 * 2 ** (attempt - 1), MAX_BACKOFF_MS, left));
+  const r = await probeWithBackoff(ctx, account, key, (status) =>
+    want === "refused" ? status === 401 || status === 403 : status >= 200 && status < 300,
+  );
+  const { waited } = r;
+  switch (r.kind) {
+    case "unreachable":
+      return { outcome: "unreachable", query, result: r.reason, waited };
+    case "matched": {
+      const after = r.attempts > 1 ? ` after ${r.attempts} calls, ${waited} s` : "";
+      const how = want === "refused" ? "refused" : "works again";
+      return { outcome: "matched", query, result: `key → ${r.status} (${how})${after}`, waited };
+    }
+    case "timeout":
+      return {
+        outcome: "timeout",
+        query,
+        result: `key → ${r.last} still after ${waited} s (the bound is ${Math.round(r.boundMs / 1000)} s)`,
+        waited,
+      };
   }
-  const waited = Math.round((ctx.clock.now().getTime() - started) / 1000);
-  return {
-    outcome: "timeout",
-    query,
-    result: `key → ${last} still after ${waited} s (the bound is ${Math.round(boundMs / 1000)} s)`,
-    waited,
-  };
 }

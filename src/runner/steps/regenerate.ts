@@ -2,12 +2,11 @@ import type { Account, KeySlot } from "../../core/domain.js";
 import { isKeyturnError } from "../../core/errors.js";
 import type { AzurePorts, KeyPair } from "../../core/ports.js";
 import type { SecretValue } from "../../core/secret.js";
+import { probeWithBackoff } from "./probe-backoff.js";
 import type { StepContext, StepExecutor, StepResult } from "./context.js";
 import { preflightFingerprints } from "./context.js";
 
 /** Used where the data-plane port does not say (see DEFAULT_DEAD_KEY_PROOF_SECONDS in azure/data-plane.ts). */
-const DEFAULT_PROOF_BOUND_MS = 120_000;
-const MAX_BACKOFF_MS = 8000;
 
 /**
  * Regenerates one slot, exactly once. Before regenerating it compares the live fingerprint with the
@@ -104,51 +103,33 @@ async function proveDead(
   findings?: NonNullable<StepResult["findings"]>;
 }> {
   const query = `data-plane call to ${account.endpoint} with the old key, then with the new key`;
-  // a regenerated key may keep answering while the data plane's caches catch up: probe with backoff
-  // (1, 2, 4, 8, 8 … s) until it is refused or the bound passes
-  const boundMs = ctx.azure.dataPlane.proofBoundMs ?? DEFAULT_PROOF_BOUND_MS;
-  const started = ctx.clock.now().getTime();
-  let last = "";
-  let attempts = 0;
-  let previous = started;
-  let stalls = 0;
-  // a clock that does not move while the step sleeps (a test's fixed clock) must not hold it forever
-  for (let attempt = 1; stalls < 20; attempt++) {
-    attempts = attempt;
-    const r = await ctx.azure.dataPlane.probe(account, oldValue);
-    if ("unreachable" in r) {
-      return {
-        validation: {
-          query,
-          // a kind with no documented key-only request says so itself (see azure/data-plane.ts)
-          result: r.unreachable.startsWith("no documented key-only request")
-            ? r.unreachable
-            : `endpoint unreachable (${r.unreachable}); the soak window's metrics are the evidence`,
-          passed: true,
-        },
-        notes: [],
-      };
-    }
-    last = String(r.status);
-    if (r.status === 401 || r.status === 403) {
-      const n = await ctx.azure.dataPlane.probe(account, newValue);
-      const newResult = "status" in n ? `new key → ${n.status}` : `new key: ${n.unreachable}`;
-      const newOk = "status" in n && n.status < 400;
-      const took = Math.round((ctx.clock.now().getTime() - started) / 1000);
-      const after = attempt > 1 ? ` after ${attempt} probes, ${took} s after the regeneration` : "";
-      return {
-        validation: { query, result: `old key → ${r.status} (dead)${after}; ${newResult}`, passed: newOk },
-        notes: newOk ? [] : [`The new key was not accepted by the data plane yet (${newResult}).`],
-      };
-    }
-    const now = ctx.clock.now().getTime();
-    const left = started + boundMs - now;
-    if (left <= 0) break;
-    stalls = now === previous ? stalls + 1 : 0;
-    previous = now;
-    await ctx.sleep(Math.min(1000 * 2 ** (attempt - 1), MAX_BACKOFF_MS, left));
+  // a regenerated key may keep answering while the data plane's caches catch up: probed with backoff
+  // until it is refused or the bound passes
+  const r = await probeWithBackoff(ctx, account, oldValue, (status) => status === 401 || status === 403);
+  if (r.kind === "unreachable") {
+    return {
+      validation: {
+        query,
+        // a kind with no documented key-only request says so itself (see azure/data-plane.ts)
+        result: r.reason.startsWith("no documented key-only request")
+          ? r.reason
+          : `endpoint unreachable (${r.reason}); the soak window's metrics are the evidence`,
+        passed: true,
+      },
+      notes: [],
+    };
   }
-  const waited = Math.round((ctx.clock.now().getTime() - started) / 1000);
+  if (r.kind === "matched") {
+    const n = await ctx.azure.dataPlane.probe(account, newValue);
+    const newResult = "status" in n ? `new key → ${n.status}` : `new key: ${n.unreachable}`;
+    const newOk = "status" in n && n.status < 400;
+    const after = r.attempts > 1 ? ` after ${r.attempts} probes, ${r.waited} s after the regeneration` : "";
+    return {
+      validation: { query, result: `old key → ${r.status} (dead)${after}; ${newResult}`, passed: newOk },
+      notes: newOk ? [] : [`The new key was not accepted by the data plane yet (${newResult}).`],
+    };
+  }
+  const { last, attempts, waited, boundMs } = r;
   return {
     validation: {
       query,

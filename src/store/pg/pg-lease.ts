@@ -99,8 +99,8 @@ export class PgLease {
    * Inside every commit's transaction, after the advisory lock: throws LeaseLost when this store may
    * not write. The row stays locked until the commit ends, so no take-over lands in between.
    */
-  async assertWriter(c: pg.PoolClient): Promise<void> {
-    const refusal = writerRefusal(this.held, await lockedRow(c), Date.now(), this.replica);
+  async assertWriter(c: pg.PoolClient, fenced = true): Promise<void> {
+    const refusal = writerRefusal(this.held, await lockedRow(c), Date.now(), this.replica, fenced);
     if (refusal) throw refusal;
   }
 }

@@ -16,6 +16,7 @@ import type { SignedCheckpoint, Witness } from "../../core/checkpoint.js";
 import type {
   AsyncStore,
   ChangeCommit,
+  CommitOptions,
   DeclaredConsumer,
   LeaseClaim,
   Logger,
@@ -158,14 +159,18 @@ export class PgStore implements AsyncStore {
     return `CHG-${r.rows[0]!.value}`;
   }
 
-  async commit(change: Change | null, events: readonly NewEvent[]): Promise<StoredEvent[]> {
+  async commit(
+    change: Change | null,
+    events: readonly NewEvent[],
+    opts: CommitOptions = {},
+  ): Promise<StoredEvent[]> {
     // serialised before the transaction: a key value anywhere is refused and nothing is written
     const w = prepareWrite(change, events);
     try {
       return await this.tx(async (c) => {
         // the advisory lock (serialises every append) and the lease row, locked: the fencing check
         // holds until this transaction ends, so a deposed runner records nothing
-        await this.lease.assertWriter(c);
+        await this.lease.assertWriter(c, opts.fenced ?? true);
         return write(c, w);
       });
     } catch (e) {
@@ -177,11 +182,15 @@ export class PgStore implements AsyncStore {
     }
   }
 
-  async commitOn(id: string, decide: (current: Change) => ChangeCommit | null): Promise<Change | undefined> {
+  async commitOn(
+    id: string,
+    decide: (current: Change) => ChangeCommit | null,
+    opts: CommitOptions = {},
+  ): Promise<Change | undefined> {
     return this.tx(async (c) => {
       // the store's lock first (every commit of every replica takes it), then the read: nothing can
       // commit between what `decide` saw and what it writes
-      await this.lease.assertWriter(c);
+      await this.lease.assertWriter(c, opts.fenced ?? true);
       const r = await c.query<{ doc: string }>("SELECT doc FROM changes WHERE id = $1", [id]);
       if (!r.rows[0]) return undefined;
       const current = JSON.parse(r.rows[0].doc) as Change;
