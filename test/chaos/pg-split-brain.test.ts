@@ -234,11 +234,9 @@ describe("split brain: the runner frozen past its lease in the regenerate step",
     expect(JSON.stringify(regenerateStep(done))).toMatch(/not regenerated again/);
   }, 180_000);
 
-  // DEFECT (src/runner/service.ts, opening a rotation): the runner loses its lease between recording
-  // the new change and noting its evidence thread; the refused note becomes an internal error, and
-  // the requester reads "Something went wrong (ref …). Nothing was changed by this request" about a
-  // change that was recorded and goes on under the new runner. Unskip once the answer is honest.
-  it.skip("a rotate answered across a lost lease names the change it opened", async () => {
+  // the runner loses its lease between recording a new change and noting its evidence thread: the
+  // requester is still told which change was opened (it goes on under the new runner)
+  it("a rotate answered across a lost lease names the change it opened", async () => {
     const { replica: runner } = await rig.waitLeader();
     const known = new Set((await rig.view.changes()).map((c) => c.id));
     // Slack answers the evidence thread's permalink late: the rotate is still being answered
