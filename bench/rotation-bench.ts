@@ -23,6 +23,7 @@ import { createSimulatorCredential, simulatorAzureConfig, startSimulator } from 
 import { openStore } from "../src/store/open-store.js";
 import { ThreadRecorder } from "../test/support/thread-recorder.js";
 import { meterAzure } from "./counting-ports.js";
+import { meterStore } from "./store-meter.js";
 import { median, round } from "./stats.js";
 import { asyncStore } from "../src/store/async-sqlite.js";
 
@@ -41,6 +42,10 @@ export interface RotationFigures {
   readonly overheadMs: number[];
   readonly azureCallsMedian: number;
   readonly azureCalls: Record<string, number>;
+  /** Time with at least one store call in flight on the same path (it can overlap Azure calls). */
+  readonly storeBusyMedianMs: number;
+  readonly storeCallsMedian: number;
+  readonly storeCalls: Record<string, number>;
 }
 
 const person = (name: string, slack: string): Principal => ({
@@ -120,6 +125,9 @@ async function rotate(
   const busy: number[] = [];
   const calls: number[] = [];
   let lastCalls: Record<string, number> = {};
+  const storeBusy: number[] = [];
+  const storeCalls: number[] = [];
+  let lastStoreCalls: Record<string, number> = {};
   let paused = 0;
   // each rotation against a freshly started tenant: with every window at 0 s, a second rotation of
   // the same account starts while its consumers' 401s from the first are still in the metrics, and
@@ -139,6 +147,9 @@ async function rotate(
     overhead.push(Math.max(0, r.wallMs - r.busyMs));
     calls.push(r.calls);
     lastCalls = r.byPort;
+    storeBusy.push(r.storeBusyMs);
+    storeCalls.push(r.storeCalls);
+    lastStoreCalls = r.byStoreMethod;
   }
   return {
     rotations: rotations,
@@ -150,6 +161,9 @@ async function rotate(
     overheadMs: overhead.map((n) => round(n)),
     azureCallsMedian: median(calls),
     azureCalls: lastCalls,
+    storeBusyMedianMs: round(median(storeBusy)),
+    storeCallsMedian: median(storeCalls),
+    storeCalls: lastStoreCalls,
   };
 }
 
@@ -158,7 +172,15 @@ const ACCOUNT = "contoso-translator";
 async function oneRotation(
   i: number,
   source: StoreSource,
-): Promise<{ wallMs: number; busyMs: number; calls: number; byPort: Record<string, number> } | null> {
+): Promise<{
+  wallMs: number;
+  busyMs: number;
+  calls: number;
+  byPort: Record<string, number>;
+  storeBusyMs: number;
+  storeCalls: number;
+  byStoreMethod: Record<string, number>;
+} | null> {
   const dir = mkdtempSync(join(tmpdir(), "keyturn-bench-rotation-"));
   const sim = await startSimulator({ dataDir: join(dir, "sim"), consumerTickMs: 100 });
   const opened = await source.open(dir).catch(async (e: unknown) => {
@@ -166,7 +188,9 @@ async function oneRotation(
     rmSync(dir, { recursive: true, force: true });
     throw e;
   });
+  // the bench reads through `store`; the engine's own calls go through the meter
   const store = opened.store;
+  const metered = meterStore(store);
   const logger = createLogger({
     level: "warn",
     destination: new Writable({ write: (_c, _e, cb) => cb() }),
@@ -199,7 +223,7 @@ async function oneRotation(
   const chats = new ChatRegistry();
   chats.register(new ThreadRecorder());
   const engine = createEngine({
-    store,
+    store: metered.store,
     azure: azure.ports,
     policy: createPolicyBook(policy),
     chats,
@@ -230,6 +254,7 @@ async function oneRotation(
     );
     await engine.idle();
     azure.reset();
+    metered.reset();
     await engine.service.handleAction(
       { principal: carol, channel },
       { kind: "approve", changeId: id, planHash: change.plan.hash },
@@ -252,6 +277,9 @@ async function oneRotation(
     const busyMs = azure.busyMs();
     const calls = azure.total();
     const byPort = azure.calls();
+    const storeBusyMs = metered.busyMs();
+    const storeCalls = metered.total();
+    const byStoreMethod = metered.calls();
     const approved = events.filter((e) => e.type === "approved").at(-1)!;
     const finished = events.find(done)!;
     if (process.env.BENCH_TRACE === "1")
@@ -260,7 +288,15 @@ async function oneRotation(
           `${e.at} +${Date.parse(e.at) - Date.parse(approved.at)} ms ${e.type} ${JSON.stringify(e.payload).slice(0, 80)}\n`,
         );
     await waitDone(async () => (await store.getChange(id))!);
-    return { wallMs: Date.parse(finished.at) - Date.parse(approved.at), busyMs, calls, byPort };
+    return {
+      wallMs: Date.parse(finished.at) - Date.parse(approved.at),
+      busyMs,
+      calls,
+      byPort,
+      storeBusyMs,
+      storeCalls,
+      byStoreMethod,
+    };
   } finally {
     await engine.stop();
     await opened.close();

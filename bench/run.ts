@@ -62,7 +62,8 @@ const burstRow = (where: string, b: AckBurst): [string, string] => [
 ];
 const rotationRows = (lite: RotationFigures, pg: RotationFigures): [string, string][] => {
   const each = (r: RotationFigures) =>
-    `${r.overheadMedianMs} ms (each: ${r.overheadMs.join(", ")}; ${r.paused} paused by the cutover gate, not counted)`;
+    `${r.overheadMedianMs} ms (each: ${r.overheadMs.join(", ")}; ${r.paused} paused by the cutover gate, not counted)` +
+    ` — store calls in flight ${r.storeBusyMedianMs} ms (${r.storeCallsMedian} calls)`;
   return [
     [
       `rotation approval → old key dead (median of ${lite.rotations})`,

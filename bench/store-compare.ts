@@ -37,9 +37,14 @@ const storePg = await part("store, PostgreSQL", () => benchPgStore(sizes));
 
 const rot = (r: RotationFigures) =>
   `${r.overheadMedianMs} ms (each ${r.overheadMs.join(", ")}; wall ${r.wallMedianMs} ms, Azure ${r.azureBusyMedianMs} ms; ${r.paused} paused)`;
+const storeCalls = (r: RotationFigures) =>
+  `${r.storeBusyMedianMs} ms in ${r.storeCallsMedian} calls (${Object.entries(r.storeCalls)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ")})`;
 const verifyRate = (f: StoreFigures) => round(f.chainEvents / f.verifySeconds, 0);
 const rows: [string, string, string][] = [
   [`rotation: keyturn's own overhead, median of ${rotations}`, rot(rotSqlite), rot(rotPg)],
+  ["rotation: store calls in flight on that path (median)", storeCalls(rotSqlite), storeCalls(rotPg)],
   [
     "store: single-event commits",
     `${storeSqlite.singleCommitsPerSecond} /s`,
