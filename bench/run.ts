@@ -11,7 +11,8 @@ import { benchInventoryRss } from "./inventory-rss-bench.js";
 import { type AckBurst, benchSlackAck } from "./slack-ack-bench.js";
 import { benchStart } from "./start-bench.js";
 import { machine } from "./stats.js";
-import { benchStore } from "./store-bench.js";
+import { benchPgStore, benchStore, type StoreFigures } from "./store-bench.js";
+import type { RotationFigures } from "./rotation-bench.js";
 
 const quick = process.env.BENCH_QUICK === "1";
 const started = new Date();
@@ -21,8 +22,11 @@ log(
   `keyturn bench${quick ? " (quick: reduced sizes)" : ""} — ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.os}`,
 );
 
-log("store …");
-const store = benchStore({ singleForMs: quick ? 1000 : 5000, chainEvents: quick ? 50_000 : 1_000_000 });
+log("store: SQLite …");
+const storeSizes = { singleForMs: quick ? 1000 : 5000, chainEvents: quick ? 50_000 : 1_000_000 };
+const store = benchStore(storeSizes);
+log("store: PostgreSQL …");
+const storePg = await benchPgStore(storeSizes);
 log("start to ready …");
 const start = await benchStart({ runs: quick ? 1 : 3 });
 log("slack acknowledgement, Azure out of process …");
@@ -38,8 +42,10 @@ const fleet = quick
 const memory = await benchInventoryRss(fleet);
 // V8 grows its heap far past what is live under the SDKs' allocation rate; this flag trades speed for RSS
 const memorySmall = await benchInventoryRss({ ...fleet, nodeFlags: ["--optimize-for-size"] });
-log("rotation critical path …");
-const rotation = await benchRotation({ rotations: quick ? 2 : 7 });
+log("rotation critical path, SQLite store …");
+const rotation = await benchRotation({ rotations: quick ? 2 : 7, store: "sqlite" });
+log("rotation critical path, PostgreSQL store …");
+const rotationPg = await benchRotation({ rotations: quick ? 2 : 7, store: "postgresql" });
 log("exposure rotation under Azure's delays (scaled 1/60) …");
 const delays = await benchDelays({ scale: 60, rotations: quick ? 1 : 3 });
 log("inventory and list at scale …");
@@ -53,6 +59,33 @@ const burstRow = (where: string, b: AckBurst): [string, string] => [
   `Slack ack, ${b.requests} at once, ${where}: p50 / p99 (floor) ×p99`,
   `${b.keyturn.p50Ms} / ${b.keyturn.p99Ms} ms (floor ${b.floor.p50Ms} / ${b.floor.p99Ms} ms) ×${b.ratioP99}` +
     ` — max ${b.keyturn.maxMs} ms, ${b.keyturn.non2xx} non-2xx, ${b.replies}/${b.requests} answered (${b.keyturn.answeredInAck} in the ack)`,
+];
+const rotationRows = (lite: RotationFigures, pg: RotationFigures): [string, string][] => {
+  const each = (r: RotationFigures) =>
+    `${r.overheadMedianMs} ms (each: ${r.overheadMs.join(", ")}; ${r.paused} paused by the cutover gate, not counted)` +
+    ` — store calls in flight ${r.storeBusyMedianMs} ms (${r.storeCallsMedian} calls)`;
+  return [
+    [
+      `rotation approval → old key dead (median of ${lite.rotations})`,
+      `SQLite ${lite.wallMedianMs} ms, of which Azure calls ${lite.azureBusyMedianMs} ms; PostgreSQL ${pg.wallMedianMs} ms, of which Azure calls ${pg.azureBusyMedianMs} ms`,
+    ],
+    ["rotation: keyturn's own overhead (median), SQLite", each(lite)],
+    ["rotation: keyturn's own overhead (median), PostgreSQL", each(pg)],
+  ];
+};
+const storeRows = (lite: StoreFigures, pg: StoreFigures): [string, string][] => [
+  [
+    "store: single-event commits",
+    `SQLite ${lite.singleCommitsPerSecond} /s; PostgreSQL ${pg.singleCommitsPerSecond} /s`,
+  ],
+  [
+    `store: build a ${lite.chainEvents.toLocaleString("en")}-event chain (batches of 10,000)`,
+    `SQLite ${lite.buildSeconds} s (${lite.buildEventsPerSecond} events/s); PostgreSQL ${pg.buildSeconds} s (${pg.buildEventsPerSecond} events/s)`,
+  ],
+  [
+    `store: verify ${lite.chainEvents.toLocaleString("en")} events`,
+    `SQLite ${lite.verifySeconds} s (${lite.verifyOk ? "ok" : "FAILED"}); PostgreSQL ${pg.verifySeconds} s (${pg.verifyOk ? "ok" : "FAILED"})`,
+  ],
 ];
 const rows: [string, string][] = [
   [
@@ -82,14 +115,7 @@ const rows: [string, string][] = [
     `${inventory.inventory.seconds} s (minimum ${inventory.inventory.minimumSeconds} s, ${inventory.inventory.bound}; ×${inventory.inventory.ratio}) — ${inventory.inventory.requests} ARM requests, ${inventory.inventory.failed} failed`,
   ],
   ["peak RSS (simulator + keyturn in one process)", `${inventory.peakRssMiB} MiB`],
-  [
-    `rotation approval → old key dead (median of ${rotation.rotations})`,
-    `${rotation.wallMedianMs} ms, of which Azure calls ${rotation.azureBusyMedianMs} ms`,
-  ],
-  [
-    "rotation: keyturn's own overhead (median)",
-    `${rotation.overheadMedianMs} ms (each: ${rotation.overheadMs.join(", ")}; ${rotation.paused} paused by the cutover gate, not counted)`,
-  ],
+  ...rotationRows(rotation, rotationPg),
   [
     "rotation: Azure calls on that path",
     `${rotation.azureCallsMedian} (${Object.entries(rotation.azureCalls)
@@ -106,19 +132,12 @@ const rows: [string, string][] = [
       .map(([k, v]) => `${k} ${v} s`)
       .join("; "),
   ],
-  ["store: single-event commits (WAL, synchronous=FULL)", `${store.singleCommitsPerSecond} /s`],
-  [
-    `store: build a ${store.chainEvents.toLocaleString("en")}-event chain (batched)`,
-    `${store.buildSeconds} s (${store.buildEventsPerSecond} events/s)`,
-  ],
-  [
-    `store: verify ${store.chainEvents.toLocaleString("en")} events`,
-    `${store.verifySeconds} s (${store.verifyOk ? "ok" : "FAILED"})`,
-  ],
+  ...storeRows(store, storePg),
 ];
 const width = Math.max(...rows.map(([k]) => k.length));
 log("");
 for (const [k, v] of rows) log(`${k.padEnd(width)}  ${v}`);
+log(`\nstores: ${rotation.storeDescription}; ${storePg.server}`);
 const seconds = Math.round((Date.now() - started.getTime()) / 1000);
 log(`\n(${seconds} s in all)`);
 
@@ -139,8 +158,10 @@ if (!quick) {
         memorySmall,
         inventory,
         rotation,
+        rotationPg,
         delays,
         store,
+        storePg,
       },
       null,
       2,

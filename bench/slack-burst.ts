@@ -106,36 +106,7 @@ export async function startKeyturnWith(
   env: Record<string, string>,
   timeoutMs = 60_000,
 ): Promise<RunningProgram> {
-  if (nodeFlags.length === 0) return spawnKeyturn(env, timeoutMs);
-  const child = spawn(process.execPath, [...nodeFlags, "dist/src/cli.js", "start"], {
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "",
-      PORT: "0",
-      KEYTURN_CONSOLE: "off",
-      LOG_LEVEL: "info",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`keyturn did not start:\n${out}`)), timeoutMs);
-    child.stdout.on("data", () => {
-      const m = /keyturn ready on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`keyturn exited with ${code}:\n${out}`));
-    });
-  });
-  return { child, url, output: () => out, stop: () => stopChild(child) };
+  return spawnKeyturn(env, timeoutMs, nodeFlags);
 }
 
 /** The node flags `npm start` runs keyturn with (package.json's "start" script), e.g. ["--optimize-for-size"]. */

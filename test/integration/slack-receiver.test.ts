@@ -14,6 +14,7 @@ import { openStore } from "../../src/store/open-store.js";
 import { FakeSlack, visibleText } from "../fakes/slack-api.js";
 import { blockAction, sign, slashCommand } from "../fakes/slack-sign.js";
 import { createTempDir, type TempDir } from "../support/temp-dir.js";
+import { asyncStore } from "../../src/store/async-sqlite.js";
 
 const SECRET = "receiver-signing-secret";
 const CHANNEL = "C0RECEIVER";
@@ -77,7 +78,7 @@ beforeAll(async () => {
   service = new RecordingService();
   adapter = createSlackAdapter({
     service,
-    store,
+    store: asyncStore(store),
     logger: createLogger({ level: "silent" }),
     clock: { now: () => new Date() },
     config: {

@@ -11,8 +11,13 @@ export interface RunningProgram {
   stop(): Promise<void>;
 }
 
-export async function spawnKeyturn(env: Record<string, string>, timeoutMs = 60_000): Promise<RunningProgram> {
-  const child = spawn(process.execPath, ["dist/src/cli.js", "start"], {
+/** The built program, ready (`nodeFlags` as `npm start` gives node, e.g. --optimize-for-size). */
+export async function spawnKeyturn(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+  nodeFlags: readonly string[] = [],
+): Promise<RunningProgram> {
+  const child = spawn(process.execPath, [...nodeFlags, "dist/src/cli.js", "start"], {
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",

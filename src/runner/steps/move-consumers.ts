@@ -1,6 +1,7 @@
 import { isKeyturnError } from "../../core/errors.js";
 import type { StepExecutor } from "./context.js";
 import { planConsumers } from "./context.js";
+import { isLeaseLost } from "../runner-lease.js";
 
 /**
  * Moves consumers to the new secret version: forces a refresh where Azure allows it (App Service
@@ -21,6 +22,8 @@ export const moveConsumers: StepExecutor = {
             const refreshed = await azure.consumers.refresh(c);
             after[c.id] = refreshed ? "refresh requested" : "cannot be refreshed: re-reads by itself";
           } catch (e) {
+            // refused by fencing: this process is no longer the runner, it goes no further
+            if (isLeaseLost(e)) throw e;
             after[c.id] = `refresh failed: ${isKeyturnError(e) ? e.userMessage : "error"}`;
             notes.push(`${c.name}: refresh failed; it will re-read the secret within its own window`);
           }

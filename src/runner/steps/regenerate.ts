@@ -2,6 +2,7 @@ import type { Account, KeySlot } from "../../core/domain.js";
 import { isKeyturnError } from "../../core/errors.js";
 import type { AzurePorts, KeyPair } from "../../core/ports.js";
 import type { SecretValue } from "../../core/secret.js";
+import { isLeaseLost } from "../runner-lease.js";
 import { probeWithBackoff } from "./probe-backoff.js";
 import type { StepContext, StepExecutor, StepResult } from "./context.js";
 import { preflightFingerprints } from "./context.js";
@@ -77,6 +78,8 @@ async function regenerateOnce(
   try {
     return { keys: await azure.accounts.regenerateKey(accountId, slot), notes: [] };
   } catch (e) {
+    // refused by fencing before anything was sent: this process is no longer the runner, it reads nothing more
+    if (isLeaseLost(e)) throw e;
     // Azure may have regenerated before failing (or the SDK re-sent the POST): trust a fresh listKeys only.
     const fresh = await azure.accounts.listKeys(accountId);
     if (fresh[slot].fingerprint !== expected) {

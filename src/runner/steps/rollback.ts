@@ -5,6 +5,7 @@ import { planConsumers, stepOf } from "./context.js";
 import { publishedVersion } from "./publish.js";
 import { isDisableLocalAuth } from "../../core/domain.js";
 import { enableLocalAuth } from "./key-free.js";
+import { isLeaseLost } from "../runner-lease.js";
 
 /**
  * Points consumers back at the key they used before: each secret the change published gets a new
@@ -43,6 +44,8 @@ export async function rollbackSecrets(ctx: StepContext): Promise<StepEvidence> {
     try {
       await azure.consumers.refresh(c);
     } catch (e) {
+      // refused by fencing: this process is no longer the runner, it goes no further
+      if (isLeaseLost(e)) throw e;
       notes.push(
         `${c.name}: refresh failed (${isKeyturnError(e) ? e.userMessage : "error"}); it re-reads within its own window`,
       );

@@ -116,6 +116,11 @@ export function pgTargetWith(
       types,
       application_name: "keyturn",
       connectionTimeoutMillis: 15_000,
+      // a process frozen inside a transaction (a stopped VM, SIGSTOP, a long pause) holds the store's
+      // lock: the server ends its session after 5 s, so a standby can take the lease within its time
+      idle_in_transaction_session_timeout: 5_000,
+      // and nobody waits for a lock for ever
+      lock_timeout: 15_000,
     },
   };
 }
