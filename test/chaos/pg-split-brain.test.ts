@@ -7,6 +7,8 @@
  *    its next effect is that regenerate, and fencing refuses it (LeaseLost); Azure never sees it.
  * 2. Frozen while Azure performs its regenerate: on waking it holds the answer, records nothing;
  *    the new runner found the key regenerated (live fingerprint) and did not regenerate it again.
+ * 3. Frozen while answering a rotate: the requester is still told which change was opened.
+ * 4. Frozen inside a store transaction (PostgreSQL): its lock does not outlive its lease.
  *
  * Each time: one regeneration per slot, every step succeeded once, seq contiguous, the chain
  * verifies, and the old runner says it stands by; once wound down it answers people as a standby.
@@ -202,6 +204,22 @@ describe("split brain: the runner frozen past its lease in the regenerate step",
   it("frozen before its regenerate is sent: on waking, fencing refuses the regenerate", async () => {
     const before = await regenerations();
     const { old, t, requested } = await frozenBeforeTheWrite("split brain before the write");
+    // refused, the deposed runner goes no further: no Azure call starts once it learns it lost the
+    // lease (before anyone asks it anything as a standby)
+    const lost = await waitFor(
+      "the old runner to learn it lost the lease",
+      () => logLines(old).find((l) => /runner lease lost|not the runner any more/.test(l.msg ?? "")),
+      20_000,
+    );
+    await sleep(3000);
+    const after = logLines(old).filter(
+      (l) => l.msg === "azure call" && (l.time ?? 0) - (l.ms ?? 0) > (lost.time ?? 0),
+    );
+    expect(
+      after.map(
+        (l) => `${l.azure} started ${(l.time ?? 0) - (l.ms ?? 0) - (lost.time ?? 0)} ms after "${lost.msg}"`,
+      ),
+    ).toEqual([]);
     await expectStoodBy(old, t);
     const done = await expectCompletedOnce(requested.id);
     // the only regeneration of key2 is the new runner's: the old one's never reached Azure
@@ -269,37 +287,9 @@ describe("split brain: the runner frozen past its lease in the regenerate step",
     await rig.command(SLACK_IDS.alice, `cancel ${opened.id}`);
   }, 180_000);
 
-  // DEFECT (src/runner/steps/regenerate.ts, regenerateOnce): the LeaseLost thrown by the fencing
-  // check before regenerateKey is caught as if Azure had failed; the deposed runner then calls
-  // listKeys again and probes the data plane with the old key before anything stops it (on SQLite it
-  // never says it stopped acting). Safety holds (fencing refused the write; nothing is recorded).
-  // Unskip once that catch rethrows LeaseLost.
-  it.skip("a deposed runner starts no Azure call once its lease is refused", async () => {
-    const { old, t, requested } = await frozenBeforeTheWrite("split brain, refused regenerate");
-    const lost = await waitFor(
-      "the old runner to learn it lost the lease",
-      () => logLines(old).find((l) => /runner lease lost|not the runner any more/.test(l.msg ?? "")),
-      20_000,
-    );
-    await sleep(3000);
-    const after = logLines(old).filter(
-      (l) => l.msg === "azure call" && (l.time ?? 0) - (l.ms ?? 0) > (lost.time ?? 0),
-    );
-    expect(
-      after.map(
-        (l) => `${l.azure} started ${(l.time ?? 0) - (l.ms ?? 0) - (lost.time ?? 0)} ms after "${lost.msg}"`,
-      ),
-    ).toEqual([]);
-    await expectStoodBy(old, t);
-    await expectCompletedOnce(requested.id);
-  }, 180_000);
-
-  // DEFECT (src/store/pg/connection.ts, session settings): a runner frozen inside a store transaction
-  // (a VM pause, a long GC, a network partition) keeps that transaction open with the store's
-  // advisory lock and the lease row locked; the standby's acquisition waits on the lock forever, so
-  // no replica takes over until the frozen one resumes. An idle_in_transaction_session_timeout below
-  // the lease's TTL (and a lock_timeout on the lease's own transactions) would let it through.
-  it.skip("a runner frozen inside a store transaction is taken over within its lease", async () => {
+  // a runner frozen (a VM pause, a long GC, a partition) inside a store transaction holds the store's
+  // advisory lock and the lease row: PostgreSQL ends the idle transaction, and a standby takes over
+  it("a runner frozen inside a store transaction is taken over within its lease", async () => {
     if (!rig.pg || !rig.url) return;
     const db = new URL(rig.url).pathname.slice(1);
     const watch = new pg.Client({ connectionString: rig.pg.url() });
@@ -334,6 +324,9 @@ describe("split brain: the runner frozen past its lease in the regenerate step",
           frozenAt,
           before,
           20_000,
+        );
+        process.stdout.write(
+          `pg-split-brain (inside a transaction): replica ${t.to.replica} took lease ${t.to.lease.token} after ${t.leaseMs} ms\n`,
         );
         expect(t.leaseMs).toBeLessThanOrEqual(15_000);
       } finally {
