@@ -11,13 +11,26 @@ export interface RunningProgram {
   stop(): Promise<void>;
 }
 
-/** The built program, ready (`nodeFlags` as `npm start` gives node, e.g. --optimize-for-size). */
+/**
+ * The built program, ready (`nodeFlags` as `npm start` gives node, e.g. --optimize-for-size). With
+ * `host`, under a host name of its own (a UTS namespace: root only, as CI runs), as on another
+ * machine: unshare and sh exec in place, so the child's pid is keyturn's own.
+ */
 export async function spawnKeyturn(
   env: Record<string, string>,
   timeoutMs = 60_000,
   nodeFlags: readonly string[] = [],
+  host?: string,
 ): Promise<RunningProgram> {
-  const child = spawn(process.execPath, [...nodeFlags, "dist/src/cli.js", "start"], {
+  const argv = [...nodeFlags, "dist/src/cli.js", "start"];
+  const [file, args] = host
+    ? [
+        "unshare",
+        ["--uts", "sh", "-c", 'hostname "$1" && shift && exec "$@"', "sh", host, process.execPath, ...argv],
+      ]
+    : [process.execPath, argv];
+  const who = host ? `keyturn on ${host}` : "keyturn";
+  const child = spawn(file, args, {
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
@@ -32,7 +45,7 @@ export async function spawnKeyturn(
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (out += d.toString()));
   const ready = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`keyturn did not start:\n${out}`)), timeoutMs);
+    const timer = setTimeout(() => reject(new Error(`${who} did not start:\n${out}`)), timeoutMs);
     const check = () => {
       const m = /keyturn ready on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
       if (m) {
@@ -43,7 +56,7 @@ export async function spawnKeyturn(
     child.stdout.on("data", check);
     child.once("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`keyturn exited with ${code}:\n${out}`));
+      reject(new Error(`${who} exited with ${code}:\n${out}`));
     });
   });
   const admin = /sandbox simulator admin: (\S+) \(CA: ([^)]+)\)/.exec(out);
