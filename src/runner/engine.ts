@@ -76,7 +76,7 @@ export interface Engine {
   role(): RunnerRole;
   /** Resolves when this process is the runner. */
   whenRunner(): Promise<void>;
-  /** Whether this process answers requests now (the runner; a standby replica once it stood down). */
+  /** Whether this process answers requests now: the runner, and any standby replica on a shared database. */
   accepts(): boolean;
 }
 
