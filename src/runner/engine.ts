@@ -166,17 +166,13 @@ export function createEngine(deps: EngineDeps): Engine {
         timer = setInterval(() => void tick(), deps.tickMs ?? 1000);
         timer.unref();
       },
-      async onLost() {
+      onLost() {
         if (timer) clearInterval(timer);
         timer = null;
         driver.stop();
-        if (!deps.standbyAccepts) return;
         // a replica goes on as a standby at once: the commands it is answering are recorded (they are
-        // not fenced), the work they call for goes to the new runner; its own steps are refused
-        driver.forwardWork(handOver);
-        await driver.idle();
-        // forgets the lease it held (the new runner's is untouched)
-        await deps.store.releaseLease(deps.clock.now());
+        // not fenced), the work they call for goes to the new runner; its own steps stay refused
+        if (deps.standbyAccepts) driver.forwardWork(handOver);
       },
       announce: deps.announce ?? (() => undefined),
     },

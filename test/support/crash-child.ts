@@ -8,7 +8,7 @@
 import { appendFileSync, readFileSync } from "node:fs";
 import { createAzurePorts } from "../../src/azure/index.js";
 import type { Principal, ThreadRef } from "../../src/core/domain.js";
-import type { ChatGateway, Store } from "../../src/core/ports.js";
+import type { ChatGateway, Store, StoredEvent } from "../../src/core/ports.js";
 import { createPolicyBook, parsePolicy } from "../../src/core/policy.js";
 import { createLogger } from "../../src/log.js";
 import { ChatRegistry } from "../../src/runner/chat-registry.js";
@@ -34,18 +34,37 @@ const BOUNDARIES = new Set([
 ]);
 
 const raw = openStore(env.DB!);
+/** Each committed event printed; at the boundary asked for, the process freezes right after it. */
+const report = (stored: readonly StoredEvent[]): void => {
+  for (const e of stored) {
+    process.stdout.write(`EVENT ${e.seq} ${e.type}\n`);
+    if (e.seq >= killAfter && BOUNDARIES.has(e.type)) {
+      process.stdout.write(`PAUSED ${e.seq}\n`);
+      Atomics.wait(freeze, 0, 0, 60_000);
+    }
+  }
+};
 const store: Store = {
   ...raw,
-  commit(change, events) {
-    const stored = raw.commit(change, events);
-    for (const e of stored) {
-      process.stdout.write(`EVENT ${e.seq} ${e.type}\n`);
-      if (e.seq >= killAfter && BOUNDARIES.has(e.type)) {
-        process.stdout.write(`PAUSED ${e.seq}\n`);
-        Atomics.wait(freeze, 0, 0, 60_000);
-      }
-    }
+  commit(change, events, opts) {
+    const stored = raw.commit(change, events, opts);
+    report(stored);
     return stored;
+  },
+  // the runner's decisions on a change: the events it wrote are the newest of that change
+  commitOn(id, decide, opts) {
+    let written = 0;
+    const current = raw.commitOn(
+      id,
+      (c) => {
+        const d = decide(c);
+        written = d?.events.length ?? 0;
+        return d;
+      },
+      opts,
+    );
+    if (written) report(raw.events({ changeId: id }).slice(-written));
+    return current;
   },
 };
 
