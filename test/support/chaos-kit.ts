@@ -8,6 +8,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import { Agent, fetch as undiciFetch } from "undici";
+import { expect } from "vitest";
+import type { Change } from "../../src/core/domain.js";
 import { stopChild } from "./spawn-keyturn.js";
 
 export const FULL = process.env.CHAOS_FULL === "1";
@@ -191,3 +193,33 @@ export const azureEnv = (sim: StandaloneSimulator): Record<string, string> => ({
   KEYTURN_METRICS_LATENCY_SECONDS: sim.env.KEYTURN_METRICS_LATENCY_SECONDS ?? "0",
   KEYTURN_LOGS_LATENCY_SECONDS: sim.env.KEYTURN_LOGS_LATENCY_SECONDS ?? "0",
 });
+
+/** The caller the simulator's laptop script calls from: a soak's findings must name it. */
+export const LAPTOP = "203.0.113.7";
+
+/**
+ * How every change of a chaos run must end, printed one a line: paused with a reason, rolled back
+ * only when a pause asked for it (`pausedWithReason`), completed with findings naming the laptop, or
+ * completed.
+ */
+export function expectEveryChangeEnded(
+  changes: readonly Change[],
+  pausedWithReason: ReadonlyMap<string, string>,
+): void {
+  process.stdout.write(
+    changes
+      .map(
+        (c) =>
+          `  ${c.id} ${c.accountName}: ${c.state}${c.pause ? ` (${c.pause.code}: ${c.pause.message})` : ""}`,
+      )
+      .join("\n") + "\n",
+  );
+  for (const c of changes) {
+    if (c.state === "paused") expect(c.pause?.message, `${c.id} paused without a reason`).toBeTruthy();
+    else if (c.state === "rolled_back")
+      expect(pausedWithReason.has(c.id), `${c.id} rolled back unasked`).toBe(true);
+    else if (c.state === "completed_with_findings")
+      expect(JSON.stringify(c.findings), `${c.id}: its findings name the laptop`).toContain(LAPTOP);
+    else expect(c.state, `${c.id}: ${c.pause?.message ?? ""}`).toBe("completed");
+  }
+}
